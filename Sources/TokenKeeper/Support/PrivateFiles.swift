@@ -1,0 +1,137 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Files and folders that hold secrets: created 0600 and 0700, written atomically, checked for
+/// permissions that would let other users read them (invariants I3 and I6).
+///
+/// Every write goes to a temporary file in the same folder, is flushed with `fsync`, renamed over the
+/// target, and the folder is flushed too, so a crash leaves either the old or the new content, never
+/// a mix. Callers must not write secrets anywhere else.
+package enum PrivateFiles {
+    /// The mode of every file tokenkeeper creates.
+    package static let fileMode: mode_t = 0o600
+    /// The mode of every folder tokenkeeper creates.
+    package static let directoryMode: mode_t = 0o700
+
+    /// Writes `bytes` to `path` atomically with mode 0600: temporary file, fsync, rename, fsync of the folder.
+    /// - throws: ``FileSystemError`` naming the path and the step that failed.
+    package static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        let name = (path as NSString).lastPathComponent
+        let temporary = (directory.isEmpty ? "." : directory) + "/.\(name).tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, fileMode)
+        guard fd >= 0 else { throw FileSystemError(path: temporary, operation: "create", code: errno) }
+        var closed = false
+        defer {
+            if !closed { close(fd) }
+        }
+        do {
+            try writeAll(fd: fd, bytes: bytes, path: temporary)
+            guard fchmod(fd, fileMode) == 0 else { throw FileSystemError(path: temporary, operation: "chmod", code: errno) }
+            guard fsync(fd) == 0 else { throw FileSystemError(path: temporary, operation: "fsync", code: errno) }
+            closed = true
+            guard close(fd) == 0 else { throw FileSystemError(path: temporary, operation: "close", code: errno) }
+            guard rename(temporary, path) == 0 else { throw FileSystemError(path: path, operation: "rename", code: errno) }
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+        try syncDirectory(directory.isEmpty ? "." : directory)
+    }
+
+    /// Writes all of `bytes` to an open descriptor, retrying short writes and `EINTR`.
+    package static func writeAll(fd: Int32, bytes: [UInt8], path: String) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { buffer in
+                write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+            }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw FileSystemError(path: path, operation: "write", code: errno)
+            }
+            offset += written
+        }
+    }
+
+    /// Flushes a folder's entries to disk, so that a rename or a new file in it survives a crash.
+    package static func syncDirectory(_ path: String) throws {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileSystemError(path: path, operation: "open folder", code: errno) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw FileSystemError(path: path, operation: "fsync folder", code: errno) }
+    }
+
+    /// Reads a whole file that must not be readable by group or others.
+    /// - throws: ``InsecurePermissionsError`` when the file is group- or world-accessible,
+    ///   ``FileSystemError`` when it cannot be read.
+    package static func readPrivate(_ path: String) throws -> [UInt8] {
+        try requirePrivate(path, isDirectory: false)
+        return try readFile(path)
+    }
+
+    /// Reads a whole file without checking its permissions (for files that hold no secret).
+    package static func readFile(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileSystemError(path: path, operation: "open", code: errno) }
+        defer { close(fd) }
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw FileSystemError(path: path, operation: "read", code: errno)
+            }
+            if count == 0 { break }
+            result.append(contentsOf: chunk[0..<count])
+        }
+        return result
+    }
+
+    /// Creates a folder with mode 0700 (and its missing parents with the same mode).
+    /// An existing folder is accepted only when it is private.
+    package static func createPrivateDirectory(_ path: String) throws {
+        var info = stat()
+        if stat(path, &info) == 0 {
+            guard (info.st_mode & S_IFMT) == S_IFDIR else {
+                throw FileSystemError(path: path, operation: "create folder", code: ENOTDIR,
+                                      advice: "Choose a path that is not a file.")
+            }
+            try requirePrivate(path, isDirectory: true)
+            return
+        }
+        let parent = (path as NSString).deletingLastPathComponent
+        if !parent.isEmpty, parent != path, !FileManager.default.fileExists(atPath: parent) {
+            try createPrivateDirectory(parent)
+        }
+        guard mkdir(path, directoryMode) == 0 || errno == EEXIST else {
+            throw FileSystemError(path: path, operation: "create folder", code: errno)
+        }
+        guard chmod(path, directoryMode) == 0 else { throw FileSystemError(path: path, operation: "chmod", code: errno) }
+    }
+
+    /// Refuses a file or folder that group or others may read, write or enter, as ssh refuses such a key.
+    /// - throws: ``InsecurePermissionsError`` with the `chmod` command that fixes it.
+    package static func requirePrivate(_ path: String, isDirectory: Bool) throws {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw FileSystemError(path: path, operation: "stat", code: errno) }
+        let mode = UInt32(info.st_mode) & 0o777
+        if mode & 0o077 != 0 {
+            throw InsecurePermissionsError(path: path, foundMode: mode, requiredMode: isDirectory ? 0o700 : 0o600)
+        }
+    }
+
+    /// Whether a file or folder exists at `path`.
+    package static func exists(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0
+    }
+}
