@@ -1,0 +1,65 @@
+import Foundation
+
+/// What the rotate stage will do to one tenant, decided from a ``TenantKeyState`` snapshot.
+///
+/// The steps run in this order and each is idempotent, so a run killed at any point is finished by
+/// the next one: add a version if the latest is too old; rewrap every token on an older version
+/// under the latest; disable, then purge, the versions beyond `keep_versions` that no token uses.
+package struct TenantRotatePlan: Sendable, Equatable {
+    /// The tenant (its secret's name).
+    package var tenant: String
+    /// Whether a new version is added, because the latest is older than `max_key_age` (or missing).
+    package var addsVersion: Bool
+    /// The version tokens end on: the current latest, or the one about to be added.
+    package var targetVersion: Int
+    /// Age of the current latest version, when there is one.
+    package var latestAge: TimeInterval?
+    /// Tokens to re-encrypt under the target version.
+    package var rowsToRewrap: Int
+    /// Versions to disable (beyond `keep_versions`, still enabled).
+    package var versionsToDisable: [Int]
+    /// Versions to purge for good (beyond `keep_versions`); apply re-checks that no token uses them (I1).
+    package var versionsToPurge: [Int]
+
+    /// Whether there is nothing to do: the report says "up to date".
+    package var isUpToDate: Bool {
+        !addsVersion && rowsToRewrap == 0 && versionsToDisable.isEmpty && versionsToPurge.isEmpty
+    }
+
+    /// One line for people: "up to date", or what will happen.
+    package var summary: String {
+        if isUpToDate { return "up to date (key version \(targetVersion))" }
+        var parts: [String] = []
+        if addsVersion { parts.append("add key version \(targetVersion)") }
+        if rowsToRewrap > 0 { parts.append("rewrap \(rowsToRewrap) token\(rowsToRewrap == 1 ? "" : "s") to version \(targetVersion)") }
+        if !versionsToDisable.isEmpty { parts.append("disable version\(versionsToDisable.count == 1 ? "" : "s") \(Self.list(versionsToDisable))") }
+        if !versionsToPurge.isEmpty { parts.append("purge version\(versionsToPurge.count == 1 ? "" : "s") \(Self.list(versionsToPurge))") }
+        return parts.joined(separator: ", ")
+    }
+
+    private static func list(_ numbers: [Int]) -> String { numbers.map(String.init).joined(separator: ", ") }
+}
+
+/// The pure planner of the rotate stage.
+package enum RotatePlanner {
+    /// Plans one tenant.
+    /// - Parameters:
+    ///   - state: the snapshot of the tenant's versions and token counts.
+    ///   - maxKeyAge: a new version is added only when the latest is older than this.
+    ///   - keepVersions: how many versions before the target are kept after the rewrap.
+    ///   - now: the time the age is measured at.
+    package static func plan(_ state: TenantKeyState, maxKeyAge: TimeInterval, keepVersions: Int, now: Date) -> TenantRotatePlan {
+        let latest = state.latest
+        let latestAge = latest.map { now.timeIntervalSince($0.createdAt) }
+        let addsVersion = latest == nil || (latestAge ?? 0) > maxKeyAge
+        let target = addsVersion ? (latest?.number ?? 0) + 1 : latest!.number
+        let rowsToRewrap = state.rowsByVersion.filter { $0.key != target }.values.reduce(0, +)
+        // Versions kept: the target and the `keepVersions` newest below it; everything older goes.
+        let below = state.versions.map(\.number).filter { $0 < target }.sorted(by: >)
+        let beyond = Array(below.dropFirst(keepVersions)).sorted()
+        let toDisable = state.versions.filter { beyond.contains($0.number) && $0.enabled }.map(\.number)
+        return TenantRotatePlan(
+            tenant: state.tenant, addsVersion: addsVersion, targetVersion: target, latestAge: latestAge,
+            rowsToRewrap: rowsToRewrap, versionsToDisable: toDisable, versionsToPurge: beyond)
+    }
+}
