@@ -1,0 +1,64 @@
+import Foundation
+
+/// Row leases: how a nightly job and a web request avoid redeeming the same refresh token at once
+/// (I7). A lease is an owner id and an expiry on the row, taken and released with compare-and-set
+/// updates, so it needs no lock beyond SQLite's own; a holder that dies simply lets it expire.
+extension SQLiteTokenStore {
+    /// Takes the lease on `key` for `owner` until `until`, if nobody else holds one at `now`.
+    /// - Returns: whether the lease is now `owner`'s.
+    public func acquireLease(_ key: TokenKey, owner: String, until: Date, now: Date = Date()) throws -> Bool {
+        try connection.writeTransaction {
+            let statement = try connection.cached("""
+                UPDATE tokens SET lease_owner = ?4, lease_until = ?5
+                WHERE tenant = ?1 AND user_id = ?2 AND provider = ?3
+                  AND (lease_owner IS NULL OR lease_owner = ?4 OR lease_until IS NULL OR lease_until < ?6)
+                """)
+            statement.bind(1, key.tenant)
+            statement.bind(2, key.user)
+            statement.bind(3, key.provider)
+            statement.bind(4, owner)
+            statement.bind(5, until)
+            statement.bind(6, now)
+            try statement.run()
+            return statement.changes > 0
+        }
+    }
+
+    /// Releases `owner`'s lease on `key`; does nothing if someone else holds it now.
+    public func releaseLease(_ key: TokenKey, owner: String) throws {
+        let statement = try connection.cached("""
+            UPDATE tokens SET lease_owner = NULL, lease_until = NULL
+            WHERE tenant = ?1 AND user_id = ?2 AND provider = ?3 AND lease_owner = ?4
+            """)
+        statement.bind(1, key.tenant)
+        statement.bind(2, key.user)
+        statement.bind(3, key.provider)
+        statement.bind(4, owner)
+        try statement.run()
+    }
+
+    /// Stores a refreshed token for a row whose lease `owner` still holds, clears the lease, resets
+    /// the failure count and status, all in one transaction (I8: commit before the token is used again).
+    /// - Returns: false when the lease was lost (expired and taken by someone else): nothing is written.
+    public func commitRefreshed(_ key: TokenKey, owner: String, secretName: String, keyVersion: Int, sealedToken: [UInt8],
+                                refreshedAt: Date, expiresAt: Date?) throws -> Bool {
+        try connection.writeTransaction {
+            let statement = try connection.cached("""
+                UPDATE tokens SET secret_name = ?5, key_version = ?6, sealed_token = ?7, refreshed_at = ?8, expires_at = ?9,
+                    status = 'active', failure_count = 0, last_error_code = NULL, lease_owner = NULL, lease_until = NULL, updated_at = ?8
+                WHERE tenant = ?1 AND user_id = ?2 AND provider = ?3 AND lease_owner = ?4
+                """)
+            statement.bind(1, key.tenant)
+            statement.bind(2, key.user)
+            statement.bind(3, key.provider)
+            statement.bind(4, owner)
+            statement.bind(5, secretName)
+            statement.bind(6, keyVersion)
+            statement.bind(7, sealedToken)
+            statement.bind(8, refreshedAt)
+            statement.bind(9, expiresAt)
+            try statement.run()
+            return statement.changes > 0
+        }
+    }
+}

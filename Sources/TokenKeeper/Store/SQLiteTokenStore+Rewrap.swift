@@ -1,0 +1,50 @@
+import Foundation
+
+/// One row's new sealed token after a key rotation.
+public struct SealedTokenUpdate: Sendable {
+    /// The row.
+    public var id: Int64
+    /// The version the row was read with; the update applies only if it still has it.
+    public var expectedKeyVersion: Int
+    /// The version the new value is sealed with.
+    public var newKeyVersion: Int
+    /// `nonce ‖ ciphertext ‖ tag` under the new version.
+    public var sealedToken: [UInt8]
+
+    /// Creates an update.
+    public init(id: Int64, expectedKeyVersion: Int, newKeyVersion: Int, sealedToken: [UInt8]) {
+        self.id = id
+        self.expectedKeyVersion = expectedKeyVersion
+        self.newKeyVersion = newKeyVersion
+        self.sealedToken = sealedToken
+    }
+}
+
+extension SQLiteTokenStore {
+    /// Writes a batch of rewrapped tokens in one transaction, the hot path of key rotation.
+    ///
+    /// Each row is updated only if it is still on `expectedKeyVersion` (compare-and-set): a row that
+    /// was refreshed or rewrapped meanwhile is skipped, never clobbered with an older token. Either the
+    /// whole batch commits or none of it does, so every row decrypts at every instant (I1, I3).
+    /// - Returns: how many rows were updated.
+    @discardableResult
+    public func replaceSealedTokens(_ updates: [SealedTokenUpdate], now: Date = Date()) throws -> Int {
+        guard !updates.isEmpty else { return 0 }
+        return try connection.writeTransaction {
+            let statement = try connection.cached("""
+                UPDATE tokens SET key_version = ?1, sealed_token = ?2, updated_at = ?3 WHERE id = ?4 AND key_version = ?5
+                """)
+            var changed = 0
+            for update in updates {
+                statement.bind(1, update.newKeyVersion)
+                update.sealedToken.withUnsafeBytes { statement.bind(2, bytes: $0) }
+                statement.bind(3, now)
+                statement.bind(4, update.id)
+                statement.bind(5, update.expectedKeyVersion)
+                try statement.run()
+                changed += statement.changes
+            }
+            return changed
+        }
+    }
+}

@@ -1,0 +1,270 @@
+import Foundation
+
+/// The SQLite token store: one row per (tenant, user, provider) holding a sealed refresh token.
+///
+/// It never encrypts or decrypts: it keeps the sealed bytes ``TokenCustodian`` gives it. Queries
+/// that may cover many rows stream through a callback, one row at a time, so memory does not grow
+/// with the store. Not `Sendable` (it owns one connection); open one store per thread or task.
+public final class SQLiteTokenStore {
+    /// The connection; `package` so that tests and benchmarks can inspect query plans.
+    package let connection: SQLiteConnection
+
+    /// The columns every row query selects, in ``StoredToken`` order.
+    static let columns = """
+        id, tenant, user_id, provider, secret_name, key_version, sealed_token, issued_at, refreshed_at, expires_at, \
+        status, failure_count, last_error_code, lease_owner, lease_until, updated_at
+        """
+
+    /// Opens the store at `path`, creating it (0600, in a 0700 folder) and migrating its schema unless
+    /// `readOnly`. A read-only store is never written: a dry run leaves it byte-identical (I5).
+    /// - throws: ``InsecurePermissionsError``, ``SQLiteError``, ``StoreError``.
+    public init(path: String, readOnly: Bool = false, busyTimeout: TimeInterval = 5) throws {
+        connection = try SQLiteConnection(path: path, readOnly: readOnly, busyTimeout: busyTimeout)
+        try StoreSchema.migrate(connection)
+    }
+
+    /// The store file.
+    public var path: String { connection.path }
+
+    // MARK: - Single rows
+
+    /// Inserts the row, or replaces every field of the existing row with the same key (keeping its id).
+    /// - Returns: whether the row was new.
+    @discardableResult
+    public func put(_ token: StoredToken) throws -> Bool {
+        try connection.writeTransaction {
+            let existed = try get(token.key) != nil
+            let statement = try connection.cached("""
+                INSERT INTO tokens (tenant, user_id, provider, secret_name, key_version, sealed_token, issued_at, refreshed_at,
+                    expires_at, status, failure_count, last_error_code, lease_owner, lease_until, updated_at)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+                ON CONFLICT (tenant, user_id, provider) DO UPDATE SET
+                    secret_name = ?4, key_version = ?5, sealed_token = ?6, issued_at = ?7, refreshed_at = ?8, expires_at = ?9,
+                    status = ?10, failure_count = ?11, last_error_code = ?12, lease_owner = ?13, lease_until = ?14, updated_at = ?15
+                """)
+            bindAll(statement, token)
+            try statement.run()
+            return !existed
+        }
+    }
+
+    /// The row for `key`, or nil.
+    public func get(_ key: TokenKey) throws -> StoredToken? {
+        let statement = try connection.cached("SELECT \(Self.columns) FROM tokens WHERE tenant = ? AND user_id = ? AND provider = ?")
+        defer { statement.reset() }
+        statement.bind(1, key.tenant)
+        statement.bind(2, key.user)
+        statement.bind(3, key.provider)
+        return try statement.step() ? Self.row(statement) : nil
+    }
+
+    /// Deletes the row for `key`. Returns whether there was one.
+    @discardableResult
+    public func delete(_ key: TokenKey) throws -> Bool {
+        try changing("DELETE FROM tokens WHERE tenant = ? AND user_id = ? AND provider = ?", key)
+    }
+
+    /// Drops the refresh token but keeps the record, with status `revoked`. Returns whether a token was dropped.
+    @discardableResult
+    public func dropRefreshToken(_ key: TokenKey, now: Date = Date()) throws -> Bool {
+        let statement = try connection.cached("""
+            UPDATE tokens SET sealed_token = NULL, status = 'revoked', lease_owner = NULL, lease_until = NULL, updated_at = ?4
+            WHERE tenant = ?1 AND user_id = ?2 AND provider = ?3 AND (sealed_token IS NOT NULL OR status != 'revoked')
+            """)
+        statement.bind(4, now)
+        return try changing(statement, key)
+    }
+
+    /// Marks a row `needs_reauth` with the provider's error code (the token is dead; the user must sign in again).
+    @discardableResult
+    public func markNeedsReauth(_ key: TokenKey, errorCode: String?, now: Date = Date()) throws -> Bool {
+        let statement = try connection.cached("""
+            UPDATE tokens SET status = 'needs_reauth', last_error_code = ?4, failure_count = failure_count + 1,
+                lease_owner = NULL, lease_until = NULL, updated_at = ?5
+            WHERE tenant = ?1 AND user_id = ?2 AND provider = ?3
+            """)
+        statement.bind(4, errorCode)
+        statement.bind(5, now)
+        return try changing(statement, key)
+    }
+
+    /// Records a failed refresh that leaves the token usable (a transient error): counts it, keeps the code.
+    @discardableResult
+    public func recordFailure(_ key: TokenKey, errorCode: String?, now: Date = Date()) throws -> Bool {
+        let statement = try connection.cached("""
+            UPDATE tokens SET failure_count = failure_count + 1, last_error_code = ?4, updated_at = ?5
+            WHERE tenant = ?1 AND user_id = ?2 AND provider = ?3
+            """)
+        statement.bind(4, errorCode)
+        statement.bind(5, now)
+        return try changing(statement, key)
+    }
+
+    /// Deletes every row of a tenant. Returns how many went.
+    @discardableResult
+    public func deleteTenant(_ tenant: String) throws -> Int {
+        try connection.writeTransaction {
+            let statement = try connection.cached("DELETE FROM tokens WHERE tenant = ?")
+            statement.bind(1, tenant)
+            try statement.run()
+            return statement.changes
+        }
+    }
+
+    // MARK: - Queries
+
+    /// Every distinct tenant with rows, sorted.
+    public func tenants() throws -> [String] {
+        let statement = try connection.cached("SELECT DISTINCT tenant FROM tokens ORDER BY tenant")
+        defer { statement.reset() }
+        var tenants: [String] = []
+        while try statement.step() { tenants.append(statement.text(0)) }
+        return tenants
+    }
+
+    /// Rows of a tenant per key version.
+    public func keyVersionCounts(tenant: String) throws -> [Int: Int] {
+        let statement = try connection.cached("SELECT key_version, count(*) FROM tokens WHERE tenant = ? GROUP BY key_version")
+        defer { statement.reset() }
+        statement.bind(1, tenant)
+        var counts: [Int: Int] = [:]
+        while try statement.step() { counts[Int(statement.int(0))] = Int(statement.int(1)) }
+        return counts
+    }
+
+    /// The key versions that some row of the tenant still uses. Rotation never purges one of these (I1).
+    public func referencedVersions(tenant: String) throws -> Set<Int> { Set(try keyVersionCounts(tenant: tenant).keys) }
+
+    /// Rows of a tenant per status.
+    public func statusCounts(tenant: String) throws -> [TokenStatus: Int] {
+        let statement = try connection.cached("SELECT status, count(*) FROM tokens WHERE tenant = ? GROUP BY status")
+        defer { statement.reset() }
+        statement.bind(1, tenant)
+        var counts: [TokenStatus: Int] = [:]
+        while try statement.step() {
+            if let status = TokenStatus(rawValue: statement.text(0)) { counts[status] = Int(statement.int(1)) }
+        }
+        return counts
+    }
+
+    /// The oldest `refreshed_at` among a tenant's rows that still hold a token.
+    public func oldestRefresh(tenant: String) throws -> Date? {
+        let statement = try connection.cached("SELECT min(refreshed_at) FROM tokens WHERE tenant = ? AND sealed_token IS NOT NULL")
+        defer { statement.reset() }
+        statement.bind(1, tenant)
+        return try statement.step() ? statement.date(0) : nil
+    }
+
+    /// How many rows the store holds.
+    public func count() throws -> Int { Int(try connection.scalar("SELECT count(*) FROM tokens")) }
+
+    /// Streams rows matching the filters (nil means any), ordered by tenant, user, provider. The row
+    /// value passed to `body` is only valid during the call; `body` may stop early by returning false.
+    public func forEach(tenant: String? = nil, user: String? = nil, provider: String? = nil, status: TokenStatus? = nil,
+                        _ body: (StoredToken) throws -> Bool) throws {
+        let statement = try connection.cached("""
+            SELECT \(Self.columns) FROM tokens
+            WHERE (?1 IS NULL OR tenant = ?1) AND (?2 IS NULL OR user_id = ?2) AND (?3 IS NULL OR provider = ?3) AND (?4 IS NULL OR status = ?4)
+            ORDER BY tenant, user_id, provider
+            """)
+        defer { statement.reset() }
+        statement.bind(1, tenant)
+        statement.bind(2, user)
+        statement.bind(3, provider)
+        statement.bind(4, status?.rawValue)
+        while try statement.step() {
+            guard try body(Self.row(statement)) else { return }
+        }
+    }
+
+    /// Up to `limit` rows of `tenant` sealed with `keyVersion` whose id is above `afterID`, in id order:
+    /// one batch of a keyset-paginated walk (pass the last id seen to get the next batch).
+    public func rows(tenant: String, keyVersion: Int, afterID: Int64, limit: Int) throws -> [StoredToken] {
+        let statement = try connection.cached("""
+            SELECT \(Self.columns) FROM tokens WHERE tenant = ? AND key_version = ? AND id > ? ORDER BY id LIMIT ?
+            """)
+        defer { statement.reset() }
+        statement.bind(1, tenant)
+        statement.bind(2, keyVersion)
+        statement.bind(3, afterID)
+        statement.bind(4, limit)
+        var rows: [StoredToken] = []
+        rows.reserveCapacity(limit)
+        while try statement.step() { rows.append(Self.row(statement)) }
+        return rows
+    }
+
+    /// Up to `limit` active rows of `provider` that hold a token and are due for refresh: refreshed
+    /// before `refreshedBefore`, or expiring before `expiringBefore`, and not leased by anyone at `now`.
+    /// Keyset-paginated by id like ``rows(tenant:keyVersion:afterID:limit:)``.
+    public func rowsDueForRefresh(provider: String, refreshedBefore: Date, expiringBefore: Date?, now: Date,
+                                  afterID: Int64, limit: Int) throws -> [StoredToken] {
+        let statement = try connection.cached("""
+            SELECT \(Self.columns) FROM tokens
+            WHERE id IN (
+                SELECT id FROM tokens WHERE provider = ?1 AND status = 'active' AND refreshed_at < ?2
+                UNION
+                SELECT id FROM tokens WHERE provider = ?1 AND status = 'active' AND ?3 IS NOT NULL AND expires_at < ?3)
+              AND id > ?5 AND sealed_token IS NOT NULL AND (lease_until IS NULL OR lease_until < ?4)
+            ORDER BY id LIMIT ?6
+            """)
+        defer { statement.reset() }
+        statement.bind(1, provider)
+        statement.bind(2, refreshedBefore)
+        statement.bind(3, expiringBefore)
+        statement.bind(4, now)
+        statement.bind(5, afterID)
+        statement.bind(6, limit)
+        var rows: [StoredToken] = []
+        while try statement.step() { rows.append(Self.row(statement)) }
+        return rows
+    }
+
+    // MARK: - Rows
+
+    static func row(_ statement: SQLiteStatement) -> StoredToken {
+        StoredToken(
+            id: statement.int(0),
+            key: TokenKey(tenant: statement.text(1), user: statement.text(2), provider: statement.text(3)),
+            secretName: statement.text(4), keyVersion: Int(statement.int(5)), sealedToken: statement.blob(6),
+            issuedAt: statement.date(7) ?? Date(timeIntervalSince1970: 0), refreshedAt: statement.date(8),
+            expiresAt: statement.date(9), status: TokenStatus(rawValue: statement.text(10)) ?? .needsReauth,
+            failureCount: Int(statement.int(11)), lastErrorCode: statement.optionalText(12),
+            leaseOwner: statement.optionalText(13), leaseUntil: statement.date(14),
+            updatedAt: statement.date(15) ?? Date(timeIntervalSince1970: 0))
+    }
+
+    private func bindAll(_ statement: SQLiteStatement, _ token: StoredToken) {
+        statement.bind(1, token.key.tenant)
+        statement.bind(2, token.key.user)
+        statement.bind(3, token.key.provider)
+        statement.bind(4, token.secretName)
+        statement.bind(5, token.keyVersion)
+        statement.bind(6, token.sealedToken)
+        statement.bind(7, token.issuedAt)
+        statement.bind(8, token.refreshedAt)
+        statement.bind(9, token.expiresAt)
+        statement.bind(10, token.status.rawValue)
+        statement.bind(11, token.failureCount)
+        statement.bind(12, token.lastErrorCode)
+        statement.bind(13, token.leaseOwner)
+        statement.bind(14, token.leaseUntil)
+        statement.bind(15, token.updatedAt)
+    }
+
+    private func changing(_ sql: String, _ key: TokenKey) throws -> Bool {
+        try changing(try connection.cached(sql), key)
+    }
+
+    /// Runs a statement whose parameters 1-3 are tenant, user and provider; returns whether a row changed.
+    private func changing(_ statement: SQLiteStatement, _ key: TokenKey) throws -> Bool {
+        statement.bind(1, key.tenant)
+        statement.bind(2, key.user)
+        statement.bind(3, key.provider)
+        try statement.run()
+        return statement.changes > 0
+    }
+}
+
+@available(*, unavailable)
+extension SQLiteTokenStore: Sendable {}

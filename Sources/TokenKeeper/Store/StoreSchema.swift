@@ -1,0 +1,58 @@
+/// The token store's schema as an ordered list of migrations, tracked in `PRAGMA user_version`.
+///
+/// Migration N moves a store from version N-1 to N inside one transaction, so a crash leaves the
+/// store at a whole version. Never edit a released migration: add a new one.
+enum StoreSchema {
+    /// Every migration, in order; the store's version is how many have run.
+    static let migrations: [String] = [
+        // 1: tokens, one row per (tenant, user, provider), with an index for each query the stages make.
+        """
+        CREATE TABLE tokens (
+            id INTEGER PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            secret_name TEXT NOT NULL,
+            key_version INTEGER NOT NULL,
+            sealed_token BLOB,
+            issued_at INTEGER NOT NULL,
+            refreshed_at INTEGER NOT NULL,
+            expires_at INTEGER,
+            status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'needs_reauth', 'revoked')),
+            failure_count INTEGER NOT NULL DEFAULT 0,
+            last_error_code TEXT,
+            lease_owner TEXT,
+            lease_until INTEGER,
+            updated_at INTEGER NOT NULL,
+            UNIQUE (tenant, user_id, provider)
+        );
+        -- rotation: rows of a tenant on a key version (and counts per version)
+        CREATE INDEX tokens_by_tenant_version ON tokens (tenant, key_version);
+        -- refresh: rows of a provider due by last refresh, or by expiry
+        CREATE INDEX tokens_by_refresh ON tokens (provider, status, refreshed_at);
+        CREATE INDEX tokens_by_expiry ON tokens (provider, status, expires_at);
+        """,
+    ]
+
+    /// The schema version this build of tokenkeeper writes.
+    static var currentVersion: Int { migrations.count }
+
+    /// Brings `connection` up to ``currentVersion``.
+    /// - throws: ``StoreError/schemaTooNew(path:found:known:)`` for a store written by a newer tokenkeeper.
+    static func migrate(_ connection: SQLiteConnection) throws {
+        let found = Int(try connection.scalar("PRAGMA user_version"))
+        guard found <= currentVersion else {
+            throw StoreError.schemaTooNew(path: connection.path, found: found, known: currentVersion)
+        }
+        guard found < currentVersion else { return }
+        guard !connection.isReadOnly else {
+            throw StoreError.needsMigration(path: connection.path, found: found, known: currentVersion)
+        }
+        for version in (found + 1)...currentVersion {
+            try connection.writeTransaction {
+                try connection.execute(migrations[version - 1])
+                try connection.execute("PRAGMA user_version = \(version)")
+            }
+        }
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import Testing
+@testable import TokenKeeper
+
+@Suite struct SQLiteTokenStoreQueryTests {
+    let t0 = SQLiteTokenStoreTests.t0
+
+    private func seeded(_ folder: String) throws -> SQLiteTokenStore {
+        let store = try SQLiteTokenStore(path: folder + "/tokens.db")
+        for index in 0..<10 { try store.put(SQLiteTokenStoreTests.token("a", "u\(index)", version: index < 6 ? 1 : 2)) }
+        try store.put(SQLiteTokenStoreTests.token("b", "u0", version: 1))
+        return store
+    }
+
+    private func plan(_ store: SQLiteTokenStore, _ sql: String) throws -> String {
+        let statement = try store.connection.cached("EXPLAIN QUERY PLAN " + sql)
+        defer { statement.reset() }
+        var lines: [String] = []
+        while try statement.step() { lines.append(statement.text(3)) }
+        return lines.joined(separator: "\n")
+    }
+
+    @Test func keyVersionCountsCountRowsPerVersion() throws {
+        try withTemporaryDirectory { folder in
+            let store = try seeded(folder)
+            #expect(try store.keyVersionCounts(tenant: "a") == [1: 6, 2: 4])
+            #expect(try store.referencedVersions(tenant: "b") == [1])
+        }
+    }
+
+    @Test func batchesWalkEveryRowOfAVersionOnceInIdOrder() throws {
+        try withTemporaryDirectory { folder in
+            let store = try seeded(folder)
+            var seen: [String] = []
+            var after: Int64 = 0
+            for _ in 0..<10 {  // bounded: 6 rows in batches of 4 need 3 calls
+                let batch = try store.rows(tenant: "a", keyVersion: 1, afterID: after, limit: 4)
+                if batch.isEmpty { break }
+                seen += batch.map(\.key.user)
+                after = batch.last!.id
+            }
+            #expect(seen == (0..<6).map { "u\($0)" })
+        }
+    }
+
+    @Test func rotationQueryUsesTheTenantVersionIndex() throws {
+        try withTemporaryDirectory { folder in
+            let store = try seeded(folder)
+            let detail = try plan(store, "SELECT id FROM tokens WHERE tenant = 'a' AND key_version = 1 AND id > 0 ORDER BY id LIMIT 10")
+            #expect(detail.contains("tokens_by_tenant_version"), "\(detail)")
+        }
+    }
+
+    @Test func refreshQueryUsesTheRefreshAndExpiryIndexes() throws {
+        try withTemporaryDirectory { folder in
+            let store = try seeded(folder)
+            let detail = try plan(store, """
+                SELECT id FROM tokens WHERE provider = 'p' AND status = 'active' AND refreshed_at < 5
+                UNION SELECT id FROM tokens WHERE provider = 'p' AND status = 'active' AND expires_at < 5
+                """)
+            #expect(detail.contains("tokens_by_refresh") && detail.contains("tokens_by_expiry"), "\(detail)")
+        }
+    }
+
+    @Test func dueRowsAreThoseRefreshedBeforeTheCutoffOrExpiringSoon() throws {
+        try withTemporaryDirectory { folder in
+            let store = try SQLiteTokenStore(path: folder + "/tokens.db")
+            var old = SQLiteTokenStoreTests.token("t", "old")
+            old.refreshedAt = t0.addingTimeInterval(-10 * 86_400)
+            var expiring = SQLiteTokenStoreTests.token("t", "expiring")
+            expiring.expiresAt = t0.addingTimeInterval(3_600)
+            var fresh = SQLiteTokenStoreTests.token("t", "fresh")
+            fresh.expiresAt = t0.addingTimeInterval(90 * 86_400)
+            var dead = SQLiteTokenStoreTests.token("t", "dead")
+            dead.refreshedAt = old.refreshedAt
+            dead.status = .needsReauth
+            for token in [old, expiring, fresh, dead] { try store.put(token) }
+            let due = try store.rowsDueForRefresh(provider: "p", refreshedBefore: t0.addingTimeInterval(-7 * 86_400),
+                                                  expiringBefore: t0.addingTimeInterval(86_400), now: t0, afterID: 0, limit: 100)
+            #expect(Set(due.map(\.key.user)) == ["old", "expiring"])
+        }
+    }
+
+    @Test func streamingVisitsMatchingRowsAndCanStopEarly() throws {
+        try withTemporaryDirectory { folder in
+            let store = try seeded(folder)
+            var users: [String] = []
+            try store.forEach(tenant: "a") { users.append($0.key.user); return users.count < 3 }
+            #expect(users == ["u0", "u1", "u2"])
+        }
+    }
+
+    @Test func rewrapSkipsRowsWhoseVersionChangedMeanwhile() throws {
+        try withTemporaryDirectory { folder in
+            let store = try seeded(folder)
+            let rows = try store.rows(tenant: "a", keyVersion: 1, afterID: 0, limit: 2)
+            // Someone else moves the first row to version 2 before the batch commits.
+            var moved = rows[0]
+            moved.keyVersion = 2
+            moved.sealedToken = [7]
+            try store.put(moved)
+            let updated = try store.replaceSealedTokens(rows.map {
+                SealedTokenUpdate(id: $0.id, expectedKeyVersion: 1, newKeyVersion: 3, sealedToken: [3])
+            })
+            #expect(updated == 1)
+            #expect(try store.get(rows[0].key)?.sealedToken == [7])
+            #expect(try store.get(rows[1].key)?.keyVersion == 3)
+        }
+    }
+
+    @Test func secondOwnerCannotTakeAHeldLeaseUntilItExpires() throws {
+        try withTemporaryDirectory { folder in
+            let store = try seeded(folder)
+            let key = TokenKey(tenant: "a", user: "u0", provider: "p")
+            #expect(try store.acquireLease(key, owner: "job", until: t0.addingTimeInterval(60), now: t0))
+            #expect(try store.acquireLease(key, owner: "web", until: t0.addingTimeInterval(60), now: t0.addingTimeInterval(30)) == false)
+            #expect(try store.acquireLease(key, owner: "web", until: t0.addingTimeInterval(200), now: t0.addingTimeInterval(61)))
+        }
+    }
+
+    @Test func commitOfARefreshIsRefusedWhenTheLeaseWasLost() throws {
+        try withTemporaryDirectory { folder in
+            let store = try seeded(folder)
+            let key = TokenKey(tenant: "a", user: "u0", provider: "p")
+            #expect(try store.acquireLease(key, owner: "job", until: t0.addingTimeInterval(60), now: t0))
+            #expect(try store.acquireLease(key, owner: "web", until: t0.addingTimeInterval(500), now: t0.addingTimeInterval(100)))
+            #expect(try store.commitRefreshed(key, owner: "job", secretName: "a", keyVersion: 1, sealedToken: [5],
+                                              refreshedAt: t0, expiresAt: nil) == false)
+            #expect(try store.commitRefreshed(key, owner: "web", secretName: "a", keyVersion: 1, sealedToken: [6],
+                                              refreshedAt: t0, expiresAt: nil))
+            let row = try #require(try store.get(key))
+            #expect(row.sealedToken == [6] && row.leaseOwner == nil)
+        }
+    }
+}
