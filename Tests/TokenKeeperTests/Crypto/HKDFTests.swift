@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import TokenKeeper
 
@@ -33,5 +34,24 @@ import Testing
         let bytes = try SecureRandom.bytes(32)
         #expect(try SymmetricKey(bytes: bytes) == SymmetricKey(bytes: bytes))
         #expect(try SymmetricKey(bytes: bytes) != SymmetricKey.random())
+    }
+}
+
+/// HMAC-SHA256 checked against Python's hmac module (tokenkeeper only makes 32-byte HMAC keys).
+@Suite struct HMACTests {
+    @Test func hmacMatchesPythonsHmacModule() throws {
+        let keyBytes = try SecureRandom.bytes(32)
+        let data = Array("what do ya want for nothing?".utf8)
+        let mac = try HMAC.sha256(key: SymmetricKey(bytes: keyBytes), data: data)
+        let result = try runPython(["-c", "import hmac,hashlib,sys; print(hmac.new(bytes.fromhex(sys.argv[1]), sys.argv[2].encode(), hashlib.sha256).hexdigest())",
+                                    Hex.encode(keyBytes), "what do ya want for nothing?"])
+        #expect(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == Hex.encode(mac))
+    }
+
+    @Test func macsCompareInConstantTimeAndDetectChanges() throws {
+        let key = try SymmetricKey.random()
+        let a = try HMAC.sha256(key: key, data: [1, 2, 3])
+        #expect(HMAC.equal(a, try HMAC.sha256(key: key, data: [1, 2, 3])))
+        #expect(!HMAC.equal(a, try HMAC.sha256(key: key, data: [1, 2, 4])))
     }
 }
