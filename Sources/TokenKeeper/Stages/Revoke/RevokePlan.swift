@@ -1,5 +1,5 @@
 /// How a revoked user's rows end.
-package enum RevokeMode: String, Sendable, Equatable, CaseIterable {
+public enum RevokeMode: String, Sendable, Equatable, CaseIterable {
     /// The user is gone: the row is deleted.
     case deleteRecord = "delete-record"
     /// The app's access ends: the refresh token is dropped, the record stays (status revoked).
