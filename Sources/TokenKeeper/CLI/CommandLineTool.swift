@@ -45,6 +45,10 @@ public enum CommandLineTool {
                 return parsed.wantsHelp || arguments.isEmpty ? .success : .usage
             }
             return try await body(parsed.invocation)
+        } catch let error as SpecError {
+            console.err(error.description)
+            console.err("tokenkeeper: \(error.problem) in \(error.item). \(error.remedy)")
+            return error.exitStatus
         } catch let error as any ActionableError {
             console.err("tokenkeeper: error: \(error.description)")
             return error.exitStatus

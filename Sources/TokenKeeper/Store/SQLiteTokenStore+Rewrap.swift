@@ -48,3 +48,41 @@ extension SQLiteTokenStore {
         }
     }
 }
+
+/// The part of a row that rewrapping needs: its id, its binding fields and its sealed token.
+public struct SealedRow: Sendable {
+    /// The row id (the keyset cursor).
+    public var id: Int64
+    /// The row's tenant, user and provider.
+    public var key: TokenKey
+    /// The vault secret the token is sealed under.
+    public var secretName: String
+    /// The key version the token is sealed with.
+    public var keyVersion: Int
+    /// `nonce ‖ ciphertext ‖ tag`.
+    public var sealedToken: [UInt8]
+}
+
+extension SQLiteTokenStore {
+    /// Up to `limit` rows of `tenant` sealed with `keyVersion` (and still holding a token) whose id is
+    /// above `afterID`, in id order, with only the columns a rewrap needs. One batch of a keyset walk
+    /// over the `tokens_by_tenant_version` index: memory stays at one batch whatever the store's size.
+    public func sealedRows(tenant: String, keyVersion: Int, afterID: Int64, limit: Int) throws -> [SealedRow] {
+        let statement = try connection.cached("""
+            SELECT id, user_id, provider, secret_name, sealed_token FROM tokens
+            WHERE tenant = ?1 AND key_version = ?2 AND id > ?3 AND sealed_token IS NOT NULL ORDER BY id LIMIT ?4
+            """)
+        defer { statement.reset() }
+        statement.bind(1, tenant)
+        statement.bind(2, keyVersion)
+        statement.bind(3, afterID)
+        statement.bind(4, limit)
+        var rows: [SealedRow] = []
+        rows.reserveCapacity(limit)
+        while try statement.step() {
+            rows.append(SealedRow(id: statement.int(0), key: TokenKey(tenant: tenant, user: statement.text(1), provider: statement.text(2)),
+                                  secretName: statement.text(3), keyVersion: keyVersion, sealedToken: statement.blob(4) ?? []))
+        }
+        return rows
+    }
+}

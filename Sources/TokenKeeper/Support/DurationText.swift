@@ -11,6 +11,15 @@ package enum DurationText {
         return Double(number) * scale
     }
 
+    /// The shortest exact spelling of `seconds`: `30d`, `2w`, `90s` (the inverse of ``seconds(_:)``).
+    package static func text(_ seconds: Double) -> String {
+        let whole = Int(seconds.rounded())
+        for (unit, scale) in [("w", 604_800), ("d", 86_400), ("h", 3_600), ("m", 60)] where whole >= scale && whole % scale == 0 {
+            return "\(whole / scale)\(unit)"
+        }
+        return "\(whole)s"
+    }
+
     /// What to write instead of a bad duration.
     package static let hint = "write a whole number and a unit: 90s, 15m, 12h, 7d or 2w"
 }

@@ -20,9 +20,10 @@ package enum PrivateFiles {
     /// The mode of every folder tokenkeeper creates.
     package static let directoryMode: mode_t = 0o700
 
-    /// Writes `bytes` to `path` atomically with mode 0600: temporary file, fsync, rename, fsync of the folder.
+    /// Writes `bytes` to `path` atomically with mode 0600 (or `mode`, for files that hold no secret, such
+    /// as reports): temporary file, fsync, rename, fsync of the folder.
     /// - throws: ``FileSystemError`` naming the path and the step that failed.
-    package static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+    package static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = fileMode) throws {
         let directory = (path as NSString).deletingLastPathComponent
         let name = (path as NSString).lastPathComponent
         let temporary = (directory.isEmpty ? "." : directory) + "/.\(name).tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
@@ -34,7 +35,7 @@ package enum PrivateFiles {
         }
         do {
             try writeAll(fd: fd, bytes: bytes, path: temporary)
-            guard fchmod(fd, fileMode) == 0 else { throw FileSystemError(path: temporary, operation: "chmod", code: errno) }
+            guard fchmod(fd, mode) == 0 else { throw FileSystemError(path: temporary, operation: "chmod", code: errno) }
             guard fsync(fd) == 0 else { throw FileSystemError(path: temporary, operation: "fsync", code: errno) }
             closed = true
             guard close(fd) == 0 else { throw FileSystemError(path: temporary, operation: "close", code: errno) }

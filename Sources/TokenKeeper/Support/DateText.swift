@@ -22,3 +22,17 @@ package enum DateText {
         }
     }
 }
+
+extension DateText {
+    /// `2026-11-22T03:00:00`, UTC without a zone: the form the JUnit schema's `timestamp` demands.
+    package static func junitTimestamp(_ date: Date) -> String {
+        String(timestamp(date).prefix(19))
+    }
+
+    /// `1.234`: seconds with millisecond precision, never negative (Azure DevOps rejects a negative time).
+    package static func seconds(_ interval: TimeInterval) -> String {
+        let millis = Int((max(0, interval) * 1000).rounded())
+        let fraction = String(millis % 1000)
+        return "\(millis / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
+    }
+}

@@ -1,0 +1,39 @@
+import CSQLite
+
+/// Turns any error a stage meets into the ``FailureType`` a report files it under.
+///
+/// The message is the error's own actionable description (item, problem, remedy), which by contract
+/// never holds a secret value.
+package enum FailureClassifier {
+    /// The failure type, an error code when the error has one, and the message for `error`.
+    package static func classify(_ error: any Error) -> (type: FailureType, code: String?, message: String) {
+        let message = String(describing: error)
+        switch error {
+        case let error as VaultError:
+            switch error {
+            case .permissionDenied: return (.policyDenied, "permission_denied", message)
+            case .corrupt: return (.corrupt, "vault_corrupt", message)
+            case .wrongMasterKey: return (.configuration, "wrong_master_key", message)
+            case .secretNotFound, .versionNotFound: return (.notFound, nil, message)
+            case .secretDeleted: return (.notFound, "secret_deleted", message)
+            case .readOnly: return (.unexpected, nil, message)
+            default: return (.configuration, nil, message)
+            }
+        case is CustodyError, is CryptoError: return (.crypto, "unreadable", message)
+        case let error as StoreError:
+            switch error {
+            case .notFound, .tokenDropped: return (.notFound, nil, message)
+            case .schemaTooNew, .needsMigration: return (.environment, nil, message)
+            }
+        case let error as SQLiteError:
+            switch error.code & 0xFF {
+            case SQLITE_BUSY, SQLITE_LOCKED: return (.transient, "sqlite_busy", message)
+            case SQLITE_CORRUPT, SQLITE_NOTADB: return (.corrupt, "sqlite_corrupt", message)
+            default: return (.environment, "sqlite_\(error.code)", message)
+            }
+        case is FileSystemError, is InsecurePermissionsError: return (.environment, nil, message)
+        case is SpecError, is SecretReferenceError: return (.configuration, nil, message)
+        default: return (.unexpected, nil, message)
+        }
+    }
+}

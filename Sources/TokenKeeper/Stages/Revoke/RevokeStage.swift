@@ -1,0 +1,172 @@
+import Foundation
+
+/// The revoke stage: ends access per user (delete the record, or drop the refresh token and keep
+/// the record) and per tenant (crypto-shredding: soft-delete the tenant's secret so every token of
+/// the tenant is unreadable at once, delete its rows, and with `purge: true` purge the secret).
+///
+/// Each step is idempotent: what is already gone passes as "already revoked" (I4). Tenants go first,
+/// so a user of a shredded tenant is already revoked by the time the users are reached.
+package struct RevokeStage {
+    /// The stage's name.
+    package let name: String
+    /// Its options.
+    package let options: RevokeOptions
+
+    /// Creates the stage from its spec.
+    package init(name: String, options: RevokeOptions) {
+        self.name = name
+        self.options = options
+    }
+
+    /// Plans, then (unless a dry run) applies; one case per tenant, plus one per failed user.
+    package func run(_ context: StageContext) -> StageReport {
+        let recorder = StageRecorder(name: name, kind: "revoke", startedAt: context.clock(), detail: context.detail)
+        if options.atProvider {
+            recorder.error("at_provider", GeneralError(
+                item: "stage \(name)", problem: "at_provider: true needs revocation at the identity provider, which this build does not have yet",
+                remedy: "Remove at_provider from the stage, or revoke at the provider by other means.", exitStatus: .itemsFailed))
+            return recorder.finish(summary: "not run: at_provider is not available", at: context.clock())
+        }
+        var users = options.users
+        if let file = options.usersFile {
+            do {
+                users += try TenantUserList.users(path: file)
+            } catch {
+                recorder.error("users_file", error)
+                return recorder.finish(summary: "could not read the users file", at: context.clock())
+            }
+        }
+        users = Self.unique(users)
+        context.progress.begin(stage: name, total: options.tenants.count + users.count, unit: "items")
+        for tenant in Self.unique(options.tenants) {
+            revokeTenant(tenant, context: context, recorder: recorder)
+            context.progress.advance(1)
+        }
+        let byTenant = Dictionary(grouping: users, by: \.tenant)
+        for tenant in Self.unique(users.map(\.tenant)) {
+            revokeUsers(of: tenant, byTenant[tenant]!, context: context, recorder: recorder)
+        }
+        let verb = context.dryRun ? "would revoke" : "revoked"
+        var parts: [String] = []
+        if !options.tenants.isEmpty {
+            parts.append("\(CountText.of(recorder.value(of: "tenants_revoked"), "tenant")) \(verb), "
+                         + "\(CountText.number(recorder.value(of: "tenants_already_revoked"))) already revoked")
+        }
+        if !users.isEmpty {
+            parts.append("\(CountText.of(recorder.value(of: "users_revoked"), "user")) \(verb), "
+                         + "\(CountText.number(recorder.value(of: "users_already_revoked"))) already revoked")
+        }
+        if recorder.value(of: "users_failed") + recorder.value(of: "tenants_failed") > 0 {
+            parts.append("\(CountText.number(recorder.value(of: "users_failed") + recorder.value(of: "tenants_failed"))) failed")
+        }
+        let summary = parts.isEmpty ? "nothing to revoke" : parts.joined(separator: "; ")
+        return recorder.finish(summary: summary, at: context.clock())
+    }
+
+    // MARK: - Tenants
+
+    private func revokeTenant(_ tenant: String, context: StageContext, recorder: StageRecorder) {
+        let started = Date()
+        do {
+            let secret: TenantSecretState.Secret = switch try context.vault.secretState(tenant) {
+            case .active: .active
+            case .softDeleted: .softDeleted
+            case .absent: .absent
+            }
+            let rows = try context.store.keyVersionCounts(tenant: tenant).values.reduce(0, +)
+            let plan = RevokePlanner.plan(TenantSecretState(tenant: tenant, secret: secret, rows: rows), purge: options.purge)
+            if plan.isAlreadyRevoked {
+                recorder.count("tenants_already_revoked")
+                recorder.pass(tenant, "already revoked")
+                return
+            }
+            if context.dryRun {
+                recorder.count("tenants_revoked")
+                recorder.pass(tenant, "would " + plan.summary)
+                recorder.note("\(tenant): would \(plan.summary)")
+                return
+            }
+            var done: [String] = []
+            // The secret goes first: from that instant no token of the tenant can be opened.
+            if plan.softDeletesSecret {
+                try context.vault.deleteSecret(tenant)
+                done.append("secret soft-deleted (every token unreadable)")
+            }
+            if plan.rowsToDelete > 0 {
+                let deleted = try context.store.deleteTenant(tenant)
+                recorder.count("rows_deleted", deleted)
+                done.append("\(CountText.of(deleted, "row")) deleted")
+            }
+            if plan.purgesSecret {
+                try context.vault.purgeSecret(tenant)
+                done.append("secret purged")
+            }
+            recorder.count("tenants_revoked")
+            recorder.note("\(tenant): \(done.joined(separator: ", "))")
+            recorder.pass(tenant, done.joined(separator: ", "), duration: Date().timeIntervalSince(started))
+        } catch {
+            recorder.count("tenants_failed")
+            recorder.fail(tenant, error, duration: Date().timeIntervalSince(started))
+        }
+    }
+
+    // MARK: - Users
+
+    private func revokeUsers(of tenant: String, _ users: [TenantUser], context: StageContext, recorder: StageRecorder) {
+        let started = Date()
+        var revoked = 0, already = 0, failed = 0, rows = 0
+        for user in users {
+            defer { context.progress.advance(1) }
+            do {
+                var state = UserRowsState(tenant: user.tenant, user: user.user, rows: [])
+                try context.store.forEach(tenant: user.tenant, user: user.user) { row in
+                    state.rows.append((row.key.provider, row.sealedToken != nil))
+                    return true
+                }
+                let plan = RevokePlanner.plan(state, mode: options.mode)
+                if plan.isAlreadyRevoked {
+                    already += 1
+                    recorder.passItem(user.description, "already revoked")
+                    continue
+                }
+                if !context.dryRun {
+                    for provider in plan.providers {
+                        let key = TokenKey(tenant: user.tenant, user: user.user, provider: provider)
+                        switch options.mode {
+                        case .deleteRecord: _ = try context.store.delete(key)
+                        case .dropRefreshToken: _ = try context.store.dropRefreshToken(key, now: context.clock())
+                        }
+                    }
+                }
+                revoked += 1
+                rows += plan.providers.count
+                recorder.passItem(user.description, "\(context.dryRun ? "would revoke" : "revoked") (\(plan.providers.joined(separator: ", ")))")
+            } catch {
+                failed += 1
+                recorder.fail(user.description, error)
+            }
+        }
+        recorder.count("users_revoked", revoked)
+        recorder.count("users_already_revoked", already)
+        if failed > 0 { recorder.count("users_failed", failed) }
+        recorder.count(options.mode == .deleteRecord ? "rows_deleted" : "tokens_dropped", context.dryRun ? 0 : rows)
+        let action = options.mode == .deleteRecord ? "record\(rows == 1 ? "" : "s") deleted" : "refresh token\(rows == 1 ? "" : "s") dropped"
+        var message = context.dryRun
+            ? "would revoke \(CountText.of(revoked, "user")) (\(options.mode == .deleteRecord ? CountText.of(rows, "record") + " to delete" : CountText.of(rows, "refresh token") + " to drop"))"
+            : "revoked \(CountText.of(revoked, "user")) (\(CountText.number(rows)) \(action))"
+        message += ", \(CountText.number(already)) already revoked"
+        if failed > 0 {
+            recorder.fail(tenant, type: recorder.cases.last?.failureType ?? .unexpected,
+                          message: "\(message); \(CountText.of(failed, "user")) failed (see the item cases)", duration: Date().timeIntervalSince(started))
+        } else {
+            recorder.pass(tenant, message, duration: Date().timeIntervalSince(started))
+        }
+        recorder.note("\(tenant): \(message)")
+    }
+
+    /// `items` without repeats, in first-seen order.
+    private static func unique<T: Hashable>(_ items: [T]) -> [T] {
+        var seen = Set<T>()
+        return items.filter { seen.insert($0).inserted }
+    }
+}

@@ -1,0 +1,176 @@
+import Foundation
+
+/// The rotate stage: per tenant, add a key version when the latest is too old, rewrap every token
+/// under the latest, then disable and purge the versions beyond `keep_versions` that no token uses.
+///
+/// Planning reads a snapshot (``TenantKeyState``) and is pure (``RotatePlanner``); applying runs the
+/// plan's steps in an order that keeps every token readable at every instant (I1) and lets a killed
+/// run be finished by the next (I3). A second run the same day finds every tenant "up to date" (I4).
+package struct RotateStage {
+    /// The stage's name.
+    package let name: String
+    /// Its options.
+    package let options: RotateOptions
+
+    /// Creates the stage from its spec.
+    package init(name: String, options: RotateOptions) {
+        self.name = name
+        self.options = options
+    }
+
+    /// Plans, then (unless a dry run) applies, and reports one case per tenant plus one per failed token.
+    package func run(_ context: StageContext) -> StageReport {
+        let recorder = StageRecorder(name: name, kind: "rotate", startedAt: context.clock(), detail: context.detail)
+        let tenants: [String]
+        do {
+            tenants = try selectedTenants(context)
+        } catch {
+            recorder.error("tenants", error)
+            return recorder.finish(summary: "could not list the tenants to rotate", at: context.clock())
+        }
+        var plans: [(plan: TenantRotatePlan, state: TenantKeyState)] = []
+        for tenant in tenants {
+            do {
+                guard let state = try snapshot(tenant, context: context, recorder: recorder) else { continue }
+                let plan = RotatePlanner.plan(state, maxKeyAge: options.maxKeyAge, keepVersions: options.keepVersions, now: context.clock())
+                plans.append((plan, state))
+            } catch {
+                recorder.error(tenant, error)
+            }
+        }
+        let due = plans.filter { !$0.plan.isUpToDate }
+        let tokensDue = due.reduce(0) { $0 + $1.plan.rowsToRewrap }
+        recorder.count("tenants", plans.count)
+        recorder.count("tenants_up_to_date", plans.count - due.count)
+        if context.dryRun {
+            for (plan, _) in plans {
+                recorder.pass(plan.tenant, plan.isUpToDate ? plan.summary : "would " + plan.summary)
+                if !plan.isUpToDate { recorder.note("\(plan.tenant): would \(plan.summary)") }
+            }
+            recorder.count("tenants_due", due.count)
+            recorder.count("tokens_to_rewrap", tokensDue)
+            let summary = due.isEmpty ? upToDateSummary(plans.count)
+                : "\(CountText.of(plans.count, "tenant")): would rotate \(due.count) "
+                    + "(\(CountText.of(tokensDue, "token")) to rewrap), \(plans.count - due.count) up to date"
+            return recorder.finish(summary: summary, at: context.clock())
+        }
+        context.progress.begin(stage: name, total: tokensDue, unit: "tokens")
+        for (plan, state) in plans {
+            if plan.isUpToDate {
+                recorder.pass(plan.tenant, plan.summary)
+                continue
+            }
+            apply(plan, state: state, context: context, recorder: recorder)
+        }
+        if due.isEmpty, !recorder.hasFailures { return recorder.finish(summary: upToDateSummary(plans.count), at: context.clock()) }
+        let failedTenants = Set(recorder.cases.filter { $0.status != .passed && $0.status != .skipped }.map { $0.name.split(separator: "/").first.map(String.init) ?? $0.name }).count
+        var summary = "\(CountText.of(plans.count, "tenant")): \(due.count - failedTenants) rotated, \(plans.count - due.count) up to date"
+        if failedTenants > 0 { summary += ", \(failedTenants) with failures" }
+        summary += "; \(CountText.of(recorder.value(of: "tokens_rewrapped"), "token")) rewrapped"
+        if recorder.value(of: "tokens_failed") > 0 { summary += ", \(CountText.number(recorder.value(of: "tokens_failed"))) failed" }
+        return recorder.finish(summary: summary, at: context.clock())
+    }
+
+    /// "up to date: 3 tenants, every latest key younger than 30d".
+    private func upToDateSummary(_ tenants: Int) -> String {
+        tenants == 0 ? "no tenants to rotate" : "up to date: \(CountText.of(tenants, "tenant")), every latest key younger than \(DurationText.text(options.maxKeyAge))"
+    }
+
+    // MARK: - Planning
+
+    /// The tenants the spec selects: every live secret, a list, or the lines of a file.
+    func selectedTenants(_ context: StageContext) throws -> [String] {
+        switch options.tenants {
+        case .all: try context.vault.secrets().map(\.name)
+        case .list(let tenants): tenants
+        case .file(let path): try TenantUserList.tenants(path: path)
+        }
+    }
+
+    /// The tenant's versions and token counts, or nil (with a case recorded) when there is nothing to rotate.
+    private func snapshot(_ tenant: String, context: StageContext, recorder: StageRecorder) throws -> TenantKeyState? {
+        let counts = try context.store.keyVersionCounts(tenant: tenant)
+        let versions: [SecretVersion]
+        do {
+            versions = try context.vault.versions(of: tenant)
+        } catch VaultError.secretNotFound {
+            let rows = counts.values.reduce(0, +)
+            if rows == 0 {
+                recorder.skip(tenant, "no key secret and no tokens: nothing to rotate")
+            } else {
+                recorder.fail(tenant, type: .notFound, code: "secret_missing",
+                              message: "tenant \(tenant): \(CountText.of(rows, "token")) but no key secret in the vault. "
+                                  + "Restore the vault from a backup, or revoke the tenant's tokens.")
+            }
+            return nil
+        }
+        return TenantKeyState(tenant: tenant, versions: versions.map { KeyVersionState(number: $0.number, createdAt: $0.createdAt, enabled: $0.enabled) },
+                              rowsByVersion: counts)
+    }
+
+    // MARK: - Applying
+
+    /// Runs one tenant's plan: add, rewrap, disable, purge. Each step is idempotent; a failure stops
+    /// this tenant only, and every token stays readable (I1).
+    private func apply(_ plan: TenantRotatePlan, state: TenantKeyState, context: StageContext, recorder: StageRecorder) {
+        let started = Date()
+        let tenant = plan.tenant
+        var done: [String] = []
+        var itemFailures = 0
+        do {
+            var target = plan.targetVersion
+            if plan.addsVersion {
+                target = try context.vault.addVersion(to: tenant).number
+                context.custodian.forgetCachedKeys()
+                recorder.count("versions_added")
+                done.append("added key version \(target)")
+            }
+            let rewrapper = TokenRewrapper(custodian: context.custodian, batchSize: options.batchSize)
+            var rewrapped = 0
+            for version in state.rowsByVersion.keys.sorted() where version != target && state.rowsByVersion[version]! > 0 {
+                let outcome = try rewrapper.rewrap(
+                    tenant: tenant, from: version, to: target, now: context.clock(),
+                    onBatch: { context.progress.advance($0) },
+                    onRewrapped: context.detail == .items ? { key in recorder.passItem(key.description, "rewrapped to version \(target)") } : nil,
+                    onFailure: { key, error in recorder.fail(key.description, error) })
+                rewrapped += outcome.rewrapped
+                itemFailures += outcome.failed
+            }
+            recorder.count("tokens_rewrapped", rewrapped)
+            if itemFailures > 0 { recorder.count("tokens_failed", itemFailures) }
+            if rewrapped > 0 { done.append("rewrapped \(CountText.of(rewrapped, "token")) to version \(target)") }
+            // Re-read which versions tokens use now: a version is never disabled or purged while a token needs it (I1).
+            let referenced = try context.store.referencedVersions(tenant: tenant)
+            let current = try context.vault.versions(of: tenant)
+            var kept: [Int] = []
+            for version in plan.versionsToPurge {
+                guard let entry = current.first(where: { $0.number == version }) else { continue }
+                if referenced.contains(version) {
+                    kept.append(version)
+                    continue
+                }
+                if entry.enabled {
+                    try context.vault.disableVersion(secret: tenant, version: version)
+                    recorder.count("versions_disabled")
+                    done.append("disabled version \(version)")
+                }
+                try context.vault.purgeVersion(secret: tenant, version: version)
+                recorder.count("versions_purged")
+                done.append("purged version \(version)")
+            }
+            if !kept.isEmpty { done.append("kept version\(kept.count == 1 ? "" : "s") \(kept.map(String.init).joined(separator: ", ")) (tokens still use \(kept.count == 1 ? "it" : "them"))") }
+            let message = done.isEmpty ? "up to date (key version \(target))" : done.joined(separator: ", ")
+            recorder.note("\(tenant): \(message)")
+            if itemFailures > 0 {
+                recorder.fail(tenant, type: .crypto, code: "tokens_not_rewrapped",
+                              message: "\(message); \(CountText.of(itemFailures, "token")) could not be rewrapped (see the item cases)",
+                              duration: Date().timeIntervalSince(started))
+            } else {
+                recorder.pass(tenant, message, duration: Date().timeIntervalSince(started))
+            }
+        } catch {
+            if !done.isEmpty { recorder.note("\(tenant): \(done.joined(separator: ", ")) before the failure") }
+            recorder.fail(tenant, error, duration: Date().timeIntervalSince(started))
+        }
+    }
+}
