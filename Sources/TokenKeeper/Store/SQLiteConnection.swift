@@ -46,7 +46,11 @@ package final class SQLiteConnection {
             close(fd)
         }
         var connection: OpaquePointer?
-        let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX
+        // A read-only connection still opens the file read-write, with `query_only` on: SQLite refuses
+        // every write, and because the connection may then clean up after itself, closing it removes the
+        // -wal and -shm files it needed to read a WAL database. An SQLITE_OPEN_READONLY connection would
+        // leave both behind, so the store's folder would not be byte-identical after a dry run (I5).
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX
         let code = sqlite3_open_v2(path, &connection, flags, nil)
         guard code == SQLITE_OK, let connection else {
             // "Whether or not an error occurs when it is opened, resources associated with the database
@@ -58,7 +62,9 @@ package final class SQLiteConnection {
         handle = connection
         sqlite3_extended_result_codes(handle, 1)
         sqlite3_busy_timeout(handle, Int32(busyTimeout * 1000))
-        if !readOnly {
+        if readOnly {
+            try execute("PRAGMA query_only=ON")
+        } else {
             try execute("PRAGMA journal_mode=WAL")
             try execute("PRAGMA synchronous=NORMAL")
         }

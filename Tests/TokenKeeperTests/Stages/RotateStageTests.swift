@@ -1,0 +1,128 @@
+import Foundation
+import Testing
+@testable import TokenKeeper
+
+@Suite struct RotateStageTests {
+    static let rotateAll = JobFixture.header + """
+        stages:
+          - name: rotate-keys
+            kind: rotate
+            tenants: all
+            max_key_age: 30d
+            keep_versions: 1
+            batch_size: 7
+        """
+
+    @Test func dueTenantGetsANewVersionAndEveryTokenIsRewrappedAndStillOpens() throws {
+        try withTemporaryDirectory { folder in
+            let fixture = try JobFixture(folder: folder)
+            try fixture.seed(tenants: ["t1", "t2"], usersPerTenant: 20)
+            let report = try fixture.run(try fixture.spec(Self.rotateAll))
+            let stage = try #require(report.stages.first)
+            #expect(stage.result == .passed)
+            #expect(stage.count("tokens_rewrapped") == 40)
+            #expect(stage.count("versions_added") == 2)
+            #expect(try fixture.versionCounts("t1") == [2: 20])
+            #expect(try fixture.versions("t1") == [1, 2])
+            #expect(try fixture.verifyEveryToken() == 40)
+            #expect(stage.case("t1")?.message.contains("added key version 2") == true)
+        }
+    }
+
+    @Test func secondRunTheSameDayChangesNothingAndSaysUpToDate() throws {
+        try withTemporaryDirectory { folder in
+            let fixture = try JobFixture(folder: folder)
+            try fixture.seed(tenants: ["t1"], usersPerTenant: 5)
+            let spec = try fixture.spec(Self.rotateAll)
+            try fixture.run(spec)
+            let before = try fixture.stateSnapshot().filter { !$0.key.hasPrefix("vault/audit.log") && !$0.key.hasPrefix("tokens.db") }
+            let again = try fixture.run(spec)
+            let stage = try #require(again.stages.first)
+            #expect(stage.summary.hasPrefix("up to date"))
+            #expect(stage.case("t1")?.message.hasPrefix("up to date") == true)
+            #expect(stage.count("tokens_rewrapped") == 0)
+            let after = try fixture.stateSnapshot().filter { !$0.key.hasPrefix("vault/audit.log") && !$0.key.hasPrefix("tokens.db") }
+            #expect(before == after)
+            #expect(try fixture.versionCounts("t1") == [2: 5])
+        }
+    }
+
+    @Test func versionsBeyondKeepVersionsAreDisabledThenPurgedOnceNoTokenUsesThem() throws {
+        try withTemporaryDirectory { folder in
+            let fixture = try JobFixture(folder: folder)
+            try fixture.seed(tenants: ["t1"], usersPerTenant: 3)
+            let spec = try fixture.spec(Self.rotateAll)
+            try fixture.run(spec)  // version 2; version 1 kept (keep_versions: 1)
+            #expect(try fixture.versions("t1") == [1, 2])
+            let later = try fixture.run(spec, at: Date().addingTimeInterval(31 * 86_400))  // version 3; version 1 goes
+            #expect(try fixture.versions("t1") == [2, 3])
+            let stage = try #require(later.stages.first)
+            #expect(stage.count("versions_purged") == 1)
+            #expect(stage.count("versions_disabled") == 1)
+            #expect(try fixture.versionCounts("t1") == [3: 3])
+            #expect(try fixture.verifyEveryToken() == 3)
+        }
+    }
+
+    @Test func aTokenThatDoesNotOpenIsAFailedItemAndItsVersionIsKept() throws {
+        try withTemporaryDirectory { folder in
+            let fixture = try JobFixture(folder: folder)
+            try fixture.seed(tenants: ["t1"], usersPerTenant: 4)
+            let store = try SQLiteTokenStore(path: fixture.storePath)
+            let victim = TokenKey(tenant: "t1", user: "u2", provider: "entra")
+            var row = try #require(try store.get(victim))
+            row.sealedToken![20] ^= 0x01
+            try store.put(row)
+            let spec = try fixture.spec(Self.rotateAll.replacingOccurrences(of: "keep_versions: 1", with: "keep_versions: 0"))
+            let report = try fixture.run(spec)
+            let stage = try #require(report.stages.first)
+            #expect(stage.result == .failed)
+            #expect(report.exitStatus == .itemsFailed)
+            let item = try #require(stage.case("t1/u2/entra"))
+            #expect(item.status == .failed)
+            #expect(item.failureType == .crypto)
+            #expect(stage.case("t1")?.status == .failed)
+            #expect(stage.count("tokens_rewrapped") == 3)
+            // keep_versions: 0 would purge version 1, but the damaged row still names it (I1).
+            #expect(try fixture.versions("t1") == [1, 2])
+            #expect(try fixture.versionCounts("t1") == [1: 1, 2: 3])
+        }
+    }
+
+    @Test func listedTenantWithoutSecretOrTokensIsSkippedNotFailed() throws {
+        try withTemporaryDirectory { folder in
+            let fixture = try JobFixture(folder: folder)
+            try fixture.seed(tenants: ["t1"], usersPerTenant: 1)
+            let spec = try fixture.spec(Self.rotateAll.replacingOccurrences(of: "tenants: all", with: "tenants: [t1, ghost]"))
+            let stage = try #require(try fixture.run(spec).stages.first)
+            #expect(stage.case("ghost")?.status == .skipped)
+            #expect(stage.case("t1")?.status == .passed)
+            #expect(stage.result == .passed)
+        }
+    }
+
+    @Test func principalWithoutSetPermissionGetsPolicyDeniedPerTenant() throws {
+        try withTemporaryDirectory { folder in
+            let fixture = try JobFixture(folder: folder)
+            try fixture.seed(tenants: ["t1"], usersPerTenant: 2)
+            try fixture.custodian().vault.setPolicy(for: "reader", permissions: [.get, .list])
+            let spec = try fixture.spec(Self.rotateAll.replacingOccurrences(of: "principal: pipeline", with: "principal: reader"))
+            let stage = try #require(try fixture.run(spec).stages.first)
+            let tenant = try #require(stage.case("t1"))
+            #expect(tenant.status == .failed)
+            #expect(tenant.failureType == .policyDenied)
+            #expect(tenant.message.contains("set"))
+            #expect(try fixture.verifyEveryToken() == 2)
+        }
+    }
+
+    @Test func detailItemsListsEveryRewrappedToken() throws {
+        try withTemporaryDirectory { folder in
+            let fixture = try JobFixture(folder: folder)
+            try fixture.seed(tenants: ["t1"], usersPerTenant: 3)
+            let spec = try fixture.spec(Self.rotateAll + "\nreport:\n  detail: items\n")
+            let stage = try #require(try fixture.run(spec).stages.first)
+            #expect(stage.cases.map(\.name).sorted() == ["t1", "t1/u0/entra", "t1/u1/entra", "t1/u2/entra"])
+        }
+    }
+}
