@@ -15,6 +15,7 @@ let package = Package(
     name: "tokenkeeper",
     products: [
         .executable(name: "tokenkeeper", targets: ["tokenkeeper"]),
+        .executable(name: "tokenkeeper-bench", targets: ["tokenkeeper-bench"]),
         .library(name: "TokenKeeper", targets: ["TokenKeeper"]),
     ],
     targets: [
@@ -37,6 +38,13 @@ let package = Package(
         ),
         .executableTarget(
             name: "tokenkeeper",
+            dependencies: ["TokenKeeper"],
+            swiftSettings: swiftSettings
+        ),
+        // The rotation benchmark (scripts/bench-rotate): seeds a store, times `tokenkeeper run`, and runs
+        // the Python baseline beside it. Not part of the product image.
+        .executableTarget(
+            name: "tokenkeeper-bench",
             dependencies: ["TokenKeeper"],
             swiftSettings: swiftSettings
         ),

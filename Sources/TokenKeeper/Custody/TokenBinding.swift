@@ -11,13 +11,29 @@ package enum TokenBinding {
     /// The associated data for the token of `key`, sealed under `secret` at `keyVersion`.
     package static func associatedData(for key: TokenKey, secret: String, keyVersion: Int) -> [UInt8] {
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(64 + key.tenant.utf8.count + key.user.utf8.count + key.provider.utf8.count + secret.utf8.count)
-        for field in [formatTag, Array(key.tenant.utf8), Array(key.user.utf8), Array(key.provider.utf8),
-                      Array(secret.utf8), Array(String(keyVersion).utf8)] {
-            let count = UInt32(field.count)
-            bytes.append(contentsOf: [UInt8(count >> 24), UInt8((count >> 16) & 0xFF), UInt8((count >> 8) & 0xFF), UInt8(count & 0xFF)])
-            bytes.append(contentsOf: field)
-        }
+        write(for: key, secret: secret, keyVersion: keyVersion, into: &bytes)
         return bytes
+    }
+
+    /// Writes the associated data into `bytes` (emptied first, capacity kept), so a hot loop such as a
+    /// rotation reuses one buffer instead of allocating per row.
+    package static func write(for key: TokenKey, secret: String, keyVersion: Int, into bytes: inout [UInt8]) {
+        bytes.removeAll(keepingCapacity: true)
+        append(formatTag, to: &bytes)
+        append(key.tenant.utf8, to: &bytes)
+        append(key.user.utf8, to: &bytes)
+        append(key.provider.utf8, to: &bytes)
+        append(secret.utf8, to: &bytes)
+        append(String(keyVersion).utf8, to: &bytes)
+    }
+
+    /// Appends one field: its length (4 bytes, big endian), then its bytes.
+    private static func append(_ field: some Collection<UInt8>, to bytes: inout [UInt8]) {
+        let count = UInt32(field.count)
+        bytes.append(UInt8(count >> 24))
+        bytes.append(UInt8((count >> 16) & 0xFF))
+        bytes.append(UInt8((count >> 8) & 0xFF))
+        bytes.append(UInt8(count & 0xFF))
+        bytes.append(contentsOf: field)
     }
 }

@@ -120,7 +120,7 @@ struct JobSpecReader {
             options = .rotate(RotateOptions(
                 tenants: tenants, maxKeyAge: map["max_key_age"].flatMap { duration($0) } ?? 30 * 86_400,
                 keepVersions: map["keep_versions"].flatMap { integer($0, in: 0...100) } ?? 1,
-                batchSize: map["batch_size"].flatMap { integer($0, in: 1...100_000) } ?? 1_000))
+                batchSize: map["batch_size"].flatMap { integer($0, in: 1...20_000) } ?? 2_000))
         case "revoke":
             var users: [TenantUser] = []
             if let node = map["users"], let list = stringList(node) {

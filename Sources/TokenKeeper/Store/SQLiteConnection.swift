@@ -65,6 +65,12 @@ package final class SQLiteConnection {
         if readOnly {
             try execute("PRAGMA query_only=ON")
         } else {
+            if !exists {
+                // 16 KiB pages for a new store: a sealed token row is about 1.4 KB, so a page holds 11 rows
+                // instead of 2, and a rotation writes a third fewer bytes in a quarter of the system calls.
+                // Only possible before the first table exists (and before WAL is on).
+                try execute("PRAGMA page_size=16384")
+            }
             try execute("PRAGMA journal_mode=WAL")
             try execute("PRAGMA synchronous=NORMAL")
         }

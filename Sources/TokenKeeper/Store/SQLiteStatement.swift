@@ -104,6 +104,16 @@ package final class SQLiteStatement {
         return String(decoding: UnsafeBufferPointer(start: pointer, count: count), as: UTF8.self)
     }
 
+    /// Whether a text column equals `text`, compared as bytes without making a String.
+    package func textEquals(_ column: Int32, _ text: String) -> Bool {
+        let pointer = sqlite3_column_text(handle, column)
+        let count = Int(sqlite3_column_bytes(handle, column))
+        var text = text
+        return text.withUTF8 { utf8 in
+            utf8.count == count && (count == 0 || memcmp(utf8.baseAddress!, pointer!, count) == 0)
+        }
+    }
+
     /// An optional text column.
     package func optionalText(_ column: Int32) -> String? { isNull(column) ? nil : text(column) }
 

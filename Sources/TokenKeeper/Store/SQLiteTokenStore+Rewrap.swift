@@ -29,12 +29,18 @@ extension SQLiteTokenStore {
     /// - Returns: how many rows were updated.
     @discardableResult
     public func replaceSealedTokens(_ updates: [SealedTokenUpdate], now: Date = Date()) throws -> Int {
-        guard !updates.isEmpty else { return 0 }
+        try replaceSealedTokensReportingEach(updates, now: now).filter { $0 }.count
+    }
+
+    /// ``replaceSealedTokens(_:now:)``, saying for each update whether it applied.
+    public func replaceSealedTokensReportingEach(_ updates: [SealedTokenUpdate], now: Date = Date()) throws -> [Bool] {
+        guard !updates.isEmpty else { return [] }
         return try connection.writeTransaction {
             let statement = try connection.cached("""
                 UPDATE tokens SET key_version = ?1, sealed_token = ?2, updated_at = ?3 WHERE id = ?4 AND key_version = ?5
                 """)
-            var changed = 0
+            var changed: [Bool] = []
+            changed.reserveCapacity(updates.count)
             for update in updates {
                 statement.bind(1, update.newKeyVersion)
                 update.sealedToken.withUnsafeBytes { statement.bind(2, bytes: $0) }
@@ -42,7 +48,7 @@ extension SQLiteTokenStore {
                 statement.bind(4, update.id)
                 statement.bind(5, update.expectedKeyVersion)
                 try statement.run()
-                changed += statement.changes
+                changed.append(statement.changes > 0)
             }
             return changed
         }
@@ -84,5 +90,50 @@ extension SQLiteTokenStore {
                                   secretName: statement.text(3), keyVersion: keyVersion, sealedToken: statement.blob(4) ?? []))
         }
         return rows
+    }
+}
+
+extension SQLiteTokenStore {
+    /// Up to `limit` rows with id above `afterID`, in id order (the table's own order, so a walk reads
+    /// each page once), that `wanted(tenant, keyVersion)` selects and that still hold a token. Rows not
+    /// selected are skipped before their token is read. One batch of a keyset walk over the whole table.
+    /// - Returns: the selected rows, and the last id looked at (the cursor for the next batch; nil at the end).
+    public func sealedRows(afterID: Int64, scanLimit: Int, where wanted: (String, Int) -> Bool) throws -> (rows: [SealedRow], lastID: Int64?) {
+        let statement = try connection.cached("""
+            SELECT id, tenant, key_version, user_id, provider, secret_name, sealed_token FROM tokens
+            WHERE id > ?1 AND sealed_token IS NOT NULL ORDER BY id LIMIT ?2
+            """)
+        defer { statement.reset() }
+        statement.bind(1, afterID)
+        statement.bind(2, scanLimit)
+        var rows: [SealedRow] = []
+        var lastID: Int64?
+        var tenant = ""
+        while try statement.step() {
+            lastID = statement.int(0)
+            // Tenants repeat; compare bytes before making a new String.
+            if !statement.textEquals(1, tenant) { tenant = statement.text(1) }
+            let version = Int(statement.int(2))
+            guard wanted(tenant, version) else { continue }
+            rows.append(SealedRow(id: lastID!, key: TokenKey(tenant: tenant, user: statement.text(3), provider: statement.text(4)),
+                                  secretName: statement.text(5), keyVersion: version, sealedToken: statement.blob(6) ?? []))
+        }
+        return (rows, lastID)
+    }
+}
+
+extension SQLiteTokenStore {
+    /// Runs `body` (a long run of write batches, such as a rotation) with WAL checkpoints every
+    /// `pages` pages instead of SQLite's default 1,000, then checkpoints once and restores the default.
+    ///
+    /// Fewer, larger checkpoints copy each page that several batches touched once instead of once per
+    /// batch. Durability is unchanged: every batch is still its own committed transaction in the WAL.
+    package func withCheckpointInterval<T>(pages: Int, _ body: () throws -> T) throws -> T {
+        try connection.execute("PRAGMA wal_autocheckpoint=\(pages)")
+        defer {
+            try? connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            try? connection.execute("PRAGMA wal_autocheckpoint=1000")
+        }
+        return try body()
     }
 }

@@ -234,7 +234,7 @@ public final class SQLiteTokenStore {
             updatedAt: statement.date(15) ?? Date(timeIntervalSince1970: 0))
     }
 
-    private func bindAll(_ statement: SQLiteStatement, _ token: StoredToken) {
+    func bindAll(_ statement: SQLiteStatement, _ token: StoredToken) {
         statement.bind(1, token.key.tenant)
         statement.bind(2, token.key.user)
         statement.bind(3, token.key.provider)

@@ -126,3 +126,44 @@ import Testing
         }
     }
 }
+
+@Suite struct RotateWalkTests {
+    @Test func fewDueTokensAreFoundThroughTheIndexAndOthersAreLeftAlone() throws {
+        try withTemporaryDirectory { folder in
+            let fixture = try JobFixture(folder: folder)
+            try fixture.seed(tenants: ["small"], usersPerTenant: 3)
+            try fixture.seed(tenants: ["big"], usersPerTenant: 40)
+            let spec = try fixture.spec(RotateStageTests.rotateAll.replacingOccurrences(of: "tenants: all", with: "tenants: [small]"))
+            let stage = try #require(try fixture.run(spec).stages.first)
+            #expect(stage.count("tokens_rewrapped") == 3)
+            #expect(try fixture.versionCounts("small") == [2: 3])
+            #expect(try fixture.versionCounts("big") == [1: 40])
+            #expect(try fixture.verifyEveryToken() == 43)
+        }
+    }
+
+    @Test func wholeTableWalkRewrapsEveryOldVersionOfEveryDueTenant() throws {
+        try withTemporaryDirectory { folder in
+            let fixture = try JobFixture(folder: folder)
+            try fixture.seed(tenants: ["a", "b", "c"], usersPerTenant: 10)
+            let spec = try fixture.spec(RotateStageTests.rotateAll.replacingOccurrences(of: "keep_versions: 1", with: "keep_versions: 2"))
+            try fixture.run(spec)
+            // A month later, half of tenant a's tokens are put back on version 1 (as if a restore), then rotate again.
+            let store = try SQLiteTokenStore(path: fixture.storePath)
+            let custodian = try fixture.custodian()
+            for index in 0..<5 {
+                let key = TokenKey(tenant: "a", user: "u\(index)", provider: "entra")
+                let context = try custodian.context(secret: "a", version: 1)
+                let binding = TokenBinding.associatedData(for: key, secret: "a", keyVersion: 1)
+                let plain = Array(JobFixture.token(for: key).revealed.utf8)
+                let sealed = try plain.withUnsafeBytes { p in try binding.withUnsafeBytes { try context.seal(p, associatedData: $0) } }
+                #expect(try store.replaceSealedTokens([SealedTokenUpdate(id: try #require(try store.get(key)).id, expectedKeyVersion: 2,
+                                                                         newKeyVersion: 1, sealedToken: sealed)]) == 1)
+            }
+            let stage = try #require(try fixture.run(spec, at: Date().addingTimeInterval(31 * 86_400)).stages.first)
+            #expect(stage.count("tokens_rewrapped") == 30)
+            for tenant in ["a", "b", "c"] { #expect(try fixture.versionCounts(tenant) == [3: 10]) }
+            #expect(try fixture.verifyEveryToken() == 30)
+        }
+    }
+}

@@ -55,13 +55,8 @@ package struct RotateStage {
             return recorder.finish(summary: summary, at: context.clock())
         }
         context.progress.begin(stage: name, total: tokensDue, unit: "tokens")
-        for (plan, state) in plans {
-            if plan.isUpToDate {
-                recorder.pass(plan.tenant, plan.summary)
-                continue
-            }
-            apply(plan, state: state, context: context, recorder: recorder)
-        }
+        let totalRows = (try? context.store.count()) ?? 0
+        apply(plans, totalRows: totalRows, context: context, recorder: recorder)
         if due.isEmpty, !recorder.hasFailures { return recorder.finish(summary: upToDateSummary(plans.count), at: context.clock()) }
         let failedTenants = Set(recorder.cases.filter { $0.status != .passed && $0.status != .skipped }.map { $0.name.split(separator: "/").first.map(String.init) ?? $0.name }).count
         var summary = "\(CountText.of(plans.count, "tenant")): \(due.count - failedTenants) rotated, \(plans.count - due.count) up to date"
@@ -110,67 +105,139 @@ package struct RotateStage {
 
     // MARK: - Applying
 
-    /// Runs one tenant's plan: add, rewrap, disable, purge. Each step is idempotent; a failure stops
-    /// this tenant only, and every token stays readable (I1).
-    private func apply(_ plan: TenantRotatePlan, state: TenantKeyState, context: StageContext, recorder: StageRecorder) {
-        let started = Date()
-        let tenant = plan.tenant
+    /// What applying has done to one tenant so far.
+    private struct TenantProgress {
+        var plan: TenantRotatePlan
+        var state: TenantKeyState
+        var target: Int
         var done: [String] = []
-        var itemFailures = 0
-        do {
-            var target = plan.targetVersion
-            if plan.addsVersion {
-                target = try context.vault.addVersion(to: tenant).number
+        var error: (any Error)?
+        var started = Date()
+    }
+
+    /// Runs every tenant's plan in three phases: add the due versions; rewrap the tokens of all tenants in
+    /// one walk; then per tenant disable and purge what no token uses. Each step is idempotent; a failure
+    /// stops its tenant only, and every token stays readable at every instant (I1).
+    private func apply(_ plans: [(plan: TenantRotatePlan, state: TenantKeyState)], totalRows: Int, context: StageContext,
+                       recorder: StageRecorder) {
+        var tenants: [TenantProgress] = []
+        for (plan, state) in plans {
+            if plan.isUpToDate {
+                recorder.pass(plan.tenant, plan.summary)
+            } else {
+                tenants.append(TenantProgress(plan: plan, state: state, target: plan.targetVersion))
+            }
+        }
+        var phaseStarted = Date()
+        func phaseDone(_ phase: String) {
+            recorder.note(String(format: "phase %@: %.3f s", phase, Date().timeIntervalSince(phaseStarted)))
+            phaseStarted = Date()
+        }
+        // 1. New versions, so that new and rewrapped tokens are sealed with them.
+        for index in tenants.indices where tenants[index].plan.addsVersion {
+            do {
+                tenants[index].target = try context.vault.addVersion(to: tenants[index].plan.tenant).number
                 context.custodian.forgetCachedKeys()
                 recorder.count("versions_added")
-                done.append("added key version \(target)")
+                tenants[index].done.append("added key version \(tenants[index].target)")
+            } catch {
+                tenants[index].error = error
             }
-            let rewrapper = TokenRewrapper(custodian: context.custodian, batchSize: options.batchSize)
-            var rewrapped = 0
-            for version in state.rowsByVersion.keys.sorted() where version != target && state.rowsByVersion[version]! > 0 {
-                let outcome = try rewrapper.rewrap(
-                    tenant: tenant, from: version, to: target, now: context.clock(),
+        }
+        phaseDone("add versions")
+        // 2. Rewrap, all tenants in one walk.
+        let rewrapper = TokenRewrapper(custodian: context.custodian, batchSize: options.batchSize)
+        var rowsToRewrap = 0
+        for index in tenants.indices where tenants[index].error == nil && tenants[index].plan.rowsToRewrap > 0 {
+            let tenant = tenants[index]
+            do {
+                try rewrapper.prepare(tenant: tenant.plan.tenant, target: tenant.target,
+                                      oldVersions: tenant.state.rowsByVersion.filter { $0.value > 0 }.map(\.key))
+                rowsToRewrap += tenant.plan.rowsToRewrap
+            } catch {
+                tenants[index].error = error
+            }
+        }
+        phaseDone("fetch keys")
+        var outcomes: [String: TokenRewrapper.Outcome] = [:]
+        if rowsToRewrap > 0 {
+            do {
+                outcomes = try rewrapper.rewrapAll(
+                    scanWholeTable: rowsToRewrap * 4 >= totalRows, now: context.clock(),
                     onBatch: { context.progress.advance($0) },
-                    onRewrapped: context.detail == .items ? { key in recorder.passItem(key.description, "rewrapped to version \(target)") } : nil,
+                    onRewrapped: context.detail == .items ? { key in recorder.passItem(key.description, "rewrapped") } : nil,
                     onFailure: { key, error in recorder.fail(key.description, error) })
-                rewrapped += outcome.rewrapped
-                itemFailures += outcome.failed
-            }
-            recorder.count("tokens_rewrapped", rewrapped)
-            if itemFailures > 0 { recorder.count("tokens_failed", itemFailures) }
-            if rewrapped > 0 { done.append("rewrapped \(CountText.of(rewrapped, "token")) to version \(target)") }
-            // Re-read which versions tokens use now: a version is never disabled or purged while a token needs it (I1).
-            let referenced = try context.store.referencedVersions(tenant: tenant)
-            let current = try context.vault.versions(of: tenant)
-            var kept: [Int] = []
-            for version in plan.versionsToPurge {
-                guard let entry = current.first(where: { $0.number == version }) else { continue }
-                if referenced.contains(version) {
-                    kept.append(version)
-                    continue
+            } catch {
+                // The store refused a batch: every tenant still in the walk stops here (committed batches stay).
+                for index in tenants.indices where tenants[index].error == nil && tenants[index].plan.rowsToRewrap > 0 {
+                    tenants[index].error = error
                 }
-                if entry.enabled {
-                    try context.vault.disableVersion(secret: tenant, version: version)
-                    recorder.count("versions_disabled")
-                    done.append("disabled version \(version)")
+            }
+        }
+        phaseDone("rewrap")
+        // 3. Per tenant: disable and purge what no token uses any more, then the tenant's case.
+        for var tenant in tenants {
+            let outcome = outcomes[tenant.plan.tenant] ?? TokenRewrapper.Outcome()
+            recorder.count("tokens_rewrapped", outcome.rewrapped)
+            if outcome.failed > 0 { recorder.count("tokens_failed", outcome.failed) }
+            if outcome.rewrapped > 0 { tenant.done.append("rewrapped \(CountText.of(outcome.rewrapped, "token")) to version \(tenant.target)") }
+            if tenant.error == nil {
+                do {
+                    try retireVersions(&tenant, context: context, recorder: recorder)
+                } catch {
+                    tenant.error = error
                 }
-                try context.vault.purgeVersion(secret: tenant, version: version)
-                recorder.count("versions_purged")
-                done.append("purged version \(version)")
             }
-            if !kept.isEmpty { done.append("kept version\(kept.count == 1 ? "" : "s") \(kept.map(String.init).joined(separator: ", ")) (tokens still use \(kept.count == 1 ? "it" : "them"))") }
-            let message = done.isEmpty ? "up to date (key version \(target))" : done.joined(separator: ", ")
-            recorder.note("\(tenant): \(message)")
-            if itemFailures > 0 {
-                recorder.fail(tenant, type: .crypto, code: "tokens_not_rewrapped",
-                              message: "\(message); \(CountText.of(itemFailures, "token")) could not be rewrapped (see the item cases)",
-                              duration: Date().timeIntervalSince(started))
-            } else {
-                recorder.pass(tenant, message, duration: Date().timeIntervalSince(started))
+            finish(tenant, failedTokens: outcome.failed, recorder: recorder)
+        }
+        phaseDone("retire versions")
+    }
+
+    /// Disables, then purges, the versions beyond `keep_versions` that no token uses now (re-read after
+    /// the rewrap: a version is never disabled or purged while a token needs it, I1).
+    private func retireVersions(_ tenant: inout TenantProgress, context: StageContext, recorder: StageRecorder) throws {
+        guard !tenant.plan.versionsToPurge.isEmpty else { return }
+        let name = tenant.plan.tenant
+        let referenced = try context.store.referencedVersions(tenant: name)
+        let current = try context.vault.versions(of: name)
+        var kept: [Int] = []
+        for version in tenant.plan.versionsToPurge {
+            guard let entry = current.first(where: { $0.number == version }) else { continue }
+            if referenced.contains(version) {
+                kept.append(version)
+                continue
             }
-        } catch {
-            if !done.isEmpty { recorder.note("\(tenant): \(done.joined(separator: ", ")) before the failure") }
-            recorder.fail(tenant, error, duration: Date().timeIntervalSince(started))
+            if entry.enabled {
+                try context.vault.disableVersion(secret: name, version: version)
+                recorder.count("versions_disabled")
+                tenant.done.append("disabled version \(version)")
+            }
+            try context.vault.purgeVersion(secret: name, version: version)
+            recorder.count("versions_purged")
+            tenant.done.append("purged version \(version)")
+        }
+        if !kept.isEmpty {
+            tenant.done.append("kept version\(kept.count == 1 ? "" : "s") \(kept.map(String.init).joined(separator: ", ")) "
+                               + "(tokens still use \(kept.count == 1 ? "it" : "them"))")
+        }
+    }
+
+    /// Records the tenant's case: passed, or failed with the first error or the count of tokens not rewrapped.
+    private func finish(_ tenant: TenantProgress, failedTokens: Int, recorder: StageRecorder) {
+        let name = tenant.plan.tenant
+        let duration = Date().timeIntervalSince(tenant.started)
+        let message = tenant.done.isEmpty ? "up to date (key version \(tenant.target))" : tenant.done.joined(separator: ", ")
+        if let error = tenant.error {
+            if !tenant.done.isEmpty { recorder.note("\(name): \(message) before the failure") }
+            recorder.fail(name, error, duration: duration)
+        } else if failedTokens > 0 {
+            recorder.note("\(name): \(message)")
+            recorder.fail(name, type: .crypto, code: "tokens_not_rewrapped",
+                          message: "\(message); \(CountText.of(failedTokens, "token")) could not be rewrapped (see the item cases)",
+                          duration: duration)
+        } else {
+            recorder.note("\(name): \(message)")
+            recorder.pass(name, message, duration: duration)
         }
     }
 }

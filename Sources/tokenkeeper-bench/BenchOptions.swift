@@ -1,0 +1,81 @@
+import Foundation
+
+/// The benchmark's command line.
+struct BenchOptions {
+    /// Store sizes to measure, in order (memory should not grow with them).
+    var sizes = [1_000_000]
+    /// Tenants the tokens are spread over.
+    var tenants = 100
+    /// Bytes per refresh token.
+    var tokenBytes = 1_200
+    /// Where stores are created (removed afterwards unless `keep`).
+    var directory = NSTemporaryDirectory()
+    /// The tokenkeeper binary to time.
+    var tokenkeeper: String
+    /// The Python that runs the baseline (needs the `cryptography` package).
+    var python = ".venv/bin/python"
+    /// The baseline script.
+    var baseline = "../shared/bench/python_rewrap.py"
+    /// Skip the Python baseline.
+    var skipBaseline = false
+    /// Keep the stores afterwards.
+    var keep = false
+    /// Run this spec in-process on the main thread (for profilers that sample only the main thread).
+    var runSpec: String?
+    /// Only seed (and keep) the store, for profiling `tokenkeeper run` by hand.
+    var seedOnly = false
+
+    static let help = """
+        USAGE: tokenkeeper-bench [--tokens N[,N...]] [--tenants 100] [--token-bytes 1200] [--dir DIR]
+                                 [--tokenkeeper PATH] [--python PATH] [--baseline PATH] [--no-baseline] [--keep] [--seed-only]
+
+        Seeds N synthetic refresh tokens over the tenants (each tenant's key version 1 dated 40 days ago), then
+        times `tokenkeeper run` of a rotate job (every token rewrapped under a new version) and a second, no-op
+        run, and runs the Python baseline (../shared/bench/python_rewrap.py) on the same N in the same run.
+        Prints rows per second, the ratio to the baseline, peak memory (ru_maxrss of each child) and the
+        no-op time, then one JSON line. --seed-only stops after seeding and keeps the folder (its path and the
+        master key are printed) so `tokenkeeper run rotate.yml` can be profiled by hand. Build with `swift build -c release` first (scripts/bench-rotate does).
+        """
+
+    init(arguments: [String]) throws {
+        tokenkeeper = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tokenkeeper").path
+        var rest = arguments[...]
+        func value(_ name: String) throws -> String {
+            guard let next = rest.popFirst() else { throw BenchUsage("\(name) needs a value", isHelp: false) }
+            return next
+        }
+        func number(_ name: String, _ text: String) throws -> Int {
+            guard let value = Int(text.replacingOccurrences(of: "_", with: "")), value > 0 else {
+                throw BenchUsage("\(name): '\(text)' is not a positive whole number", isHelp: false)
+            }
+            return value
+        }
+        while let argument = rest.popFirst() {
+            switch argument {
+            case "--tokens": sizes = try value(argument).split(separator: ",").map { try number("--tokens", String($0)) }
+            case "--tenants": tenants = try number(argument, try value(argument))
+            case "--token-bytes": tokenBytes = try number(argument, try value(argument))
+            case "--dir": directory = try value(argument)
+            case "--tokenkeeper": tokenkeeper = try value(argument)
+            case "--python": python = try value(argument)
+            case "--baseline": baseline = try value(argument)
+            case "--no-baseline": skipBaseline = true
+            case "--keep": keep = true
+            case "--run-spec": runSpec = try value(argument)
+            case "--seed-only": seedOnly = true; keep = true
+            case "--help", "-h": throw BenchUsage(Self.help, isHelp: true)
+            default: throw BenchUsage("unknown argument '\(argument)'\n\n\(Self.help)", isHelp: false)
+            }
+        }
+    }
+}
+
+/// A usage problem (or `--help`), printed as is.
+struct BenchUsage: Error, CustomStringConvertible {
+    let description: String
+    let isHelp: Bool
+    init(_ description: String, isHelp: Bool) {
+        self.description = description
+        self.isHelp = isHelp
+    }
+}

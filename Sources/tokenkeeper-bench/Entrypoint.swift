@@ -1,0 +1,20 @@
+import Foundation
+import TokenKeeper
+
+/// `tokenkeeper-bench`: the rotation benchmark of issue 3, tokenkeeper and the Python baseline side by
+/// side in one run. See `scripts/bench-rotate` and the README's Performance section.
+@main
+struct Entrypoint {
+    static func main() {
+        do {
+            let options = try BenchOptions(arguments: Array(CommandLine.arguments.dropFirst()))
+            try RotationBenchmark(options: options).run()
+        } catch let error as BenchUsage {
+            FileHandle.standardError.write(Data((error.description + "\n").utf8))
+            exit(error.isHelp ? 0 : 2)
+        } catch {
+            FileHandle.standardError.write(Data("tokenkeeper-bench: error: \(error)\n".utf8))
+            exit(1)
+        }
+    }
+}

@@ -1,0 +1,160 @@
+import Foundation
+import TokenKeeper
+
+/// Seeds a store, times a full rotation and a no-op run of the real `tokenkeeper run`, and runs the
+/// Python baseline on the same number of rows.
+struct RotationBenchmark {
+    let options: BenchOptions
+
+    /// One size's figures.
+    struct Figures: Codable {
+        var tokens: Int
+        var seedSeconds: Double
+        var rotateProcessSeconds: Double
+        var rotateStageSeconds: Double
+        var rotateTokensPerSecond: Double
+        var rotatePeakRSSMiB: Double
+        var noopSeconds: Double
+        var noopPeakRSSMiB: Double
+        var pythonRewrapRowsPerSecond: Double?
+        var pythonPeakRSSMiB: Double?
+        var ratio: Double?
+    }
+
+    func run() throws {
+        if let spec = options.runSpec {
+            var runOptions = RunOptions(defaultPrincipal: "bench")
+            runOptions.writesReports = false
+            let started = Date()
+            let report = try JobRunner(spec: try JobSpec.load(path: spec), options: runOptions).run()
+            print("in-process run: \(report.stages.map(\.summary).joined(separator: "; ")) in \(Date().timeIntervalSince(started)) s")
+            return
+        }
+        var all: [Figures] = []
+        print("tokenkeeper rotation benchmark: \(options.tenants) tenants, \(options.tokenBytes)-byte tokens, "
+              + "\(ProcessInfo.processInfo.activeProcessorCount) cores")
+        for size in options.sizes {
+            let figures = try measure(size)
+            all.append(figures)
+            print(Self.describe(figures))
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        print(String(decoding: try encoder.encode(all), as: UTF8.self))
+    }
+
+    static func describe(_ f: Figures) -> String {
+        var lines = ["", "N = \(f.tokens)  (seeded in \(String(format: "%.1f", f.seedSeconds)) s)",
+                     String(format: "  tokenkeeper rotate: %10.0f tokens/s  (stage %.2f s, process %.2f s), peak RSS %.1f MiB",
+                            f.rotateTokensPerSecond, f.rotateStageSeconds, f.rotateProcessSeconds, f.rotatePeakRSSMiB),
+                     String(format: "  tokenkeeper no-op:  %.3f s, peak RSS %.1f MiB", f.noopSeconds, f.noopPeakRSSMiB)]
+        if let python = f.pythonRewrapRowsPerSecond, let ratio = f.ratio {
+            lines.append(String(format: "  python baseline:    %10.0f rows/s, peak RSS %.1f MiB", python, f.pythonPeakRSSMiB ?? 0))
+            lines.append(String(format: "  ratio tokenkeeper / python: %.2fx", ratio))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private func measure(_ size: Int) throws -> Figures {
+        let folder = (options.directory as NSString).appendingPathComponent("tokenkeeper-bench-\(size)-\(getpid())")
+        try? FileManager.default.removeItem(atPath: folder)
+        try PrivateFiles.createPrivateDirectory(folder)
+        defer { if !options.keep { try? FileManager.default.removeItem(atPath: folder) } }
+        let masterKey = try MasterKey.generate()
+        let seedSeconds = try seed(size, in: folder, masterKey: masterKey)
+        let spec = folder + "/rotate.yml"
+        try Data("""
+            version: 1
+            name: bench
+            principal: bench
+            vault:
+              path: ./vault
+              master_key: env:TOKENKEEPER_MASTER_KEY
+            store:
+              sqlite: ./tokens.db
+            stages:
+              - name: rotate-keys
+                kind: rotate
+                tenants: all
+                max_key_age: 30d
+                keep_versions: 1
+            report:
+              json: ./reports/bench.json
+            """.utf8).write(to: URL(fileURLWithPath: spec))
+        let environment = ["TOKENKEEPER_MASTER_KEY": masterKey.base64, "CI": "true"]
+        if options.seedOnly {
+            print("seeded \(size) tokens in \(folder); run: TOKENKEEPER_MASTER_KEY=\(masterKey.base64) tokenkeeper run \(spec)")
+            throw BenchUsage("stopped after seeding (--seed-only)", isHelp: true)
+        }
+        let rotate = try MeasuredProcess.run([options.tokenkeeper, "run", spec], environment: environment)
+        guard rotate.status == 0 else { throw BenchError("the rotation run exited \(rotate.status)") }
+        let report = try JSONReportWriter.read(Data(contentsOf: URL(fileURLWithPath: folder + "/reports/bench.json")))
+        let stage = report.stages[0]
+        let rewrapped = stage.counts.first { $0.name == "tokens_rewrapped" }?.value ?? 0
+        guard rewrapped == size else { throw BenchError("the rotation rewrapped \(rewrapped) of \(size) tokens") }
+        let noop = try MeasuredProcess.run([options.tokenkeeper, "run", spec], environment: environment)
+        let noopReport = try JSONReportWriter.read(Data(contentsOf: URL(fileURLWithPath: folder + "/reports/bench.json")))
+        guard noop.status == 0, noopReport.stages[0].counts.first(where: { $0.name == "tokens_rewrapped" }) == nil else {
+            throw BenchError("the second run was not a no-op")
+        }
+        try verifySample(folder: folder, masterKey: masterKey)
+        var figures = Figures(tokens: size, seedSeconds: seedSeconds, rotateProcessSeconds: rotate.seconds,
+                              rotateStageSeconds: stage.duration, rotateTokensPerSecond: Double(size) / stage.duration,
+                              rotatePeakRSSMiB: rotate.peakRSSMiB, noopSeconds: noop.seconds, noopPeakRSSMiB: noop.peakRSSMiB)
+        if !options.skipBaseline {
+            try? FileManager.default.removeItem(atPath: folder + "/tokens.db")
+            let python = try MeasuredProcess.run([options.python, options.baseline, "--rows", String(size), "--db", folder + "/python.db", "--json"])
+            guard python.status == 0, let line = python.output.split(separator: "\n").last,
+                  let json = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let rate = json["rewrap_rows_per_s"] as? Double ?? (json["rewrap_rows_per_s"] as? Int).map(Double.init)
+            else { throw BenchError("the Python baseline failed (exit \(python.status)); is `cryptography` installed for \(options.python)?") }
+            figures.pythonRewrapRowsPerSecond = rate
+            figures.pythonPeakRSSMiB = python.peakRSSMiB
+            figures.ratio = figures.rotateTokensPerSecond / rate
+        }
+        return figures
+    }
+
+    /// Creates the vault (dated 40 days ago, so rotation is due) and seeds `size` tokens in batches.
+    private func seed(_ size: Int, in folder: String, masterKey: MasterKey) throws -> Double {
+        let started = Date()
+        let past = Date().addingTimeInterval(-40 * 86_400)
+        _ = try FileVault.initialize(at: folder + "/vault", masterKey: masterKey, principal: "bench", clock: { past })
+        let vault = try FileVault.open(at: folder + "/vault", masterKey: masterKey, principal: "bench", clock: { past })
+        let custodian = TokenCustodian(vault: vault, store: try SQLiteTokenStore(path: folder + "/tokens.db"))
+        let tenants = (0..<options.tenants).map { _ in UUID().uuidString.lowercased() }
+        var batch: [StoredToken] = []
+        batch.reserveCapacity(1_000)
+        for index in 0..<size {
+            let key = TokenKey(tenant: tenants[index % tenants.count], user: UUID().uuidString.lowercased(), provider: "entra")
+            let token = SecretText(String(Data(try SecureRandom.bytes(options.tokenBytes * 3 / 4)).base64EncodedString().prefix(options.tokenBytes)))
+            let (version, sealed) = try custodian.seal(token, for: key, secret: key.tenant)
+            batch.append(StoredToken(key: key, secretName: key.tenant, keyVersion: version, sealedToken: sealed, issuedAt: past,
+                                     expiresAt: nil, updatedAt: past))
+            if batch.count == 1_000 || index == size - 1 {
+                try custodian.store.insertBatch(batch)
+                batch.removeAll(keepingCapacity: true)
+            }
+            if index % 100_000 == 99_999 { FileHandle.standardError.write(Data("seeded \(index + 1)\r".utf8)) }
+        }
+        return Date().timeIntervalSince(started)
+    }
+
+    /// Opens a sample of rows with the library to show the rotation left them readable under version 2.
+    private func verifySample(folder: String, masterKey: MasterKey) throws {
+        let vault = try FileVault.open(at: folder + "/vault", masterKey: masterKey, principal: "bench")
+        let custodian = TokenCustodian(vault: vault, store: try SQLiteTokenStore(path: folder + "/tokens.db"))
+        var checked = 0
+        var rows: [StoredToken] = []
+        try custodian.store.forEach { row in
+            rows.append(row)
+            return rows.count < 1_000
+        }
+        for row in rows {
+            guard row.keyVersion == 2 else { throw BenchError("row \(row.key) is still on version \(row.keyVersion)") }
+            _ = try custodian.open(row)
+            checked += 1
+        }
+        guard checked > 0 else { throw BenchError("no rows to verify") }
+    }
+}
