@@ -44,6 +44,7 @@ struct JobFixture {
     static func token(for key: TokenKey) -> SecretText { SecretText("rt.\(key.tenant).\(key.user).\(key.provider).secret-value") }
 
     /// Writes `text` as a spec file and loads it.
+    @discardableResult
     func spec(_ text: String, name: String = "job.yml") throws -> JobSpec {
         let path = folder + "/" + name
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))

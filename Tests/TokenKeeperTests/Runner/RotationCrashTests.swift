@@ -1,0 +1,117 @@
+import Foundation
+import Testing
+@testable import TokenKeeper
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Crash safety of rotation, for real (I1, I3): `tokenkeeper run` in a child process is killed with
+/// SIGKILL at many moments of a rotation, the job is run again, and the end state must equal that of
+/// an uninterrupted run, with every token readable after every kill.
+@Suite(.serialized) struct RotationCrashTests {
+    static let spec = JobFixture.header + """
+        stages:
+          - name: rotate-keys
+            kind: rotate
+            tenants: all
+            max_key_age: 30d
+            keep_versions: 0
+            batch_size: 40
+        """
+
+    /// What a rotation leaves, without dates: each tenant's versions (number, enabled) and each row's
+    /// key version and status.
+    struct LogicalState: Equatable {
+        var versions: [String: [String]] = [:]
+        var rows: [String: String] = [:]
+    }
+
+    static func logicalState(_ fixture: JobFixture) throws -> LogicalState {
+        var state = LogicalState()
+        let vault = try FileVault.open(at: fixture.vaultPath, masterKey: fixture.masterKey, principal: "pipeline")
+        for secret in try vault.secrets() {
+            state.versions[secret.name] = try vault.versions(of: secret.name).map { "\($0.number):\($0.enabled)" }
+        }
+        try SQLiteTokenStore(path: fixture.storePath).forEach { row in
+            state.rows[row.key.description] = "v\(row.keyVersion) \(row.status.rawValue)"
+            return true
+        }
+        return state
+    }
+
+    /// Copies the folder with modes kept (`cp -a`), so the copy is a vault tokenkeeper accepts.
+    static func copy(_ from: String, to: String) throws {
+        let result = try runProcess("/bin/cp", ["-a", from, to])
+        guard result.status == 0 else { throw ProcessTimeout(executable: "cp", arguments: [result.stderr], seconds: 0) }
+    }
+
+    /// Starts `tokenkeeper run`, kills it with SIGKILL after `delay` seconds, and says whether the kill
+    /// landed before the run finished on its own.
+    static func runAndKill(_ fixture: JobFixture, after delay: TimeInterval) throws -> Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestEnvironment.tokenkeeperExecutable)
+        process.arguments = ["run", fixture.folder + "/job.yml"]
+        process.environment = ProcessInfo.processInfo.environment.merging(fixture.environment.merging(["CI": "true"]) { _, new in new }) { _, new in new }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        usleep(useconds_t(delay * 1_000_000))
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        return process.terminationReason == .uncaughtSignal
+    }
+
+    @Test func rotationKilledAtManyMomentsFinishesOnRerunWithTheStateOfAnUninterruptedRun() throws {
+        try withTemporaryDirectory { root in
+            // The initial state: 3,000 tokens over 6 tenants, every key 40 days old.
+            let initial = try JobFixture(folder: root + "/initial")
+            try initial.seed(tenants: (1...6).map { "tenant-\($0)" }, usersPerTenant: 500)
+            _ = try initial.spec(Self.spec)
+
+            // The reference: one uninterrupted run.
+            try Self.copy(initial.folder, to: root + "/reference")
+            let reference = try JobFixture(adopting: root + "/reference", from: initial)
+            let started = Date()
+            let referenceRun = try runTokenKeeper(["run", reference.folder + "/job.yml"], environment: reference.environment)
+            let runTime = Date().timeIntervalSince(started)
+            #expect(referenceRun.status == 0, "\(referenceRun.stderr)")
+            let expected = try Self.logicalState(reference)
+            #expect(Set(expected.rows.values) == ["v2 active"])
+            #expect(expected.versions["tenant-1"] == ["2:true"])
+
+            // Kill runs at moments spread over the length of an uninterrupted run, up to three kills per
+            // attempt (at half, all and one and a half times the attempt's delay), then finish the job.
+            var landedMidRotation = 0
+            let delays = (1...12).map { runTime * Double($0) / 12 }
+            for (attempt, delay) in delays.enumerated() {
+                let folder = root + "/attempt-\(attempt)"
+                try Self.copy(initial.folder, to: folder)
+                let fixture = try JobFixture(adopting: folder, from: initial)
+                for kill in 0..<3 {
+                    guard try Self.runAndKill(fixture, after: delay * Double(kill + 1) / 2) else { break }
+                    // At every instant every token opens with the version its row names (I1).
+                    #expect(try fixture.verifyEveryToken() == 3_000, "attempt \(attempt), kill \(kill)")
+                    let versionsInUse = Set(try Self.logicalState(fixture).rows.values)
+                    if versionsInUse.contains("v1 active"), versionsInUse.contains("v2 active") { landedMidRotation += 1 }
+                }
+                let finish = try runTokenKeeper(["run", folder + "/job.yml"], environment: fixture.environment)
+                #expect(finish.status == 0, "attempt \(attempt): \(finish.stderr)")
+                #expect(try fixture.verifyEveryToken() == 3_000, "attempt \(attempt)")
+                #expect(try Self.logicalState(fixture) == expected, "attempt \(attempt)")
+                try? FileManager.default.removeItem(atPath: folder)
+            }
+            // The test means something only if kills landed in the middle of the rewrap.
+            #expect(landedMidRotation >= 3, "only \(landedMidRotation) kills landed mid-rotation (run time \(runTime) s)")
+        }
+    }
+}
+
+extension JobFixture {
+    /// A fixture over a copy of another fixture's folder (same master key and dates).
+    init(adopting folder: String, from original: JobFixture) throws {
+        self.folder = folder
+        self.masterKey = original.masterKey
+        self.origin = original.origin
+    }
+}
