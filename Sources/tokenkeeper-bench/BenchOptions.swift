@@ -20,6 +20,8 @@ struct BenchOptions {
     var skipBaseline = false
     /// Keep the stores afterwards.
     var keep = false
+    /// Instead of the rotation, time `report show` and `report diff` on reports of this many testcases.
+    var reportCases: Int?
     /// Run this spec in-process on the main thread (for profilers that sample only the main thread).
     var runSpec: String?
     /// Only seed (and keep) the store, for profiling `tokenkeeper run` by hand.
@@ -28,13 +30,16 @@ struct BenchOptions {
     static let help = """
         USAGE: tokenkeeper-bench [--tokens N[,N...]] [--tenants 100] [--token-bytes 1200] [--dir DIR]
                                  [--tokenkeeper PATH] [--python PATH] [--baseline PATH] [--no-baseline] [--keep] [--seed-only]
+               tokenkeeper-bench --report-cases 100000
 
         Seeds N synthetic refresh tokens over the tenants (each tenant's key version 1 dated 40 days ago), then
         times `tokenkeeper run` of a rotate job (every token rewrapped under a new version) and a second, no-op
         run, and runs the Python baseline (../shared/bench/python_rewrap.py) on the same N in the same run.
         Prints rows per second, the ratio to the baseline, peak memory (ru_maxrss of each child) and the
         no-op time, then one JSON line. --seed-only stops after seeding and keeps the folder (its path and the
-        master key are printed) so `tokenkeeper run rotate.yml` can be profiled by hand. Build with `swift build -c release` first (scripts/bench-rotate does).
+        master key are printed) so `tokenkeeper run rotate.yml` can be profiled by hand; --run-spec SPEC runs a
+        spec in-process on the main thread (for profilers). --report-cases N instead times `tokenkeeper report show`
+        and `report diff` on JUnit reports of N testcases. Build with `swift build -c release` first (scripts/bench-rotate does).
         """
 
     init(arguments: [String]) throws {
@@ -61,6 +66,7 @@ struct BenchOptions {
             case "--baseline": baseline = try value(argument)
             case "--no-baseline": skipBaseline = true
             case "--keep": keep = true
+            case "--report-cases": reportCases = try number(argument, try value(argument))
             case "--run-spec": runSpec = try value(argument)
             case "--seed-only": seedOnly = true; keep = true
             case "--help", "-h": throw BenchUsage(Self.help, isHelp: true)

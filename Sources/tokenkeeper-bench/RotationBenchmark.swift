@@ -22,6 +22,10 @@ struct RotationBenchmark {
     }
 
     func run() throws {
+        if let cases = options.reportCases {
+            try ReportBenchmark(cases: cases, options: options).run()
+            return
+        }
         if let spec = options.runSpec {
             var runOptions = RunOptions(defaultPrincipal: "bench")
             runOptions.writesReports = false

@@ -142,3 +142,27 @@ import Testing
         }
     }
 }
+
+/// `tokenkeeper status` for a person at a terminal.
+@Suite struct StatusCommandTests {
+    @Test func statusShowsKeysRowsTokensAndTheNextJobAndChangesNothing() throws {
+        try withTemporaryDirectory { folder in
+            let workspace = try JobCommandsEndToEndTests.NightlyWorkspace(folder)
+            try workspace.run(["token", "drop-refresh-token", "--tenant", "contoso-0001", "--user", "carol", "--provider", "entra",
+                               "--vault", "./state/vault", "--store", "./state/tokens.db"])
+            let before = try Data(contentsOf: URL(fileURLWithPath: folder + "/state/tokens.db"))
+            let audit = try Data(contentsOf: URL(fileURLWithPath: folder + "/state/vault/audit.log"))
+            let status = try workspace.run(["status", "--spec", "nightly.yml"])
+            #expect(status.status == 0, "\(status.stderr)")
+            #expect(status.stdout.contains("contoso-0001: key version 1, 0 d old"))
+            #expect(status.stdout.contains("  rows per key version: v1 2"))
+            #expect(status.stdout.contains("  tokens: active 1, needs_reauth 0, revoked 1"))
+            #expect(status.stdout.contains("  next job: rotate-keys: up to date (key version 1); offboard: would revoke 1 user"))
+            #expect(try Data(contentsOf: URL(fileURLWithPath: folder + "/state/tokens.db")) == before)
+            #expect(try Data(contentsOf: URL(fileURLWithPath: folder + "/state/vault/audit.log")) == audit)
+            let json = try workspace.run(["status", "--vault", "./state/vault", "--store", "./state/tokens.db", "--format", "json"])
+            let tenants = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
+            #expect(tenants.map { $0["tenant"] as? String } == ["contoso-0001", "fabrikam-0002"])
+        }
+    }
+}

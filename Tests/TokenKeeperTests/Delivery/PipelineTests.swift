@@ -1,0 +1,133 @@
+import Foundation
+import Testing
+@testable import TokenKeeper
+
+/// The pipelines in `pipelines/`: valid for their CI (by the public schemas where there is one), and
+/// every tokenkeeper command line in them is one the current command line accepts.
+@Suite struct PipelineTests {
+    struct Checked {
+        var schemaErrors: [String]
+        var commands: [[String]]
+        var text: String
+    }
+
+    static func check(_ name: String, schema: String?) throws -> Checked {
+        let path = TestEnvironment.packageRoot + "/pipelines/" + name
+        let argument = schema.map { path + "=" + TestEnvironment.sharedRoot + "/schemas/" + $0 } ?? path
+        let result = try runPython([TestEnvironment.packageRoot + "/Tests/Tools/pipeline_check.py", argument])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stderr)")
+        return Checked(schemaErrors: object["schema_errors"] as? [String] ?? ["no schema_errors"],
+                       commands: object["commands"] as? [[String]] ?? [], text: try String(contentsOfFile: path, encoding: .utf8))
+    }
+
+    /// Parses `arguments` as the command line would, without running anything.
+    static func expectAccepted(_ arguments: [String], in file: String) {
+        do {
+            let parsed = try CommandLineParser.parse(arguments, root: CommandLineTool.root, environment: [:], console: Console(isInteractive: false))
+            #expect(parsed.command.run != nil, "\(file): `tokenkeeper \(arguments.joined(separator: " "))` is not a command")
+        } catch {
+            Issue.record("\(file): `tokenkeeper \(arguments.joined(separator: " "))` is refused: \(error)")
+        }
+    }
+
+    @Test func azurePipelineValidatesAgainstTheAzurePipelinesSchema() throws {
+        let checked = try Self.check("azure-pipelines.yml", schema: "azure-pipelines.schema.json")
+        #expect(checked.schemaErrors == [])
+    }
+
+    @Test func azurePipelineRunsNightlyAndByHandWithDryRunAndPublishesEvenOnFailure() throws {
+        let text = try Self.check("azure-pipelines.yml", schema: nil).text
+        #expect(text.contains("schedules:") && text.contains("cron: \"0 2 * * *\""))
+        #expect(text.contains("name: dryRun") && text.contains("type: boolean"))
+        #expect(text.contains("task: PublishTestResults@2"))
+        #expect(text.components(separatedBy: "condition: succeededOrFailed()").count - 1 >= 3)
+        #expect(text.contains("##vso[task.uploadsummary]"))
+        #expect(text.contains("PublishPipelineArtifact@1"))
+        #expect(text.contains("TOKENKEEPER_MASTER_KEY: $(TOKENKEEPER-MASTER-KEY)"))
+    }
+
+    @Test func githubWorkflowValidatesAgainstTheGitHubWorkflowSchema() throws {
+        let checked = try Self.check("github-actions.yml", schema: "github-workflow.schema.json")
+        #expect(checked.schemaErrors == [])
+        #expect(checked.text.contains("workflow_dispatch:") && checked.text.contains("dry_run:"))
+        #expect(checked.text.contains("$GITHUB_STEP_SUMMARY"))
+        #expect(checked.text.contains("actions/upload-artifact@v4"))
+        #expect(checked.text.contains("if: always()"))
+    }
+
+    @Test func gitlabPipelineHasSchedulesJUnitReportAndArtifacts() throws {
+        let checked = try Self.check("gitlab-ci.yml", schema: nil)
+        #expect(checked.schemaErrors == [])
+        #expect(checked.text.contains("$CI_PIPELINE_SOURCE == \"schedule\""))
+        #expect(checked.text.contains("junit: reports/*.xml"))
+        #expect(checked.text.contains("when: always"))
+    }
+
+    @Test func everyTokenkeeperCommandLineInThePipelinesIsAccepted() throws {
+        for name in ["azure-pipelines.yml", "github-actions.yml", "gitlab-ci.yml"] {
+            let checked = try Self.check(name, schema: nil)
+            #expect(checked.commands.contains { $0.first == "run" && $0.contains("--dry-run") && $0.contains("--report-dir") }, "\(name)")
+            #expect(checked.commands.contains { $0.first == "validate" }, "\(name)")
+            for command in checked.commands { Self.expectAccepted(command, in: name) }
+        }
+    }
+
+    @Test func aCommandLineTheCLIDoesNotKnowIsCaught() {
+        #expect(throws: UsageError.self) {
+            try CommandLineParser.parse(["run", "job.yml", "--dryrun"], root: CommandLineTool.root, environment: [:], console: Console(isInteractive: false))
+        }
+    }
+}
+
+/// What can be checked of the Dockerfile without a Docker engine.
+@Suite struct DockerfileTests {
+    static let lines: [String] = {
+        let text = (try? String(contentsOfFile: TestEnvironment.packageRoot + "/Dockerfile", encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.hasPrefix("#") && !$0.isEmpty }
+    }()
+
+    @Test func everyBaseImageIsPinnedByVersion() {
+        let images = Self.lines.filter { $0.hasPrefix("FROM ") }.map { $0.split(separator: " ")[1] }
+        #expect(images.count >= 2, "multi-stage")
+        for image in images {
+            let tag = image.split(separator: ":").dropFirst().first ?? ""
+            #expect(tag.first?.isNumber == true, "\(image) is not pinned by version")
+        }
+    }
+
+    @Test func buildsReleaseWithAStaticSwiftStandardLibrary() {
+        #expect(Self.lines.contains { $0.contains("swift build -c release --static-swift-stdlib") })
+    }
+
+    @Test func runsAsAUserThatIsNotRoot() {
+        let users = Self.lines.filter { $0.hasPrefix("USER ") }
+        #expect(!users.isEmpty)
+        for user in users {
+            let name = user.dropFirst(5).split(separator: ":")[0]
+            #expect(name != "root" && name != "0", "\(user)")
+        }
+    }
+
+    @Test func noEnvOrArgCarriesASecret() {
+        for line in Self.lines where line.hasPrefix("ENV ") || line.hasPrefix("ARG ") {
+            let upper = line.uppercased()
+            for word in ["KEY", "SECRET", "TOKEN", "PASSWORD", "CREDENTIAL"] {
+                #expect(!upper.contains(word), "\(line)")
+            }
+        }
+    }
+
+    @Test func everyCopiedPathExists() {
+        for line in Self.lines where line.hasPrefix("COPY ") && !line.contains("--from=") {
+            let parts = line.split(separator: " ").dropFirst().map(String.init)
+            for source in parts.dropLast() {
+                #expect(FileManager.default.fileExists(atPath: TestEnvironment.packageRoot + "/" + source), "\(source)")
+            }
+        }
+    }
+
+    @Test func stateIsAVolumeAndTokenkeeperTheEntryPoint() {
+        #expect(Self.lines.contains { $0.hasPrefix("VOLUME") && $0.contains("/work/state") })
+        #expect(Self.lines.contains("ENTRYPOINT [\"tokenkeeper\"]"))
+    }
+}
