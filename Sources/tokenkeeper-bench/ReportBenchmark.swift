@@ -10,7 +10,7 @@ struct ReportBenchmark {
     func run() throws {
         let folder = (options.directory as NSString).appendingPathComponent("tokenkeeper-report-bench-\(getpid())")
         try PrivateFiles.createPrivateDirectory(folder)
-        defer { try? FileManager.default.removeItem(atPath: folder) }
+        defer { if !options.keep { try? FileManager.default.removeItem(atPath: folder) } }
         let old = folder + "/old.xml", new = folder + "/new.xml"
         try Data(JUnitReportWriter.xml(report(failingEvery: 3)).utf8).write(to: URL(fileURLWithPath: old))
         try Data(JUnitReportWriter.xml(report(failingEvery: 4)).utf8).write(to: URL(fileURLWithPath: new))
@@ -21,7 +21,7 @@ struct ReportBenchmark {
                                    ("report show --format json", ["report", "show", new, "--format", "json"])] {
             let measured = try MeasuredProcess.run([options.tokenkeeper] + arguments)
             guard measured.status <= 1 else { throw BenchError("\(label) exited \(measured.status)") }
-            print(String(format: "  %-26@ %.3f s, peak RSS %.1f MiB", label as NSString, measured.seconds, measured.peakRSSMiB))
+            print("  " + label.padding(toLength: 28, withPad: " ", startingAt: 0) + String(format: "%.3f s, peak RSS %.1f MiB", measured.seconds, measured.peakRSSMiB))
         }
     }
 

@@ -78,10 +78,22 @@ extension JUnitDocument {
         return try parse(Data(bytes), path: path)
     }
 
+    /// Reads several reports at once, one per core, in the order given.
+    /// - throws: the first error, in the order of `paths`.
+    public static func read(paths: [String]) throws -> [JUnitDocument] {
+        let results = ResultSlots(count: paths.count)
+        DispatchQueue.concurrentPerform(iterations: paths.count) { index in
+            results.set(index, Result { try read(path: paths[index]) })
+        }
+        return try results.values.map { try $0!.get() }
+    }
+
     /// Parses report bytes.
     public static func parse(_ data: Data, path: String) throws -> JUnitDocument {
         let delegate = JUnitParserDelegate()
-        let parser = XMLParser(data: data)
+        // A stream, not `XMLParser(data:)`: on Linux the latter hands libxml2 the whole document in one
+        // chunk and fails on documents over about 10 MB; a stream feeds it in pieces.
+        let parser = XMLParser(stream: InputStream(data: data))
         parser.delegate = delegate
         guard parser.parse(), delegate.sawRoot, delegate.depth == 0 else {
             let reason = parser.parserError.map { "line \(parser.lineNumber): \($0.localizedDescription)" } ?? (delegate.sawRoot ? "the document ends before its elements are closed" : "no <testsuites> or <testsuite> element")
@@ -136,5 +148,26 @@ private final class JUnitParserDelegate: NSObject, XMLParserDelegate {
         default:
             break
         }
+    }
+}
+
+/// One result slot per report read in parallel. `@unchecked Sendable`: every slot is written by
+/// exactly one iteration, under the lock, and read only after all iterations have finished.
+private final class ResultSlots: @unchecked Sendable {
+    private let lock = NSLock()
+    private var slots: [Result<JUnitDocument, any Error>?]
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    func set(_ index: Int, _ result: Result<JUnitDocument, any Error>) {
+        lock.lock()
+        slots[index] = result
+        lock.unlock()
+    }
+
+    var values: [Result<JUnitDocument, any Error>?] {
+        lock.lock()
+        defer { lock.unlock() }
+        return slots
     }
 }

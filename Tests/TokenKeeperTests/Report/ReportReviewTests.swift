@@ -91,3 +91,15 @@ import Testing
         }
     }
 }
+
+@Suite struct LargeReportTests {
+    @Test func aReportOverTenMegabytesIsReadWhole() throws {
+        let report = ReportWriterTests.sampleReport(failedItems: 100_000)
+        let xml = JUnitReportWriter.xml(report)
+        #expect(xml.utf8.count > 10_000_000)
+        let document = try JUnitDocument.parse(Data(xml.utf8), path: "big.xml")
+        #expect(document.suites.count == 3)
+        #expect(document.suites[1].cases.count == 100_003)
+        #expect(document.suites[1].counts.failed == 100_001)
+    }
+}

@@ -23,7 +23,7 @@ package enum ReportCommands {
     ) { invocation in
         let format = try invocation.choice("format", ["text", "markdown", "json"], default: "text")
         let items = try invocation.integer("items", default: 20, in: 0...1_000_000)
-        let summary = ReportSummary(try invocation.positionals.map { try JUnitDocument.read(path: $0) })
+        let summary = ReportSummary(try JUnitDocument.read(paths: invocation.positionals))
         switch format {
         case "json": invocation.console.out(try JSONText.encode(summary))
         case "markdown": invocation.console.out(String(summary.markdown(itemsPerType: items).dropLast()))
@@ -43,8 +43,8 @@ package enum ReportCommands {
     ) { invocation in
         let format = try invocation.choice("format", ["text", "markdown", "json"], default: "text")
         let items = try invocation.integer("items", default: 20, in: 0...1_000_000)
-        let difference = ReportDiff(old: try JUnitDocument.read(path: invocation.positionals[0]),
-                                    new: try JUnitDocument.read(path: invocation.positionals[1]))
+        let documents = try JUnitDocument.read(paths: invocation.positionals)
+        let difference = ReportDiff(old: documents[0], new: documents[1])
         switch format {
         case "json": invocation.console.out(try JSONText.encode(difference))
         case "markdown": invocation.console.out(String(difference.markdown(limit: items).dropLast()))
