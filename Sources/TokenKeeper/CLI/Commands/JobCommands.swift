@@ -78,8 +78,11 @@ package enum JobCommands {
         options.dryRun = invocation.flag("dry-run")
         options.reportDirectory = invocation.value("report-dir")
         let console = invocation.console
-        console.err("tokenkeeper: job \(spec.name)\(options.dryRun ? " (dry run)" : ""): \(CountText.of(spec.stages.count, "stage"))")
-        let report = try JobRunner(spec: spec, options: options, progress: ProgressMeter(console: console)).run()
+        let runner = JobRunner(spec: spec, options: options, progress: ProgressMeter(console: console))
+        let stages = try runner.selectedStages()
+        console.err("tokenkeeper: job \(spec.name)\(options.dryRun ? " (dry run)" : ""): \(CountText.of(stages.count, "stage"))"
+                    + (options.stage == nil ? "" : " of \(spec.stages.count)"))
+        let report = try runner.run()
         let failed = report.stages.reduce(0) { $0 + $1.tally.failed + $1.tally.errored }
         let files = ReportFiles.resolve(spec.report, job: spec.name, directory: options.reportDirectory).all
         console.out("run \(report.runID): \(failed == 0 ? "passed" : "\(CountText.of(failed, "failed case")) (see the report)")"
