@@ -5,10 +5,10 @@ import TokenKeeper
 /// side in one run. See `scripts/bench-rotate` and the README's Performance section.
 @main
 struct Entrypoint {
-    static func main() {
+    static func main() async {
         do {
             let options = try BenchOptions(arguments: Array(CommandLine.arguments.dropFirst()))
-            try RotationBenchmark(options: options).run()
+            try await RotationBenchmark(options: options).run()
         } catch let error as BenchUsage {
             FileHandle.standardError.write(Data((error.description + "\n").utf8))
             exit(error.isHelp ? 0 : 2)

@@ -21,7 +21,7 @@ struct RotationBenchmark {
         var ratio: Double?
     }
 
-    func run() throws {
+    func run() async throws {
         if let cases = options.reportCases {
             try ReportBenchmark(cases: cases, options: options).run()
             return
@@ -30,7 +30,7 @@ struct RotationBenchmark {
             var runOptions = RunOptions(defaultPrincipal: "bench")
             runOptions.writesReports = false
             let started = Date()
-            let report = try JobRunner(spec: try JobSpec.load(path: spec), options: runOptions).run()
+            let report = try await JobRunner(spec: try JobSpec.load(path: spec), options: runOptions).run()
             print("in-process run: \(report.stages.map(\.summary).joined(separator: "; ")) in \(Date().timeIntervalSince(started)) s")
             return
         }

@@ -39,7 +39,7 @@ package struct JobRunner {
 
     /// Runs the job and returns its report (already written to the report files unless told not to).
     /// - throws: environment errors that stop the job before any stage runs, and report write errors.
-    package func run() throws -> RunReport {
+    package func run() async throws -> RunReport {
         let stages = try selectedStages()
         let startedAt = options.clock()
         let runID = Self.makeRunID(at: startedAt)
@@ -52,7 +52,7 @@ package struct JobRunner {
                                        clock: options.clock)
         let store = try openStore()
         let context = StageContext(job: spec.name, vault: vault, store: store, dryRun: options.dryRun, detail: spec.report.detail,
-                                   progress: progress, environment: options.environment, clock: options.clock)
+                                   progress: progress, environment: options.environment, clock: options.clock, runID: runID)
         var reports: [StageReport] = []
         var stoppedBy: String?
         for stage in stages {
@@ -62,7 +62,7 @@ package struct JobRunner {
                 progress.end(stage: stage.name, summary: reports.last!.summary)
                 continue
             }
-            let report = run(stage, context: context)
+            let report = await run(stage, context: context)
             progress.end(stage: stage.name, summary: report.summary)
             reports.append(report)
             if report.result == .failed, stage.onFailure == .stop { stoppedBy = stage.name }
@@ -79,16 +79,11 @@ package struct JobRunner {
     }
 
     /// Runs one stage.
-    private func run(_ stage: StageSpec, context: StageContext) -> StageReport {
+    private func run(_ stage: StageSpec, context: StageContext) async -> StageReport {
         switch stage.options {
         case .rotate(let options): RotateStage(name: stage.name, options: options).run(context)
-        case .revoke(let options): RevokeStage(name: stage.name, options: options).run(context)
-        case .refresh:
-            StageReport(name: stage.name, kind: stage.kind, startedAt: options.clock(), duration: 0, result: .failed,
-                        summary: "the refresh stage is not available in this build",
-                        cases: [CaseReport(name: stage.name, status: .errored, failureType: .configuration,
-                                           message: "stage \(stage.name): refresh is not available in this build of tokenkeeper. "
-                                               + "Remove the stage or upgrade tokenkeeper.")])
+        case .revoke(let options): await RevokeStage(name: stage.name, options: options, providers: spec.providers).run(context)
+        case .refresh(let options): await RefreshStage(name: stage.name, options: options, provider: spec.providers[options.provider]!).run(context)
         }
     }
 

@@ -20,6 +20,12 @@ package enum FailureClassifier {
             default: return (.configuration, nil, message)
             }
         case is CustodyError, is CryptoError: return (.crypto, "unreadable", message)
+        case let error as OAuthError:
+            switch error.kind {
+            case .deadToken: return (.reauthRequired, error.reportCode, message)
+            case .transient: return (.transient, error.reportCode, message)
+            case .configuration: return (.configuration, error.reportCode, message)
+            }
         case let error as StoreError:
             switch error {
             case .notFound, .tokenDropped: return (.notFound, nil, message)

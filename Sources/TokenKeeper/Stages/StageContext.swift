@@ -24,10 +24,14 @@ package final class StageContext {
     package let environment: [String: String]
     /// The clock, so tests can move time.
     package let clock: @Sendable () -> Date
+    /// The run's id (lease owners name it).
+    package let runID: String
 
     /// Creates a context.
     package init(job: String, vault: FileVault, store: SQLiteTokenStore, dryRun: Bool, detail: ReportSettings.Detail,
-                 progress: any StageProgress, environment: [String: String], clock: @escaping @Sendable () -> Date) {
+                 progress: any StageProgress, environment: [String: String], clock: @escaping @Sendable () -> Date,
+                 runID: String = "library") {
+        self.runID = runID
         self.job = job
         self.vault = vault
         self.store = store

@@ -62,3 +62,23 @@ extension SQLiteTokenStore {
         }
     }
 }
+
+extension SQLiteTokenStore {
+    /// How many rows ``rowsDueForRefresh(provider:refreshedBefore:expiringBefore:now:afterID:limit:)`` would walk.
+    public func countDueForRefresh(provider: String, refreshedBefore: Date, expiringBefore: Date?, now: Date) throws -> Int {
+        let statement = try connection.cached("""
+            SELECT count(*) FROM tokens
+            WHERE id IN (
+                SELECT id FROM tokens WHERE provider = ?1 AND status = 'active' AND refreshed_at < ?2
+                UNION
+                SELECT id FROM tokens WHERE provider = ?1 AND status = 'active' AND ?3 IS NOT NULL AND expires_at < ?3)
+              AND sealed_token IS NOT NULL AND (lease_until IS NULL OR lease_until < ?4)
+            """)
+        defer { statement.reset() }
+        statement.bind(1, provider)
+        statement.bind(2, refreshedBefore)
+        statement.bind(3, expiringBefore)
+        statement.bind(4, now)
+        return try statement.step() ? Int(statement.int(0)) : 0
+    }
+}

@@ -18,12 +18,12 @@ import Testing
           json: ./reports/job.json
         """
 
-    @Test func dryRunLeavesVaultAndStoreByteIdenticalAndReportsWhatWouldHappen() throws {
-        try withTemporaryDirectory { folder in
+    @Test func dryRunLeavesVaultAndStoreByteIdenticalAndReportsWhatWouldHappen() async throws {
+        try await withTemporaryDirectory { folder in
             let fixture = try JobFixture(folder: folder)
             try fixture.seed(tenants: ["t1", "t2"], usersPerTenant: 5)
             let before = try fixture.stateSnapshot()
-            let report = try fixture.run(try fixture.spec(Self.twoStages), dryRun: true)
+            let report = try await fixture.run(try fixture.spec(Self.twoStages), dryRun: true)
             let after = try fixture.stateSnapshot()
             #expect(after.keys.sorted() == before.keys.sorted())
             #expect(after.filter { before[$0.key] != $0.value }.keys.sorted() == [])
@@ -36,21 +36,21 @@ import Testing
         }
     }
 
-    @Test func dryRunOnAStoreThatDoesNotExistIsAnEnvironmentErrorThatCreatesNothing() throws {
-        try withTemporaryDirectory { folder in
+    @Test func dryRunOnAStoreThatDoesNotExistIsAnEnvironmentErrorThatCreatesNothing() async throws {
+        try await withTemporaryDirectory { folder in
             let fixture = try JobFixture(folder: folder)
-            let error = #expect(throws: FileSystemError.self) { try fixture.run(try fixture.spec(Self.twoStages), dryRun: true) }
+            let error = await #expect(throws: FileSystemError.self) { try await fixture.run(try fixture.spec(Self.twoStages), dryRun: true) }
             #expect(error?.exitStatus == .environment)
             #expect(!PrivateFiles.exists(fixture.storePath))
         }
     }
 
-    @Test func failedStageWithOnFailureStopSkipsTheRest() throws {
-        try withTemporaryDirectory { folder in
+    @Test func failedStageWithOnFailureStopSkipsTheRest() async throws {
+        try await withTemporaryDirectory { folder in
             let fixture = try JobFixture(folder: folder)
             try fixture.seed(tenants: ["t1"], usersPerTenant: 2)
             let text = Self.twoStages.replacingOccurrences(of: "tenants: all", with: "tenants_file: ./missing.txt")
-            let report = try fixture.run(try fixture.spec(text))
+            let report = try await fixture.run(try fixture.spec(text))
             #expect(report.stages[0].result == .failed)
             #expect(report.stages[1].result == .notRun)
             #expect(report.stages[1].summary.contains("rotate-keys failed"))
@@ -59,33 +59,33 @@ import Testing
         }
     }
 
-    @Test func failedStageWithOnFailureContinueLetsTheNextStageRun() throws {
-        try withTemporaryDirectory { folder in
+    @Test func failedStageWithOnFailureContinueLetsTheNextStageRun() async throws {
+        try await withTemporaryDirectory { folder in
             let fixture = try JobFixture(folder: folder)
             try fixture.seed(tenants: ["t1"], usersPerTenant: 2)
             let text = Self.twoStages.replacingOccurrences(of: "tenants: all", with: "tenants_file: ./missing.txt\n    on_failure: continue")
-            let report = try fixture.run(try fixture.spec(text))
+            let report = try await fixture.run(try fixture.spec(text))
             #expect(report.stages[0].result == .failed)
             #expect(report.stages[1].result == .passed)
             #expect(try SQLiteTokenStore(path: fixture.storePath).count() == 1)
         }
     }
 
-    @Test func stageOptionRunsOnlyThatStageAndAMisspeltNameGetsASuggestion() throws {
-        try withTemporaryDirectory { folder in
+    @Test func stageOptionRunsOnlyThatStageAndAMisspeltNameGetsASuggestion() async throws {
+        try await withTemporaryDirectory { folder in
             let fixture = try JobFixture(folder: folder)
             try fixture.seed(tenants: ["t1"], usersPerTenant: 2)
             let spec = try fixture.spec(Self.twoStages)
-            let report = try fixture.run(spec, stage: "offboard")
+            let report = try await fixture.run(spec, stage: "offboard")
             #expect(report.stages.map(\.name) == ["offboard"])
             #expect(try fixture.versions("t1") == [1])
-            let error = #expect(throws: UsageError.self) { try fixture.run(spec, stage: "ofboard") }
+            let error = await #expect(throws: UsageError.self) { try await fixture.run(spec, stage: "ofboard") }
             #expect(error?.description.contains("Did you mean 'offboard'?") == true)
         }
     }
 
-    @Test func secondJobWaitsForTheLockThenFailsNamingTheHolder() throws {
-        try withTemporaryDirectory { folder in
+    @Test func secondJobWaitsForTheLockThenFailsNamingTheHolder() async throws {
+        try await withTemporaryDirectory { folder in
             let fixture = try JobFixture(folder: folder)
             try fixture.seed(tenants: ["t1"], usersPerTenant: 1)
             let holder = try JobLock.acquire(protecting: [fixture.vaultPath, fixture.storePath], timeout: 1, owner: "job other, run x")
@@ -93,29 +93,29 @@ import Testing
             var options = RunOptions(defaultPrincipal: "pipeline", environment: fixture.environment)
             options.lockTimeout = 0.3
             let started = Date()
-            let error = #expect(throws: JobLockError.self) { try JobRunner(spec: try fixture.spec(Self.twoStages), options: options).run() }
+            let error = await #expect(throws: JobLockError.self) { try await JobRunner(spec: try fixture.spec(Self.twoStages), options: options).run() }
             #expect(Date().timeIntervalSince(started) >= 0.3)
             #expect(error?.description.contains("job other, run x") == true)
             #expect(error?.exitStatus == .environment)
         }
     }
 
-    @Test func missingMasterKeyVariableStopsTheJobBeforeAnyStage() throws {
-        try withTemporaryDirectory { folder in
+    @Test func missingMasterKeyVariableStopsTheJobBeforeAnyStage() async throws {
+        try await withTemporaryDirectory { folder in
             let fixture = try JobFixture(folder: folder)
             let options = RunOptions(defaultPrincipal: "pipeline", environment: [:])
-            let error = #expect(throws: SecretReferenceError.self) { try JobRunner(spec: try fixture.spec(Self.twoStages), options: options).run() }
+            let error = await #expect(throws: SecretReferenceError.self) { try await JobRunner(spec: try fixture.spec(Self.twoStages), options: options).run() }
             #expect(error?.description.contains("TOKENKEEPER_MASTER_KEY") == true)
             #expect(error?.exitStatus == .environment)
         }
     }
 
-    @Test func reportsCarryRunIDSpecHashAndVersionAndGoToTheReportDirectory() throws {
-        try withTemporaryDirectory { folder in
+    @Test func reportsCarryRunIDSpecHashAndVersionAndGoToTheReportDirectory() async throws {
+        try await withTemporaryDirectory { folder in
             let fixture = try JobFixture(folder: folder)
             try fixture.seed(tenants: ["t1"], usersPerTenant: 1)
             let spec = try fixture.spec(Self.twoStages)
-            let report = try fixture.run(spec, reportDirectory: folder + "/out")
+            let report = try await fixture.run(spec, reportDirectory: folder + "/out")
             #expect(report.specSHA256 == SHA256.hexDigest(Array(Self.twoStages.utf8)))
             #expect(report.runID.count > 16)
             for name in ["job.xml", "job.md", "job.json"] { #expect(PrivateFiles.exists(folder + "/out/" + name)) }

@@ -7,12 +7,12 @@ import Testing
         JobFixture.header + "stages:\n  - name: offboard\n    kind: revoke\n" + stage
     }
 
-    @Test func deleteRecordRemovesEveryRowOfTheUserAndLeavesOthers() throws {
-        try withTemporaryDirectory { folder in
+    @Test func deleteRecordRemovesEveryRowOfTheUserAndLeavesOthers() async throws {
+        try await withTemporaryDirectory { folder in
             let fixture = try JobFixture(folder: folder)
             try fixture.seed(tenants: ["t1"], usersPerTenant: 3)
             try fixture.seed(tenants: ["t1"], usersPerTenant: 1, provider: "google")
-            let report = try fixture.run(try fixture.spec(Self.spec("    users: [t1/u0]\n    mode: delete-record\n")))
+            let report = try await fixture.run(try fixture.spec(Self.spec("    users: [t1/u0]\n    mode: delete-record\n")))
             let stage = try #require(report.stages.first)
             #expect(stage.result == .passed)
             #expect(stage.count("users_revoked") == 1)
@@ -24,11 +24,11 @@ import Testing
         }
     }
 
-    @Test func dropRefreshTokenKeepsTheRecordAsRevoked() throws {
-        try withTemporaryDirectory { folder in
+    @Test func dropRefreshTokenKeepsTheRecordAsRevoked() async throws {
+        try await withTemporaryDirectory { folder in
             let fixture = try JobFixture(folder: folder)
             try fixture.seed(tenants: ["t1"], usersPerTenant: 2)
-            try fixture.run(try fixture.spec(Self.spec("    users: [t1/u1]\n    mode: drop-refresh-token\n")))
+            try await fixture.run(try fixture.spec(Self.spec("    users: [t1/u1]\n    mode: drop-refresh-token\n")))
             let row = try #require(try SQLiteTokenStore(path: fixture.storePath).get(TokenKey(tenant: "t1", user: "u1", provider: "entra")))
             #expect(row.sealedToken == nil)
             #expect(row.status == .revoked)
@@ -36,16 +36,16 @@ import Testing
         }
     }
 
-    @Test func revokingWhatIsAlreadyGonePassesAsAlreadyRevoked() throws {
-        try withTemporaryDirectory { folder in
+    @Test func revokingWhatIsAlreadyGonePassesAsAlreadyRevoked() async throws {
+        try await withTemporaryDirectory { folder in
             let fixture = try JobFixture(folder: folder)
             try fixture.seed(tenants: ["t1"], usersPerTenant: 2)
             let spec = try fixture.spec(Self.spec("    users: [t1/u0, t1/nobody]\n    tenants: [gone]\n"))
-            let first = try #require(try fixture.run(spec).stages.first)
+            let first = try #require(try await fixture.run(spec).stages.first)
             #expect(first.count("users_revoked") == 1)
             #expect(first.count("users_already_revoked") == 1)
             #expect(first.case("gone")?.message == "already revoked")
-            let second = try #require(try fixture.run(spec).stages.first)
+            let second = try #require(try await fixture.run(spec).stages.first)
             #expect(second.result == .passed)
             #expect(second.count("users_revoked") == 0)
             #expect(second.count("users_already_revoked") == 2)
@@ -53,54 +53,54 @@ import Testing
         }
     }
 
-    @Test func usersFileLinesAreRevoked() throws {
-        try withTemporaryDirectory { folder in
+    @Test func usersFileLinesAreRevoked() async throws {
+        try await withTemporaryDirectory { folder in
             let fixture = try JobFixture(folder: folder)
             try fixture.seed(tenants: ["t1", "t2"], usersPerTenant: 2)
             try Data("# offboarded\nt1 u0\n\nt2 u1\n".utf8).write(to: URL(fileURLWithPath: folder + "/gone.txt"))
-            let stage = try #require(try fixture.run(try fixture.spec(Self.spec("    users_file: ./gone.txt\n"))).stages.first)
+            let stage = try #require(try await fixture.run(try fixture.spec(Self.spec("    users_file: ./gone.txt\n"))).stages.first)
             #expect(stage.count("users_revoked") == 2)
             #expect(try SQLiteTokenStore(path: fixture.storePath).count() == 2)
         }
     }
 
-    @Test func tenantIsCryptoShreddedThenPurgedWhenAsked() throws {
-        try withTemporaryDirectory { folder in
+    @Test func tenantIsCryptoShreddedThenPurgedWhenAsked() async throws {
+        try await withTemporaryDirectory { folder in
             let fixture = try JobFixture(folder: folder)
             try fixture.seed(tenants: ["t1", "t2"], usersPerTenant: 3)
             let spec = try fixture.spec(Self.spec("    tenants: [t1]\n    purge: true\n"))
-            let stage = try #require(try fixture.run(spec).stages.first)
+            let stage = try #require(try await fixture.run(spec).stages.first)
             #expect(stage.case("t1")?.status == .passed)
             #expect(stage.count("rows_deleted") == 3)
             let vault = try fixture.custodian().vault
             #expect(try vault.secretState("t1") == .absent)
             #expect(try vault.secretState("t2") == .active)
             #expect(try fixture.verifyEveryToken() == 3)
-            #expect(try #require(try fixture.run(spec).stages.first).case("t1")?.message == "already revoked")
+            #expect(try #require(try await fixture.run(spec).stages.first).case("t1")?.message == "already revoked")
         }
     }
 
-    @Test func softDeletedTenantMakesEveryTokenUnreadableAtOnce() throws {
-        try withTemporaryDirectory { folder in
+    @Test func softDeletedTenantMakesEveryTokenUnreadableAtOnce() async throws {
+        try await withTemporaryDirectory { folder in
             let fixture = try JobFixture(folder: folder)
             try fixture.seed(tenants: ["t1"], usersPerTenant: 2)
             // Keep the rows (as if the job died after the secret was deleted) to show they are unreadable.
             let custodian = try fixture.custodian()
             try custodian.vault.deleteSecret("t1")
             #expect(throws: VaultError.self) { try custodian.open(TokenKey(tenant: "t1", user: "u0", provider: "entra")) }
-            let stage = try #require(try fixture.run(try fixture.spec(Self.spec("    tenants: [t1]\n"))).stages.first)
+            let stage = try #require(try await fixture.run(try fixture.spec(Self.spec("    tenants: [t1]\n"))).stages.first)
             #expect(stage.case("t1")?.message == "2 rows deleted")
             #expect(try fixture.custodian().vault.secretState("t1") == .softDeleted)
         }
     }
 
-    @Test func tenantThatCannotBeRevokedFailsAndTheUsersStillGo() throws {
-        try withTemporaryDirectory { folder in
+    @Test func tenantThatCannotBeRevokedFailsAndTheUsersStillGo() async throws {
+        try await withTemporaryDirectory { folder in
             let fixture = try JobFixture(folder: folder)
             try fixture.seed(tenants: ["t1"], usersPerTenant: 2)
             try fixture.custodian().vault.setPolicy(for: "reader", permissions: [.get, .list])
             let spec = try fixture.spec(Self.spec("    users: [t1/u0]\n    tenants: [t1]\n").replacingOccurrences(of: "principal: pipeline", with: "principal: reader"))
-            let stage = try #require(try fixture.run(spec).stages.first)
+            let stage = try #require(try await fixture.run(spec).stages.first)
             let tenantCase = try #require(stage.cases.first { $0.name == "t1" })
             #expect(tenantCase.status == .failed)
             #expect(tenantCase.failureType == .policyDenied)

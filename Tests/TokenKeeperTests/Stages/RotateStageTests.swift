@@ -13,11 +13,11 @@ import Testing
             batch_size: 7
         """
 
-    @Test func dueTenantGetsANewVersionAndEveryTokenIsRewrappedAndStillOpens() throws {
-        try withTemporaryDirectory { folder in
+    @Test func dueTenantGetsANewVersionAndEveryTokenIsRewrappedAndStillOpens() async throws {
+        try await withTemporaryDirectory { folder in
             let fixture = try JobFixture(folder: folder)
             try fixture.seed(tenants: ["t1", "t2"], usersPerTenant: 20)
-            let report = try fixture.run(try fixture.spec(Self.rotateAll))
+            let report = try await fixture.run(try fixture.spec(Self.rotateAll))
             let stage = try #require(report.stages.first)
             #expect(stage.result == .passed)
             #expect(stage.count("tokens_rewrapped") == 40)
@@ -29,14 +29,14 @@ import Testing
         }
     }
 
-    @Test func secondRunTheSameDayChangesNothingAndSaysUpToDate() throws {
-        try withTemporaryDirectory { folder in
+    @Test func secondRunTheSameDayChangesNothingAndSaysUpToDate() async throws {
+        try await withTemporaryDirectory { folder in
             let fixture = try JobFixture(folder: folder)
             try fixture.seed(tenants: ["t1"], usersPerTenant: 5)
             let spec = try fixture.spec(Self.rotateAll)
-            try fixture.run(spec)
+            try await fixture.run(spec)
             let before = try fixture.stateSnapshot().filter { !$0.key.hasPrefix("vault/audit.log") && !$0.key.hasPrefix("tokens.db") }
-            let again = try fixture.run(spec)
+            let again = try await fixture.run(spec)
             let stage = try #require(again.stages.first)
             #expect(stage.summary.hasPrefix("up to date"))
             #expect(stage.case("t1")?.message.hasPrefix("up to date") == true)
@@ -47,14 +47,14 @@ import Testing
         }
     }
 
-    @Test func versionsBeyondKeepVersionsAreDisabledThenPurgedOnceNoTokenUsesThem() throws {
-        try withTemporaryDirectory { folder in
+    @Test func versionsBeyondKeepVersionsAreDisabledThenPurgedOnceNoTokenUsesThem() async throws {
+        try await withTemporaryDirectory { folder in
             let fixture = try JobFixture(folder: folder)
             try fixture.seed(tenants: ["t1"], usersPerTenant: 3)
             let spec = try fixture.spec(Self.rotateAll)
-            try fixture.run(spec)  // version 2; version 1 kept (keep_versions: 1)
+            try await fixture.run(spec)  // version 2; version 1 kept (keep_versions: 1)
             #expect(try fixture.versions("t1") == [1, 2])
-            let later = try fixture.run(spec, at: Date().addingTimeInterval(31 * 86_400))  // version 3; version 1 goes
+            let later = try await fixture.run(spec, at: Date().addingTimeInterval(31 * 86_400))  // version 3; version 1 goes
             #expect(try fixture.versions("t1") == [2, 3])
             let stage = try #require(later.stages.first)
             #expect(stage.count("versions_purged") == 1)
@@ -64,8 +64,8 @@ import Testing
         }
     }
 
-    @Test func aTokenThatDoesNotOpenIsAFailedItemAndItsVersionIsKept() throws {
-        try withTemporaryDirectory { folder in
+    @Test func aTokenThatDoesNotOpenIsAFailedItemAndItsVersionIsKept() async throws {
+        try await withTemporaryDirectory { folder in
             let fixture = try JobFixture(folder: folder)
             try fixture.seed(tenants: ["t1"], usersPerTenant: 4)
             let store = try SQLiteTokenStore(path: fixture.storePath)
@@ -74,7 +74,7 @@ import Testing
             row.sealedToken![20] ^= 0x01
             try store.put(row)
             let spec = try fixture.spec(Self.rotateAll.replacingOccurrences(of: "keep_versions: 1", with: "keep_versions: 0"))
-            let report = try fixture.run(spec)
+            let report = try await fixture.run(spec)
             let stage = try #require(report.stages.first)
             #expect(stage.result == .failed)
             #expect(report.exitStatus == .itemsFailed)
@@ -89,25 +89,25 @@ import Testing
         }
     }
 
-    @Test func listedTenantWithoutSecretOrTokensIsSkippedNotFailed() throws {
-        try withTemporaryDirectory { folder in
+    @Test func listedTenantWithoutSecretOrTokensIsSkippedNotFailed() async throws {
+        try await withTemporaryDirectory { folder in
             let fixture = try JobFixture(folder: folder)
             try fixture.seed(tenants: ["t1"], usersPerTenant: 1)
             let spec = try fixture.spec(Self.rotateAll.replacingOccurrences(of: "tenants: all", with: "tenants: [t1, ghost]"))
-            let stage = try #require(try fixture.run(spec).stages.first)
+            let stage = try #require(try await fixture.run(spec).stages.first)
             #expect(stage.case("ghost")?.status == .skipped)
             #expect(stage.case("t1")?.status == .passed)
             #expect(stage.result == .passed)
         }
     }
 
-    @Test func principalWithoutSetPermissionGetsPolicyDeniedPerTenant() throws {
-        try withTemporaryDirectory { folder in
+    @Test func principalWithoutSetPermissionGetsPolicyDeniedPerTenant() async throws {
+        try await withTemporaryDirectory { folder in
             let fixture = try JobFixture(folder: folder)
             try fixture.seed(tenants: ["t1"], usersPerTenant: 2)
             try fixture.custodian().vault.setPolicy(for: "reader", permissions: [.get, .list])
             let spec = try fixture.spec(Self.rotateAll.replacingOccurrences(of: "principal: pipeline", with: "principal: reader"))
-            let stage = try #require(try fixture.run(spec).stages.first)
+            let stage = try #require(try await fixture.run(spec).stages.first)
             let tenant = try #require(stage.case("t1"))
             #expect(tenant.status == .failed)
             #expect(tenant.failureType == .policyDenied)
@@ -116,25 +116,25 @@ import Testing
         }
     }
 
-    @Test func detailItemsListsEveryRewrappedToken() throws {
-        try withTemporaryDirectory { folder in
+    @Test func detailItemsListsEveryRewrappedToken() async throws {
+        try await withTemporaryDirectory { folder in
             let fixture = try JobFixture(folder: folder)
             try fixture.seed(tenants: ["t1"], usersPerTenant: 3)
             let spec = try fixture.spec(Self.rotateAll + "\nreport:\n  detail: items\n")
-            let stage = try #require(try fixture.run(spec).stages.first)
+            let stage = try #require(try await fixture.run(spec).stages.first)
             #expect(stage.cases.map(\.name).sorted() == ["t1", "t1/u0/entra", "t1/u1/entra", "t1/u2/entra"])
         }
     }
 }
 
 @Suite struct RotateWalkTests {
-    @Test func fewDueTokensAreFoundThroughTheIndexAndOthersAreLeftAlone() throws {
-        try withTemporaryDirectory { folder in
+    @Test func fewDueTokensAreFoundThroughTheIndexAndOthersAreLeftAlone() async throws {
+        try await withTemporaryDirectory { folder in
             let fixture = try JobFixture(folder: folder)
             try fixture.seed(tenants: ["small"], usersPerTenant: 3)
             try fixture.seed(tenants: ["big"], usersPerTenant: 40)
             let spec = try fixture.spec(RotateStageTests.rotateAll.replacingOccurrences(of: "tenants: all", with: "tenants: [small]"))
-            let stage = try #require(try fixture.run(spec).stages.first)
+            let stage = try #require(try await fixture.run(spec).stages.first)
             #expect(stage.count("tokens_rewrapped") == 3)
             #expect(try fixture.versionCounts("small") == [2: 3])
             #expect(try fixture.versionCounts("big") == [1: 40])
@@ -142,12 +142,12 @@ import Testing
         }
     }
 
-    @Test func wholeTableWalkRewrapsEveryOldVersionOfEveryDueTenant() throws {
-        try withTemporaryDirectory { folder in
+    @Test func wholeTableWalkRewrapsEveryOldVersionOfEveryDueTenant() async throws {
+        try await withTemporaryDirectory { folder in
             let fixture = try JobFixture(folder: folder)
             try fixture.seed(tenants: ["a", "b", "c"], usersPerTenant: 10)
             let spec = try fixture.spec(RotateStageTests.rotateAll.replacingOccurrences(of: "keep_versions: 1", with: "keep_versions: 2"))
-            try fixture.run(spec)
+            try await fixture.run(spec)
             // A month later, half of tenant a's tokens are put back on version 1 (as if a restore), then rotate again.
             let store = try SQLiteTokenStore(path: fixture.storePath)
             let custodian = try fixture.custodian()
@@ -160,7 +160,7 @@ import Testing
                 #expect(try store.replaceSealedTokens([SealedTokenUpdate(id: try #require(try store.get(key)).id, expectedKeyVersion: 2,
                                                                          newKeyVersion: 1, sealedToken: sealed)]) == 1)
             }
-            let stage = try #require(try fixture.run(spec, at: Date().addingTimeInterval(31 * 86_400)).stages.first)
+            let stage = try #require(try await fixture.run(spec, at: Date().addingTimeInterval(31 * 86_400)).stages.first)
             #expect(stage.count("tokens_rewrapped") == 30)
             for tenant in ["a", "b", "c"] { #expect(try fixture.versionCounts(tenant) == [3: 10]) }
             #expect(try fixture.verifyEveryToken() == 30)

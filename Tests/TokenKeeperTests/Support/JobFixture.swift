@@ -67,14 +67,14 @@ struct JobFixture {
     /// Runs `spec` as of `date` (default now).
     @discardableResult
     func run(_ spec: JobSpec, dryRun: Bool = false, stage: String? = nil, at date: Date = Date(),
-             reportDirectory: String? = nil) throws -> RunReport {
+             reportDirectory: String? = nil) async throws -> RunReport {
         var options = RunOptions(defaultPrincipal: "nobody", environment: environment)
         options.dryRun = dryRun
         options.stage = stage
         options.reportDirectory = reportDirectory
         options.lockTimeout = 5
         options.clock = { date }
-        return try JobRunner(spec: spec, options: options).run()
+        return try await JobRunner(spec: spec, options: options).run()
     }
 
     /// Every stored token opened and checked against ``token(for:)``; returns the count of rows that

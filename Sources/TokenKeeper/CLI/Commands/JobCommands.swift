@@ -50,7 +50,7 @@ package enum JobCommands {
         options.dryRun = true
         options.writesReports = false
         let limit = try invocation.integer("items", default: 10, in: 0...100_000)
-        let report = try JobRunner(spec: spec, options: options).run()
+        let report = try await JobRunner(spec: spec, options: options).run()
         for line in PlanText.lines(report, itemsPerStage: limit) { invocation.console.out(line) }
         return report.exitStatus
     }
@@ -82,7 +82,7 @@ package enum JobCommands {
         let stages = try runner.selectedStages()
         console.err("tokenkeeper: job \(spec.name)\(options.dryRun ? " (dry run)" : ""): \(CountText.of(stages.count, "stage"))"
                     + (options.stage == nil ? "" : " of \(spec.stages.count)"))
-        let report = try runner.run()
+        let report = try await runner.run()
         let failed = report.stages.reduce(0) { $0 + $1.tally.failed + $1.tally.errored }
         let files = ReportFiles.resolve(spec.report, job: spec.name, directory: options.reportDirectory).all
         console.out("run \(report.runID): \(failed == 0 ? "passed" : "\(CountText.of(failed, "failed case")) (see the report)")"

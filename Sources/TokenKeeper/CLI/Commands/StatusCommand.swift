@@ -40,7 +40,7 @@ package enum StatusCommand {
             options.writesReports = false
             options.lockTimeout = 0
             do {
-                let report = try JobRunner(spec: spec, options: options).run()
+                let report = try await JobRunner(spec: spec, options: options).run()
                 for stage in report.stages {
                     for item in stage.cases where !item.name.contains("/") {
                         plans[item.name, default: []].append("\(stage.name): \(item.message)")

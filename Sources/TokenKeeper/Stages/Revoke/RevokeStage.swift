@@ -5,27 +5,35 @@ import Foundation
 /// the tenant is unreadable at once, delete its rows, and with `purge: true` purge the secret).
 ///
 /// Each step is idempotent: what is already gone passes as "already revoked" (I4). Tenants go first,
-/// so a user of a shredded tenant is already revoked by the time the users are reached.
+/// so a user of a shredded tenant is already revoked by the time the users are reached. With
+/// `at_provider: true` each refresh token is first revoked at its provider's RFC 7009 endpoint, where
+/// the provider has one; a row whose provider revocation failed keeps its record for the next run.
 package struct RevokeStage {
     /// The stage's name.
     package let name: String
     /// Its options.
     package let options: RevokeOptions
+    /// The spec's providers by name (rows name theirs), for `at_provider`.
+    package let providers: [String: ProviderSpec]
 
     /// Creates the stage from its spec.
-    package init(name: String, options: RevokeOptions) {
+    package init(name: String, options: RevokeOptions, providers: [String: ProviderSpec] = [:]) {
         self.name = name
         self.options = options
+        self.providers = providers
     }
 
     /// Plans, then (unless a dry run) applies; one case per tenant, plus one per failed user.
-    package func run(_ context: StageContext) -> StageReport {
+    package func run(_ context: StageContext) async -> StageReport {
         let recorder = StageRecorder(name: name, kind: "revoke", startedAt: context.clock(), detail: context.detail)
-        if options.atProvider {
-            recorder.error("at_provider", GeneralError(
-                item: "stage \(name)", problem: "at_provider: true needs revocation at the identity provider, which this build does not have yet",
-                remedy: "Remove at_provider from the stage, or revoke at the provider by other means.", exitStatus: .itemsFailed))
-            return recorder.finish(summary: "not run: at_provider is not available", at: context.clock())
+        var revoker: ProviderRevoker?
+        if options.atProvider, !context.dryRun {
+            do {
+                revoker = try ProviderRevoker(providers: providers, environment: context.environment, custodian: context.custodian)
+            } catch {
+                recorder.error("at_provider", error)
+                return recorder.finish(summary: "not run: the providers' client secrets could not be read", at: context.clock())
+            }
         }
         var users = options.users
         if let file = options.usersFile {
@@ -39,12 +47,12 @@ package struct RevokeStage {
         users = Self.unique(users)
         context.progress.begin(stage: name, total: options.tenants.count + users.count, unit: "items")
         for tenant in Self.unique(options.tenants) {
-            revokeTenant(tenant, context: context, recorder: recorder)
+            await revokeTenant(tenant, context: context, recorder: recorder, revoker: revoker)
             context.progress.advance(1)
         }
         let byTenant = Dictionary(grouping: users, by: \.tenant)
         for tenant in Self.unique(users.map(\.tenant)) {
-            revokeUsers(of: tenant, byTenant[tenant]!, context: context, recorder: recorder)
+            await revokeUsers(of: tenant, byTenant[tenant]!, context: context, recorder: recorder, revoker: revoker)
         }
         let verb = context.dryRun ? "would revoke" : "revoked"
         var parts: [String] = []
@@ -65,7 +73,7 @@ package struct RevokeStage {
 
     // MARK: - Tenants
 
-    private func revokeTenant(_ tenant: String, context: StageContext, recorder: StageRecorder) {
+    private func revokeTenant(_ tenant: String, context: StageContext, recorder: StageRecorder, revoker: ProviderRevoker?) async {
         let started = Date()
         do {
             let secret: TenantSecretState.Secret = switch try context.vault.secretState(tenant) {
@@ -87,6 +95,20 @@ package struct RevokeStage {
                 return
             }
             var done: [String] = []
+            if let revoker, plan.softDeletesSecret {
+                // At the provider first, while the tenant's key can still open the tokens.
+                var rows: [StoredToken] = []
+                try context.store.forEach(tenant: tenant) { rows.append($0); return true }
+                var revokedThere = 0
+                for row in rows where row.sealedToken != nil {
+                    do {
+                        if try await revoker.revoke(row) { revokedThere += 1 }
+                    } catch {
+                        recorder.fail(row.key.description, error)
+                    }
+                }
+                if revokedThere > 0 { done.append("\(CountText.of(revokedThere, "token")) revoked at the provider") }
+            }
             // The secret goes first: from that instant no token of the tenant can be opened.
             if plan.softDeletesSecret {
                 try context.vault.deleteSecret(tenant)
@@ -112,7 +134,8 @@ package struct RevokeStage {
 
     // MARK: - Users
 
-    private func revokeUsers(of tenant: String, _ users: [TenantUser], context: StageContext, recorder: StageRecorder) {
+    private func revokeUsers(of tenant: String, _ users: [TenantUser], context: StageContext, recorder: StageRecorder,
+                             revoker: ProviderRevoker?) async {
         let started = Date()
         var revoked = 0, already = 0, failed = 0, rows = 0
         for user in users {
@@ -132,6 +155,10 @@ package struct RevokeStage {
                 if !context.dryRun {
                     for provider in plan.providers {
                         let key = TokenKey(tenant: user.tenant, user: user.user, provider: provider)
+                        if let revoker, let row = try context.store.get(key), row.sealedToken != nil {
+                            // A failure here throws: the record stays, so the next run tries the provider again.
+                            _ = try await revoker.revoke(row)
+                        }
                         switch options.mode {
                         case .deleteRecord: _ = try context.store.delete(key)
                         case .dropRefreshToken: _ = try context.store.dropRefreshToken(key, now: context.clock())
