@@ -20,7 +20,8 @@ Admin endpoints (tests and the demo use them; a real IdP has none of these):
   POST /admin/signin   {"tenant", "user", "scope"?}        a sign-in: a new token family, its token response
   POST /admin/assertion {"tenant", "user"}                 a user access token to use as an OBO assertion
   POST /admin/faults   {"status", "count", "retry_after"?, "delay"?, "drop"?, "paths"?}
-                       the next `count` requests to /token (or `paths`) fail that way
+                       the next `count` requests to /token (or `paths`) fail that way;
+                       {"omit_refresh_token": true, "count"}: the next answers carry no new refresh token
   POST /admin/kill     {"refresh_token", "code"}            make a family dead with an AADSTS code, or
                        "interaction_required"
   GET  /admin/stats                                         counters: requests, redemptions, reuse, revocations
@@ -67,6 +68,7 @@ FAMILIES = {}       # family id -> {"tenant", "user", "scope", "dead": None | co
 REFRESH = {}        # refresh token -> {"family", "used": bool}
 STATS = {"token_requests": 0, "redemptions": 0, "reuse_detected": 0, "revocations": 0, "obo": 0, "faults": 0}
 FAULTS = []         # pending faults, first first
+OMIT_REFRESH = {"count": 0}  # answers to leave without a new refresh token
 
 
 class EntraError(OAuth2Error):
@@ -205,14 +207,21 @@ class RotatingRefreshTokenGrant(grants.RefreshTokenGrant):
     def issue_token(self, user, refresh_token):
         with LOCK:
             STATS["redemptions"] += 1
-            return token_response(refresh_token.record["family"])
+            token = token_response(refresh_token.record["family"])
+            if OMIT_REFRESH["count"] > 0:
+                # Like Google: an answer without a new refresh token (the old one stays valid).
+                OMIT_REFRESH["count"] -= 1
+                REFRESH.pop(token.pop("refresh_token"))
+                refresh_token.record["keep"] = True
+            return token
 
     def save_token(self, token):
         pass
 
     def revoke_old_credential(self, refresh_token):
         with LOCK:
-            refresh_token.record["used"] = True
+            if not refresh_token.record.pop("keep", False):
+                refresh_token.record["used"] = True
 
 
 class OnBehalfOfGrant(grants.BaseGrant, grants.TokenEndpointMixin):
@@ -342,6 +351,8 @@ def admin_faults():
     with LOCK:
         if body.get("clear"):
             FAULTS.clear()
+        elif body.get("omit_refresh_token"):
+            OMIT_REFRESH["count"] = int(body.get("count", 1))
         else:
             FAULTS.append(dict(body, count=int(body.get("count", 1))))
     return jsonify({"pending": len(FAULTS)})

@@ -138,6 +138,11 @@ package struct RefreshStage {
             try await group.waitForAll()
         }
         record(collector.all, stoppedBy: collector.stoppedBy, recorder: recorder)
+        let slowdowns = await worker.pacer.slowdowns
+        if slowdowns > 0 {
+            recorder.count("rate_limited", slowdowns)
+            recorder.note("the provider asked to slow down \(CountText.of(slowdowns, "time")); the stage's rate was halved each time")
+        }
     }
 
     /// Turns the workers' outcomes into cases: one per tenant, one per failed token.

@@ -1,0 +1,251 @@
+import Foundation
+import Testing
+@testable import TokenKeeper
+
+/// The refresh stage against the real (Authlib) identity provider on 127.0.0.1.
+@Suite(.serialized) struct RefreshStageTests {
+    /// A job world with tokens from real sign-ins, signed in `origin` (40 days ago), so they are due.
+    struct World {
+        let fixture: JobFixture
+        let idp: TestIdentityProvider
+        var tokens: [TokenKey: String] = [:]
+
+        init(_ folder: String, users: Int = 3, tenants: [String] = ["t1"]) async throws {
+            fixture = try JobFixture(folder: folder)
+            idp = try TestIdentityProvider()
+            let custodian = try fixture.custodian()
+            for tenant in tenants {
+                for index in 0..<users {
+                    let key = TokenKey(tenant: tenant, user: "u\(index)", provider: "local")
+                    let token = try await idp.signIn(tenant: tenant, user: key.user)
+                    try custodian.put(key, token: SecretText(token), issuedAt: fixture.origin, expiresAt: nil)
+                    tokens[key] = token
+                }
+            }
+        }
+
+        var environment: [String: String] { fixture.environment.merging(["IDP_CLIENT_SECRET": idp.clientSecret]) { _, new in new } }
+
+        func spec(_ stage: String = "", clientAuth: String = "client_secret_post", secretVariable: String = "IDP_CLIENT_SECRET") throws -> JobSpec {
+            try fixture.spec(JobFixture.header + idp.providerYAML(secretVariable: secretVariable, clientAuth: clientAuth) + """
+                stages:
+                  - name: refresh-tokens
+                    kind: refresh
+                    provider: local
+                    refresh_after: 7d
+                    concurrency: 4
+                    retries: 3
+                    request_timeout: 5s
+                \(stage)
+                """)
+        }
+
+        func run(_ spec: JobSpec, dryRun: Bool = false, environment extra: [String: String] = [:]) async throws -> StageReport {
+            var options = RunOptions(defaultPrincipal: "pipeline", environment: environment.merging(extra) { _, new in new })
+            options.dryRun = dryRun
+            options.lockTimeout = 5
+            return try #require(try await JobRunner(spec: spec, options: options).run().stages.first)
+        }
+
+        func stored(_ key: TokenKey) throws -> String { try fixture.custodian().open(key).revealed }
+        func row(_ key: TokenKey) throws -> StoredToken { try #require(try SQLiteTokenStore(path: fixture.storePath).get(key)) }
+    }
+
+    @Test func dueTokensAreRedeemedAndTheRotatedTokenIsCommittedUnderTheNewestKey() async throws {
+        try await withTemporaryDirectory { folder in
+            let world = try await World(folder)
+            let stage = try await world.run(try world.spec())
+            #expect(stage.result == .passed, "\(stage.cases)")
+            #expect(stage.count("tokens_refreshed") == 3)
+            for (key, old) in world.tokens {
+                let new = try world.stored(key)
+                #expect(new != old && new.hasPrefix("rt."))
+                #expect(try world.row(key).status == .active)
+                #expect(try await !world.idp.familyIsDead(new))
+            }
+            #expect(try await world.idp.stats()["reuse_detected"] == 0)
+        }
+    }
+
+    @Test func aTokenRefreshedWithinTheWindowIsNotRedeemedAgain() async throws {
+        try await withTemporaryDirectory { folder in
+            let world = try await World(folder)
+            let spec = try world.spec()
+            _ = try await world.run(spec)
+            let redemptions = try await world.idp.stats()["redemptions"]
+            let again = try await world.run(spec)
+            #expect(again.count("tokens_due") == 0)
+            #expect(again.count("tokens_refreshed") == 0)
+            #expect(try await world.idp.stats()["redemptions"] == redemptions)
+        }
+    }
+
+    @Test func deadTokenMarksTheRowNeedsReauthWithTheProvidersCode() async throws {
+        try await withTemporaryDirectory { folder in
+            let world = try await World(folder)
+            let victim = TokenKey(tenant: "t1", user: "u1", provider: "local")
+            try await world.idp.admin("admin/kill", ["refresh_token": world.tokens[victim]!, "code": "AADSTS700082"])
+            let stage = try await world.run(try world.spec())
+            let item = try #require(stage.case(victim.description))
+            #expect(item.failureType == .reauthRequired)
+            #expect(item.code == "AADSTS700082")
+            #expect(try world.row(victim).status == .needsReauth)
+            #expect(try world.row(victim).lastErrorCode == "AADSTS700082")
+            #expect(stage.count("tokens_refreshed") == 2)
+        }
+    }
+
+    @Test func interactionRequiredIsADeadTokenToo() async throws {
+        try await withTemporaryDirectory { folder in
+            let world = try await World(folder, users: 1)
+            let key = TokenKey(tenant: "t1", user: "u0", provider: "local")
+            try await world.idp.admin("admin/kill", ["refresh_token": world.tokens[key]!, "code": "interaction_required"])
+            let stage = try await world.run(try world.spec())
+            let item = try #require(stage.case(key.description))
+            #expect(item.failureType == .reauthRequired)
+            #expect(item.code == "AADSTS50076")
+            #expect(item.message.contains("interaction_required"))
+            #expect(try world.row(key).status == .needsReauth)
+        }
+    }
+
+    @Test func tooManyRequestsIsRetriedAfterRetryAfterAndSlowsTheWholeStage() async throws {
+        try await withTemporaryDirectory { folder in
+            let world = try await World(folder)
+            try await world.idp.admin("admin/faults", ["status": 429, "retry_after": 1, "count": 2])
+            let stage = try await world.run(try world.spec())
+            #expect(stage.result == .passed, "\(stage.cases)")
+            #expect(stage.count("tokens_refreshed") == 3)
+            #expect(stage.count("rate_limited") >= 1)
+            #expect(try await world.idp.stats()["faults"] == 2)
+        }
+    }
+
+    @Test func serverErrorsAndDroppedConnectionsAreRetried() async throws {
+        try await withTemporaryDirectory { folder in
+            let world = try await World(folder)
+            try await world.idp.admin("admin/faults", ["status": 503, "count": 1])
+            try await world.idp.admin("admin/faults", ["drop": true, "count": 1])
+            let stage = try await world.run(try world.spec())
+            #expect(stage.result == .passed, "\(stage.cases)")
+            #expect(stage.count("tokens_refreshed") == 3)
+            #expect(try await world.idp.stats()["faults"] == 2)
+        }
+    }
+
+    @Test func transientFailuresBeyondTheRetriesFailTheTokenForNowAndKeepIt() async throws {
+        try await withTemporaryDirectory { folder in
+            let world = try await World(folder, users: 1)
+            try await world.idp.admin("admin/faults", ["status": 500, "count": 10])
+            let key = TokenKey(tenant: "t1", user: "u0", provider: "local")
+            let stage = try await world.run(try world.spec().replacingRetries(1, world: world))
+            let item = try #require(stage.case(key.description))
+            #expect(item.failureType == .transient)
+            #expect(try world.row(key).status == .active)
+            #expect(try world.row(key).failureCount == 1)
+            #expect(try world.stored(key) == world.tokens[key])
+        }
+    }
+
+    @Test func badClientCredentialsStopTheStageAtOnce() async throws {
+        try await withTemporaryDirectory { folder in
+            let world = try await World(folder, users: 20)
+            let stage = try await world.run(try world.spec(), environment: ["IDP_CLIENT_SECRET": "wrong"])
+            #expect(stage.result == .failed)
+            let stop = try #require(stage.cases.first { $0.status == .errored })
+            #expect(stop.failureType == .configuration)
+            #expect(stop.message.contains("invalid_client"))
+            #expect(stage.summary.hasPrefix("stopped:"))
+            // Each of the 4 workers makes at most one request before it sees the stop.
+            #expect(try await world.idp.stats()["token_requests"]! <= 4)
+            for key in world.tokens.keys { #expect(try world.row(key).status == .active) }
+        }
+    }
+
+    @Test func clientSecretBasicAuthenticatesToo() async throws {
+        try await withTemporaryDirectory { folder in
+            let world = try await World(folder, users: 1)
+            let stage = try await world.run(try world.spec(clientAuth: "client_secret_basic"))
+            #expect(stage.count("tokens_refreshed") == 1, "\(stage.cases)")
+        }
+    }
+
+    @Test func anAnswerWithoutANewRefreshTokenKeepsTheOldOne() async throws {
+        try await withTemporaryDirectory { folder in
+            let world = try await World(folder, users: 1)
+            try await world.idp.admin("admin/faults", ["omit_refresh_token": true, "count": 1])
+            let key = TokenKey(tenant: "t1", user: "u0", provider: "local")
+            let stage = try await world.run(try world.spec())
+            #expect(stage.count("tokens_refreshed") == 1)
+            #expect(try world.stored(key) == world.tokens[key])
+            #expect(try world.row(key).refreshedAt > world.fixture.origin)
+        }
+    }
+
+    @Test func aRowLeftLeasedByADeadRunIsNotRedeemedButNeedsReauth() async throws {
+        try await withTemporaryDirectory { folder in
+            let world = try await World(folder, users: 2)
+            let key = TokenKey(tenant: "t1", user: "u0", provider: "local")
+            let store = try SQLiteTokenStore(path: world.fixture.storePath)
+            #expect(try store.acquireLease(key, owner: "job dead-run", until: Date().addingTimeInterval(-1), now: Date().addingTimeInterval(-600)))
+            let stage = try await world.run(try world.spec())
+            #expect(stage.case(key.description)?.code == "interrupted_refresh")
+            #expect(try world.row(key).status == .needsReauth)
+            #expect(try await world.idp.stats()["redemptions"] == 1)
+            #expect(try await !world.idp.familyIsDead(world.tokens[key]!))
+        }
+    }
+
+    @Test func aRowLeasedByAWebRequestNowIsLeftAlone() async throws {
+        try await withTemporaryDirectory { folder in
+            let world = try await World(folder, users: 2)
+            let key = TokenKey(tenant: "t1", user: "u0", provider: "local")
+            let store = try SQLiteTokenStore(path: world.fixture.storePath)
+            #expect(try store.acquireLease(key, owner: "web request", until: Date().addingTimeInterval(600)))
+            let stage = try await world.run(try world.spec())
+            #expect(stage.count("tokens_refreshed") == 1)
+            #expect(try world.stored(key) == world.tokens[key])
+        }
+    }
+
+    @Test func dryRunCountsWhatIsDueAndCallsNobody() async throws {
+        try await withTemporaryDirectory { folder in
+            let world = try await World(folder)
+            let stage = try await world.run(try world.spec(), dryRun: true)
+            #expect(stage.count("tokens_due") == 3)
+            #expect(stage.case("t1")?.message == "would refresh 3 tokens")
+            #expect(try await world.idp.stats()["token_requests"] == 0)
+        }
+    }
+
+    @Test func revokeAtProviderRevokesTheFamilyBeforeTheRecordGoes() async throws {
+        try await withTemporaryDirectory { folder in
+            let world = try await World(folder, users: 2)
+            let spec = try world.fixture.spec(JobFixture.header + world.idp.providerYAML() + """
+                stages:
+                  - name: offboard
+                    kind: revoke
+                    users: [t1/u0]
+                    at_provider: true
+                """)
+            let stage = try await world.run(spec)
+            #expect(stage.result == .passed, "\(stage.cases)")
+            #expect(try await world.idp.stats()["revocations"] == 1)
+            #expect(try await world.idp.familyIsDead(world.tokens[TokenKey(tenant: "t1", user: "u0", provider: "local")]!))
+            #expect(try await !world.idp.familyIsDead(world.tokens[TokenKey(tenant: "t1", user: "u1", provider: "local")]!))
+            #expect(try SQLiteTokenStore(path: world.fixture.storePath).count() == 1)
+        }
+    }
+}
+
+extension JobSpec {
+    /// This spec with the refresh stage's retries replaced (tests of the retry limit).
+    func replacingRetries(_ retries: Int, world: RefreshStageTests.World) throws -> JobSpec {
+        var copy = self
+        if case .refresh(var options) = copy.stages[0].options {
+            options.retries = retries
+            copy.stages[0].options = .refresh(options)
+        }
+        return copy
+    }
+}
