@@ -10,7 +10,8 @@ package enum TokenCommands {
                     row (tenant, user, provider, secret, key version). Listings show metadata only; the token itself is
                     printed only by `token show --reveal`, which needs the get permission.
                     """,
-                subcommands: [put, TokenImportCommand.command, list, show, delete, dropRefreshToken])
+                subcommands: [put, TokenImportCommand.command, list, show, delete, dropRefreshToken, TokenAccessCommands.access,
+                             TokenAccessCommands.obo])
     }
 
     static let keyOptions: [OptionSpec] = [

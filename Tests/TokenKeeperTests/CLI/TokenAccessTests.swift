@@ -1,0 +1,100 @@
+import Foundation
+import Testing
+@testable import TokenKeeper
+
+/// `token access` and `token obo`, the path a web service takes, against the real identity provider.
+@Suite(.serialized) struct TokenAccessTests {
+    static func specFile(_ world: RefreshStageTests.World) throws -> String {
+        _ = try world.spec()
+        return world.fixture.folder + "/job.yml"
+    }
+
+    @Test func accessPrintsAnAccessTokenCommitsTheRotatedRefreshTokenAndNeverPrintsIt() async throws {
+        try await withTemporaryDirectory { folder in
+            let world = try await RefreshStageTests.World(folder, users: 1)
+            let key = TokenKey(tenant: "t1", user: "u0", provider: "local")
+            let result = try runTokenKeeper(["token", "access", "--spec", try Self.specFile(world), "--tenant", "t1", "--user", "u0",
+                                             "--provider", "local"], environment: world.environment)
+            #expect(result.status == 0, "\(result.stderr)")
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+            #expect((object["access_token"] as? String)?.hasPrefix("at.") == true)
+            #expect(object["tenant"] as? String == "t1")
+            let stored = try world.stored(key)
+            #expect(stored != world.tokens[key])
+            #expect(!result.output.contains(stored) && !result.output.contains(world.tokens[key]!))
+            #expect(try await !world.idp.familyIsDead(stored))
+        }
+    }
+
+    @Test func headersUseAppServiceTokenStoreNames() async throws {
+        try await withTemporaryDirectory { folder in
+            let world = try await RefreshStageTests.World(folder, users: 1)
+            let result = try runTokenKeeper(["token", "access", "--spec", try Self.specFile(world), "--tenant", "t1", "--user", "u0",
+                                             "--provider", "local", "--format", "headers"], environment: world.environment)
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout.hasPrefix("X-MS-TOKEN-LOCAL-ACCESS-TOKEN: at."))
+            #expect(result.stdout.contains("X-MS-TOKEN-LOCAL-EXPIRES-ON: "))
+            let grant = AccessGrant(key: TokenKey(tenant: "t", user: "u", provider: "entra"), providerKind: .entra, accessToken: SecretText("at"),
+                                    expiresAt: Date(timeIntervalSince1970: 0), idToken: nil, tokenType: "Bearer")
+            #expect(try AccessTokenText.render(grant, format: "headers") == "X-MS-TOKEN-AAD-ACCESS-TOKEN: at\nX-MS-TOKEN-AAD-EXPIRES-ON: 1970-01-01T00:00:00Z")
+        }
+    }
+
+    @Test func authMePrintsTheAppServiceShape() async throws {
+        try await withTemporaryDirectory { folder in
+            let world = try await RefreshStageTests.World(folder, users: 1)
+            let result = try runTokenKeeper(["token", "access", "--spec", try Self.specFile(world), "--tenant", "t1", "--user", "u0",
+                                             "--provider", "local", "--format", "auth-me"], environment: world.environment)
+            let entries = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]])
+            #expect(entries.count == 1)
+            #expect(entries[0]["provider_name"] as? String == "local")
+            #expect(entries[0]["user_id"] as? String == "u0")
+            #expect(entries[0]["access_token"] is String && entries[0]["expires_on"] is String && entries[0]["user_claims"] is [Any])
+            // What `token import` reads back from /.auth/me, it accepts (no refresh token here, so nothing to store).
+            #expect(entries[0]["refresh_token"] == nil)
+        }
+    }
+
+    @Test func aDeadTokenExitsOneAndTheRowNeedsReauth() async throws {
+        try await withTemporaryDirectory { folder in
+            let world = try await RefreshStageTests.World(folder, users: 1)
+            let key = TokenKey(tenant: "t1", user: "u0", provider: "local")
+            try await world.idp.admin("admin/kill", ["refresh_token": world.tokens[key]!, "code": "AADSTS70043"])
+            let result = try runTokenKeeper(["token", "access", "--spec", try Self.specFile(world), "--tenant", "t1", "--user", "u0",
+                                             "--provider", "local"], environment: world.environment)
+            #expect(result.status == 1)
+            #expect(result.stderr.contains("AADSTS70043"))
+            #expect(try world.row(key).status == .needsReauth)
+        }
+    }
+
+    @Test func oboStoresTheRefreshTokenUnderTheTenantAndUserOfTheAnswer() async throws {
+        try await withTemporaryDirectory { folder in
+            let world = try await RefreshStageTests.World(folder, users: 1)
+            let assertion = try await world.idp.admin("admin/assertion", ["tenant": "contoso", "user": "oid-42"])["assertion"] as! String
+            let result = try runTokenKeeper(["token", "obo", "--spec", try Self.specFile(world), "--provider", "local",
+                                             "--scope", "api://downstream/.default offline_access"], environment: world.environment, stdin: assertion + "\n")
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout.contains("contoso/oid-42/local: stored"))
+            #expect(!result.output.contains(assertion))
+            let stored = try world.stored(TokenKey(tenant: "contoso", user: "oid-42", provider: "local"))
+            #expect(stored.hasPrefix("rt."))
+            #expect(try await world.idp.stats()["obo"] == 1)
+            let access = try runTokenKeeper(["token", "access", "--spec", try Self.specFile(world), "--tenant", "contoso", "--user", "oid-42",
+                                             "--provider", "local"], environment: world.environment)
+            #expect(access.status == 0, "\(access.stderr)")
+        }
+    }
+
+    @Test func accessWaitsForAJobsLeaseThenGivesUpWithAClearError() async throws {
+        try await withTemporaryDirectory { folder in
+            let world = try await RefreshStageTests.World(folder, users: 1)
+            let key = TokenKey(tenant: "t1", user: "u0", provider: "local")
+            #expect(try SQLiteTokenStore(path: world.fixture.storePath).acquireLease(key, owner: "job x", until: Date().addingTimeInterval(600)))
+            let access = try TokenAccess(spec: try world.spec(), principal: "pipeline", environment: world.environment, leaseWait: 0.3)
+            let error = await #expect(throws: AccessError.self) { try await access.accessToken(for: key) }
+            #expect(error?.description.contains("lease") == true)
+            #expect(try await world.idp.stats()["token_requests"] == 0)
+        }
+    }
+}
