@@ -18,6 +18,7 @@ It listens on 127.0.0.1 only and keeps everything in memory. It implements:
 Admin endpoints (tests and the demo use them; a real IdP has none of these):
 
   POST /admin/signin   {"tenant", "user", "scope"?}        a sign-in: a new token family, its token response
+                       {"tenant", "users": [...]}           many sign-ins: their refresh tokens
   POST /admin/assertion {"tenant", "user"}                 a user access token to use as an OBO assertion
   POST /admin/faults   {"status", "count", "retry_after"?, "delay"?, "drop"?, "paths"?}
                        the next `count` requests to /token (or `paths`) fail that way;
@@ -332,6 +333,9 @@ def revoke_endpoint():
 def admin_signin():
     body = request.get_json(force=True)
     with LOCK:
+        if "users" in body:  # many sign-ins at once: {"tenant", "users": [...]} -> {"refresh_tokens": [...]}
+            tokens = [token_response(new_family(body["tenant"], user, body.get("scope")))["refresh_token"] for user in body["users"]]
+            return jsonify({"refresh_tokens": tokens})
         family = new_family(body["tenant"], body["user"], body.get("scope"))
         return jsonify(token_response(family))
 
@@ -386,6 +390,18 @@ def admin_family():
         live = [token for token, other in REFRESH.items() if other["family"] == record["family"] and not other["used"]]
         return jsonify({"tenant": family["tenant"], "user": family["user"], "dead": family["dead"], "used": record["used"],
                         "live_tokens": len(live)})
+
+
+@app.post("/admin/check")
+def admin_check():
+    """For many refresh tokens at once: whether each can still be redeemed (known, unused, family alive)."""
+    body = request.get_json(force=True)
+    with LOCK:
+        usable = {}
+        for token in body["refresh_tokens"]:
+            record = REFRESH.get(token)
+            usable[token] = bool(record) and not record["used"] and FAMILIES[record["family"]]["dead"] is None
+        return jsonify({"usable": usable})
 
 
 def main():

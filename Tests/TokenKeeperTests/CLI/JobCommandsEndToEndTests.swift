@@ -66,7 +66,7 @@ import Testing
             let before = try Data(contentsOf: URL(fileURLWithPath: folder + "/state/tokens.db"))
             let plan = try workspace.run(["plan", "nightly.yml"])
             #expect(plan.status == 0, "\(plan.stderr)")
-            #expect(plan.stdout.contains("stage offboard (revoke): 2 users would revoke"))
+            #expect(plan.stdout.contains("stage offboard (revoke): would revoke 2 users, 0 already revoked"))
             #expect(plan.stdout.contains("  - contoso-0001: would revoke 1 user (1 record to delete)"))
             #expect(try Data(contentsOf: URL(fileURLWithPath: folder + "/state/tokens.db")) == before)
             #expect(!PrivateFiles.exists(folder + "/reports"))

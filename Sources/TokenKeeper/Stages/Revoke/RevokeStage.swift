@@ -57,12 +57,14 @@ package struct RevokeStage {
         let verb = context.dryRun ? "would revoke" : "revoked"
         var parts: [String] = []
         if !options.tenants.isEmpty {
-            parts.append("\(CountText.of(recorder.value(of: "tenants_revoked"), "tenant")) \(verb), "
-                         + "\(CountText.number(recorder.value(of: "tenants_already_revoked"))) already revoked")
+            let count = CountText.of(recorder.value(of: "tenants_revoked"), "tenant")
+            parts.append((context.dryRun ? "would revoke \(count)" : "\(count) \(verb)")
+                         + ", \(CountText.number(recorder.value(of: "tenants_already_revoked"))) already revoked")
         }
         if !users.isEmpty {
-            parts.append("\(CountText.of(recorder.value(of: "users_revoked"), "user")) \(verb), "
-                         + "\(CountText.number(recorder.value(of: "users_already_revoked"))) already revoked")
+            let count = CountText.of(recorder.value(of: "users_revoked"), "user")
+            parts.append((context.dryRun ? "would revoke \(count)" : "\(count) \(verb)")
+                         + ", \(CountText.number(recorder.value(of: "users_already_revoked"))) already revoked")
         }
         if recorder.value(of: "users_failed") + recorder.value(of: "tenants_failed") > 0 {
             parts.append("\(CountText.number(recorder.value(of: "users_failed") + recorder.value(of: "tenants_failed"))) failed")
