@@ -22,6 +22,7 @@ import Testing
             let stored = try world.stored(key)
             #expect(stored != world.tokens[key])
             #expect(!result.output.contains(stored) && !result.output.contains(world.tokens[key]!))
+            #expect(!result.output.contains(world.idp.clientSecret))
             #expect(try await !world.idp.familyIsDead(stored))
         }
     }
@@ -95,6 +96,35 @@ import Testing
             let error = await #expect(throws: AccessError.self) { try await access.accessToken(for: key) }
             #expect(error?.description.contains("lease") == true)
             #expect(try await world.idp.stats()["token_requests"] == 0)
+        }
+    }
+}
+
+@Suite(.serialized) struct RefreshNoLeakTests {
+    @Test func noRefreshTokenAccessTokenOrClientSecretAppearsInTheRunsOutputOrReports() async throws {
+        try await withTemporaryDirectory { folder in
+            let world = try await RefreshStageTests.World(folder, users: 3)
+            try await world.idp.admin("admin/kill", ["refresh_token": world.tokens[TokenKey(tenant: "t1", user: "u2", provider: "local")]!])
+            _ = try world.fixture.spec(JobFixture.header + world.idp.providerYAML() + """
+                stages:
+                  - name: refresh-tokens
+                    kind: refresh
+                    provider: local
+                report:
+                  junit: ./reports/r.xml
+                  markdown: ./reports/r.md
+                  json: ./reports/r.json
+                  detail: items
+                """)
+            let run = try runTokenKeeper(["run", folder + "/job.yml"], environment: world.environment)
+            #expect(run.status == 1, "\(run.stderr)")
+            var everything = run.output
+            for name in ["r.xml", "r.md", "r.json"] { everything += try String(contentsOfFile: folder + "/reports/" + name, encoding: .utf8) }
+            everything += try String(contentsOfFile: world.fixture.vaultPath + "/audit.log", encoding: .utf8)
+            var secrets = Array(world.tokens.values) + [world.idp.clientSecret]
+            for key in world.tokens.keys where try world.row(key).status == .active { secrets.append(try world.stored(key)) }
+            for secret in secrets { #expect(!everything.contains(secret)) }
+            #expect(everything.contains("AADSTS700082"))
         }
     }
 }

@@ -249,3 +249,20 @@ extension JobSpec {
         return copy
     }
 }
+
+@Suite(.serialized) struct RefreshDueTests {
+    @Test func aTokenExpiringWithinTheWindowIsDueEvenIfRefreshedRecently() async throws {
+        try await withTemporaryDirectory { folder in
+            let world = try await RefreshStageTests.World(folder, users: 2)
+            let custodian = try world.fixture.custodian()
+            let now = Date()
+            let soon = TokenKey(tenant: "t1", user: "u0", provider: "local"), later = TokenKey(tenant: "t1", user: "u1", provider: "local")
+            try custodian.put(soon, token: SecretText(world.tokens[soon]!), issuedAt: now, expiresAt: now.addingTimeInterval(3 * 86_400))
+            try custodian.put(later, token: SecretText(world.tokens[later]!), issuedAt: now, expiresAt: now.addingTimeInterval(60 * 86_400))
+            let stage = try await world.run(try world.spec("    expiring_within: 14d"))
+            #expect(stage.count("tokens_due") == 1)
+            #expect(try world.stored(soon) != world.tokens[soon])
+            #expect(try world.stored(later) == world.tokens[later])
+        }
+    }
+}
