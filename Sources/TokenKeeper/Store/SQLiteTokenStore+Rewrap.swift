@@ -35,23 +35,36 @@ extension SQLiteTokenStore {
     /// ``replaceSealedTokens(_:now:)``, saying for each update whether it applied.
     public func replaceSealedTokensReportingEach(_ updates: [SealedTokenUpdate], now: Date = Date()) throws -> [Bool] {
         guard !updates.isEmpty else { return [] }
-        return try connection.writeTransaction {
-            let statement = try connection.cached("""
-                UPDATE tokens SET key_version = ?1, sealed_token = ?2, updated_at = ?3 WHERE id = ?4 AND key_version = ?5
-                """)
-            var changed: [Bool] = []
-            changed.reserveCapacity(updates.count)
-            for update in updates {
-                statement.bind(1, update.newKeyVersion)
-                update.sealedToken.withUnsafeBytes { statement.bind(2, bytes: $0) }
-                statement.bind(3, now)
-                statement.bind(4, update.id)
-                statement.bind(5, update.expectedKeyVersion)
-                try statement.run()
-                changed.append(statement.changes > 0)
-            }
-            return changed
+        return try connection.writeTransaction { try applySealedTokenUpdates(updates, now: now) }
+    }
+
+    /// Several batches of updates in one transaction: `body` is handed a function that applies one batch
+    /// (compare-and-set per row, as ``replaceSealedTokens(_:now:)``) and says which rows changed. Either
+    /// all the batches commit or none does. Fewer, larger transactions write each page the batches share
+    /// (index pages above all) to the WAL once instead of once per batch.
+    package func replacingSealedTokensInOneTransaction<T>(
+        now: Date, _ body: (_ apply: ([SealedTokenUpdate]) throws -> [Bool]) throws -> T
+    ) throws -> T {
+        try connection.writeTransaction { try body { try applySealedTokenUpdates($0, now: now) } }
+    }
+
+    /// The compare-and-set updates themselves, inside a transaction the caller holds.
+    private func applySealedTokenUpdates(_ updates: [SealedTokenUpdate], now: Date) throws -> [Bool] {
+        let statement = try connection.cached("""
+            UPDATE tokens SET key_version = ?1, sealed_token = ?2, updated_at = ?3 WHERE id = ?4 AND key_version = ?5
+            """)
+        var changed: [Bool] = []
+        changed.reserveCapacity(updates.count)
+        for update in updates {
+            statement.bind(1, update.newKeyVersion)
+            update.sealedToken.withUnsafeBytes { statement.bind(2, bytes: $0) }
+            statement.bind(3, now)
+            statement.bind(4, update.id)
+            statement.bind(5, update.expectedKeyVersion)
+            try statement.run()
+            changed.append(statement.changes > 0)
         }
+        return changed
     }
 }
 

@@ -27,6 +27,9 @@ package final class TokenRewrapper {
         var openers: [Int: AESGCMContext]
     }
 
+    /// How many batches one write transaction takes.
+    static let batchesPerTransaction = 4
+
     /// What a walk did for one tenant.
     package struct Outcome: Equatable {
         /// Rows now on the new version.
@@ -85,18 +88,29 @@ package final class TokenRewrapper {
         }
         var outcomes: [String: Outcome] = [:]
         try custodian.store.withCheckpointInterval(pages: 8_192) {
-            while let batch = try queue.take() {
-                for failure in batch.failures {
-                    outcomes[failure.key.tenant, default: Outcome()].failed += 1
-                    onFailure(failure.key, failure.error)
+            // Each transaction takes up to `batchesPerTransaction` batches: memory stays at a few batches,
+            // while the pages many rows share (the index's) are written once per transaction.
+            var finished = false
+            while !finished {
+                try custodian.store.replacingSealedTokensInOneTransaction(now: now) { apply in
+                    for _ in 0..<Self.batchesPerTransaction {
+                        guard let batch = try queue.take() else {
+                            finished = true
+                            return
+                        }
+                        for failure in batch.failures {
+                            outcomes[failure.key.tenant, default: Outcome()].failed += 1
+                            onFailure(failure.key, failure.error)
+                        }
+                        // Rows changed meanwhile (a refresh committed a newer token) are skipped by the compare-and-set.
+                        let changed = try apply(batch.updates)
+                        for (index, didChange) in changed.enumerated() where didChange {
+                            outcomes[batch.tenantOfUpdate[index], default: Outcome()].rewrapped += 1
+                            if let onRewrapped { onRewrapped(batch.keysOfUpdate[index]) }
+                        }
+                        onBatch(batch.rowCount)
+                    }
                 }
-                // Rows changed meanwhile (a refresh committed a newer token) are skipped by the compare-and-set.
-                let changed = try custodian.store.replaceSealedTokensReportingEach(batch.updates, now: now)
-                for (index, didChange) in changed.enumerated() where didChange {
-                    outcomes[batch.tenantOfUpdate[index], default: Outcome()].rewrapped += 1
-                    if let onRewrapped { onRewrapped(batch.keysOfUpdate[index]) }
-                }
-                onBatch(batch.rowCount)
             }
         }
         return outcomes
