@@ -266,3 +266,52 @@ extension JobSpec {
         }
     }
 }
+
+/// The Entra profile (rotating refresh tokens) against the local provider.
+@Suite(.serialized) struct RotatingProviderTests {
+    static func entraSpec(_ world: RefreshStageTests.World) throws -> JobSpec {
+        try world.fixture.spec(JobFixture.header + """
+            providers:
+              local:
+                kind: entra
+                token_endpoint: \(world.idp.tokenEndpoint)
+                client_id: tokenkeeper
+                client_secret: env:IDP_CLIENT_SECRET
+                scope: offline_access
+            stages:
+              - name: refresh-tokens
+                kind: refresh
+                provider: local
+                retries: 3
+                request_timeout: 5s
+            """)
+    }
+
+    @Test func entraTokensAreRefreshedAndRotated() async throws {
+        try await withTemporaryDirectory { folder in
+            let world = try await RefreshStageTests.World(folder, users: 2)
+            let stage = try await world.run(try Self.entraSpec(world))
+            #expect(stage.count("tokens_refreshed") == 2, "\(stage.cases)")
+            for (key, old) in world.tokens { #expect(try world.stored(key) != old) }
+        }
+    }
+
+    @Test func aConnectionDroppedBeforeAnAnswerIsNotRetriedSoARotatedTokenIsNeverRedeemedTwice() async throws {
+        try await withTemporaryDirectory { folder in
+            let world = try await RefreshStageTests.World(folder, users: 1)
+            let key = TokenKey(tenant: "t1", user: "u0", provider: "local")
+            try await world.idp.admin("admin/faults", ["drop": true, "count": 1])
+            let stage = try await world.run(try Self.entraSpec(world))
+            let item = try #require(stage.case(key.description))
+            #expect(item.failureType == .transient)
+            #expect(item.message.contains("after 1 attempt"))
+            #expect(try world.row(key).status == .active)
+            #expect(try world.stored(key) == world.tokens[key])
+            #expect(try await world.idp.stats()["token_requests"] == 1)
+            // The next run redeems it normally.
+            let next = try await world.run(try Self.entraSpec(world))
+            #expect(next.count("tokens_refreshed") == 1)
+            #expect(try await world.idp.stats()["reuse_detected"] == 0)
+        }
+    }
+}
