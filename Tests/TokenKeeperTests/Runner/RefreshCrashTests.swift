@@ -35,10 +35,12 @@ import Glibc
                 """)
             let environment = fixture.environment.merging(["IDP_CLIENT_SECRET": idp.clientSecret, "CI": "true"]) { _, new in new }
 
-            // Round 0 runs uninterrupted to learn how long a round takes; the others are killed at fractions of it.
+            // Round 0 runs uninterrupted to learn how long a round takes; the others are killed part-way, the
+            // moment adapting to how the last kill landed (machines and loads differ, the test must not).
             var roundTime: TimeInterval = 0
+            var delay: TimeInterval = 0
             var landedMidRun = 0
-            for round in 0..<6 {
+            for round in 0..<8 {
                 let tenant = "round-\(round)"
                 let users = (0..<Self.usersPerRound).map { "u\($0)" }
                 let signedIn = try await idp.admin("admin/signin", ["tenant": tenant, "users": users])["refresh_tokens"] as! [String]
@@ -60,11 +62,16 @@ import Glibc
                     process.standardOutput = FileHandle.nullDevice
                     process.standardError = FileHandle.nullDevice
                     try process.run()
-                    usleep(useconds_t(roundTime * Double(round) / 6 * 1_000_000))
+                    if delay == 0 { delay = roundTime * 0.5 }
+                    usleep(useconds_t(delay * (0.7 + 0.1 * Double(round % 4)) * 1_000_000))
                     kill(process.processIdentifier, SIGKILL)
                     process.waitUntilExit()
                     let refreshedBeforeRerun = try Self.rows(fixture, tenant: tenant).filter { $0.refreshedAt > fixture.origin }.count
-                    if process.terminationReason == .uncaughtSignal, refreshedBeforeRerun > 0, refreshedBeforeRerun < Self.usersPerRound {
+                    if process.terminationReason != .uncaughtSignal || refreshedBeforeRerun == Self.usersPerRound {
+                        delay *= 0.6  // too late: the run had finished
+                    } else if refreshedBeforeRerun == 0 {
+                        delay *= 1.5  // too early: nothing had been refreshed yet
+                    } else {
                         landedMidRun += 1
                     }
                     usleep(2_100_000)  // let the killed run's leases (1s, stored in whole seconds) run out
