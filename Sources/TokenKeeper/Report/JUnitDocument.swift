@@ -20,10 +20,15 @@ public struct JUnitDocument: Sendable, Equatable {
 
 /// One `<testsuite>`.
 public struct JUnitSuite: Sendable, Equatable {
+    /// The suite's name (a tokenkeeper stage).
     public var name: String
+    /// When it ran, as the file says.
     public var timestamp: String?
+    /// Seconds.
     public var time: Double
+    /// Its properties (`run_id`, `spec_sha256`, counts, ...).
     public var properties: [String: String]
+    /// Its testcases, in file order.
     public var cases: [JUnitCase]
 
     /// Cases by outcome.
@@ -51,9 +56,13 @@ public struct JUnitCase: Sendable, Equatable {
     public enum Outcome: String, Sendable, Codable {
         case passed, failed, errored, skipped
     }
+    /// The case's name (a tenant, or `tenant/user/provider`).
     public var name: String
+    /// Its class name (`tokenkeeper.JOB.STAGE`).
     public var classname: String
+    /// Seconds.
     public var time: Double
+    /// How it ended.
     public var outcome: Outcome
     /// The `type` attribute of a failure or error (tokenkeeper's ``FailureType`` raw values).
     public var type: String?
@@ -63,7 +72,9 @@ public struct JUnitCase: Sendable, Equatable {
 
 /// A file that is not a JUnit report tokenkeeper can read.
 public struct JUnitReadError: ActionableError {
+    /// The file.
     public let path: String
+    /// What is wrong with it.
     public let problem: String
     public var item: String { path }
     public var remedy: String { "Give a JUnit XML report (a <testsuites> or <testsuite> document), such as tokenkeeper run writes." }

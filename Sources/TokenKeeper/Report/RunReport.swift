@@ -102,7 +102,9 @@ public struct StageReport: Codable, Sendable, Equatable {
 
 /// A named count of a stage, such as `tokens_rewrapped: 1000`.
 public struct Count: Codable, Sendable, Equatable {
+    /// What is counted, snake_case (`tokens_rewrapped`).
     public var name: String
+    /// How many.
     public var value: Int
 
     /// Creates a count.
@@ -153,10 +155,15 @@ public struct CaseReport: Codable, Sendable, Equatable {
 
 /// Counts of cases by status.
 public struct CaseTally: Sendable, Equatable {
+    /// Every case.
     public var total = 0
+    /// Cases that passed.
     public var passed = 0
+    /// Cases that failed (JUnit `failure`).
     public var failed = 0
+    /// Cases that could not run (JUnit `error`).
     public var errored = 0
+    /// Cases skipped.
     public var skipped = 0
 
     /// Tallies `cases`.

@@ -20,8 +20,9 @@ public struct JobSpec: Sendable {
     public var stages: [StageSpec]
     /// Where reports go.
     public var report: ReportSettings
-    /// The spec file (absolute) and its bytes (the runner records their SHA-256).
+    /// The spec file (absolute).
     public var sourcePath: String
+    /// The spec's bytes, as read (the runner records their SHA-256 in every report).
     public var sourceBytes: [UInt8]
 }
 
@@ -36,13 +37,21 @@ public struct ProviderSpec: Sendable, Equatable {
         case clientSecretPost = "client_secret_post"
         case clientSecretBasic = "client_secret_basic"
     }
+    /// The name rows use for this provider (the store's provider column).
     public var name: String
+    /// Which profile applies (endpoints, refresh behaviour).
     public var kind: Kind
+    /// The token endpoint; nil means the kind's documented one (Entra's per tenant, Google's).
     public var tokenEndpoint: URL?
+    /// The RFC 7009 revocation endpoint, if the provider has one.
     public var revocationEndpoint: URL?
+    /// The OAuth client id.
     public var clientID: String?
+    /// Where the client secret comes from (env: or file:), never the secret itself.
     public var clientSecret: SecretReference?
+    /// client_secret_post (default) or client_secret_basic.
     public var clientAuth: ClientAuth
+    /// The scope asked for on refresh and On-Behalf-Of (for example `offline_access`).
     public var scope: String?
     /// Entra only: the tenant (id, `organizations` or `common`) and the authority base URL.
     public var tenant: String?
@@ -61,8 +70,11 @@ public struct StageSpec: Sendable {
         case revoke(RevokeOptions)
         case refresh(RefreshOptions)
     }
+    /// The stage's name (reports, `run --stage`).
     public var name: String
+    /// Whether later stages run when this one fails.
     public var onFailure: OnFailure
+    /// What the stage does, by kind.
     public var options: Options
     /// Where the stage starts in the spec.
     public var mark: SourceMark
@@ -89,6 +101,7 @@ public enum TenantSelection: Sendable, Equatable {
 
 /// Options of a rotate stage.
 public struct RotateOptions: Sendable {
+    /// The tenants the stage rotates.
     public var tenants: TenantSelection
     /// A tenant gets a new key version only when its latest is older than this (seconds).
     public var maxKeyAge: TimeInterval
@@ -104,31 +117,45 @@ public struct RevokeOptions: Sendable {
     public var users: [TenantUser]
     /// A file of `tenant user` lines.
     public var usersFile: String?
+    /// What happens to a revoked user's rows.
     public var mode: RevokeMode
     /// Tenants to crypto-shred.
     public var tenants: [String]
+    /// Purge shredded tenants' secrets for good (no recovery window).
     public var purge: Bool
+    /// Revoke each refresh token at its provider's RFC 7009 endpoint first.
     public var atProvider: Bool
+    /// The provider the stage names, if any (rows name their own).
     public var provider: String?
 }
 
 /// Options of a refresh stage.
 public struct RefreshOptions: Sendable {
+    /// The provider whose rows are refreshed.
     public var provider: String
+    /// A token is due when it was refreshed longer ago than this (seconds).
     public var refreshAfter: TimeInterval
+    /// ... or when it expires within this (seconds).
     public var expiringWithin: TimeInterval?
+    /// Requests in flight at once.
     public var concurrency: Int
     /// Requests per second at most.
     public var maxRate: Double?
+    /// Retries of a transient failure.
     public var retries: Int
+    /// The time limit of each request (seconds).
     public var requestTimeout: TimeInterval
+    /// How long a row stays leased while its request is in flight (seconds).
     public var lease: TimeInterval
 }
 
 /// A tenant and a user.
 public struct TenantUser: Sendable, Hashable, CustomStringConvertible {
+    /// The tenant id.
     public var tenant: String
+    /// The user id.
     public var user: String
+    /// `tenant/user`.
     public var description: String { "\(tenant)/\(user)" }
 }
 
@@ -141,9 +168,13 @@ public struct ReportSettings: Sendable {
         /// Every item listed.
         case items
     }
+    /// The JUnit XML file.
     public var junit: String?
+    /// The Markdown summary.
     public var markdown: String?
+    /// The JSON report.
     public var json: String?
+    /// Summary (successes counted) or items (every item listed).
     public var detail: Detail
 }
 
