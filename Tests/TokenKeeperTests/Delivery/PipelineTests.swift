@@ -13,7 +13,7 @@ import Testing
 
     static func check(_ name: String, schema: String?) throws -> Checked {
         let path = TestEnvironment.packageRoot + "/pipelines/" + name
-        let argument = schema.map { path + "=" + TestEnvironment.sharedRoot + "/schemas/" + $0 } ?? path
+        let argument = try schema.map { path + "=" + (try TestEnvironment.sharedFile("schemas/" + $0)) } ?? path
         let result = try runPython([TestEnvironment.packageRoot + "/Tests/Tools/pipeline_check.py", argument])
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stderr)")
         return Checked(schemaErrors: object["schema_errors"] as? [String] ?? ["no schema_errors"],

@@ -33,8 +33,8 @@ import Testing
         let path = folder + "/report.xml"
         try Data(xml.utf8).write(to: URL(fileURLWithPath: path))
         let result = try runPython([TestEnvironment.packageRoot + "/Tests/Tools/junit_check.py",
-                                    "--xsd", TestEnvironment.sharedRoot + "/schemas/junit.xsd",
-                                    "--xsd", TestEnvironment.sharedRoot + "/schemas/junit-jenkins.xsd", path])
+                                    "--xsd", try TestEnvironment.sharedFile("schemas/junit.xsd"),
+                                    "--xsd", try TestEnvironment.sharedFile("schemas/junit-jenkins.xsd"), path])
         let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
         return try #require(object, "junit_check.py printed no JSON: \(result.stderr)")
     }

@@ -9,8 +9,22 @@ enum TestEnvironment {
         return url.path
     }()
 
-    /// The shared/ folder beside the project (schemas, bench baseline), as `../shared` from the package root.
-    static let sharedRoot: String = (packageRoot as NSString).appendingPathComponent("../shared")
+    /// The shared folder (public schemas, bench baseline): `TOKENKEEPER_SHARED` (scripts/test sets it,
+    /// see scripts/shared-dir), else `../shared` from the package root.
+    static let sharedRoot: String = {
+        if let configured = ProcessInfo.processInfo.environment["TOKENKEEPER_SHARED"], !configured.isEmpty { return configured }
+        return (packageRoot as NSString).appendingPathComponent("../shared")
+    }()
+
+    /// A file of the shared folder; throws a clear error when it is not there (rather than letting a
+    /// validator fail obscurely).
+    static func sharedFile(_ relative: String) throws -> String {
+        let path = (sharedRoot as NSString).appendingPathComponent(relative)
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw MissingSharedFile(path: path)
+        }
+        return path
+    }
 
     /// The test virtual environment's Python (`TOKENKEEPER_TEST_PYTHON`, else `.venv/bin/python`).
     /// Tests that need it fail, not skip, when it is missing: run `scripts/setup`.
@@ -27,4 +41,10 @@ enum TestEnvironment {
         let candidates = [products, products.deletingLastPathComponent()].map { $0.appendingPathComponent("tokenkeeper").path }
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
     }
+}
+
+/// A file of the shared folder that is not where the tests look.
+struct MissingSharedFile: Error, CustomStringConvertible {
+    let path: String
+    var description: String { "\(path) is missing: run scripts/test, or set TOKENKEEPER_SHARED to the shared folder" }
 }
