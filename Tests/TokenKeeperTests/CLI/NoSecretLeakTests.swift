@@ -41,4 +41,43 @@ import Testing
             }
         }
     }
+
+    @Test func nothingTheJobCommandsPrintOrReportContainsATokenOrAKey() throws {
+        try withTemporaryDirectory { folder in
+            let workspace = try JobCommandsEndToEndTests.NightlyWorkspace(folder)
+            let masterKey = workspace.environment["TOKENKEEPER_MASTER_KEY"]!
+            // A damaged row makes the rotation report a failure, so error paths are searched too.
+            let store = try SQLiteTokenStore(path: folder + "/state/tokens.db")
+            var row = try #require(try store.get(TokenKey(tenant: "contoso-0001", user: "carol", provider: "entra")))
+            row.sealedToken![15] ^= 0x40
+            try store.put(row)
+            let spec = try String(contentsOfFile: folder + "/nightly.yml", encoding: .utf8)
+                .replacingOccurrences(of: "max_key_age: 30d", with: "max_key_age: 0s")
+                .replacingOccurrences(of: "  markdown: ./reports/nightly.md", with: "  markdown: ./reports/nightly.md\n  json: ./reports/nightly.json")
+            try Data(spec.utf8).write(to: URL(fileURLWithPath: folder + "/nightly.yml"))
+            var printed = ""
+            for arguments in [["validate", "nightly.yml"], ["plan", "nightly.yml"], ["run", "nightly.yml", "--dry-run", "--report-dir", "dry"],
+                              ["run", "nightly.yml"], ["status", "--spec", "nightly.yml"], ["report", "show", "reports/nightly.xml"],
+                              ["report", "diff", "dry/nightly.xml", "reports/nightly.xml"]] {
+                let result = try workspace.run(arguments)
+                printed += result.stdout + result.stderr
+            }
+            printed += try workspace.run(["run", "nightly.yml"], extra: ["TOKENKEEPER_MASTER_KEY": "not base64 LEAK-CANARY"]).output
+            for file in ["reports/nightly.xml", "reports/nightly.md", "reports/nightly.json", "dry/nightly.xml", "dry/nightly.md",
+                         "state/vault/audit.log"] {
+                printed += try String(contentsOfFile: folder + "/" + file, encoding: .utf8)
+            }
+            let vault = try FileVault.open(at: folder + "/state/vault", masterKey: MasterKey(base64: masterKey), principal: "pipeline", readOnly: true)
+            var secrets = ["LEAK-CANARY", masterKey, "rt-alice-value", "rt-bob-value", "rt-carol-value"]
+            for tenant in ["contoso-0001", "fabrikam-0002"] {
+                for version in try vault.versions(of: tenant) {
+                    let dataKey = try vault.dataKey(secret: tenant, version: version.number)
+                    secrets.append(dataKey.withUnsafeBytes { Data($0).base64EncodedString() })
+                    secrets.append(dataKey.withUnsafeBytes { Hex.encode(Array($0)) })
+                }
+            }
+            #expect(printed.contains("contoso-0001/carol/entra"))  // the search does look at real output, failures included
+            for secret in secrets { #expect(!printed.contains(secret), "a job command, report or log leaks a secret") }
+        }
+    }
 }

@@ -121,7 +121,7 @@ import Testing
             var everything = run.output
             for name in ["r.xml", "r.md", "r.json"] { everything += try String(contentsOfFile: folder + "/reports/" + name, encoding: .utf8) }
             everything += try String(contentsOfFile: world.fixture.vaultPath + "/audit.log", encoding: .utf8)
-            var secrets = Array(world.tokens.values) + [world.idp.clientSecret]
+            var secrets = Array(world.tokens.values) + [world.idp.clientSecret, world.fixture.masterKey.base64]
             for key in world.tokens.keys where try world.row(key).status == .active { secrets.append(try world.stored(key)) }
             for secret in secrets { #expect(!everything.contains(secret)) }
             #expect(everything.contains("AADSTS700082"))
