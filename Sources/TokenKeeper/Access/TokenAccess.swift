@@ -42,10 +42,7 @@ public final class TokenAccess: @unchecked Sendable {
         self.environment = environment
         self.requestTimeout = requestTimeout
         self.leaseWait = leaseWait
-        let masterKey: MasterKey = switch spec.masterKey {
-        case .file(let path): try MasterKey(contentsOfFile: path)
-        case .environment(let name): try MasterKey(base64: try spec.masterKey.resolve(environment: environment).revealed, source: "env:\(name)")
-        }
+        let masterKey = try spec.loadMasterKey(environment: environment)
         let vault = try FileVault.open(at: spec.vaultPath, masterKey: masterKey, principal: spec.principal ?? principal)
         custodian = TokenCustodian(vault: vault, store: try SQLiteTokenStore(path: spec.storePath))
     }
@@ -134,9 +131,12 @@ public final class TokenAccess: @unchecked Sendable {
     private func lease(_ key: TokenKey, owner: String) async throws -> StoredToken {
         let deadline = Date().addingTimeInterval(leaseWait)
         while true {
-            let taken = try locked { try custodian.store.acquireLease(key, owner: owner, until: Date().addingTimeInterval(requestTimeout * 2)) }
-            if taken, let row = try locked({ try custodian.store.get(key) }) { return row }
-            guard try locked({ try custodian.store.get(key) }) != nil else { throw StoreError.notFound(key) }
+            let (taken, row) = try locked {
+                (try custodian.store.acquireLease(key, owner: owner, until: Date().addingTimeInterval(requestTimeout * 2)),
+                 try custodian.store.get(key))
+            }
+            guard let row else { throw StoreError.notFound(key) }
+            if taken { return row }
             if Date() >= deadline {
                 throw AccessError(item: "token \(key)", problem: "is being refreshed by someone else (its lease is held)",
                                   remedy: "Try again in a moment.")

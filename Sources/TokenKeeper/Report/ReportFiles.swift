@@ -49,7 +49,10 @@ public struct ReportFiles: Sendable, Equatable {
             do {
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             } catch {
-                throw FileSystemError(path: folder, operation: "create report folder", code: EACCES,
+                // FileManager wraps the POSIX error; report its errno rather than a guess.
+                let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError
+                let code = underlying?.domain == NSPOSIXErrorDomain ? Int32(underlying!.code) : EIO
+                throw FileSystemError(path: folder, operation: "create report folder", code: code,
                                       advice: "Check that the report folder's parent exists and is writable.")
             }
         }

@@ -90,13 +90,7 @@ package struct JobRunner {
     /// The master key: `--master-key-file` when given, else the spec's reference.
     private func loadMasterKey() throws -> MasterKey {
         if let file = options.masterKeyFile { return try MasterKey(contentsOfFile: file) }
-        switch spec.masterKey {
-        case .file(let path):
-            return try MasterKey(contentsOfFile: path)
-        case .environment(let name):
-            let text = try spec.masterKey.resolve(environment: options.environment)
-            return try MasterKey(base64: text.revealed, source: "env:\(name)")
-        }
+        return try spec.loadMasterKey(environment: options.environment)
     }
 
     /// The store: created on the first real run; a dry run needs an existing one and never writes it.

@@ -29,13 +29,8 @@ extension SQLiteTokenStore {
     /// - Returns: how many rows were updated.
     @discardableResult
     public func replaceSealedTokens(_ updates: [SealedTokenUpdate], now: Date = Date()) throws -> Int {
-        try replaceSealedTokensReportingEach(updates, now: now).filter { $0 }.count
-    }
-
-    /// ``replaceSealedTokens(_:now:)``, saying for each update whether it applied.
-    public func replaceSealedTokensReportingEach(_ updates: [SealedTokenUpdate], now: Date = Date()) throws -> [Bool] {
-        guard !updates.isEmpty else { return [] }
-        return try connection.writeTransaction { try applySealedTokenUpdates(updates, now: now) }
+        guard !updates.isEmpty else { return 0 }
+        return try connection.writeTransaction { try applySealedTokenUpdates(updates, now: now).filter { $0 }.count }
     }
 
     /// Several batches of updates in one transaction: `body` is handed a function that applies one batch

@@ -51,16 +51,11 @@ package enum StatusCommand {
                 invocation.console.err("status: \(error.description)")
                 invocation.console.err("status: showing the state without the next job's plan")
             }
-            var globals = invocation.globals
-            globals.vaultPath = spec.vaultPath
-            globals.storePath = spec.storePath
-            if globals.masterKeyFile == nil, case .file(let path) = spec.masterKey { globals.masterKeyFile = path }
-            if case .environment(let name) = spec.masterKey, let value = globals.environment[name] {
-                globals.environment["TOKENKEEPER_MASTER_KEY"] = value
-            }
-            globals.principal = spec.principal ?? globals.principal
-            vault = try VaultAccess.openVault(globals, readOnly: true)
-            store = try VaultAccess.openStore(globals, readOnly: true)
+            let masterKey = try options.masterKeyFile.map { try MasterKey(contentsOfFile: $0) }
+                ?? spec.loadMasterKey(environment: options.environment)
+            vault = try FileVault.open(at: spec.vaultPath, masterKey: masterKey, principal: spec.principal ?? options.defaultPrincipal,
+                                       readOnly: true)
+            store = try SQLiteTokenStore(path: spec.storePath, readOnly: true)
         } else {
             vault = try VaultAccess.openVault(invocation.globals, readOnly: true)
             store = try VaultAccess.openStore(invocation.globals, readOnly: true)

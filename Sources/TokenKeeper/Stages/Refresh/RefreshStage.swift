@@ -106,9 +106,6 @@ package struct RefreshStage {
     private func refresh(_ context: StageContext, profile: ProviderProfile, rotates: Bool, now: Date, recorder: StageRecorder) async throws {
         let refreshedBefore = now.addingTimeInterval(-options.refreshAfter)
         let expiringBefore = options.expiringWithin.map { now.addingTimeInterval($0) }
-        let due = try context.store.countDueForRefresh(provider: provider.name, refreshedBefore: refreshedBefore,
-                                                       expiringBefore: expiringBefore, now: now)
-        recorder.count("tokens_due", due)
         if context.dryRun {
             var perTenant: [String: Int] = [:]
             var afterID: Int64 = 0
@@ -119,9 +116,13 @@ package struct RefreshStage {
                 afterID = last.id
                 for row in page { perTenant[row.key.tenant, default: 0] += 1 }
             }
+            recorder.count("tokens_due", perTenant.values.reduce(0, +))
             for tenant in perTenant.keys.sorted() { recorder.pass(tenant, "would refresh \(CountText.of(perTenant[tenant]!, "token"))") }
             return
         }
+        let due = try context.store.countDueForRefresh(provider: provider.name, refreshedBefore: refreshedBefore,
+                                                       expiringBefore: expiringBefore, now: now)
+        recorder.count("tokens_due", due)
         let secret = try provider.clientSecret.map { try $0.resolve(environment: context.environment) }
         context.progress.begin(stage: name, total: due, unit: "tokens")
         let collector = RefreshCollector(progress: context.progress)
@@ -147,32 +148,36 @@ package struct RefreshStage {
 
     /// Turns the workers' outcomes into cases: one per tenant, one per failed token.
     private func record(_ outcomes: [RefreshOutcome], stoppedBy: OAuthError?, recorder: StageRecorder) {
-        var perTenant: [String: (refreshed: Int, failed: Int, leased: Int)] = [:]
+        /// Per tenant: tokens refreshed, failed (with the first failure's type), and leased elsewhere.
+        struct TenantTally {
+            var refreshed = 0, failed = 0, leased = 0
+            var firstFailure: FailureType?
+        }
+        var perTenant: [String: TenantTally] = [:]
         for outcome in outcomes.sorted(by: { $0.key.description < $1.key.description }) {
             let tenant = outcome.key.tenant
             switch outcome {
             case .refreshed(let key):
-                perTenant[tenant, default: (0, 0, 0)].refreshed += 1
+                perTenant[tenant, default: TenantTally()].refreshed += 1
                 recorder.count("tokens_refreshed")
                 recorder.passItem(key.description, "refreshed")
             case .leasedElsewhere(let key):
-                perTenant[tenant, default: (0, 0, 0)].leased += 1
+                perTenant[tenant, default: TenantTally()].leased += 1
                 recorder.count("tokens_leased_elsewhere")
                 recorder.passItem(key.description, "in use elsewhere (leased); left for the next run")
             case .failed(let key, let type, let code, let message):
-                perTenant[tenant, default: (0, 0, 0)].failed += 1
+                perTenant[tenant, default: TenantTally()].failed += 1
+                if perTenant[tenant]!.firstFailure == nil { perTenant[tenant]!.firstFailure = type }
                 recorder.count(type == .reauthRequired ? "tokens_reauth_required" : type == .transient ? "tokens_transient" : "tokens_failed")
                 recorder.fail(key.description, type: type, code: code, message: message)
             }
         }
         for tenant in perTenant.keys.sorted() {
-            let counts = perTenant[tenant]!
-            var message = "\(CountText.of(counts.refreshed, "token")) refreshed"
-            if counts.leased > 0 { message += ", \(CountText.number(counts.leased)) in use elsewhere" }
-            if counts.failed > 0 {
-                recorder.fail(tenant, type: outcomes.first { if case .failed(let key, _, _, _) = $0 { key.tenant == tenant } else { false } }
-                    .flatMap { if case .failed(_, let type, _, _) = $0 { type } else { nil } } ?? .unexpected,
-                              message: message + ", \(CountText.number(counts.failed)) failed (see the item cases)")
+            let tally = perTenant[tenant]!
+            var message = "\(CountText.of(tally.refreshed, "token")) refreshed"
+            if tally.leased > 0 { message += ", \(CountText.number(tally.leased)) in use elsewhere" }
+            if let type = tally.firstFailure {
+                recorder.fail(tenant, type: type, message: message + ", \(CountText.number(tally.failed)) failed (see the item cases)")
             } else {
                 recorder.pass(tenant, message)
             }

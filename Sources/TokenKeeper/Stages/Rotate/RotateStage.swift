@@ -29,12 +29,14 @@ package struct RotateStage {
             return recorder.finish(summary: "could not list the tenants to rotate", at: context.clock())
         }
         var plans: [(plan: TenantRotatePlan, state: TenantKeyState)] = []
+        var unreadableTenants = 0
         for tenant in tenants {
             do {
                 guard let state = try snapshot(tenant, context: context, recorder: recorder) else { continue }
                 let plan = RotatePlanner.plan(state, maxKeyAge: options.maxKeyAge, keepVersions: options.keepVersions, now: context.clock())
                 plans.append((plan, state))
             } catch {
+                unreadableTenants += 1
                 recorder.error(tenant, error)
             }
         }
@@ -55,11 +57,9 @@ package struct RotateStage {
             return recorder.finish(summary: summary, at: context.clock())
         }
         context.progress.begin(stage: name, total: tokensDue, unit: "tokens")
-        let totalRows = (try? context.store.count()) ?? 0
-        apply(plans, totalRows: totalRows, context: context, recorder: recorder)
+        let failedTenants = apply(plans, context: context, recorder: recorder) + unreadableTenants
         if due.isEmpty, !recorder.hasFailures { return recorder.finish(summary: upToDateSummary(plans.count), at: context.clock()) }
-        let failedTenants = Set(recorder.cases.filter { $0.status != .passed && $0.status != .skipped }.map { $0.name.split(separator: "/").first.map(String.init) ?? $0.name }).count
-        var summary = "\(CountText.of(plans.count, "tenant")): \(due.count - failedTenants) rotated, \(plans.count - due.count) up to date"
+        var summary = "\(CountText.of(plans.count, "tenant")): \(due.count - (failedTenants - unreadableTenants)) rotated, \(plans.count - due.count) up to date"
         if failedTenants > 0 { summary += ", \(failedTenants) with failures" }
         summary += "; \(CountText.of(recorder.value(of: "tokens_rewrapped"), "token")) rewrapped"
         if recorder.value(of: "tokens_failed") > 0 { summary += ", \(CountText.number(recorder.value(of: "tokens_failed"))) failed" }
@@ -118,8 +118,9 @@ package struct RotateStage {
     /// Runs every tenant's plan in three phases: add the due versions; rewrap the tokens of all tenants in
     /// one walk; then per tenant disable and purge what no token uses. Each step is idempotent; a failure
     /// stops its tenant only, and every token stays readable at every instant (I1).
-    private func apply(_ plans: [(plan: TenantRotatePlan, state: TenantKeyState)], totalRows: Int, context: StageContext,
-                       recorder: StageRecorder) {
+    /// - Returns: how many due tenants ended with a failure.
+    private func apply(_ plans: [(plan: TenantRotatePlan, state: TenantKeyState)], context: StageContext,
+                       recorder: StageRecorder) -> Int {
         var tenants: [TenantProgress] = []
         for (plan, state) in plans {
             if plan.isUpToDate {
@@ -163,7 +164,8 @@ package struct RotateStage {
         if rowsToRewrap > 0 {
             do {
                 outcomes = try rewrapper.rewrapAll(
-                    scanWholeTable: rowsToRewrap * 4 >= totalRows, now: context.clock(),
+                    // Counted only when there is something to rewrap: a no-op run never scans the table.
+                    scanWholeTable: rowsToRewrap * 4 >= (try context.store.count()), now: context.clock(),
                     onBatch: { context.progress.advance($0) },
                     onRewrapped: context.detail == .items ? { key in recorder.passItem(key.description, "rewrapped") } : nil,
                     onFailure: { key, error in recorder.fail(key.description, error) })
@@ -176,6 +178,7 @@ package struct RotateStage {
         }
         phaseDone("rewrap")
         // 3. Per tenant: disable and purge what no token uses any more, then the tenant's case.
+        var failed = 0
         for var tenant in tenants {
             let outcome = outcomes[tenant.plan.tenant] ?? TokenRewrapper.Outcome()
             recorder.count("tokens_rewrapped", outcome.rewrapped)
@@ -188,9 +191,11 @@ package struct RotateStage {
                     tenant.error = error
                 }
             }
+            if tenant.error != nil || outcome.failed > 0 { failed += 1 }
             finish(tenant, failedTokens: outcome.failed, recorder: recorder)
         }
         phaseDone("retire versions")
+        return failed
     }
 
     /// Disables, then purges, the versions beyond `keep_versions` that no token uses now (re-read after
