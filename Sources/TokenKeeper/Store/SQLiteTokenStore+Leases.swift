@@ -43,6 +43,7 @@ extension SQLiteTokenStore {
     public func commitRefreshed(_ key: TokenKey, owner: String, secretName: String, keyVersion: Int, sealedToken: [UInt8],
                                 refreshedAt: Date, expiresAt: Date?) throws -> Bool {
         try connection.writeTransaction {
+            let previous = try sealedKeyVersion(of: key)
             let statement = try connection.cached("""
                 UPDATE tokens SET secret_name = ?5, key_version = ?6, sealed_token = ?7, refreshed_at = ?8, expires_at = ?9,
                     status = 'active', failure_count = 0, last_error_code = NULL, lease_owner = NULL, lease_until = NULL, updated_at = ?8
@@ -58,7 +59,9 @@ extension SQLiteTokenStore {
             statement.bind(8, refreshedAt)
             statement.bind(9, expiresAt)
             try statement.run()
-            return statement.changes > 0
+            guard statement.changes > 0 else { return false }
+            try moveKeyVersionRow(tenant: key.tenant, from: previous, to: keyVersion)
+            return true
         }
     }
 }

@@ -4,6 +4,8 @@ import Foundation
 public struct SealedTokenUpdate: Sendable {
     /// The row.
     public var id: Int64
+    /// The row's tenant (whose per-version counts the update moves).
+    public var tenant: String
     /// The version the row was read with; the update applies only if it still has it.
     public var expectedKeyVersion: Int
     /// The version the new value is sealed with.
@@ -12,8 +14,9 @@ public struct SealedTokenUpdate: Sendable {
     public var sealedToken: [UInt8]
 
     /// Creates an update.
-    public init(id: Int64, expectedKeyVersion: Int, newKeyVersion: Int, sealedToken: [UInt8]) {
+    public init(id: Int64, tenant: String, expectedKeyVersion: Int, newKeyVersion: Int, sealedToken: [UInt8]) {
         self.id = id
+        self.tenant = tenant
         self.expectedKeyVersion = expectedKeyVersion
         self.newKeyVersion = newKeyVersion
         self.sealedToken = sealedToken
@@ -43,13 +46,16 @@ extension SQLiteTokenStore {
         try connection.writeTransaction { try body { try applySealedTokenUpdates($0, now: now) } }
     }
 
-    /// The compare-and-set updates themselves, inside a transaction the caller holds.
+    /// The compare-and-set updates themselves, inside a transaction the caller holds, and the
+    /// per-version counts they move (once per tenant and version, not per row).
     private func applySealedTokenUpdates(_ updates: [SealedTokenUpdate], now: Date) throws -> [Bool] {
         let statement = try connection.cached("""
-            UPDATE tokens SET key_version = ?1, sealed_token = ?2, updated_at = ?3 WHERE id = ?4 AND key_version = ?5
+            UPDATE tokens SET key_version = ?1, sealed_token = ?2, updated_at = ?3
+            WHERE id = ?4 AND key_version = ?5 AND sealed_token IS NOT NULL
             """)
         var changed: [Bool] = []
         changed.reserveCapacity(updates.count)
+        var moved: [TenantVersion: Int] = [:]
         for update in updates {
             statement.bind(1, update.newKeyVersion)
             update.sealedToken.withUnsafeBytes { statement.bind(2, bytes: $0) }
@@ -57,8 +63,14 @@ extension SQLiteTokenStore {
             statement.bind(4, update.id)
             statement.bind(5, update.expectedKeyVersion)
             try statement.run()
-            changed.append(statement.changes > 0)
+            let didChange = statement.changes > 0
+            changed.append(didChange)
+            if didChange, update.expectedKeyVersion != update.newKeyVersion {
+                moved[TenantVersion(tenant: update.tenant, version: update.expectedKeyVersion), default: 0] -= 1
+                moved[TenantVersion(tenant: update.tenant, version: update.newKeyVersion), default: 0] += 1
+            }
         }
+        for (entry, delta) in moved { try adjustKeyVersionRows(tenant: entry.tenant, version: entry.version, by: delta) }
         return changed
     }
 }
@@ -78,24 +90,27 @@ public struct SealedRow: Sendable {
 }
 
 extension SQLiteTokenStore {
-    /// Up to `limit` rows of `tenant` sealed with `keyVersion` (and still holding a token) whose id is
-    /// above `afterID`, in id order, with only the columns a rewrap needs. One batch of a keyset walk
-    /// over the `tokens_by_tenant_version` index: memory stays at one batch whatever the store's size.
-    public func sealedRows(tenant: String, keyVersion: Int, afterID: Int64, limit: Int) throws -> [SealedRow] {
+    /// Up to `limit` rows of `tenant` that hold a token sealed with a version other than `target`, after
+    /// the row `after` (user, provider) in that order, with only the columns a rewrap needs. One batch of
+    /// a keyset walk over the (tenant, user, provider) key: memory stays at one batch whatever the store's
+    /// size, and only the tenant's rows are read.
+    public func sealedRows(tenant: String, notOn target: Int, after: (user: String, provider: String), limit: Int) throws -> [SealedRow] {
         let statement = try connection.cached("""
-            SELECT id, user_id, provider, secret_name, sealed_token FROM tokens
-            WHERE tenant = ?1 AND key_version = ?2 AND id > ?3 AND sealed_token IS NOT NULL ORDER BY id LIMIT ?4
+            SELECT id, user_id, provider, secret_name, key_version, sealed_token FROM tokens
+            WHERE tenant = ?1 AND (user_id, provider) > (?2, ?3) AND key_version != ?4 AND sealed_token IS NOT NULL
+            ORDER BY user_id, provider LIMIT ?5
             """)
         defer { statement.reset() }
         statement.bind(1, tenant)
-        statement.bind(2, keyVersion)
-        statement.bind(3, afterID)
-        statement.bind(4, limit)
+        statement.bind(2, after.user)
+        statement.bind(3, after.provider)
+        statement.bind(4, target)
+        statement.bind(5, limit)
         var rows: [SealedRow] = []
         rows.reserveCapacity(limit)
         while try statement.step() {
             rows.append(SealedRow(id: statement.int(0), key: TokenKey(tenant: tenant, user: statement.text(1), provider: statement.text(2)),
-                                  secretName: statement.text(3), keyVersion: keyVersion, sealedToken: statement.blob(4) ?? []))
+                                  secretName: statement.text(3), keyVersion: Int(statement.int(4)), sealedToken: statement.blob(5) ?? []))
         }
         return rows
     }

@@ -33,7 +33,7 @@ public final class SQLiteTokenStore {
     @discardableResult
     public func put(_ token: StoredToken) throws -> Bool {
         try connection.writeTransaction {
-            let existed = try get(token.key) != nil
+            let existed = try get(token.key)
             let statement = try connection.cached("""
                 INSERT INTO tokens (tenant, user_id, provider, secret_name, key_version, sealed_token, issued_at, refreshed_at,
                     expires_at, status, failure_count, last_error_code, lease_owner, lease_until, updated_at)
@@ -44,7 +44,9 @@ public final class SQLiteTokenStore {
                 """)
             bindAll(statement, token)
             try statement.run()
-            return !existed
+            try moveKeyVersionRow(tenant: token.key.tenant, from: existed?.sealedToken == nil ? nil : existed?.keyVersion,
+                                  to: token.sealedToken == nil ? nil : token.keyVersion)
+            return existed == nil
         }
     }
 
@@ -61,7 +63,12 @@ public final class SQLiteTokenStore {
     /// Deletes the row for `key`. Returns whether there was one.
     @discardableResult
     public func delete(_ key: TokenKey) throws -> Bool {
-        try changing("DELETE FROM tokens WHERE tenant = ? AND user_id = ? AND provider = ?", key)
+        try connection.writeTransaction {
+            let version = try sealedKeyVersion(of: key)
+            guard try changing("DELETE FROM tokens WHERE tenant = ? AND user_id = ? AND provider = ?", key) else { return false }
+            try moveKeyVersionRow(tenant: key.tenant, from: version, to: nil)
+            return true
+        }
     }
 
     /// Drops the refresh token but keeps the record, with status `revoked`. Returns whether a token was dropped.
@@ -72,7 +79,12 @@ public final class SQLiteTokenStore {
             WHERE tenant = ?1 AND user_id = ?2 AND provider = ?3 AND (sealed_token IS NOT NULL OR status != 'revoked')
             """)
         statement.bind(4, now)
-        return try changing(statement, key)
+        return try connection.writeTransaction {
+            let version = try sealedKeyVersion(of: key)
+            guard try changing(statement, key) else { return false }
+            try moveKeyVersionRow(tenant: key.tenant, from: version, to: nil)
+            return true
+        }
     }
 
     /// Marks a row `needs_reauth` with the provider's error code (the token is dead; the user must sign in again).
@@ -107,7 +119,11 @@ public final class SQLiteTokenStore {
             let statement = try connection.cached("DELETE FROM tokens WHERE tenant = ?")
             statement.bind(1, tenant)
             try statement.run()
-            return statement.changes
+            let deleted = statement.changes
+            let counts = try connection.cached("DELETE FROM key_version_rows WHERE tenant = ?")
+            counts.bind(1, tenant)
+            try counts.run()
+            return deleted
         }
     }
 
@@ -122,18 +138,13 @@ public final class SQLiteTokenStore {
         return tenants
     }
 
-    /// Rows of a tenant per key version.
-    public func keyVersionCounts(tenant: String) throws -> [Int: Int] {
-        let statement = try connection.cached("SELECT key_version, count(*) FROM tokens WHERE tenant = ? GROUP BY key_version")
+    /// Every row of a tenant, with or without a token.
+    public func count(tenant: String) throws -> Int {
+        let statement = try connection.cached("SELECT count(*) FROM tokens WHERE tenant = ?")
         defer { statement.reset() }
         statement.bind(1, tenant)
-        var counts: [Int: Int] = [:]
-        while try statement.step() { counts[Int(statement.int(0))] = Int(statement.int(1)) }
-        return counts
+        return try statement.step() ? Int(statement.int(0)) : 0
     }
-
-    /// The key versions that some row of the tenant still uses. Rotation never purges one of these (I1).
-    public func referencedVersions(tenant: String) throws -> Set<Int> { Set(try keyVersionCounts(tenant: tenant).keys) }
 
     /// Rows of a tenant per status.
     public func statusCounts(tenant: String) throws -> [TokenStatus: Int] {
@@ -177,26 +188,9 @@ public final class SQLiteTokenStore {
         }
     }
 
-    /// Up to `limit` rows of `tenant` sealed with `keyVersion` whose id is above `afterID`, in id order:
-    /// one batch of a keyset-paginated walk (pass the last id seen to get the next batch).
-    public func rows(tenant: String, keyVersion: Int, afterID: Int64, limit: Int) throws -> [StoredToken] {
-        let statement = try connection.cached("""
-            SELECT \(Self.columns) FROM tokens WHERE tenant = ? AND key_version = ? AND id > ? ORDER BY id LIMIT ?
-            """)
-        defer { statement.reset() }
-        statement.bind(1, tenant)
-        statement.bind(2, keyVersion)
-        statement.bind(3, afterID)
-        statement.bind(4, limit)
-        var rows: [StoredToken] = []
-        rows.reserveCapacity(limit)
-        while try statement.step() { rows.append(Self.row(statement)) }
-        return rows
-    }
-
     /// Up to `limit` active rows of `provider` that hold a token and are due for refresh: refreshed
     /// before `refreshedBefore`, or expiring before `expiringBefore`, and not leased by anyone at `now`.
-    /// Keyset-paginated by id like ``rows(tenant:keyVersion:afterID:limit:)``.
+    /// Keyset-paginated by id.
     public func rowsDueForRefresh(provider: String, refreshedBefore: Date, expiringBefore: Date?, now: Date,
                                   afterID: Int64, limit: Int) throws -> [StoredToken] {
         let statement = try connection.cached("""

@@ -5,7 +5,8 @@
 enum StoreSchema {
     /// Every migration, in order; the store's version is how many have run.
     static let migrations: [String] = [
-        // 1: tokens, one row per (tenant, user, provider), with an index for each query the stages make.
+        // 1: tokens, one row per (tenant, user, provider), with an index for each query the stages make
+        //    (migration 2 replaces the rotation's index).
         """
         CREATE TABLE tokens (
             id INTEGER PRIMARY KEY,
@@ -31,6 +32,21 @@ enum StoreSchema {
         -- refresh: rows of a provider due by last refresh, or by expiry
         CREATE INDEX tokens_by_refresh ON tokens (provider, status, refreshed_at);
         CREATE INDEX tokens_by_expiry ON tokens (provider, status, expires_at);
+        """,
+        // 2: per-tenant counts of token-holding rows per key version, in place of the (tenant, key_version)
+        // index. A rotation changes every row's key_version: the index moved an entry per row (about a third
+        // of a rotation's writes); the counts change once per batch. The store keeps them in the same
+        // transaction as every change to a row's key version or token (SQLiteTokenStore+KeyVersionRows).
+        """
+        CREATE TABLE key_version_rows (
+            tenant TEXT NOT NULL,
+            key_version INTEGER NOT NULL,
+            rows INTEGER NOT NULL,
+            PRIMARY KEY (tenant, key_version)
+        ) WITHOUT ROWID;
+        INSERT INTO key_version_rows (tenant, key_version, rows)
+            SELECT tenant, key_version, count(*) FROM tokens WHERE sealed_token IS NOT NULL GROUP BY tenant, key_version;
+        DROP INDEX tokens_by_tenant_version;
         """,
     ]
 

@@ -155,7 +155,7 @@ import Testing
             let status = try workspace.run(["status", "--spec", "nightly.yml"])
             #expect(status.status == 0, "\(status.stderr)")
             #expect(status.stdout.contains("contoso-0001: key version 1, 0 d old"))
-            #expect(status.stdout.contains("  rows per key version: v1 2"))
+            #expect(status.stdout.contains("  tokens per key version: v1 1"))
             #expect(status.stdout.contains("  tokens: active 1, needs_reauth 0, revoked 1"))
             #expect(status.stdout.contains("  next job: rotate-keys: up to date (key version 1); offboard: would revoke 1 user"))
             #expect(try Data(contentsOf: URL(fileURLWithPath: folder + "/state/tokens.db")) == before)

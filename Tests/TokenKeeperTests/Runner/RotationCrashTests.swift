@@ -92,6 +92,9 @@ import Glibc
                     guard try Self.runAndKill(fixture, after: delay * Double(kill + 1) / 2) else { break }
                     // At every instant every token opens with the version its row names (I1).
                     #expect(try fixture.verifyEveryToken() == 3_000, "attempt \(attempt), kill \(kill)")
+                    // The per-version counts rotation plans from committed with the rows they count.
+                    let store = try SQLiteTokenStore(path: fixture.storePath)
+                    #expect(try store.keptKeyVersionRows() == (try store.recountedKeyVersionRows()), "attempt \(attempt), kill \(kill)")
                     let versionsInUse = Set(try Self.logicalState(fixture).rows.values)
                     if versionsInUse.contains("v1 active"), versionsInUse.contains("v2 active") { landedMidRotation += 1 }
                 }

@@ -157,7 +157,7 @@ import Testing
                 let binding = TokenBinding.associatedData(for: key, secret: "a", keyVersion: 1)
                 let plain = Array(JobFixture.token(for: key).revealed.utf8)
                 let sealed = try plain.withUnsafeBytes { p in try binding.withUnsafeBytes { try context.seal(p, associatedData: $0) } }
-                #expect(try store.replaceSealedTokens([SealedTokenUpdate(id: try #require(try store.get(key)).id, expectedKeyVersion: 2,
+                #expect(try store.replaceSealedTokens([SealedTokenUpdate(id: try #require(try store.get(key)).id, tenant: key.tenant, expectedKeyVersion: 2,
                                                                          newKeyVersion: 1, sealedToken: sealed)]) == 1)
             }
             let stage = try #require(try await fixture.run(spec, at: Date().addingTimeInterval(31 * 86_400)).stages.first)

@@ -9,7 +9,7 @@ package enum StatusCommand {
         package var secret: String
         package var latestVersion: Int?
         package var keyAgeDays: Int?
-        package var rowsByVersion: [String: Int]
+        package var tokensByVersion: [String: Int]
         package var tokensByStatus: [String: Int]
         package var oldestRefresh: Date?
         /// What the next run of `--spec` would do to this tenant, per stage.
@@ -17,7 +17,7 @@ package enum StatusCommand {
     }
 
     static let command = Command(
-        "status", abstract: "Per tenant: key version and age, rows per key version, tokens by status, and what the next job would do.",
+        "status", abstract: "Per tenant: key version and age, tokens per key version, tokens by status, and what the next job would do.",
         usage: "[--spec JOB.yml] [--format text|json]",
         discussion: """
             Reads the vault and the store read-only (nothing changes, not even the audit log) and prints one block per
@@ -82,7 +82,7 @@ package enum StatusCommand {
                 secret: !versions.isEmpty ? "active" : deleted.contains(tenant) ? "soft-deleted" : "absent",
                 latestVersion: latest?.number,
                 keyAgeDays: latest.map { Int(now.timeIntervalSince($0.createdAt) / 86_400) },
-                rowsByVersion: Dictionary(uniqueKeysWithValues: try store.keyVersionCounts(tenant: tenant).map { ("v\($0.key)", $0.value) }),
+                tokensByVersion: Dictionary(uniqueKeysWithValues: try store.keyVersionCounts(tenant: tenant).map { ("v\($0.key)", $0.value) }),
                 tokensByStatus: Dictionary(uniqueKeysWithValues: try store.statusCounts(tenant: tenant).map { ($0.key.rawValue, $0.value) }),
                 oldestRefresh: try store.oldestRefresh(tenant: tenant),
                 nextJob: plans[tenant] ?? [])
@@ -97,8 +97,8 @@ package enum StatusCommand {
             var key = "secret \(status.secret)"
             if let version = status.latestVersion, let age = status.keyAgeDays { key = "key version \(version), \(age) d old" }
             lines.append("\(status.tenant): \(key)")
-            let rows = status.rowsByVersion.sorted { $0.key < $1.key }.map { "\($0.key) \(CountText.number($0.value))" }
-            lines.append("  rows per key version: \(rows.isEmpty ? "none" : rows.joined(separator: ", "))")
+            let rows = status.tokensByVersion.sorted { $0.key < $1.key }.map { "\($0.key) \(CountText.number($0.value))" }
+            lines.append("  tokens per key version: \(rows.isEmpty ? "none" : rows.joined(separator: ", "))")
             let tokens = ["active", "needs_reauth", "revoked"].map { "\($0) \(CountText.number(status.tokensByStatus[$0] ?? 0))" }
             lines.append("  tokens: \(tokens.joined(separator: ", "))")
             lines.append("  oldest refresh: \(status.oldestRefresh.map(DateText.timestamp) ?? "none")")

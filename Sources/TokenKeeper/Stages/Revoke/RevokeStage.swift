@@ -83,7 +83,7 @@ package struct RevokeStage {
             case .softDeleted: .softDeleted
             case .absent: .absent
             }
-            let rows = try context.store.keyVersionCounts(tenant: tenant).values.reduce(0, +)
+            let rows = try context.store.count(tenant: tenant)
             let plan = RevokePlanner.plan(TenantSecretState(tenant: tenant, secret: secret, rows: rows), purge: options.purge)
             if plan.isAlreadyRevoked {
                 recorder.count("tenants_already_revoked")

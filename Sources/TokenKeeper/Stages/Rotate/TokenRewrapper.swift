@@ -13,7 +13,7 @@ import Foundation
 ///
 /// Two walks give the same result: when most rows need rewrapping, one pass over the whole table in
 /// id order reads and rewrites each page once (the fast path for a full rotation); when few do, a
-/// walk per tenant and version over the `tokens_by_tenant_version` index skips the rest.
+/// walk per tenant over the (tenant, user, provider) key reads only those tenants' rows.
 package final class TokenRewrapper {
     /// Where rows and keys come from.
     package let custodian: TokenCustodian
@@ -57,7 +57,6 @@ package final class TokenRewrapper {
     /// One batch resealed by the producer thread, ready to write.
     private struct ResealedBatch {
         var updates: [SealedTokenUpdate] = []
-        var tenantOfUpdate: [String] = []
         var keysOfUpdate: [TokenKey] = []
         var failures: [(key: TokenKey, error: any Error)] = []
         var rowCount = 0
@@ -105,7 +104,7 @@ package final class TokenRewrapper {
                         // Rows changed meanwhile (a refresh committed a newer token) are skipped by the compare-and-set.
                         let changed = try apply(batch.updates)
                         for (index, didChange) in changed.enumerated() where didChange {
-                            outcomes[batch.tenantOfUpdate[index], default: Outcome()].rewrapped += 1
+                            outcomes[batch.updates[index].tenant, default: Outcome()].rewrapped += 1
                             if let onRewrapped { onRewrapped(batch.keysOfUpdate[index]) }
                         }
                         onBatch(batch.rowCount)
@@ -157,7 +156,6 @@ package final class TokenRewrapper {
         bindings.new.reserveCapacity(256)
         batch.rowCount = rows.count
         batch.updates.reserveCapacity(rows.count)
-        batch.tenantOfUpdate.reserveCapacity(rows.count)
         for row in rows {
             do {
                 let keys = tenants[row.key.tenant]!
@@ -165,8 +163,8 @@ package final class TokenRewrapper {
                     : custodian.context(secret: row.secretName, version: row.keyVersion)
                 let sealed = try Self.reseal(row, opener: opener, sealer: keys.sealer, newVersion: keys.target, buffer: &buffer,
                                             bindings: &bindings)
-                batch.updates.append(SealedTokenUpdate(id: row.id, expectedKeyVersion: row.keyVersion, newKeyVersion: keys.target, sealedToken: sealed))
-                batch.tenantOfUpdate.append(row.key.tenant)
+                batch.updates.append(SealedTokenUpdate(id: row.id, tenant: row.key.tenant, expectedKeyVersion: row.keyVersion,
+                                                       newKeyVersion: keys.target, sealedToken: sealed))
                 if listItems { batch.keysOfUpdate.append(row.key) }
             } catch {
                 batch.failures.append((row.key, error))
@@ -191,14 +189,15 @@ package final class TokenRewrapper {
             }
         } else {
             for tenant in tenants.keys.sorted() {
-                for version in tenants[tenant]!.openers.keys.sorted() {
-                    var afterID: Int64 = 0
-                    while true {
-                        let rows = try store.sealedRows(tenant: tenant, keyVersion: version, afterID: afterID, limit: batchSize)
-                        guard let last = rows.last else { break }
-                        afterID = last.id
-                        if try !process(rows) { return }
-                    }
+                let keys = tenants[tenant]!
+                var after = (user: "", provider: "")
+                while true {
+                    let rows = try store.sealedRows(tenant: tenant, notOn: keys.target, after: after, limit: batchSize)
+                    guard let last = rows.last else { break }
+                    after = (last.key.user, last.key.provider)
+                    // A version this run has no key for (not in the counts when planned) stays for the next run.
+                    let wanted = rows.filter { keys.openers[$0.keyVersion] != nil }
+                    if !wanted.isEmpty, try !process(wanted) { return }
                 }
             }
         }
