@@ -30,6 +30,7 @@ package enum FailureClassifier {
             switch error {
             case .notFound, .tokenDropped: return (.notFound, nil, message)
             case .schemaTooNew, .needsMigration: return (.environment, nil, message)
+            case .notDurable: return (.transient, "store_busy", message)
             }
         case let error as SQLiteError:
             switch error.code & 0xFF {

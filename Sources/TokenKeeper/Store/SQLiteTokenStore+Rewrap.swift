@@ -150,7 +150,8 @@ extension SQLiteTokenStore {
     /// `pages` pages instead of SQLite's default 1,000, then checkpoints once and restores the default.
     ///
     /// Fewer, larger checkpoints copy each page that several batches touched once instead of once per
-    /// batch. Durability is unchanged: every batch is still its own committed transaction in the WAL.
+    /// batch. Every batch is still its own committed transaction in the WAL; call ``makeDurable()``
+    /// before acting on them in a way that cannot be undone.
     package func withCheckpointInterval<T>(pages: Int, _ body: () throws -> T) throws -> T {
         try connection.execute("PRAGMA wal_autocheckpoint=\(pages)")
         defer {
@@ -158,5 +159,19 @@ extension SQLiteTokenStore {
             try? connection.execute("PRAGMA wal_autocheckpoint=1000")
         }
         return try body()
+    }
+
+    /// Syncs every committed transaction to disk and copies the WAL into the database file.
+    ///
+    /// With `synchronous=NORMAL` a commit survives a crash of the process at once, but a power loss
+    /// only once a checkpoint has synced the WAL. Call this before acting on committed rows in a way
+    /// that cannot be undone: rotation calls it before it disables or purges the versions the rows
+    /// were moved off (I1). A full checkpoint waits (up to the busy timeout) for other readers.
+    /// - throws: ``StoreError/notDurable(path:)`` when readers or a writer kept the WAL busy.
+    public func makeDurable() throws {
+        let statement = try connection.cached("PRAGMA wal_checkpoint(FULL)")
+        defer { statement.reset() }
+        // One row: busy (1 when the checkpoint could not finish), WAL frames, frames checkpointed.
+        guard try statement.step(), statement.int(0) == 0 else { throw StoreError.notDurable(path: path) }
     }
 }

@@ -64,6 +64,32 @@ import Testing
         }
     }
 
+    @Test func aVersionIsNotPurgedUntilTheRowsMovedOffItAreDurable() async throws {
+        try await withTemporaryDirectory { folder in
+            let fixture = try JobFixture(folder: folder)
+            try fixture.seed(tenants: ["t1"], usersPerTenant: 3)
+            let spec = try fixture.spec(Self.rotateAll)
+            try await fixture.run(spec)  // version 2; version 1 kept
+            let later = Date().addingTimeInterval(31 * 86_400)
+            // A reader holds a snapshot from before the next rotation, so no full checkpoint can sync its rows.
+            let reader = try SQLiteConnection(path: fixture.storePath)
+            try reader.execute("BEGIN")
+            #expect(try reader.scalar("SELECT count(*) FROM tokens") == 3)
+            let blocked = try await fixture.run(spec, at: later)
+            try reader.execute("COMMIT")
+            let failure = try #require(blocked.stages.first?.case("t1"))
+            #expect(failure.status == .failed)
+            #expect(failure.failureType == .transient)
+            #expect(failure.code == "store_busy")
+            #expect(try fixture.versions("t1") == [1, 2, 3])  // version 1 stays: nothing depends on unsynced rows
+            #expect(try fixture.verifyEveryToken() == 3)
+            // The next run, with the reader gone, finishes the step it skipped.
+            let finished = try await fixture.run(spec, at: later)
+            #expect(finished.stages.first?.case("t1")?.status == .passed)
+            #expect(try fixture.versions("t1") == [2, 3])
+        }
+    }
+
     @Test func aTokenThatDoesNotOpenIsAFailedItemAndItsVersionIsKept() async throws {
         try await withTemporaryDirectory { folder in
             let fixture = try JobFixture(folder: folder)

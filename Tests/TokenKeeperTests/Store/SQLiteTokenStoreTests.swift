@@ -139,6 +139,31 @@ import Testing
         }
     }
 
+    @Test func committedRowsAreMadeDurableOnceNoReaderHoldsAnOlderSnapshot() throws {
+        try withTemporaryDirectory { folder in
+            let path = folder + "/tokens.db"
+            let store = try SQLiteTokenStore(path: path, busyTimeout: 0.1)
+            try store.put(Self.token("t", "u1"))
+            let reader = try SQLiteConnection(path: path)
+            try reader.execute("BEGIN")
+            #expect(try reader.scalar("SELECT count(*) FROM tokens") == 1)
+            try store.put(Self.token("t", "u2"))
+            do {
+                try store.makeDurable()
+                Issue.record("a full checkpoint finished although a reader held an older snapshot")
+            } catch StoreError.notDurable(let item) {
+                #expect(item == path)
+            }
+            try reader.execute("COMMIT")
+            try store.makeDurable()
+            // Every frame of the WAL is synced and copied into the database file.
+            let statement = try store.connection.cached("PRAGMA wal_checkpoint(PASSIVE)")
+            defer { statement.reset() }
+            #expect(try statement.step())
+            #expect(statement.int(0) == 0 && statement.int(1) == statement.int(2))
+        }
+    }
+
     @Test func busyStoreMakesAWriterWaitThenFailWithABusyError() throws {
         try withTemporaryDirectory { folder in
             let path = folder + "/tokens.db"

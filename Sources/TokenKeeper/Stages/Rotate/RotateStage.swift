@@ -177,7 +177,16 @@ package struct RotateStage {
             }
         }
         phaseDone("rewrap")
-        // 3. Per tenant: disable and purge what no token uses any more, then the tenant's case.
+        // 3. Per tenant: disable and purge what no token uses any more, then the tenant's case. The
+        // rewrapped rows must survive a power loss before a version they were moved off can go (I1).
+        let retiring = tenants.indices.filter { tenants[$0].error == nil && !tenants[$0].plan.versionsToPurge.isEmpty }
+        if !retiring.isEmpty {
+            do {
+                try context.store.makeDurable()
+            } catch {
+                for index in retiring { tenants[index].error = error }
+            }
+        }
         var failed = 0
         for var tenant in tenants {
             let outcome = outcomes[tenant.plan.tenant] ?? TokenRewrapper.Outcome()
