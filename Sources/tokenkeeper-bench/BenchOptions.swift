@@ -16,7 +16,10 @@ struct BenchOptions {
     var python = ".venv/bin/python"
     /// The baseline script.
     var baseline = "../shared/bench/python_rewrap.py"
-    /// Skip the Python baseline.
+    /// The plain C reference (scripts/reference/c_rewrap.c, built by scripts/bench), run on a copy of
+    /// the baseline's seeded table; nil to leave it out.
+    var cReference: String?
+    /// Skip the Python baseline (and the C reference, which runs on the baseline's table).
     var skipBaseline = false
     /// Keep the stores afterwards.
     var keep = false
@@ -29,17 +32,19 @@ struct BenchOptions {
 
     static let help = """
         USAGE: tokenkeeper-bench [--tokens N[,N...]] [--tenants 100] [--token-bytes 1200] [--dir DIR]
-                                 [--tokenkeeper PATH] [--python PATH] [--baseline PATH] [--no-baseline] [--keep] [--seed-only]
+                                 [--tokenkeeper PATH] [--python PATH] [--baseline PATH] [--c-reference PATH]
+                                 [--no-baseline] [--keep] [--seed-only]
                tokenkeeper-bench --report-cases 100000
 
         Seeds N synthetic refresh tokens over the tenants (each tenant's key version 1 dated 40 days ago), then
         times `tokenkeeper run` of a rotate job (every token rewrapped under a new version) and a second, no-op
-        run, and runs the Python baseline (../shared/bench/python_rewrap.py) on the same N in the same run.
-        Prints rows per second, the ratio to the baseline, peak memory (ru_maxrss of each child) and the
+        run, and runs the Python baseline (../shared/bench/python_rewrap.py) on the same N in the same run:
+        it seeds its table, which is copied, then rewraps it; with --c-reference, the plain C program
+        (scripts/reference/c_rewrap.c) rewraps the copy the same way. Prints rows per second, the ratios, peak memory (ru_maxrss of each child) and the
         no-op time, then one JSON line. --seed-only stops after seeding and keeps the folder (its path and the
         master key are printed) so `tokenkeeper run rotate.yml` can be profiled by hand; --run-spec SPEC runs a
         spec in-process on the main thread (for profilers). --report-cases N instead times `tokenkeeper report show`
-        and `report diff` on JUnit reports of N testcases. Build with `swift build -c release` first (scripts/bench-rotate does).
+        and `report diff` on JUnit reports of N testcases. Build with `swift build -c release` first (scripts/bench does, and builds the C reference).
         """
 
     init(arguments: [String]) throws {
@@ -64,6 +69,7 @@ struct BenchOptions {
             case "--tokenkeeper": tokenkeeper = try value(argument)
             case "--python": python = try value(argument)
             case "--baseline": baseline = try value(argument)
+            case "--c-reference": cReference = try value(argument)
             case "--no-baseline": skipBaseline = true
             case "--keep": keep = true
             case "--report-cases": reportCases = try number(argument, try value(argument))

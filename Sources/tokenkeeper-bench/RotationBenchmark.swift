@@ -19,6 +19,9 @@ struct RotationBenchmark {
         var pythonRewrapRowsPerSecond: Double?
         var pythonPeakRSSMiB: Double?
         var ratio: Double?
+        var cRewrapRowsPerSecond: Double?
+        var cPeakRSSMiB: Double?
+        var ratioToC: Double?
     }
 
     func run() async throws {
@@ -55,6 +58,10 @@ struct RotationBenchmark {
         if let python = f.pythonRewrapRowsPerSecond, let ratio = f.ratio {
             lines.append(String(format: "  python baseline:    %10.0f rows/s, peak RSS %.1f MiB", python, f.pythonPeakRSSMiB ?? 0))
             lines.append(String(format: "  ratio tokenkeeper / python: %.2fx", ratio))
+        }
+        if let c = f.cRewrapRowsPerSecond, let ratio = f.ratioToC {
+            lines.append(String(format: "  plain C reference:  %10.0f rows/s, peak RSS %.1f MiB", c, f.cPeakRSSMiB ?? 0))
+            lines.append(String(format: "  ratio tokenkeeper / C: %.2fx", ratio))
         }
         return lines.joined(separator: "\n")
     }
@@ -107,16 +114,35 @@ struct RotationBenchmark {
                               rotatePeakRSSMiB: rotate.peakRSSMiB, noopSeconds: noop.seconds, noopPeakRSSMiB: noop.peakRSSMiB)
         if !options.skipBaseline {
             try? FileManager.default.removeItem(atPath: folder + "/tokens.db")
-            let python = try MeasuredProcess.run([options.python, options.baseline, "--rows", String(size), "--db", folder + "/python.db", "--json"])
-            guard python.status == 0, let line = python.output.split(separator: "\n").last,
-                  let json = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  let rate = json["rewrap_rows_per_s"] as? Double ?? (json["rewrap_rows_per_s"] as? Int).map(Double.init)
-            else { throw BenchError("the Python baseline failed (exit \(python.status)); is `cryptography` installed for \(options.python)?") }
-            figures.pythonRewrapRowsPerSecond = rate
+            let table = folder + "/python.db"
+            let seeded = try MeasuredProcess.run([options.python, options.baseline, "--mode", "seed-only", "--rows", String(size), "--db", table])
+            guard seeded.status == 0 else {
+                throw BenchError("the Python baseline could not seed (exit \(seeded.status)); is `cryptography` installed for \(options.python)?")
+            }
+            if options.cReference != nil { try FileManager.default.copyItem(atPath: table, toPath: folder + "/c.db") }
+            let python = try Self.rewrap([options.python, options.baseline, "--mode", "rewrap-only", "--db", table, "--json"], name: "the Python baseline")
+            figures.pythonRewrapRowsPerSecond = python.rate
             figures.pythonPeakRSSMiB = python.peakRSSMiB
-            figures.ratio = figures.rotateTokensPerSecond / rate
+            figures.ratio = figures.rotateTokensPerSecond / python.rate
+            try? FileManager.default.removeItem(atPath: table)
+            if let reference = options.cReference {
+                let c = try Self.rewrap([reference, folder + "/c.db"], name: "the C reference")
+                figures.cRewrapRowsPerSecond = c.rate
+                figures.cPeakRSSMiB = c.peakRSSMiB
+                figures.ratioToC = figures.rotateTokensPerSecond / c.rate
+            }
         }
         return figures
+    }
+
+    /// Runs a baseline's rewrap and reads its rate from the JSON line it prints last.
+    private static func rewrap(_ arguments: [String], name: String) throws -> (rate: Double, peakRSSMiB: Double) {
+        let run = try MeasuredProcess.run(arguments)
+        guard run.status == 0, let line = run.output.split(separator: "\n").last,
+              let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+              let rate = json["rewrap_rows_per_s"] as? Double ?? (json["rewrap_rows_per_s"] as? Int).map(Double.init)
+        else { throw BenchError("\(name) failed (exit \(run.status)): \(run.output.suffix(300))") }
+        return (rate, run.peakRSSMiB)
     }
 
     /// Creates the vault (dated 40 days ago, so rotation is due) and seeds `size` tokens in batches.
