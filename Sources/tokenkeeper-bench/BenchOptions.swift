@@ -40,8 +40,8 @@ struct BenchOptions {
         times `tokenkeeper run` of a rotate job (every token rewrapped under a new version) and a second, no-op
         run, and runs the Python baseline (../shared/bench/python_rewrap.py) on the same N in the same run:
         it seeds its table, which is copied, then rewraps it; with --c-reference, the plain C program
-        (scripts/reference/c_rewrap.c) rewraps the copy the same way. Prints rows per second, the ratios, peak memory (ru_maxrss of each child) and the
-        no-op time, then one JSON line. --seed-only stops after seeding and keeps the folder (its path and the
+        (scripts/reference/c_rewrap.c) rewraps the copy the same way. Prints rows per second, the ratios,
+        each child's own peak memory (measured with GNU time) and the no-op time, then one JSON line. --seed-only stops after seeding and keeps the folder (its path and the
         master key are printed) so `tokenkeeper run rotate.yml` can be profiled by hand; --run-spec SPEC runs a
         spec in-process on the main thread (for profilers). --report-cases N instead times `tokenkeeper report show`
         and `report diff` on JUnit reports of N testcases. Build with `swift build -c release` first (scripts/bench does, and builds the C reference).

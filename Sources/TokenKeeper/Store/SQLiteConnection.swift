@@ -102,10 +102,8 @@ package final class SQLiteConnection {
 
     /// Runs `body` in a write transaction (`BEGIN IMMEDIATE`, so the write lock is taken up front and
     /// a busy database is met at BEGIN, where the busy timeout applies). Commits when `body` returns,
-    /// rolls back and rethrows the first error when it throws. Called inside a transaction already
-    /// open on this connection, `body` joins it (and commits or rolls back with it).
+    /// rolls back and rethrows the first error when it throws.
     package func writeTransaction<T>(_ body: () throws -> T) throws -> T {
-        guard sqlite3_get_autocommit(handle) != 0 else { return try body() }
         try execute("BEGIN IMMEDIATE")
         do {
             let result = try body()

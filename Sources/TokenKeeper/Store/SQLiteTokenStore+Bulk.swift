@@ -11,13 +11,13 @@ extension SQLiteTokenStore {
                     expires_at, status, failure_count, last_error_code, lease_owner, lease_until, updated_at)
                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
                 """)
-            var added: [TenantVersion: Int] = [:]
+            var added = KeyVersionRowChanges()
             for token in tokens {
                 bindAll(statement, token)
                 try statement.run()
-                if token.sealedToken != nil { added[TenantVersion(tenant: token.key.tenant, version: token.keyVersion), default: 0] += 1 }
+                added.move(tenant: token.key.tenant, from: nil, to: token.sealedToken == nil ? nil : token.keyVersion)
             }
-            for (entry, rows) in added { try adjustKeyVersionRows(tenant: entry.tenant, version: entry.version, by: rows) }
+            try apply(added)
             return tokens.count
         }
     }

@@ -7,12 +7,6 @@ import Foundation
 /// that a rotation had to move for every row. Every statement that inserts or deletes a row, or changes
 /// a row's key version or whether it holds a token, adjusts them in the same transaction; nothing else
 /// writes the `tokens` table.
-/// A tenant and one of its key versions: the key of a `key_version_rows` count.
-struct TenantVersion: Hashable {
-    var tenant: String
-    var version: Int
-}
-
 extension SQLiteTokenStore {
     /// Rows of a tenant that hold a token, per key version (versions without such rows are absent).
     public func keyVersionCounts(tenant: String) throws -> [Int: Int] {
@@ -30,18 +24,17 @@ extension SQLiteTokenStore {
     /// The counts recomputed from the rows themselves, a full scan: for checking that the kept counts
     /// agree (tests, diagnostics), never on a hot path.
     package func recountedKeyVersionRows() throws -> [String: [Int: Int]] {
-        let statement = try connection.cached("""
-            SELECT tenant, key_version, count(*) FROM tokens WHERE sealed_token IS NOT NULL GROUP BY tenant, key_version
-            """)
-        defer { statement.reset() }
-        var counts: [String: [Int: Int]] = [:]
-        while try statement.step() { counts[statement.text(0), default: [:]][Int(statement.int(1))] = Int(statement.int(2)) }
-        return counts
+        try countsByTenant("SELECT tenant, key_version, count(*) FROM tokens WHERE sealed_token IS NOT NULL GROUP BY tenant, key_version")
     }
 
     /// Every kept count above zero, per tenant: what ``recountedKeyVersionRows()`` must equal.
     package func keptKeyVersionRows() throws -> [String: [Int: Int]] {
-        let statement = try connection.cached("SELECT tenant, key_version, rows FROM key_version_rows WHERE rows != 0")
+        try countsByTenant("SELECT tenant, key_version, rows FROM key_version_rows WHERE rows != 0")
+    }
+
+    /// Rows of (tenant, version, count) as counts per tenant.
+    private func countsByTenant(_ sql: String) throws -> [String: [Int: Int]] {
+        let statement = try connection.cached(sql)
         defer { statement.reset() }
         var counts: [String: [Int: Int]] = [:]
         while try statement.step() { counts[statement.text(0), default: [:]][Int(statement.int(1))] = Int(statement.int(2)) }
@@ -64,14 +57,20 @@ extension SQLiteTokenStore {
     /// Moves one row's count from the version it was sealed with to the one it is sealed with now
     /// (nil: no row, or no token). Call inside the write transaction that changed the row.
     func moveKeyVersionRow(tenant: String, from old: Int?, to new: Int?) throws {
-        guard old != new else { return }
-        if let old { try adjustKeyVersionRows(tenant: tenant, version: old, by: -1) }
-        if let new { try adjustKeyVersionRows(tenant: tenant, version: new, by: 1) }
+        var changes = KeyVersionRowChanges()
+        changes.move(tenant: tenant, from: old, to: new)
+        try apply(changes)
+    }
+
+    /// Writes the summed changes of many rows, once per tenant and version. Call inside the write
+    /// transaction that changed the rows.
+    func apply(_ changes: KeyVersionRowChanges) throws {
+        for (entry, delta) in changes.deltas { try adjustKeyVersionRows(tenant: entry.tenant, version: entry.version, by: delta) }
     }
 
     /// Adds `delta` to the count of `tenant`'s rows on `version` (removing a count that reaches zero).
     /// Call inside the write transaction that changed the rows.
-    func adjustKeyVersionRows(tenant: String, version: Int, by delta: Int) throws {
+    private func adjustKeyVersionRows(tenant: String, version: Int, by delta: Int) throws {
         guard delta != 0 else { return }
         let statement = try connection.cached("""
             INSERT INTO key_version_rows (tenant, key_version, rows) VALUES (?1, ?2, ?3)
@@ -87,5 +86,26 @@ extension SQLiteTokenStore {
             cleanup.bind(2, version)
             try cleanup.run()
         }
+    }
+}
+
+/// Changes to the `key_version_rows` counts summed over the rows a statement or batch touched, so the
+/// counts table is written once per tenant and version rather than once per row.
+struct KeyVersionRowChanges {
+    /// A tenant and one of its key versions: the key of a count.
+    struct TenantVersion: Hashable {
+        var tenant: String
+        var version: Int
+    }
+
+    /// The net change per tenant and version (zero entries are left out when applied).
+    private(set) var deltas: [TenantVersion: Int] = [:]
+
+    /// One row of `tenant` moved from holding a token sealed with `old` to one sealed with `new`
+    /// (nil: no row, or no token).
+    mutating func move(tenant: String, from old: Int?, to new: Int?) {
+        guard old != new else { return }
+        if let old { deltas[TenantVersion(tenant: tenant, version: old), default: 0] -= 1 }
+        if let new { deltas[TenantVersion(tenant: tenant, version: new), default: 0] += 1 }
     }
 }

@@ -55,7 +55,7 @@ extension SQLiteTokenStore {
             """)
         var changed: [Bool] = []
         changed.reserveCapacity(updates.count)
-        var moved: [TenantVersion: Int] = [:]
+        var moved = KeyVersionRowChanges()
         for update in updates {
             statement.bind(1, update.newKeyVersion)
             update.sealedToken.withUnsafeBytes { statement.bind(2, bytes: $0) }
@@ -65,12 +65,9 @@ extension SQLiteTokenStore {
             try statement.run()
             let didChange = statement.changes > 0
             changed.append(didChange)
-            if didChange, update.expectedKeyVersion != update.newKeyVersion {
-                moved[TenantVersion(tenant: update.tenant, version: update.expectedKeyVersion), default: 0] -= 1
-                moved[TenantVersion(tenant: update.tenant, version: update.newKeyVersion), default: 0] += 1
-            }
+            if didChange { moved.move(tenant: update.tenant, from: update.expectedKeyVersion, to: update.newKeyVersion) }
         }
-        for (entry, delta) in moved { try adjustKeyVersionRows(tenant: entry.tenant, version: entry.version, by: delta) }
+        try apply(moved)
         return changed
     }
 }
