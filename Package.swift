@@ -19,29 +19,70 @@ let package = Package(
         .library(name: "TokenKeeper", targets: ["TokenKeeper"]),
     ],
     targets: [
-        // OpenSSL 3 libcrypto: AEAD, KDF, random bytes. Nothing but the Crypto folder imports it.
+        // OpenSSL 3 libcrypto: AEAD, KDF, random bytes. Nothing but the Crypto target imports it.
         .systemLibrary(
             name: "COpenSSL",
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]
         ),
-        // SQLite 3: the token store. Nothing but the Store folder imports it.
+        // SQLite 3: the token store. Nothing but the Store target imports it.
         .systemLibrary(
             name: "CSQLite",
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
         ),
+        // The library's layers, one target each (../shared/DESIGN.md "Modules"; README "Project layout").
+        // A target lists exactly what it may use; Tests/TokenKeeperTests/Layering checks the imports too.
+        .target(name: "Support", swiftSettings: swiftSettings),
+        .target(name: "Crypto", dependencies: ["COpenSSL", "Support"], swiftSettings: swiftSettings),
+        .target(name: "Spec", dependencies: ["Support"], swiftSettings: swiftSettings),
+        .target(name: "Identity", dependencies: ["Spec", "Support"], swiftSettings: swiftSettings),
+        .target(name: "Vault", dependencies: ["Crypto", "Support"], swiftSettings: swiftSettings),
+        .target(name: "Store", dependencies: ["CSQLite", "Support"], swiftSettings: swiftSettings),
+        .target(
+            name: "Custody",
+            dependencies: ["Crypto", "Vault", "Store", "Identity", "Spec", "Support"],
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "Report", dependencies: ["Spec", "Support"], swiftSettings: swiftSettings),
+        .target(
+            name: "Stages",
+            dependencies: ["Custody", "Identity", "Spec", "Report", "Vault", "Store", "Support"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Runner",
+            dependencies: ["Stages", "Report", "Spec", "Custody", "Vault", "Store", "Crypto", "Support"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Access",
+            dependencies: ["Custody", "Identity", "Spec", "Vault", "Store", "Support"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "CLI",
+            dependencies: [
+                "Support", "Crypto", "Spec", "Identity", "Vault", "Store", "Custody", "Report", "Stages",
+                "Runner", "Access",
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The product library: re-exports the public API, so `import TokenKeeper` is all a Swift caller needs.
         .target(
             name: "TokenKeeper",
-            dependencies: ["COpenSSL", "CSQLite"],
+            dependencies: [
+                "Support", "Crypto", "Spec", "Identity", "Vault", "Store", "Custody", "Report", "Stages",
+                "Runner", "Access", "CLI",
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "tokenkeeper",
-            dependencies: ["TokenKeeper"],
+            dependencies: ["CLI"],
             swiftSettings: swiftSettings
         ),
-        // The rotation benchmark (scripts/bench-rotate): seeds a store, times `tokenkeeper run`, and runs
+        // The benchmarks (scripts/bench): seeds a store, times `tokenkeeper run`, and runs
         // the Python baseline beside it. Not part of the product image.
         .executableTarget(
             name: "tokenkeeper-bench",
@@ -50,7 +91,10 @@ let package = Package(
         ),
         .testTarget(
             name: "TokenKeeperTests",
-            dependencies: ["TokenKeeper", "tokenkeeper"],
+            dependencies: [
+                "TokenKeeper", "tokenkeeper", "Support", "Crypto", "Spec", "Identity", "Vault", "Store", "Custody",
+                "Report", "Stages", "Runner", "Access", "CLI",
+            ],
             swiftSettings: swiftSettings
         ),
     ],

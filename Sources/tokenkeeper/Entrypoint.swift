@@ -1,4 +1,4 @@
-import TokenKeeper
+import CLI
 
 /// The `tokenkeeper` executable: everything but the process entry lives in the TokenKeeper library.
 @main

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import TokenKeeper
+@testable import CLI
+@testable import Crypto
+@testable import Report
 
 /// Runs the built `tokenkeeper` as a child process, in a temporary folder, as a person would.
 @Suite struct CommandLineEndToEndTests {

@@ -1,5 +1,7 @@
 import Testing
-@testable import TokenKeeper
+@testable import CLI
+@testable import Report
+@testable import Support
 
 @Suite struct CommandLineParserTests {
     static let leaf = Command("put", abstract: "Store a token.", usage: "--tenant T",

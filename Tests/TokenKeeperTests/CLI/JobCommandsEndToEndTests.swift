@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import TokenKeeper
+@testable import Report
+@testable import Store
+@testable import Support
 
 /// The example nightly job and the job commands, run as the pipeline runs them: the built binary in a
 /// child process, in a temporary folder.

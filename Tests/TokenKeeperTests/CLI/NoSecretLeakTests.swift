@@ -1,6 +1,9 @@
 import Foundation
 import Testing
-@testable import TokenKeeper
+@testable import Crypto
+@testable import Report
+@testable import Store
+@testable import Vault
 
 /// Invariant I6: no token, data key or master key appears in anything tokenkeeper prints or logs,
 /// except the one output a person asks for explicitly (`token show --reveal`).

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import TokenKeeper
+@testable import CLI
+@testable import Report
+@testable import Support
 
 @Suite struct TextFormattingTests {
     @Test func timestampsAreUTCISO8601() {

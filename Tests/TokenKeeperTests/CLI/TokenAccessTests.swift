@@ -1,6 +1,12 @@
 import Foundation
 import Testing
-@testable import TokenKeeper
+@testable import Access
+@testable import CLI
+@testable import Report
+@testable import Store
+@testable import Support
+@testable import Vault
+@testable import Spec
 
 /// `token access` and `token obo`, the path a web service takes, against the real identity provider.
 @Suite(.serialized) struct TokenAccessTests {

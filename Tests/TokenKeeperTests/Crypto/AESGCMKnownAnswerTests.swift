@@ -1,5 +1,6 @@
 import Testing
-@testable import TokenKeeper
+@testable import Crypto
+@testable import Report
 
 /// Known-answer tests from McGrew and Viega, "The Galois/Counter Mode of Operation (GCM)", the test
 /// cases NIST SP 800-38D refers to: cases 13-16 are AES-256 with a 96-bit IV.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import TokenKeeper
+@testable import Crypto
+@testable import Report
 
 @Suite struct AESGCMTests {
     let plaintext = Array("a refresh token".utf8)

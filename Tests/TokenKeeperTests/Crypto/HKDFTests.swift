@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import TokenKeeper
+@testable import Crypto
+@testable import Report
 
 /// RFC 5869 appendix A, test cases 1-3 (HKDF-SHA256).
 @Suite struct HKDFTests {

@@ -1,5 +1,7 @@
 import Testing
-@testable import TokenKeeper
+@testable import Custody
+@testable import Report
+@testable import Store
 
 @Suite struct TokenBindingTests {
     @Test func fieldBoundariesCannotBeShifted() {

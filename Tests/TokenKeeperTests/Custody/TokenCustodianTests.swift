@@ -1,6 +1,10 @@
 import Foundation
 import Testing
-@testable import TokenKeeper
+@testable import Custody
+@testable import Report
+@testable import Store
+@testable import Support
+@testable import Vault
 
 @Suite struct TokenCustodianTests {
     private func custodian(_ folder: String) throws -> TokenCustodian {

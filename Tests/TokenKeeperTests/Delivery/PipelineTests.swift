@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import TokenKeeper
+@testable import CLI
+@testable import Report
 
 /// The pipelines in `pipelines/`: valid for their CI (by the public schemas where there is one), and
 /// every tokenkeeper command line in them is one the current command line accepts.

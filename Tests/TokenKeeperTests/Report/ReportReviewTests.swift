@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import TokenKeeper
+@testable import Report
+@testable import Support
 
 @Suite struct ReportReviewTests {
     static func write(_ report: RunReport, to path: String) throws {

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import TokenKeeper
+@testable import Report
 
 @Suite struct ReportWriterTests {
     /// A report with every kind of case: passed, failed (typed), errored, skipped, a stage not run, and

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import TokenKeeper
+@testable import Report
+@testable import Runner
+@testable import Support
 
 @Suite struct JobLockTests {
     @Test func secondHolderWaitsThenFailsNamingTheHolder() throws {

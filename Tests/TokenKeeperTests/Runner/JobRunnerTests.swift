@@ -1,6 +1,12 @@
 import Foundation
 import Testing
-@testable import TokenKeeper
+@testable import CLI
+@testable import Crypto
+@testable import Report
+@testable import Runner
+@testable import Spec
+@testable import Store
+@testable import Support
 
 @Suite struct JobRunnerTests {
     static let twoStages = JobFixture.header + """
@@ -79,8 +85,9 @@ import Testing
             let report = try await fixture.run(spec, stage: "offboard")
             #expect(report.stages.map(\.name) == ["offboard"])
             #expect(try fixture.versions("t1") == [1])
-            let error = await #expect(throws: UsageError.self) { try await fixture.run(spec, stage: "ofboard") }
+            let error = await #expect(throws: RunnerError.self) { try await fixture.run(spec, stage: "ofboard") }
             #expect(error?.description.contains("Did you mean 'offboard'?") == true)
+            #expect(error?.exitStatus == .usage)
         }
     }
 

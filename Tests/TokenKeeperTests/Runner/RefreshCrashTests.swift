@@ -1,9 +1,12 @@
 import Foundation
 import Testing
-@testable import TokenKeeper
+@testable import Report
+@testable import Store
+@testable import Support
 
 #if canImport(Glibc)
 import Glibc
+@testable import Custody
 #endif
 
 /// Crash safety of refresh, for real (I3, I8): `tokenkeeper run` refreshing hundreds of tokens against

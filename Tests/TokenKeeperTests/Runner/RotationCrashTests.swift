@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import TokenKeeper
+@testable import Report
+@testable import Store
+@testable import Vault
 
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import TokenKeeper
+@testable import Report
+@testable import Spec
 
 @Suite struct JobSpecTests {
     static let examples = TestEnvironment.packageRoot + "/examples"

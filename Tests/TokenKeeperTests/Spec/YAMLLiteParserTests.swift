@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import TokenKeeper
+@testable import Report
+@testable import Spec
 
 /// The YAML-lite parser, cross-checked against PyYAML: what it accepts must mean the same to PyYAML,
 /// and what it refuses is refused at the right place with the right reason.

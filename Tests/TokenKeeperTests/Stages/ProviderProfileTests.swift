@@ -1,6 +1,11 @@
 import Foundation
 import Testing
-@testable import TokenKeeper
+@testable import Identity
+@testable import Report
+@testable import Spec
+@testable import Store
+@testable import Support
+@testable import Custody
 
 @Suite struct ProviderProfileTests {
     static func spec(_ kind: ProviderSpec.Kind, name: String = "p", tokenEndpoint: String? = nil, tenant: String? = nil) -> ProviderSpec {

@@ -1,6 +1,11 @@
 import Foundation
 import Testing
-@testable import TokenKeeper
+@testable import Report
+@testable import Runner
+@testable import Spec
+@testable import Store
+@testable import Support
+@testable import Custody
 
 /// The refresh stage against the real (Authlib) identity provider on 127.0.0.1.
 @Suite(.serialized) struct RefreshStageTests {

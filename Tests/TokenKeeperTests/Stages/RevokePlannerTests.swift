@@ -1,5 +1,7 @@
 import Testing
-@testable import TokenKeeper
+@testable import Report
+@testable import Stages
+@testable import Spec
 
 @Suite struct RevokePlannerTests {
     @Test func deleteRecordTakesEveryRowOfTheUser() {

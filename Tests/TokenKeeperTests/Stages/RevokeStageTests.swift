@@ -1,6 +1,9 @@
 import Foundation
 import Testing
-@testable import TokenKeeper
+@testable import Report
+@testable import Store
+@testable import Vault
+@testable import Custody
 
 @Suite struct RevokeStageTests {
     static func spec(_ stage: String) -> String {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import TokenKeeper
+@testable import Report
+@testable import Stages
 
 @Suite struct RotatePlannerTests {
     let now = Date(timeIntervalSince1970: 2_000_000_000)

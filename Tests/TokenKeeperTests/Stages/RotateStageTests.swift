@@ -1,6 +1,11 @@
 import Foundation
 import Testing
-@testable import TokenKeeper
+@testable import Custody
+@testable import Report
+@testable import Store
+@testable import Crypto
+@testable import Vault
+@testable import Support
 
 @Suite struct RotateStageTests {
     static let rotateAll = JobFixture.header + """

@@ -1,7 +1,8 @@
 import CSQLite
 import Foundation
 import Testing
-@testable import TokenKeeper
+@testable import Report
+@testable import Store
 
 /// The per-tenant, per-version counts of token-holding rows that rotation plans from and that guard
 /// purges (I1): every kind of write keeps them equal to a recount of the rows themselves.

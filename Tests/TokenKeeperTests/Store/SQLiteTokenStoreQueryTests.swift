@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import TokenKeeper
+@testable import Report
+@testable import Store
 
 @Suite struct SQLiteTokenStoreQueryTests {
     let t0 = SQLiteTokenStoreTests.t0

@@ -1,6 +1,9 @@
 import Foundation
 import Testing
-@testable import TokenKeeper
+@testable import Crypto
+@testable import Report
+@testable import Store
+@testable import Support
 
 @Suite struct SQLiteTokenStoreTests {
     static let t0 = Date(timeIntervalSince1970: 1_800_000_000)

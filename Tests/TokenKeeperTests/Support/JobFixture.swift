@@ -1,5 +1,11 @@
 import Foundation
-@testable import TokenKeeper
+@testable import Custody
+@testable import Report
+@testable import Runner
+@testable import Spec
+@testable import Store
+@testable import Support
+@testable import Vault
 
 /// A job's world in a temporary folder: a vault created `keyAge` ago by principal `pipeline`, a
 /// store, a master key in the environment, and spec files written on demand.

@@ -35,6 +35,18 @@ enum TestEnvironment {
         return packageRoot + "/.venv/bin/python"
     }
 
+    /// The Swift toolchain's `swift` driver: the first on `PATH` (scripts/test puts the toolchain there),
+    /// else `TOKENKEEPER_SWIFT`'s folder, else /opt/swift/usr/bin, as scripts/setup looks for it.
+    static var swiftExecutable: String {
+        let environment = ProcessInfo.processInfo.environment
+        let folders = (environment["PATH"] ?? "").split(separator: ":").map(String.init)
+            + [environment["TOKENKEEPER_SWIFT"] ?? "/opt/swift/usr/bin"]
+        for folder in folders where FileManager.default.isExecutableFile(atPath: folder + "/swift") {
+            return folder + "/swift"
+        }
+        return "/opt/swift/usr/bin/swift"
+    }
+
     /// The built `tokenkeeper` executable, next to the test bundle in the build products folder.
     static var tokenkeeperExecutable: String {
         let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()

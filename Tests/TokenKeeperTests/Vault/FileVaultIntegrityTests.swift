@@ -1,6 +1,9 @@
 import Foundation
 import Testing
-@testable import TokenKeeper
+@testable import Crypto
+@testable import Report
+@testable import Vault
+@testable import Support
 
 @Suite struct FileVaultIntegrityTests {
     private func flipByte(in path: String, at offset: Int) throws {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import TokenKeeper
+@testable import Report
+@testable import Vault
 
 @Suite struct FileVaultRekeyTests {
     @Test func afterRekeyOnlyTheNewKeyOpensAndEveryVersionHasItsKey() throws {

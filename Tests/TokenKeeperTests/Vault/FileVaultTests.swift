@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import TokenKeeper
+@testable import Report
+@testable import Support
+@testable import Vault
 
 @Suite struct FileVaultTests {
     @Test func initCreatesAPrivateFolderAndPrivateFiles() throws {

@@ -1,5 +1,5 @@
 import Foundation
-@testable import TokenKeeper
+@testable import Vault
 
 /// A vault in a temporary folder, created by principal `admin`.
 struct VaultFixture {

@@ -1,0 +1,134 @@
+import Foundation
+import Report
+import Runner
+import Spec
+import Support
+
+/// `tokenkeeper validate`, `plan` and `run`: the job spec commands a pipeline and its people use.
+package enum JobCommands {
+    /// The three top-level job commands.
+    package static var all: [Command] { [validate, plan, run] }
+
+    static let validate = Command(
+        "validate", abstract: "Check a job spec without touching the vault or the store.", usage: "SPEC",
+        discussion: """
+            Parses the YAML-lite spec and checks every key, type, duration, rate, path and secret reference. Every
+            problem is printed as `file:line:column: error: what is wrong; what to write instead`. Secrets are not
+            resolved, so this runs anywhere (a pull request check, an editor). Exit code 0 when valid, 2 when not.
+            """,
+        positionals: 1...1
+    ) { invocation in
+        let spec = try JobSpec.load(path: invocation.positionals[0])
+        var warnings: [String] = []
+        for stage in spec.stages {
+            if case .revoke(let options) = stage.options, let file = options.usersFile, !PrivateFiles.exists(file) {
+                warnings.append("stage \(stage.name): users_file \(file) does not exist yet; the stage will fail until it does")
+            }
+            if case .rotate(let options) = stage.options, case .file(let file) = options.tenants, !PrivateFiles.exists(file) {
+                warnings.append("stage \(stage.name): tenants file \(file) does not exist yet; the stage will fail until it does")
+            }
+        }
+        for warning in warnings { invocation.console.err("warning: \(warning)") }
+        let stages = spec.stages.map { "\($0.name) (\($0.kind))" }.joined(separator: ", ")
+        invocation.console.out("\(invocation.positionals[0]): valid: job \(spec.name), \(CountText.of(spec.stages.count, "stage")): \(stages)")
+        return .success
+    }
+
+    static let runOptions: [OptionSpec] = [
+        .value("stage", "NAME", "Run only this stage."),
+        .value("lock-timeout", "DURATION", "How long to wait for another job's lock before giving up (default 30s)."),
+    ]
+
+    static let plan = Command(
+        "plan", abstract: "Show what a run would do, changing nothing (the dry run for people).", usage: "SPEC [--stage NAME]",
+        discussion: """
+            Opens the vault and the store read-only (both stay byte-identical) and prints, per stage, what a run would
+            do: counts, then the first items. Needs the master key (the spec's master_key reference) to read the vault.
+            Writes no report; use `tokenkeeper run --dry-run` for a dry run with reports.
+            """,
+        options: runOptions + [.value("items", "N", "How many items to show per stage (default 10).")],
+        positionals: 1...1
+    ) { invocation in
+        let spec = try JobSpec.load(path: invocation.positionals[0])
+        var options = try runOptions(invocation)
+        options.dryRun = true
+        options.writesReports = false
+        let limit = try invocation.integer("items", default: 10, in: 0...100_000)
+        let report = try await JobRunner(spec: spec, options: options).run()
+        for line in PlanText.lines(report, itemsPerStage: limit) { invocation.console.out(line) }
+        return report.exitStatus
+    }
+
+    static let run = Command(
+        "run", abstract: "Run a job spec: its stages in order, then the reports.",
+        usage: "SPEC [--dry-run] [--stage NAME] [--report-dir DIR] [--lock-timeout 30s]",
+        discussion: """
+            Takes the job lock (one job per vault and store at a time), opens the vault and the store, runs the stages
+            in order (a failed stage with on_failure: stop skips the rest), and writes the JUnit, Markdown and JSON
+            reports the spec names. Running the same job again changes nothing that is already done.
+            With --dry-run nothing is changed (vault and store stay byte-identical) and the reports say what a run
+            would do. Progress is drawn on a terminal; in CI each stage prints one line.
+            Exit codes: 0 done or nothing to do, 1 some items failed (the report names them), 2 bad usage or an
+            invalid spec, 3 environment (lock held, vault or store unreadable, wrong master key).
+            """,
+        options: runOptions + [
+            .flag("dry-run", "Plan only: change nothing, write reports of what would happen."),
+            .value("report-dir", "DIR", "Write the reports into DIR instead of the spec's report paths."),
+        ],
+        positionals: 1...1
+    ) { invocation in
+        let spec = try JobSpec.load(path: invocation.positionals[0])
+        var options = try runOptions(invocation)
+        options.dryRun = invocation.flag("dry-run")
+        options.reportDirectory = invocation.value("report-dir")
+        let console = invocation.console
+        let runner = JobRunner(spec: spec, options: options, progress: ProgressMeter(console: console))
+        let stages = try runner.selectedStages()
+        console.err("tokenkeeper: job \(spec.name)\(options.dryRun ? " (dry run)" : ""): \(CountText.of(stages.count, "stage"))"
+                    + (options.stage == nil ? "" : " of \(spec.stages.count)"))
+        let report = try await runner.run()
+        let failed = report.stages.reduce(0) { $0 + $1.tally.failed + $1.tally.errored }
+        let files = ReportFiles.resolve(spec.report, job: spec.name, directory: options.reportDirectory).all
+        console.out("run \(report.runID): \(failed == 0 ? "passed" : "\(CountText.of(failed, "failed case")) (see the report)")"
+                    + (files.isEmpty ? "" : "; reports: \(files.joined(separator: ", "))"))
+        return report.exitStatus
+    }
+
+    /// The options `plan` and `run` share.
+    static func runOptions(_ invocation: Invocation) throws -> RunOptions {
+        var options = RunOptions(defaultPrincipal: invocation.globals.principal, environment: invocation.globals.environment)
+        options.stage = invocation.value("stage")
+        options.masterKeyFile = invocation.globals.masterKeyFile
+        if let text = invocation.value("lock-timeout") {
+            guard let seconds = DurationText.seconds(text) else {
+                throw UsageError(command: invocation.path, problem: "--lock-timeout '\(text)' is not a duration", remedy: "\(DurationText.hint).")
+            }
+            options.lockTimeout = seconds
+        }
+        return options
+    }
+}
+
+/// The text `tokenkeeper plan` prints: per stage the summary, then the first items that would change.
+package enum PlanText {
+    /// Lines for `report`, at most `itemsPerStage` items per stage.
+    package static func lines(_ report: RunReport, itemsPerStage: Int) -> [String] {
+        var lines = ["Plan for job \(report.job) (dry run, nothing changed):"]
+        for stage in report.stages {
+            lines.append("")
+            lines.append("stage \(stage.name) (\(stage.kind)): \(stage.summary)")
+            let changes = stage.cases.filter { $0.status != .passed || $0.message.hasPrefix("would") }
+            for item in changes.prefix(itemsPerStage) {
+                let marker = switch item.status {
+                case .passed: "  - "
+                case .skipped: "  ~ "
+                case .failed, .errored: "  ! "
+                }
+                lines.append(marker + item.name + ": " + item.message)
+            }
+            if changes.count > itemsPerStage { lines.append("  … and \(CountText.number(changes.count - itemsPerStage)) more") }
+            if changes.isEmpty { lines.append("  nothing to do") }
+        }
+        return lines
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+import Runner
+import Spec
+import Store
+import Support
+import Vault
+import Custody
+import Report
+
+/// `tokenkeeper status`: the state of the vault and the store for a person at a terminal.
+package enum StatusCommand {
+    /// One tenant's line of the status.
+    package struct TenantStatus: Codable, Sendable, Equatable {
+        package var tenant: String
+        /// `active`, `soft-deleted` or `absent` (rows without a secret).
+        package var secret: String
+        package var latestVersion: Int?
+        package var keyAgeDays: Int?
+        package var tokensByVersion: [String: Int]
+        package var tokensByStatus: [String: Int]
+        package var oldestRefresh: Date?
+        /// What the next run of `--spec` would do to this tenant, per stage.
+        package var nextJob: [String]
+    }
+
+    static let command = Command(
+        "status", abstract: "Per tenant: key version and age, tokens per key version, tokens by status, and what the next job would do.",
+        usage: "[--spec JOB.yml] [--format text|json]",
+        discussion: """
+            Reads the vault and the store read-only (nothing changes, not even the audit log) and prints one block per
+            tenant: the key version in use and its age, how many rows each key version seals, tokens by status (active,
+            needs_reauth, revoked) and the oldest refresh. With --spec, the vault, store and master key come from the job
+            spec and each tenant also shows what the next run of that job would do (its dry run, without the lock wait).
+            Needs the list permission.
+            """,
+        options: [.value("spec", "JOB.yml", "Take vault, store and master key from this job spec and show its plan per tenant."),
+                  .value("format", "FORMAT", "text (default) or json.")]
+    ) { invocation in
+        let format = try invocation.choice("format", ["text", "json"], default: "text")
+        var plans: [String: [String]] = [:]
+        let vault: FileVault
+        let store: SQLiteTokenStore
+        if let specPath = invocation.value("spec") {
+            let spec = try JobSpec.load(path: specPath)
+            var options = try JobCommands.runOptions(invocation)
+            options.dryRun = true
+            options.writesReports = false
+            options.lockTimeout = 0
+            do {
+                let report = try await JobRunner(spec: spec, options: options).run()
+                for stage in report.stages {
+                    for item in stage.cases where !item.name.contains("/") {
+                        plans[item.name, default: []].append("\(stage.name): \(item.message)")
+                    }
+                }
+            } catch let error as JobLockError {
+                // A job is running now: show the state without its plan rather than wait for it.
+                invocation.console.err("status: \(error.description)")
+                invocation.console.err("status: showing the state without the next job's plan")
+            }
+            let masterKey = try options.masterKeyFile.map { try MasterKey(contentsOfFile: $0) }
+                ?? spec.loadMasterKey(environment: options.environment)
+            vault = try FileVault.open(at: spec.vaultPath, masterKey: masterKey, principal: spec.principal ?? options.defaultPrincipal,
+                                       readOnly: true)
+            store = try SQLiteTokenStore(path: spec.storePath, readOnly: true)
+        } else {
+            vault = try VaultAccess.openVault(invocation.globals, readOnly: true)
+            store = try VaultAccess.openStore(invocation.globals, readOnly: true)
+        }
+        let statuses = try tenantStatuses(vault: vault, store: store, plans: plans, now: Date())
+        if format == "json" {
+            invocation.console.out(try JSONText.encode(statuses))
+        } else {
+            for line in text(statuses, withPlans: invocation.value("spec") != nil) { invocation.console.out(line) }
+        }
+        return .success
+    }
+
+    /// Every tenant with a secret or with rows, in name order.
+    package static func tenantStatuses(vault: FileVault, store: SQLiteTokenStore, plans: [String: [String]], now: Date) throws -> [TenantStatus] {
+        let live = try vault.secrets()
+        let deleted = Set(try vault.deletedSecrets().map(\.name))
+        let names = Set(live.map(\.name)).union(deleted).union(try store.tenants()).sorted()
+        return try names.map { tenant in
+            let versions = live.contains { $0.name == tenant } ? try vault.versions(of: tenant) : []
+            let latest = versions.last
+            return TenantStatus(
+                tenant: tenant,
+                secret: !versions.isEmpty ? "active" : deleted.contains(tenant) ? "soft-deleted" : "absent",
+                latestVersion: latest?.number,
+                keyAgeDays: latest.map { Int(now.timeIntervalSince($0.createdAt) / 86_400) },
+                tokensByVersion: Dictionary(uniqueKeysWithValues: try store.keyVersionCounts(tenant: tenant).map { ("v\($0.key)", $0.value) }),
+                tokensByStatus: Dictionary(uniqueKeysWithValues: try store.statusCounts(tenant: tenant).map { ($0.key.rawValue, $0.value) }),
+                oldestRefresh: try store.oldestRefresh(tenant: tenant),
+                nextJob: plans[tenant] ?? [])
+        }
+    }
+
+    /// One block per tenant, for people.
+    package static func text(_ statuses: [TenantStatus], withPlans: Bool) -> [String] {
+        guard !statuses.isEmpty else { return ["no tenants: the vault has no secrets and the store no tokens"] }
+        var lines: [String] = []
+        for status in statuses {
+            var key = "secret \(status.secret)"
+            if let version = status.latestVersion, let age = status.keyAgeDays { key = "key version \(version), \(age) d old" }
+            lines.append("\(status.tenant): \(key)")
+            let rows = status.tokensByVersion.sorted { $0.key < $1.key }.map { "\($0.key) \(CountText.number($0.value))" }
+            lines.append("  tokens per key version: \(rows.isEmpty ? "none" : rows.joined(separator: ", "))")
+            let tokens = ["active", "needs_reauth", "revoked"].map { "\($0) \(CountText.number(status.tokensByStatus[$0] ?? 0))" }
+            lines.append("  tokens: \(tokens.joined(separator: ", "))")
+            lines.append("  oldest refresh: \(status.oldestRefresh.map(DateText.timestamp) ?? "none")")
+            if withPlans {
+                lines.append("  next job: \(status.nextJob.isEmpty ? "nothing" : status.nextJob.joined(separator: "; "))")
+            }
+        }
+        return lines
+    }
+}

@@ -1,0 +1,46 @@
+import Foundation
+import Custody
+import Support
+
+/// `tokenkeeper token import`: many tokens at once from token endpoint responses or `/.auth/me`.
+enum TokenImportCommand {
+    static let command = Command(
+        "import", abstract: "Add or update many tokens from token responses or an App Service /.auth/me array.",
+        usage: "[FILE | -] [--provider NAME] [--tenant TENANT]",
+        discussion: """
+            Reads FILE, or standard input when FILE is - or absent. Two shapes are understood:
+              - token endpoint responses: one JSON object, or JSON lines of many. Tenant and user come from the
+                id_token's tid and oid (or sub) claims; --provider names the provider (required).
+              - an App Service token store /.auth/me JSON array: each entry's provider_name is the provider (unless
+                --provider is given); tenant and user come from the id_token or the tid/oid user claims.
+            --tenant is used for entries whose id_token has no tid (Google, Facebook, X).
+            Prints a count of each outcome (added, updated, skipped, failed) and the place of every entry not
+            stored. Exits 1 when any entry failed.
+            """,
+        options: [.value("provider", "NAME", "Provider name for the rows (required for token responses)."),
+                  .value("tenant", "TENANT", "Tenant for entries without a tid claim.")],
+        positionals: 0...1
+    ) { invocation in
+        let source = invocation.positionals.first ?? "-"
+        let data = source == "-" ? FileHandle.standardInput.readDataToEndOfFile() : Data(try PrivateFiles.readFile(source))
+        let result = try TokenImportParser.parse(data, source: source == "-" ? "standard input" : source,
+                                                 provider: invocation.value("provider"), defaultTenant: invocation.value("tenant"), now: Date())
+        let custodian = try VaultAccess.openCustodian(invocation.globals)
+        var counts: [String: Int] = ["added": 0, "updated": 0, "skipped": 0, "failed": 0]
+        for problem in result.problems {
+            counts[problem.isSkip ? "skipped" : "failed", default: 0] += 1
+            invocation.console.err("\(problem.location): \(problem.isSkip ? "skipped" : "failed"): \(problem.reason)")
+        }
+        for record in result.records {
+            do {
+                let outcome = try custodian.put(record.key, token: record.refreshToken, issuedAt: record.issuedAt, expiresAt: record.expiresAt)
+                counts[outcome.rawValue, default: 0] += 1
+            } catch let error as any ActionableError {
+                counts["failed", default: 0] += 1
+                invocation.console.err("\(record.location): failed: \(error.description)")
+            }
+        }
+        invocation.console.out(["added", "updated", "skipped", "failed"].map { "\($0) \(counts[$0] ?? 0)" }.joined(separator: ", "))
+        return (counts["failed"] ?? 0) > 0 ? .itemsFailed : .success
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import Support
+import Vault
+
+/// `tokenkeeper vault ...`: create the vault, manage secrets, policies and the master key.
+package enum VaultCommands {
+    /// The `vault` group.
+    package static var group: Command {
+        Command("vault", abstract: "Create and manage the file-backed key vault.",
+                discussion: """
+                    The vault holds one secret per tenant. Each secret has ordered, immutable versions; each version is a
+                    random 256-bit data key wrapped with AES-256-GCM under the master key. Every operation is checked
+                    against the access policy of --principal and written to the vault's audit log (never a value).
+                    """,
+                subcommands: [initCommand, VaultSecretCommands.group, VaultPolicyCommands.group, rekeyCommand, auditCommand])
+    }
+
+    static let initCommand = Command(
+        "init", abstract: "Create a vault with a new random master key.", usage: "[PATH] [--master-key-out FILE] [--retention-days N]",
+        discussion: """
+            Creates the vault folder (mode 0700) and its files (0600), and a random 32-byte master key. The key is
+            written once to --master-key-out (created 0600, never overwritten) or, without it, printed once to
+            standard output: keep it in your secret store (for example an Azure Key Vault secret mapped to
+            TOKENKEEPER_MASTER_KEY). It is stored nowhere else; without it the vault cannot be opened.
+            The principal running init (--principal) gets every permission.
+            PATH defaults to --vault (./state/vault).
+            """,
+        options: [.value("master-key-out", "FILE", "Write the new master key (base64) to FILE, mode 0600, instead of printing it."),
+                  .value("retention-days", "N", "Days a deleted secret is kept before it can be purged (7-90, default 90).")],
+        positionals: 0...1
+    ) { invocation in
+        let path = invocation.positionals.first ?? invocation.globals.vaultPath
+        let retention = try invocation.integer("retention-days", default: 90, in: 7...90)
+        let masterKey = try MasterKey.generate()
+        if let out = invocation.value("master-key-out") {
+            guard !PrivateFiles.exists(out) else {
+                throw GeneralError(item: out, problem: "already exists; tokenkeeper never overwrites a master key file",
+                                   remedy: "Choose a new path for --master-key-out.", exitStatus: .usage)
+            }
+            try PrivateFiles.writeAtomically(Array((masterKey.base64 + "\n").utf8), to: out)
+        }
+        _ = try FileVault.initialize(at: path, masterKey: masterKey, principal: invocation.globals.principal, retentionDays: retention)
+        if let out = invocation.value("master-key-out") {
+            invocation.console.err("Created vault \(path); master key written to \(out) (mode 0600).")
+        } else {
+            invocation.console.err("Created vault \(path). The master key follows; it is shown once and stored nowhere:")
+            invocation.console.out(masterKey.base64)
+        }
+        invocation.console.err("Principal '\(invocation.globals.principal)' has every permission.")
+        return .success
+    }
+
+    static let rekeyCommand = Command(
+        "rekey", abstract: "Rewrap every data key under a new master key.", usage: "--new-master-key-out FILE | --new-master-key-file FILE",
+        discussion: """
+            Generates a new master key (written first to --new-master-key-out, mode 0600) or takes one from
+            --new-master-key-file, then rewraps every version of every secret, soft-deleted ones included, under it.
+            Crash-safe: if it is interrupted, run the same command again with the same files. Afterwards only the new
+            key opens the vault. Needs every permission.
+            """,
+        options: [.value("new-master-key-out", "FILE", "Generate the new key and write it to FILE (0600, must not exist)."),
+                  .value("new-master-key-file", "FILE", "Use the base64 key in FILE (0600) as the new master key.")]
+    ) { invocation in
+        let newKey: MasterKey
+        if let file = invocation.value("new-master-key-file") {
+            newKey = try MasterKey(contentsOfFile: file)
+        } else if let out = invocation.value("new-master-key-out") {
+            guard !PrivateFiles.exists(out) else {
+                throw GeneralError(item: out, problem: "already exists; tokenkeeper never overwrites a master key file",
+                                   remedy: "To resume an interrupted rekey, pass it as --new-master-key-file \(out).", exitStatus: .usage)
+            }
+            newKey = try MasterKey.generate()
+            try PrivateFiles.writeAtomically(Array((newKey.base64 + "\n").utf8), to: out)
+        } else {
+            throw UsageError(command: invocation.path, problem: "no new master key given",
+                             remedy: "Add --new-master-key-out FILE to generate one, or --new-master-key-file FILE.")
+        }
+        let journal = invocation.globals.vaultPath + "/rekey.json"
+        if PrivateFiles.exists(journal) {
+            try FileVault.resumeRekey(at: invocation.globals.vaultPath, oldMasterKey: VaultAccess.masterKey(invocation.globals),
+                                      newMasterKey: newKey, principal: invocation.globals.principal)
+        } else {
+            try VaultAccess.openVault(invocation.globals).rekey(to: newKey)
+        }
+        invocation.console.err("Rekeyed \(invocation.globals.vaultPath). Use the new master key from now on.")
+        return .success
+    }
+
+    static let auditCommand = Command(
+        "audit", abstract: "Show the vault's audit log (who did what; never a value).", usage: "[--tail N]",
+        options: [.value("tail", "N", "Show only the last N entries (default 50).")]
+    ) { invocation in
+        let count = try invocation.integer("tail", default: 50, in: 1...1_000_000)
+        let vault = try VaultAccess.openVault(invocation.globals, readOnly: true)
+        try vault.requirePermission(.list)
+        let text = String(decoding: try PrivateFiles.readPrivate(invocation.globals.vaultPath + "/audit.log"), as: UTF8.self)
+        for line in text.split(separator: "\n").suffix(count) { invocation.console.out(String(line)) }
+        return .success
+    }
+}

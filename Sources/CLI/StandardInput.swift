@@ -1,0 +1,38 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import Custody
+import Support
+
+/// Reading secrets from standard input, never from arguments (arguments show in process lists).
+package enum StandardInput {
+    /// Reads one secret: all of standard input, without its trailing line break. On a terminal it asks
+    /// with `prompt` on standard error and turns echo off while the person types or pastes.
+    /// - throws: ``CustodyError/badTokenInput(_:)`` for empty input or input with white space inside.
+    package static func readSecret(prompt: String, console: Console) throws -> SecretText {
+        var bytes: [UInt8]
+        if isatty(STDIN_FILENO) == 1 {
+            console.err(prompt)
+            var original = termios()
+            let hasTerminal = tcgetattr(STDIN_FILENO, &original) == 0
+            if hasTerminal {
+                var silent = original
+                silent.c_lflag &= ~tcflag_t(ECHO)
+                tcsetattr(STDIN_FILENO, TCSAFLUSH, &silent)
+            }
+            defer { if hasTerminal { var restore = original; tcsetattr(STDIN_FILENO, TCSAFLUSH, &restore); console.err("") } }
+            bytes = Array((readLine(strippingNewline: true) ?? "").utf8)
+        } else {
+            bytes = Array(FileHandle.standardInput.readDataToEndOfFile())
+        }
+        defer { wipe(&bytes) }
+        while let last = bytes.last, last == 0x0A || last == 0x0D { bytes.removeLast() }
+        guard !bytes.isEmpty else { throw CustodyError.badTokenInput("no token was given on standard input") }
+        guard !bytes.contains(where: { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) else {
+            throw CustodyError.badTokenInput("the input holds white space or several lines, so it is not one token")
+        }
+        return SecretText(String(decoding: bytes, as: UTF8.self))
+    }
+}

@@ -1,0 +1,45 @@
+import Foundation
+import Custody
+import Store
+import Support
+import Vault
+
+/// Opens the vault and the store a command names, with the master key from where the person put it.
+///
+/// The master key comes from `--master-key-file` (a 0600 file holding the base64 key) or, failing
+/// that, from `TOKENKEEPER_MASTER_KEY` (base64). It is never read from an argument.
+package enum VaultAccess {
+    /// Loads the master key from the global options.
+    /// - throws: ``MasterKeyMissingError`` when neither source is set; the key type's own errors when
+    ///   the value is not a base64 32-byte key or the file is readable by others.
+    package static func masterKey(_ globals: GlobalOptions) throws -> MasterKey {
+        if let file = globals.masterKeyFile { return try MasterKey(contentsOfFile: file) }
+        if let text = globals.environment["TOKENKEEPER_MASTER_KEY"], !text.isEmpty { return try MasterKey(base64: text) }
+        throw MasterKeyMissingError()
+    }
+
+    /// Opens the store at `--store` (created on first use unless `readOnly`).
+    package static func openStore(_ globals: GlobalOptions, readOnly: Bool = false) throws -> SQLiteTokenStore {
+        try SQLiteTokenStore(path: globals.storePath, readOnly: readOnly)
+    }
+
+    /// Opens vault and store together for token commands.
+    package static func openCustodian(_ globals: GlobalOptions, readOnly: Bool = false) throws -> TokenCustodian {
+        TokenCustodian(vault: try openVault(globals, readOnly: readOnly), store: try openStore(globals, readOnly: readOnly))
+    }
+
+    /// Opens the vault at `--vault` as `--principal`.
+    package static func openVault(_ globals: GlobalOptions, readOnly: Bool = false) throws -> FileVault {
+        try FileVault.open(at: globals.vaultPath, masterKey: masterKey(globals), principal: globals.principal, readOnly: readOnly)
+    }
+}
+
+/// No master key was given.
+package struct MasterKeyMissingError: ActionableError {
+    package var item: String { "master key" }
+    package var problem: String { "no master key: neither --master-key-file nor TOKENKEEPER_MASTER_KEY is set" }
+    package var remedy: String {
+        "Set TOKENKEEPER_MASTER_KEY to the base64 key printed by `tokenkeeper vault init`, or pass --master-key-file FILE."
+    }
+    package var exitStatus: ExitStatus { .environment }
+}

@@ -1,0 +1,121 @@
+import Foundation
+import Crypto
+import Store
+import Support
+import Vault
+
+/// Seals refresh tokens into the store and opens them again: the one place where vault keys, store
+/// rows and the I2 binding meet.
+///
+/// A token is sealed with the newest enabled version of its tenant's secret (by default the tenant id),
+/// with ``TokenBinding`` as associated data, so a ciphertext moved to another row fails to open.
+/// Data keys are cached per (secret, version): versions never change, so a cached key is never stale,
+/// and the vault is asked (and audits) once per key per process. Not `Sendable`: it owns a store
+/// connection; use one custodian per thread.
+public final class TokenCustodian {
+    /// The vault the data keys come from.
+    public let vault: FileVault
+    /// The store the sealed tokens live in.
+    public let store: SQLiteTokenStore
+    private var keys: [KeyID: AESGCMContext] = [:]
+    private var latest: [String: Int] = [:]
+
+    private struct KeyID: Hashable {
+        var secret: String
+        var version: Int
+    }
+
+    /// Whether ``put(_:token:issuedAt:expiresAt:)`` added a row or replaced one.
+    public enum PutOutcome: String, Sendable {
+        case added, updated
+    }
+
+    /// Creates a custodian over an open vault and store.
+    public init(vault: FileVault, store: SQLiteTokenStore) {
+        self.vault = vault
+        self.store = store
+    }
+
+    /// Seals `token` under the tenant's newest key and stores it, creating the tenant's secret on first
+    /// use (which needs the `set` permission). The row starts over: active, no failures, no lease.
+    @discardableResult
+    public func put(_ key: TokenKey, token: SecretText, issuedAt: Date, expiresAt: Date?) throws -> PutOutcome {
+        let secret = key.tenant
+        let (version, sealed) = try seal(token, for: key, secret: secret)
+        let isNew = try store.put(StoredToken(key: key, secretName: secret, keyVersion: version, sealedToken: sealed, issuedAt: issuedAt,
+                                              expiresAt: expiresAt, updatedAt: issuedAt))
+        return isNew ? .added : .updated
+    }
+
+    /// Opens the stored refresh token of `key`.
+    /// - throws: ``StoreError/notFound(_:)``, ``StoreError/tokenDropped(_:)``, ``CustodyError/unreadable(_:secret:version:)``,
+    ///   or the vault's errors (deleted secret, missing permission).
+    public func open(_ key: TokenKey) throws -> SecretText {
+        guard let row = try store.get(key) else { throw StoreError.notFound(key) }
+        return try open(row)
+    }
+
+    /// Opens the token of a row already read.
+    public func open(_ row: StoredToken) throws -> SecretText {
+        guard let sealed = row.sealedToken else { throw StoreError.tokenDropped(row.key) }
+        var plaintext = try context(secret: row.secretName, version: row.keyVersion).openToken(sealed, binding: row, unreadable: {
+            CustodyError.unreadable(row.key, secret: row.secretName, version: row.keyVersion)
+        })
+        defer { wipe(&plaintext) }
+        return SecretText(String(decoding: plaintext, as: UTF8.self))
+    }
+
+    /// Seals `token` for `key` under the newest enabled version of `secret`, creating the secret if missing.
+    public func seal(_ token: SecretText, for key: TokenKey, secret: String) throws -> (version: Int, sealed: [UInt8]) {
+        let version = try latestVersion(of: secret)
+        var plaintext = Array(token.revealed.utf8)
+        defer { wipe(&plaintext) }
+        let context = try context(secret: secret, version: version)
+        let binding = TokenBinding.associatedData(for: key, secret: secret, keyVersion: version)
+        let sealed = try plaintext.withUnsafeBytes { text in try binding.withUnsafeBytes { try context.seal(text, associatedData: $0) } }
+        return (version, sealed)
+    }
+
+    /// Forgets cached keys and versions (after a rotation added or purged versions).
+    public func forgetCachedKeys() {
+        keys.removeAll()
+        latest.removeAll()
+    }
+
+    /// The newest enabled version of `secret`, creating the secret (version 1) when it does not exist.
+    func latestVersion(of secret: String) throws -> Int {
+        if let version = latest[secret] { return version }
+        let version: Int
+        let key: SymmetricKey
+        do {
+            (version, key) = try vault.latestDataKey(secret: secret)
+        } catch VaultError.secretNotFound {
+            _ = try vault.createSecret(secret)
+            (version, key) = try vault.latestDataKey(secret: secret)
+        }
+        keys[KeyID(secret: secret, version: version)] = try AESGCMContext(key: key)
+        latest[secret] = version
+        return version
+    }
+
+    /// A sealing context for one key version, from the cache or the vault.
+    func context(secret: String, version: Int) throws -> AESGCMContext {
+        let id = KeyID(secret: secret, version: version)
+        if let context = keys[id] { return context }
+        let context = try AESGCMContext(key: vault.dataKey(secret: secret, version: version))
+        keys[id] = context
+        return context
+    }
+}
+
+extension AESGCMContext {
+    /// Opens a row's sealed token with the row's binding, turning an authentication failure into `unreadable()`.
+    func openToken(_ sealed: [UInt8], binding row: StoredToken, unreadable: () -> any Error) throws -> [UInt8] {
+        let binding = TokenBinding.associatedData(for: row.key, secret: row.secretName, keyVersion: row.keyVersion)
+        do {
+            return try sealed.withUnsafeBytes { box in try binding.withUnsafeBytes { try open(box, associatedData: $0) } }
+        } catch is CryptoError {
+            throw unreadable()
+        }
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+import Support
+
+/// The claims tokenkeeper reads from an OpenID Connect id_token: who the tokens belong to.
+///
+/// tokenkeeper takes `tid` as the tenant (the vault secret name) and `oid`, or `sub` where there is no
+/// `oid`, as the user, after the reference architecture (DESIGN.md). The signature is not verified here:
+/// the id_token comes straight from the token endpoint over TLS, or from a file the operator imports,
+/// and it is used only to name the row, never to grant access.
+public struct IDTokenClaims: Sendable, Equatable {
+    /// The tenant id (`tid`), absent for providers without tenants.
+    public var tenantID: String?
+    /// The object id (`oid`), Entra's stable user id.
+    public var objectID: String?
+    /// The subject (`sub`).
+    public var subject: String?
+    /// The issuer (`iss`).
+    public var issuer: String?
+    /// Expiry (`exp`), as a date.
+    public var expiresAt: Date?
+
+    /// The user id tokenkeeper stores: `oid` where present, else `sub`.
+    public var userID: String? { objectID ?? subject }
+
+    /// Creates claims from known values (mostly for tests and providers without id_tokens).
+    public init(tenantID: String? = nil, objectID: String? = nil, subject: String? = nil, issuer: String? = nil,
+                expiresAt: Date? = nil) {
+        self.tenantID = tenantID
+        self.objectID = objectID
+        self.subject = subject
+        self.issuer = issuer
+        self.expiresAt = expiresAt
+    }
+
+    /// Decodes the payload (second part) of a compact JWS without verifying its signature.
+    /// - throws: ``IDTokenError`` when the token is not three base64url parts with a JSON object in the middle.
+    public init(decoding idToken: String) throws {
+        let parts = idToken.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, let payload = Self.base64URLDecode(String(parts[1])),
+            let object = try? JSONSerialization.jsonObject(with: payload) as? [String: Any]
+        else { throw IDTokenError.malformed }
+        tenantID = object["tid"] as? String
+        objectID = object["oid"] as? String
+        subject = object["sub"] as? String
+        issuer = object["iss"] as? String
+        expiresAt = (object["exp"] as? NSNumber).map { Date(timeIntervalSince1970: $0.doubleValue) }
+    }
+
+    /// Decodes base64url without padding, as JWTs use it (RFC 7515 section 2).
+    static func base64URLDecode(_ text: String) -> Data? {
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64.append("=") }
+        return Data(base64Encoded: base64)
+    }
+}
+
+/// An id_token that cannot be read.
+public enum IDTokenError: ActionableError {
+    /// Not a compact JWT with a JSON payload.
+    case malformed
+
+    public var item: String { "id_token" }
+    public var problem: String { "is not a JWT (three base64url parts with a JSON payload)" }
+    public var remedy: String { "Pass the id_token exactly as the token endpoint returned it." }
+    public var exitStatus: ExitStatus { .usage }
+}

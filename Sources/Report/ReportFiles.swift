@@ -1,0 +1,63 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import Spec
+import Support
+
+/// Where one run's reports are written, and the writing itself.
+public struct ReportFiles: Sendable, Equatable {
+    /// The JUnit XML file, if wanted.
+    public var junit: String?
+    /// The Markdown summary, if wanted.
+    public var markdown: String?
+    /// The JSON report, if wanted.
+    public var json: String?
+
+    /// Creates the set of paths.
+    public init(junit: String? = nil, markdown: String? = nil, json: String? = nil) {
+        self.junit = junit
+        self.markdown = markdown
+        self.json = json
+    }
+
+    /// The paths a spec asks for, or, with `directory` (`run --report-dir`), the same file names in
+    /// that folder (`JOB.xml`, `JOB.md`, `JOB.json` for the formats the spec does not name).
+    public static func resolve(_ settings: ReportSettings, job: String, directory: String?) -> ReportFiles {
+        guard let directory else { return ReportFiles(junit: settings.junit, markdown: settings.markdown, json: settings.json) }
+        func inDirectory(_ configured: String?, _ fallback: String) -> String {
+            (directory as NSString).appendingPathComponent(configured.map { ($0 as NSString).lastPathComponent } ?? fallback)
+        }
+        return ReportFiles(junit: inDirectory(settings.junit, "\(job).xml"), markdown: inDirectory(settings.markdown, "\(job).md"),
+                           json: inDirectory(settings.json, "\(job).json"))
+    }
+
+    /// Every path that will be written.
+    public var all: [String] { [junit, markdown, json].compactMap { $0 } }
+
+    /// Writes `report` in each wanted format, atomically (a CI step never reads half a report).
+    /// Reports hold identifiers, never secrets, so they are written readable (0644) for CI agents
+    /// and artifact uploads; their folder is created when missing.
+    public func write(_ report: RunReport) throws {
+        if let junit { try Self.write(JUnitReportWriter.xml(report), to: junit) }
+        if let markdown { try Self.write(MarkdownReportWriter.markdown(report), to: markdown) }
+        if let json { try Self.write(try JSONReportWriter.json(report), to: json) }
+    }
+
+    private static func write(_ text: String, to path: String) throws {
+        let folder = (path as NSString).deletingLastPathComponent
+        if !folder.isEmpty, !PrivateFiles.exists(folder) {
+            do {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            } catch {
+                // FileManager wraps the POSIX error; report its errno rather than a guess.
+                let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError
+                let code = underlying?.domain == NSPOSIXErrorDomain ? Int32(underlying!.code) : EIO
+                throw FileSystemError(path: folder, operation: "create report folder", code: code,
+                                      advice: "Check that the report folder's parent exists and is writable.")
+            }
+        }
+        try PrivateFiles.writeAtomically(Array(text.utf8), to: path, mode: 0o644)
+    }
+}

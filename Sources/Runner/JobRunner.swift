@@ -1,0 +1,120 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import Crypto
+import Report
+import Spec
+import Stages
+import Store
+import Support
+import Vault
+import Custody
+
+/// Runs one job: takes the exclusive lock (I7), opens the vault and the store (read-only in a dry
+/// run, I5), runs the stages in order with `on_failure`, and writes the reports.
+///
+/// Errors that stop the job before any stage runs (lock held, master key missing or wrong, vault or
+/// store unreadable) are thrown and end the process with exit code 3; everything that happens inside
+/// a stage is reported per item, and the run's exit code is 1 when an item failed.
+package struct JobRunner {
+    /// The checked job spec.
+    package let spec: JobSpec
+    /// How to run it.
+    package let options: RunOptions
+    /// Where progress goes.
+    package let progress: any StageProgress
+
+    /// Creates a runner.
+    package init(spec: JobSpec, options: RunOptions, progress: any StageProgress = SilentProgress()) {
+        self.spec = spec
+        self.options = options
+        self.progress = progress
+    }
+
+    /// The stages this run covers: all, or the one `--stage` names.
+    /// - throws: ``RunnerError/unknownStage(name:stages:)`` for a stage name the spec does not have.
+    package func selectedStages() throws -> [StageSpec] {
+        guard let name = options.stage else { return spec.stages }
+        let matches = spec.stages.filter { $0.name == name }
+        guard matches.isEmpty else { return matches }
+        throw RunnerError.unknownStage(name: name, stages: spec.stages.map(\.name))
+    }
+
+    /// Runs the job and returns its report (already written to the report files unless told not to).
+    /// - throws: environment errors that stop the job before any stage runs, and report write errors.
+    package func run() async throws -> RunReport {
+        let stages = try selectedStages()
+        let startedAt = options.clock()
+        let runID = Self.makeRunID(at: startedAt)
+        let principal = spec.principal ?? options.defaultPrincipal
+        let masterKey = try loadMasterKey()
+        let lock = try JobLock.acquire(protecting: [spec.vaultPath, spec.storePath], timeout: options.lockTimeout,
+                                       owner: "job \(spec.name), run \(runID)\(options.dryRun ? " (dry run)" : "")")
+        defer { lock.release() }
+        let vault = try FileVault.open(at: spec.vaultPath, masterKey: masterKey, principal: principal, readOnly: options.dryRun,
+                                       clock: options.clock)
+        let store = try openStore()
+        let context = StageContext(job: spec.name, vault: vault, store: store, dryRun: options.dryRun, detail: spec.report.detail,
+                                   progress: progress, environment: options.environment, clock: options.clock, runID: runID)
+        var reports: [StageReport] = []
+        var stoppedBy: String?
+        for stage in stages {
+            if let stoppedBy {
+                reports.append(StageReport(name: stage.name, kind: stage.kind, startedAt: options.clock(), duration: 0, result: .notRun,
+                                           summary: "not run: stage \(stoppedBy) failed and its on_failure is stop"))
+                progress.end(stage: stage.name, summary: reports.last!.summary)
+                continue
+            }
+            let report = await run(stage, context: context)
+            progress.end(stage: stage.name, summary: report.summary)
+            reports.append(report)
+            if report.result == .failed, stage.onFailure == .stop { stoppedBy = stage.name }
+        }
+        let report = RunReport(
+            job: spec.name, runID: runID, specPath: spec.sourcePath, specSHA256: SHA256.hexDigest(spec.sourceBytes),
+            dryRun: options.dryRun, toolVersion: ToolVersion.current, principal: principal,
+            hostname: Self.hostname(), startedAt: startedAt,
+            duration: options.clock().timeIntervalSince(startedAt), stages: reports)
+        if options.writesReports {
+            try ReportFiles.resolve(spec.report, job: spec.name, directory: options.reportDirectory).write(report)
+        }
+        return report
+    }
+
+    /// Runs one stage.
+    private func run(_ stage: StageSpec, context: StageContext) async -> StageReport {
+        switch stage.options {
+        case .rotate(let options): RotateStage(name: stage.name, options: options).run(context)
+        case .revoke(let options): await RevokeStage(name: stage.name, options: options, providers: spec.providers).run(context)
+        case .refresh(let options): await RefreshStage(name: stage.name, options: options, provider: spec.providers[options.provider]!).run(context)
+        }
+    }
+
+    /// The master key: `--master-key-file` when given, else the spec's reference.
+    private func loadMasterKey() throws -> MasterKey {
+        if let file = options.masterKeyFile { return try MasterKey(contentsOfFile: file) }
+        return try spec.loadMasterKey(environment: options.environment)
+    }
+
+    /// The store: created on the first real run; a dry run needs an existing one and never writes it.
+    private func openStore() throws -> SQLiteTokenStore {
+        try SQLiteTokenStore(path: spec.storePath, readOnly: options.dryRun)
+    }
+
+    /// The machine's name from gethostname(2) (no DNS lookup), or `localhost`.
+    static func hostname() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return name.isEmpty ? "localhost" : name
+    }
+
+    /// `20261124T030000Z-1a2b3c`: sortable by time, unique by six random hex digits.
+    static func makeRunID(at date: Date) -> String {
+        let stamp = DateText.timestamp(date).replacingOccurrences(of: "-", with: "").replacingOccurrences(of: ":", with: "")
+        let random = (try? SecureRandom.bytes(3)).map(Hex.encode) ?? String(UInt32.random(in: 0...0xFFFFFF), radix: 16)
+        return "\(stamp)-\(random)"
+    }
+}

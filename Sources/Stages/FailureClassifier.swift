@@ -1,0 +1,52 @@
+import Custody
+import Identity
+import Report
+import Spec
+import Store
+import Support
+import Vault
+
+/// Turns any error a stage meets into the ``FailureType`` a report files it under.
+///
+/// The message is the error's own actionable description (item, problem, remedy), which by contract
+/// never holds a secret value.
+package enum FailureClassifier {
+    /// The failure type, an error code when the error has one, and the message for `error`.
+    package static func classify(_ error: any Error) -> (type: FailureType, code: String?, message: String) {
+        let message = String(describing: error)
+        switch error {
+        case let error as VaultError:
+            switch error {
+            case .permissionDenied: return (.policyDenied, "permission_denied", message)
+            case .corrupt: return (.corrupt, "vault_corrupt", message)
+            case .wrongMasterKey: return (.configuration, "wrong_master_key", message)
+            case .secretNotFound, .versionNotFound: return (.notFound, nil, message)
+            case .secretDeleted: return (.notFound, "secret_deleted", message)
+            case .readOnly: return (.unexpected, nil, message)
+            default: return (.configuration, nil, message)
+            }
+        case is any SealingFailure: return (.crypto, "unreadable", message)
+        case let error as OAuthError:
+            switch error.kind {
+            case .deadToken: return (.reauthRequired, error.reportCode, message)
+            case .transient: return (.transient, error.reportCode, message)
+            case .configuration: return (.configuration, error.reportCode, message)
+            }
+        case let error as StoreError:
+            switch error {
+            case .notFound, .tokenDropped: return (.notFound, nil, message)
+            case .schemaTooNew, .needsMigration: return (.environment, nil, message)
+            case .notDurable: return (.transient, "store_busy", message)
+            }
+        case let error as SQLiteError:
+            switch error.kind {
+            case .busy: return (.transient, "sqlite_busy", message)
+            case .corrupt: return (.corrupt, "sqlite_corrupt", message)
+            case .other: return (.environment, "sqlite_\(error.code)", message)
+            }
+        case is FileSystemError, is InsecurePermissionsError: return (.environment, nil, message)
+        case is SpecError, is SecretReferenceError: return (.configuration, nil, message)
+        default: return (.unexpected, nil, message)
+        }
+    }
+}

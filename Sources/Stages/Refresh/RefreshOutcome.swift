@@ -1,0 +1,91 @@
+import Foundation
+import Identity
+import Report
+import Store
+
+/// What happened to one token in the refresh stage, gathered from the workers into the report.
+enum RefreshOutcome: Sendable {
+    /// Redeemed; the new refresh token is committed under the tenant's newest key.
+    case refreshed(TokenKey)
+    /// Not attempted: another holder (a web request, another job) has the row's lease.
+    case leasedElsewhere(TokenKey)
+    /// Failed for a known reason.
+    case failed(TokenKey, FailureType, code: String?, message: String)
+
+    var key: TokenKey {
+        switch self {
+        case .refreshed(let key), .leasedElsewhere(let key), .failed(let key, _, _, _): key
+        }
+    }
+}
+
+/// Gathers outcomes and progress from concurrent workers. `@unchecked Sendable`: every access is under its lock.
+final class RefreshCollector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var outcomes: [RefreshOutcome] = []
+    private var stopError: OAuthError?
+    private let progress: any StageProgress
+
+    init(progress: any StageProgress) { self.progress = progress }
+
+    /// Adds one outcome and advances the progress.
+    func add(_ outcome: RefreshOutcome) {
+        lock.lock()
+        outcomes.append(outcome)
+        progress.advance(1)
+        lock.unlock()
+    }
+
+    /// A configuration error: every worker stops before its next token.
+    func stop(_ error: OAuthError) {
+        lock.lock()
+        if stopError == nil { stopError = error }
+        lock.unlock()
+    }
+
+    /// The error that stopped the stage, if any.
+    var stoppedBy: OAuthError? {
+        lock.lock()
+        defer { lock.unlock() }
+        return stopError
+    }
+
+    /// Everything gathered.
+    var all: [RefreshOutcome] {
+        lock.lock()
+        defer { lock.unlock() }
+        return outcomes
+    }
+}
+
+/// Hands due rows to the workers, a page at a time, from its own store connection.
+actor DueRowFeeder {
+    private let store: SQLiteTokenStore
+    private let provider: String
+    private let refreshedBefore: Date
+    private let expiringBefore: Date?
+    private let now: Date
+    private var buffer: [StoredToken] = []
+    private var afterID: Int64 = 0
+    private var exhausted = false
+
+    init(storePath: String, provider: String, refreshedBefore: Date, expiringBefore: Date?, now: Date) throws {
+        store = try SQLiteTokenStore(path: storePath)
+        self.provider = provider
+        self.refreshedBefore = refreshedBefore
+        self.expiringBefore = expiringBefore
+        self.now = now
+    }
+
+    /// The next due row, or nil when there are no more.
+    func next() throws -> StoredToken? {
+        if buffer.isEmpty, !exhausted {
+            let page = try store.rowsDueForRefresh(provider: provider, refreshedBefore: refreshedBefore, expiringBefore: expiringBefore,
+                                                   now: now, afterID: afterID, limit: 256)
+            if let last = page.last { afterID = last.id } else { exhausted = true }
+            buffer = page.reversed()
+        }
+        return buffer.popLast()
+    }
+}
+

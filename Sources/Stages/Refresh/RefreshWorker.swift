@@ -1,0 +1,120 @@
+import Foundation
+import Custody
+import Identity
+import Spec
+import Store
+import Support
+import Vault
+import Report
+
+/// One of the refresh stage's concurrent workers: takes due rows from the feeder and refreshes each.
+///
+/// Every worker opens its own store connection (SQLite connections are not shared between threads);
+/// the vault, the pacer, the client cache and the collector are shared and safe to share.
+struct RefreshWorker: Sendable {
+    let vault: FileVault
+    let storePath: String
+    let profile: ProviderProfile
+    let rotates: Bool
+    let clientSecret: SecretText?
+    let options: RefreshOptions
+    let leaseOwner: String
+    let pacer: RequestPacer
+    let clients: OAuthClientCache
+    let collector: RefreshCollector
+    let clock: @Sendable () -> Date
+
+    /// Refreshes due rows until there are none left or the stage is stopped.
+    func work(feeder: DueRowFeeder) async throws {
+        let custodian = TokenCustodian(vault: vault, store: try SQLiteTokenStore(path: storePath))
+        while collector.stoppedBy == nil, let row = try await feeder.next() {
+            collector.add(await refresh(row, custodian: custodian))
+        }
+    }
+
+    /// Refreshes one row: lease, open, redeem (with retries), commit under the newest key.
+    func refresh(_ row: StoredToken, custodian: TokenCustodian) async -> RefreshOutcome {
+        let key = row.key
+        let store = custodian.store
+        do {
+            if let previous = row.leaseOwner {
+                // Leased by a holder whose lease ran out: it died mid-request, and the provider may have
+                // rotated the token. Redeeming it again could revoke the whole family; ask for a sign-in.
+                try store.markNeedsReauth(key, errorCode: "interrupted_refresh", now: clock())
+                return .failed(key, .reauthRequired, code: "interrupted_refresh",
+                               message: "\(key): a refresh by \(previous) was interrupted, so the provider may have rotated this token; "
+                                   + "it is not redeemed again (that could revoke its family). The user must sign in again.")
+            }
+            guard try store.acquireLease(key, owner: leaseOwner, until: clock().addingTimeInterval(options.lease), now: clock()) else {
+                return .leasedElsewhere(key)
+            }
+            let token: SecretText
+            do {
+                token = try custodian.open(row)
+            } catch {
+                try? store.releaseLease(key, owner: leaseOwner)
+                let (type, code, message) = FailureClassifier.classify(error)
+                return .failed(key, type, code: code, message: message)
+            }
+            guard let settings = profile.clientSettings(tenant: key.tenant, clientSecret: clientSecret, requestTimeout: options.requestTimeout) else {
+                try? store.releaseLease(key, owner: leaseOwner)
+                return .failed(key, .configuration, code: "no_token_endpoint", message: "provider \(profile.spec.name) has no token endpoint; add token_endpoint")
+            }
+            return try await redeem(row, token: token, client: clients.client(for: settings), custodian: custodian)
+        } catch {
+            try? store.releaseLease(key, owner: leaseOwner)
+            let (type, code, message) = FailureClassifier.classify(error)
+            return .failed(key, type, code: code, message: message)
+        }
+    }
+
+    /// Redeems the token, retrying transient failures, and commits the answer at once (I8).
+    private func redeem(_ row: StoredToken, token: SecretText, client: OAuthClient, custodian: TokenCustodian) async throws -> RefreshOutcome {
+        let key = row.key
+        let store = custodian.store
+        let policy = RetryPolicy(retries: options.retries)
+        var attempt = 0
+        while true {
+            try await pacer.acquire()
+            do {
+                let response = try await client.refresh(token, scope: profile.spec.scope)
+                // Commit before anything else: a rotating provider has just invalidated the old token.
+                let newToken = response.refreshToken ?? token
+                let (version, sealed) = try custodian.seal(newToken, for: key, secret: key.tenant)
+                let now = clock()
+                let expiresAt = response.refreshTokenExpiresIn.map { now.addingTimeInterval($0) } ?? row.expiresAt
+                guard try store.commitRefreshed(key, owner: leaseOwner, secretName: key.tenant, keyVersion: version, sealedToken: sealed,
+                                                refreshedAt: now, expiresAt: expiresAt) else {
+                    return .failed(key, .transient, code: "lease_lost",
+                                   message: "\(key): the lease ran out before the answer came, and another holder took the row; "
+                                       + "raise the stage's lease above request_timeout × (retries + 1)")
+                }
+                await pacer.succeeded()
+                return .refreshed(key)
+            } catch let error as OAuthError {
+                switch error.kind {
+                case .deadToken:
+                    try store.markNeedsReauth(key, errorCode: error.reportCode, now: clock())
+                    return .failed(key, .reauthRequired, code: error.reportCode, message: "\(key): \(error.description)")
+                case .configuration:
+                    try? store.releaseLease(key, owner: leaseOwner)
+                    collector.stop(error)
+                    return .failed(key, .configuration, code: error.reportCode, message: "\(key): \(error.description)")
+                case .transient:
+                    if error.status == 429 || error.retryAfter != nil { await pacer.slowDown(retryAfter: error.retryAfter) }
+                    attempt += 1
+                    // No answer at all from a rotating provider: it may have rotated the token before the
+                    // connection dropped, and redeeming the old one again could revoke the family. Try next run.
+                    let unanswered = error.status == 0 && rotates
+                    if attempt > options.retries || unanswered {
+                        try store.recordFailure(key, errorCode: error.reportCode, now: clock())
+                        try? store.releaseLease(key, owner: leaseOwner)
+                        return .failed(key, .transient, code: error.reportCode,
+                                       message: "\(key): \(error.description) (after \(CountText.of(attempt, "attempt")))")
+                    }
+                    try await Task.sleep(for: .seconds(policy.delay(attempt: attempt, retryAfter: error.retryAfter)))
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,263 @@
+import Foundation
+import Custody
+import Report
+import Spec
+import Support
+import Vault
+import Store
+
+/// The rotate stage: per tenant, add a key version when the latest is too old, rewrap every token
+/// under the latest, then disable and purge the versions beyond `keep_versions` that no token uses.
+///
+/// Planning reads a snapshot (``TenantKeyState``) and is pure (``RotatePlanner``); applying runs the
+/// plan's steps in an order that keeps every token readable at every instant (I1) and lets a killed
+/// run be finished by the next (I3). A second run the same day finds every tenant "up to date" (I4).
+package struct RotateStage {
+    /// The stage's name.
+    package let name: String
+    /// Its options.
+    package let options: RotateOptions
+
+    /// Creates the stage from its spec.
+    package init(name: String, options: RotateOptions) {
+        self.name = name
+        self.options = options
+    }
+
+    /// Plans, then (unless a dry run) applies, and reports one case per tenant plus one per failed token.
+    package func run(_ context: StageContext) -> StageReport {
+        let recorder = StageRecorder(name: name, kind: "rotate", startedAt: context.clock(), detail: context.detail)
+        let tenants: [String]
+        do {
+            tenants = try selectedTenants(context)
+        } catch {
+            recorder.error("tenants", error)
+            return recorder.finish(summary: "could not list the tenants to rotate", at: context.clock())
+        }
+        var plans: [(plan: TenantRotatePlan, state: TenantKeyState)] = []
+        var unreadableTenants = 0
+        for tenant in tenants {
+            do {
+                guard let state = try snapshot(tenant, context: context, recorder: recorder) else { continue }
+                let plan = RotatePlanner.plan(state, maxKeyAge: options.maxKeyAge, keepVersions: options.keepVersions, now: context.clock())
+                plans.append((plan, state))
+            } catch {
+                unreadableTenants += 1
+                recorder.error(tenant, error)
+            }
+        }
+        let due = plans.filter { !$0.plan.isUpToDate }
+        let tokensDue = due.reduce(0) { $0 + $1.plan.rowsToRewrap }
+        recorder.count("tenants", plans.count)
+        recorder.count("tenants_up_to_date", plans.count - due.count)
+        if context.dryRun {
+            for (plan, _) in plans {
+                recorder.pass(plan.tenant, plan.isUpToDate ? plan.summary : "would " + plan.summary)
+                if !plan.isUpToDate { recorder.note("\(plan.tenant): would \(plan.summary)") }
+            }
+            recorder.count("tenants_due", due.count)
+            recorder.count("tokens_to_rewrap", tokensDue)
+            let summary = due.isEmpty ? upToDateSummary(plans.count)
+                : "\(CountText.of(plans.count, "tenant")): would rotate \(due.count) "
+                    + "(\(CountText.of(tokensDue, "token")) to rewrap), \(plans.count - due.count) up to date"
+            return recorder.finish(summary: summary, at: context.clock())
+        }
+        context.progress.begin(stage: name, total: tokensDue, unit: "tokens")
+        let failedTenants = apply(plans, context: context, recorder: recorder) + unreadableTenants
+        if due.isEmpty, !recorder.hasFailures { return recorder.finish(summary: upToDateSummary(plans.count), at: context.clock()) }
+        var summary = "\(CountText.of(plans.count, "tenant")): \(due.count - (failedTenants - unreadableTenants)) rotated, \(plans.count - due.count) up to date"
+        if failedTenants > 0 { summary += ", \(failedTenants) with failures" }
+        summary += "; \(CountText.of(recorder.value(of: "tokens_rewrapped"), "token")) rewrapped"
+        if recorder.value(of: "tokens_failed") > 0 { summary += ", \(CountText.number(recorder.value(of: "tokens_failed"))) failed" }
+        return recorder.finish(summary: summary, at: context.clock())
+    }
+
+    /// "up to date: 3 tenants, every latest key younger than 30d".
+    private func upToDateSummary(_ tenants: Int) -> String {
+        tenants == 0 ? "no tenants to rotate" : "up to date: \(CountText.of(tenants, "tenant")), every latest key younger than \(DurationText.text(options.maxKeyAge))"
+    }
+
+    // MARK: - Planning
+
+    /// The tenants the spec selects: every live secret, a list, or the lines of a file.
+    func selectedTenants(_ context: StageContext) throws -> [String] {
+        switch options.tenants {
+        case .all: try context.vault.secrets().map(\.name)
+        case .list(let tenants): tenants
+        case .file(let path): try TenantUserList.tenants(path: path)
+        }
+    }
+
+    /// The tenant's versions and token counts, or nil (with a case recorded) when there is nothing to rotate.
+    private func snapshot(_ tenant: String, context: StageContext, recorder: StageRecorder) throws -> TenantKeyState? {
+        let counts = try context.store.keyVersionCounts(tenant: tenant)
+        let versions: [SecretVersion]
+        do {
+            versions = try context.vault.versions(of: tenant)
+        } catch VaultError.secretNotFound {
+            let rows = counts.values.reduce(0, +)
+            if rows == 0 {
+                recorder.skip(tenant, "no key secret and no tokens: nothing to rotate")
+            } else {
+                recorder.fail(tenant, type: .notFound, code: "secret_missing",
+                              message: "tenant \(tenant): \(CountText.of(rows, "token")) but no key secret in the vault. "
+                                  + "Restore the vault from a backup, or revoke the tenant's tokens.")
+            }
+            return nil
+        }
+        return TenantKeyState(tenant: tenant, versions: versions.map { KeyVersionState(number: $0.number, createdAt: $0.createdAt, enabled: $0.enabled) },
+                              rowsByVersion: counts)
+    }
+
+    // MARK: - Applying
+
+    /// What applying has done to one tenant so far.
+    private struct TenantProgress {
+        var plan: TenantRotatePlan
+        var state: TenantKeyState
+        var target: Int
+        var done: [String] = []
+        var error: (any Error)?
+        var started = Date()
+    }
+
+    /// Runs every tenant's plan in three phases: add the due versions; rewrap the tokens of all tenants in
+    /// one walk; then per tenant disable and purge what no token uses. Each step is idempotent; a failure
+    /// stops its tenant only, and every token stays readable at every instant (I1).
+    /// - Returns: how many due tenants ended with a failure.
+    private func apply(_ plans: [(plan: TenantRotatePlan, state: TenantKeyState)], context: StageContext,
+                       recorder: StageRecorder) -> Int {
+        var tenants: [TenantProgress] = []
+        for (plan, state) in plans {
+            if plan.isUpToDate {
+                recorder.pass(plan.tenant, plan.summary)
+            } else {
+                tenants.append(TenantProgress(plan: plan, state: state, target: plan.targetVersion))
+            }
+        }
+        var phaseStarted = Date()
+        func phaseDone(_ phase: String) {
+            recorder.note(String(format: "phase %@: %.3f s", phase, Date().timeIntervalSince(phaseStarted)))
+            phaseStarted = Date()
+        }
+        // 1. New versions, so that new and rewrapped tokens are sealed with them.
+        for index in tenants.indices where tenants[index].plan.addsVersion {
+            do {
+                tenants[index].target = try context.vault.addVersion(to: tenants[index].plan.tenant).number
+                context.custodian.forgetCachedKeys()
+                recorder.count("versions_added")
+                tenants[index].done.append("added key version \(tenants[index].target)")
+            } catch {
+                tenants[index].error = error
+            }
+        }
+        phaseDone("add versions")
+        // 2. Rewrap, all tenants in one walk.
+        let rewrapper = TokenRewrapper(custodian: context.custodian, batchSize: options.batchSize)
+        var rowsToRewrap = 0
+        for index in tenants.indices where tenants[index].error == nil && tenants[index].plan.rowsToRewrap > 0 {
+            let tenant = tenants[index]
+            do {
+                try rewrapper.prepare(tenant: tenant.plan.tenant, target: tenant.target,
+                                      oldVersions: tenant.state.rowsByVersion.filter { $0.value > 0 }.map(\.key))
+                rowsToRewrap += tenant.plan.rowsToRewrap
+            } catch {
+                tenants[index].error = error
+            }
+        }
+        phaseDone("fetch keys")
+        var outcomes: [String: TokenRewrapper.Outcome] = [:]
+        if rowsToRewrap > 0 {
+            do {
+                outcomes = try rewrapper.rewrapAll(
+                    // Counted only when there is something to rewrap: a no-op run never scans the table.
+                    scanWholeTable: rowsToRewrap * 4 >= (try context.store.count()), now: context.clock(),
+                    onBatch: { context.progress.advance($0) },
+                    onRewrapped: context.detail == .items ? { key in recorder.passItem(key.description, "rewrapped") } : nil,
+                    onFailure: { key, error in recorder.fail(key.description, error) })
+            } catch {
+                // The store refused a batch: every tenant still in the walk stops here (committed batches stay).
+                for index in tenants.indices where tenants[index].error == nil && tenants[index].plan.rowsToRewrap > 0 {
+                    tenants[index].error = error
+                }
+            }
+        }
+        phaseDone("rewrap")
+        // 3. Per tenant: disable and purge what no token uses any more, then the tenant's case. The
+        // rewrapped rows must survive a power loss before a version they were moved off can go (I1).
+        let retiring = tenants.indices.filter { tenants[$0].error == nil && !tenants[$0].plan.versionsToPurge.isEmpty }
+        if !retiring.isEmpty {
+            do {
+                try context.store.makeDurable()
+            } catch {
+                for index in retiring { tenants[index].error = error }
+            }
+        }
+        var failed = 0
+        for var tenant in tenants {
+            let outcome = outcomes[tenant.plan.tenant] ?? TokenRewrapper.Outcome()
+            recorder.count("tokens_rewrapped", outcome.rewrapped)
+            if outcome.failed > 0 { recorder.count("tokens_failed", outcome.failed) }
+            if outcome.rewrapped > 0 { tenant.done.append("rewrapped \(CountText.of(outcome.rewrapped, "token")) to version \(tenant.target)") }
+            if tenant.error == nil {
+                do {
+                    try retireVersions(&tenant, context: context, recorder: recorder)
+                } catch {
+                    tenant.error = error
+                }
+            }
+            if tenant.error != nil || outcome.failed > 0 { failed += 1 }
+            finish(tenant, failedTokens: outcome.failed, recorder: recorder)
+        }
+        phaseDone("retire versions")
+        return failed
+    }
+
+    /// Disables, then purges, the versions beyond `keep_versions` that no token uses now (re-read after
+    /// the rewrap: a version is never disabled or purged while a token needs it, I1).
+    private func retireVersions(_ tenant: inout TenantProgress, context: StageContext, recorder: StageRecorder) throws {
+        guard !tenant.plan.versionsToPurge.isEmpty else { return }
+        let name = tenant.plan.tenant
+        let referenced = try context.store.referencedVersions(tenant: name)
+        let current = try context.vault.versions(of: name)
+        var kept: [Int] = []
+        for version in tenant.plan.versionsToPurge {
+            guard let entry = current.first(where: { $0.number == version }) else { continue }
+            if referenced.contains(version) {
+                kept.append(version)
+                continue
+            }
+            if entry.enabled {
+                try context.vault.disableVersion(secret: name, version: version)
+                recorder.count("versions_disabled")
+                tenant.done.append("disabled version \(version)")
+            }
+            try context.vault.purgeVersion(secret: name, version: version)
+            recorder.count("versions_purged")
+            tenant.done.append("purged version \(version)")
+        }
+        if !kept.isEmpty {
+            tenant.done.append("kept version\(kept.count == 1 ? "" : "s") \(kept.map(String.init).joined(separator: ", ")) "
+                               + "(tokens still use \(kept.count == 1 ? "it" : "them"))")
+        }
+    }
+
+    /// Records the tenant's case: passed, or failed with the first error or the count of tokens not rewrapped.
+    private func finish(_ tenant: TenantProgress, failedTokens: Int, recorder: StageRecorder) {
+        let name = tenant.plan.tenant
+        let duration = Date().timeIntervalSince(tenant.started)
+        let message = tenant.done.isEmpty ? "up to date (key version \(tenant.target))" : tenant.done.joined(separator: ", ")
+        if let error = tenant.error {
+            if !tenant.done.isEmpty { recorder.note("\(name): \(message) before the failure") }
+            recorder.fail(name, error, duration: duration)
+        } else if failedTokens > 0 {
+            recorder.note("\(name): \(message)")
+            recorder.fail(name, type: .crypto, code: "tokens_not_rewrapped",
+                          message: "\(message); \(CountText.of(failedTokens, "token")) could not be rewrapped (see the item cases)",
+                          duration: duration)
+        } else {
+            recorder.note("\(name): \(message)")
+            recorder.pass(name, message, duration: duration)
+        }
+    }
+}

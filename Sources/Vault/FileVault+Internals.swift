@@ -1,0 +1,143 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import Crypto
+import Support
+
+/// Permission checks, auditing, locking and the secret files behind ``FileVault``'s operations.
+extension FileVault {
+    /// Runs a read after checking `permission`; audits it unless the vault is read-only.
+    func reading<T>(_ operation: String, secret: String?, version: Int? = nil, permission: VaultPermission,
+                    _ body: () throws -> T) throws -> T {
+        if let secret { try SecretName.validate(secret) }
+        try check([permission], operation: operation, secret: secret, version: version)
+        do {
+            let result = try body()
+            try auditIfWritable(operation, secret: secret, version: version, outcome: "ok")
+            return result
+        } catch {
+            try? auditIfWritable(operation, secret: secret, version: version, outcome: "error")
+            throw error
+        }
+    }
+
+    /// Runs a change after checking `permission`, holding the write locks, and audits it.
+    func mutating<T>(_ operation: String, secret: String?, version: Int? = nil, permission: VaultPermission,
+                     _ body: () throws -> T) throws -> T {
+        try mutating(operation, secret: secret, version: version, permissions: [permission], body)
+    }
+
+    /// Runs a change that needs every permission in `permissions`.
+    func mutating<T>(_ operation: String, secret: String?, version: Int? = nil, permissions: Set<VaultPermission>,
+                     _ body: () throws -> T) throws -> T {
+        if let secret { try SecretName.validate(secret) }
+        guard !isReadOnly else { throw VaultError.readOnly(operation: operation) }
+        try check(permissions, operation: operation, secret: secret, version: version)
+        do {
+            let result = try withWriteLock(body)
+            try audit(operation, secret: secret, version: version, outcome: "ok")
+            return result
+        } catch {
+            try? audit(operation, secret: secret, version: version, outcome: "error")
+            throw error
+        }
+    }
+
+    /// Throws ``VaultError/permissionDenied(principal:permission:operation:secret:)`` for the first missing permission, audited as `denied`.
+    private func check(_ permissions: Set<VaultPermission>, operation: String, secret: String?, version: Int?) throws {
+        let granted = Set(try loadPolicies().principals[principal] ?? [])
+        if let missing = permissions.sorted().first(where: { !granted.contains($0) }) {
+            try? auditIfWritable(operation, secret: secret, version: version, outcome: "denied")
+            throw VaultError.permissionDenied(principal: principal, permission: missing, operation: operation, secret: secret)
+        }
+    }
+
+    func audit(_ operation: String, secret: String?, version: Int?, outcome: String) throws {
+        try auditLog.append(AuditLog.Entry(time: clock(), principal: principal, operation: operation, secret: secret,
+                                           version: version, outcome: outcome))
+    }
+
+    private func auditIfWritable(_ operation: String, secret: String?, version: Int?, outcome: String) throws {
+        guard !isReadOnly else { return }
+        try audit(operation, secret: secret, version: version, outcome: outcome)
+    }
+
+    /// Serializes writers: an in-process lock, then `flock` on `write.lock` against other processes.
+    func withWriteLock<T>(_ body: () throws -> T) throws -> T {
+        lockInProcess.lock()
+        defer { lockInProcess.unlock() }
+        let lockPath = path + "/write.lock"
+        let fd = Glibc.open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, PrivateFiles.fileMode)
+        guard fd >= 0 else { throw FileSystemError(path: lockPath, operation: "open", code: errno) }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw FileSystemError(path: lockPath, operation: "lock", code: errno) }
+        }
+        defer { flock(fd, LOCK_UN) }
+        return try body()
+    }
+
+    // MARK: - Files
+
+    func loadPolicies() throws -> PolicyFile {
+        try VaultFileCodec.read(PolicyFile.self, from: policiesPath, macKeys: [keyID: macKey]).body
+    }
+
+    func loadSecret(_ name: String) throws -> SecretFile {
+        let file = secretPath(name)
+        guard PrivateFiles.exists(file) else { throw VaultError.secretNotFound(name) }
+        let secret = try VaultFileCodec.read(SecretFile.self, from: file, macKeys: [keyID: macKey]).body
+        guard secret.name == name else { throw VaultError.corrupt(file: file, detail: "it holds secret '\(secret.name)'") }
+        return secret
+    }
+
+    func loadLiveSecret(_ name: String) throws -> SecretFile {
+        let file = try loadSecret(name)
+        guard file.deleted == nil else { throw VaultError.secretDeleted(name) }
+        return file
+    }
+
+    func saveSecret(_ file: SecretFile) throws {
+        try VaultFileCodec.write(file, to: secretPath(file.name), macKey: macKey, keyID: keyID)
+    }
+
+    func allSecretFiles() throws -> [SecretFile] {
+        let names = try FileManager.default.contentsOfDirectory(atPath: path + "/secrets")
+            .filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.map { String($0.dropLast(5)) }.sorted()
+        return try names.map(loadSecret)
+    }
+
+    /// Adds a version with a fresh random data key wrapped under the master key.
+    func appendVersion(to file: inout SecretFile, now: Date) throws -> SecretVersion {
+        let number = (file.versions.map(\.version).max() ?? 0) + 1
+        let dataKey = try SymmetricKey.random()
+        let wrapped = try dataKey.withUnsafeBytes { bytes in
+            try AESGCM.sealCombined(Array(bytes), key: masterKey.key, associatedData: Self.wrapBinding(secret: file.name, version: number))
+        }
+        file.versions.append(SecretFile.Version(version: number, createdAt: now, enabled: true, masterKeyId: keyID,
+                                                wrappedKey: Data(wrapped).base64EncodedString()))
+        return SecretVersion(number: number, createdAt: now, enabled: true)
+    }
+
+    /// Unwraps a version's data key with the master key.
+    func unwrap(_ entry: SecretFile.Version, secret: String, with key: MasterKey? = nil) throws -> SymmetricKey {
+        guard let wrapped = Data(base64Encoded: entry.wrappedKey).map(Array.init) else {
+            throw VaultError.corrupt(file: secretPath(secret), detail: "version \(entry.version)'s wrapped key is not base64")
+        }
+        do {
+            var bytes = try AESGCM.open(combined: wrapped, key: (key ?? masterKey).key,
+                                        associatedData: Self.wrapBinding(secret: secret, version: entry.version))
+            defer { wipe(&bytes) }
+            return try SymmetricKey(bytes: bytes)
+        } catch {
+            throw VaultError.corrupt(file: secretPath(secret), detail: "version \(entry.version)'s wrapped key does not open")
+        }
+    }
+
+    /// The associated data of a wrapped data key: binds it to its secret and version.
+    static func wrapBinding(secret: String, version: Int) -> [UInt8] {
+        Array("tokenkeeper.vault.v1|\(secret)|\(version)".utf8)
+    }
+}

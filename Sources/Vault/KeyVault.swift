@@ -1,0 +1,75 @@
+import Foundation
+import Crypto
+
+/// A key vault as tokenkeeper uses it: one secret per tenant with ordered, immutable versions, each a
+/// 256-bit data key; access policies; soft delete. ``FileVault`` is the local implementation; the
+/// protocol keeps the stages independent of it so an Azure Key Vault backend can follow.
+///
+/// Every call acts as ``principal`` and is refused with ``VaultError/permissionDenied(principal:permission:operation:secret:)``
+/// when the principal's policy lacks the permission named on the method.
+public protocol KeyVault: AnyObject {
+    /// The principal every call acts as.
+    var principal: String { get }
+    /// Creates a secret with version 1 (a new random data key). Needs `set`.
+    func createSecret(_ name: String) throws -> SecretVersion
+    /// Adds a version with a new random data key: "rotate". Needs `set`.
+    func addVersion(to name: String) throws -> SecretVersion
+    /// Live (not deleted) secrets. Needs `list`.
+    func secrets() throws -> [SecretSummary]
+    /// A secret's versions in ascending order. Needs `list`.
+    func versions(of name: String) throws -> [SecretVersion]
+    /// The data key of one version; a disabled version still opens, so old tokens stay readable (I1). Needs `get`.
+    func dataKey(secret: String, version: Int) throws -> SymmetricKey
+    /// The newest enabled version and its key, for sealing. Needs `get`.
+    func latestDataKey(secret: String) throws -> (version: Int, key: SymmetricKey)
+    /// Disables a version (never the latest). Needs `set`.
+    func disableVersion(secret: String, version: Int) throws
+    /// Removes a disabled version for good. Needs `purge`. The caller must know no token uses it (I1).
+    func purgeVersion(secret: String, version: Int) throws
+    /// Soft-deletes a secret: its tokens become unreadable at once. Needs `delete`.
+    func deleteSecret(_ name: String) throws
+    /// Brings back a soft-deleted secret. Needs `recover`.
+    func recoverSecret(_ name: String) throws
+    /// Removes a soft-deleted secret for good. Needs `purge`.
+    func purgeSecret(_ name: String) throws
+    /// Soft-deleted secrets with their purge dates. Needs `list`.
+    func deletedSecrets() throws -> [DeletedSecret]
+    /// Gives a principal a set of permissions (replacing its policy). Needs every permission.
+    func setPolicy(for principal: String, permissions: Set<VaultPermission>) throws
+    /// Removes a principal's policy. Needs every permission.
+    func removePolicy(for principal: String) throws
+    /// Every policy. Needs `list`.
+    func policies() throws -> [AccessPolicy]
+}
+
+/// One version of a secret.
+public struct SecretVersion: Sendable, Equatable {
+    /// The version number: 1, 2, 3, ...
+    public var number: Int
+    /// When it was created.
+    public var createdAt: Date
+    /// Whether new tokens may be sealed with it.
+    public var enabled: Bool
+}
+
+/// A live secret.
+public struct SecretSummary: Sendable, Equatable {
+    /// The secret's name (by default a tenant id).
+    public var name: String
+    /// When it was created.
+    public var createdAt: Date
+    /// Its newest version's number.
+    public var latestVersion: Int
+    /// How many versions it has.
+    public var versionCount: Int
+}
+
+/// A soft-deleted secret.
+public struct DeletedSecret: Sendable, Equatable {
+    /// The secret's name.
+    public var name: String
+    /// When it was deleted.
+    public var deletedAt: Date
+    /// When it may be purged (deletion plus the vault's retention).
+    public var scheduledPurgeAt: Date
+}
