@@ -49,8 +49,8 @@ public final class TokenAccess: @unchecked Sendable {
         self.requestTimeout = requestTimeout
         self.leaseWait = leaseWait
         let masterKey = try spec.loadMasterKey(environment: environment)
-        let vault = try FileVault.open(at: spec.vaultPath, masterKey: masterKey, principal: spec.principal ?? principal)
-        custodian = TokenCustodian(vault: vault, store: try SQLiteTokenStore(path: spec.storePath))
+        let state = try JobState.open(spec: spec, masterKey: masterKey, principal: spec.principal ?? principal, readOnly: false)
+        custodian = TokenCustodian(vault: state.vault, store: state.store)
     }
 
     /// An access token for `key`'s stored refresh token.

@@ -19,7 +19,7 @@ package enum VaultAccess {
     }
 
     /// Opens the store at `--store` (created on first use unless `readOnly`).
-    package static func openStore(_ globals: GlobalOptions, readOnly: Bool = false) throws -> SQLiteTokenStore {
+    package static func openStore(_ globals: GlobalOptions, readOnly: Bool = false) throws -> any TokenStore {
         try SQLiteTokenStore(path: globals.storePath, readOnly: readOnly)
     }
 

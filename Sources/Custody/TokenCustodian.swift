@@ -14,9 +14,9 @@ import Vault
 /// connection; use one custodian per thread.
 public final class TokenCustodian {
     /// The vault the data keys come from.
-    public let vault: FileVault
+    public let vault: any KeyVault
     /// The store the sealed tokens live in.
-    public let store: SQLiteTokenStore
+    public let store: any TokenStore
     private var keys: [KeyID: AESGCMContext] = [:]
     private var latest: [String: Int] = [:]
 
@@ -31,7 +31,7 @@ public final class TokenCustodian {
     }
 
     /// Creates a custodian over an open vault and store.
-    public init(vault: FileVault, store: SQLiteTokenStore) {
+    public init(vault: any KeyVault, store: any TokenStore) {
         self.vault = vault
         self.store = store
     }

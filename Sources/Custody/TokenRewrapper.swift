@@ -9,7 +9,7 @@ import Support
 /// the principal may not read fails the tenant, not every row), then ``rewrapAll(scanWholeTable:now:onBatch:onRewrapped:onFailure:)``
 /// walks the rows in batches: it opens each token with the old key, seals it with the new one under
 /// the new binding (I2), and writes the batch in one transaction with compare-and-set
-/// (``SQLiteTokenStore/replaceSealedTokens(_:now:)``). A crash between batches leaves every row on
+/// (``TokenStore/replaceSealedTokens(_:now:)``). A crash between batches leaves every row on
 /// either version, and both versions still exist (I1, I3), so the next run goes on where this one
 /// stopped. Plaintext lives in one reused buffer that is wiped at the end. A row that does not open
 /// is reported and left as it is; the walk goes on.
@@ -84,7 +84,7 @@ package final class TokenRewrapper {
     package func rewrapAll(scanWholeTable: Bool, now: Date, onBatch: (Int) -> Void, onRewrapped: ((TokenKey) -> Void)? = nil,
                            onFailure: (TokenKey, any Error) -> Void) throws -> [String: Outcome] {
         let queue = BatchQueue<ResealedBatch>(capacity: 2)
-        let producer = ProducerBox(rewrapper: self, storePath: custodian.store.path, listItems: onRewrapped != nil,
+        let producer = ProducerBox(rewrapper: self, sessions: TokenStoreSessions(custodian.store), listItems: onRewrapped != nil,
                                    scanWholeTable: scanWholeTable)
         Thread.detachNewThread { producer.run(into: queue) }
         defer {
@@ -127,13 +127,13 @@ package final class TokenRewrapper {
     /// runs (the caller touches only its own store connection until the producer has finished).
     private final class ProducerBox: @unchecked Sendable {
         let rewrapper: TokenRewrapper
-        let storePath: String
+        let sessions: TokenStoreSessions
         let listItems: Bool
         let scanWholeTable: Bool
 
-        init(rewrapper: TokenRewrapper, storePath: String, listItems: Bool, scanWholeTable: Bool) {
+        init(rewrapper: TokenRewrapper, sessions: TokenStoreSessions, listItems: Bool, scanWholeTable: Bool) {
             self.rewrapper = rewrapper
-            self.storePath = storePath
+            self.sessions = sessions
             self.listItems = listItems
             self.scanWholeTable = scanWholeTable
         }
@@ -142,7 +142,7 @@ package final class TokenRewrapper {
             var plaintext = [UInt8](repeating: 0, count: 4_096)
             defer { wipe(&plaintext) }
             do {
-                let reader = try SQLiteTokenStore(path: storePath)
+                let reader = try sessions.open()
                 try rewrapper.walk(reader, scanWholeTable: scanWholeTable) { rows in
                     let batch = rewrapper.reseal(rows, buffer: &plaintext, listItems: listItems)
                     return queue.put(batch)
@@ -181,7 +181,7 @@ package final class TokenRewrapper {
 
     /// Feeds `process` the rows to rewrap from `store`, batch by batch, in the chosen walk, until it
     /// returns false or the rows run out.
-    private func walk(_ store: SQLiteTokenStore, scanWholeTable: Bool, process: ([SealedRow]) throws -> Bool) throws {
+    private func walk(_ store: any TokenStore, scanWholeTable: Bool, process: ([SealedRow]) throws -> Bool) throws {
         if scanWholeTable {
             var afterID: Int64 = 0
             while true {

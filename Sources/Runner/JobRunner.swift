@@ -53,10 +53,9 @@ package struct JobRunner {
         let lock = try JobLock.acquire(protecting: [spec.vaultPath, spec.storePath], timeout: options.lockTimeout,
                                        owner: "job \(spec.name), run \(runID)\(options.dryRun ? " (dry run)" : "")")
         defer { lock.release() }
-        let vault = try FileVault.open(at: spec.vaultPath, masterKey: masterKey, principal: principal, readOnly: options.dryRun,
-                                       clock: options.clock)
-        let store = try openStore()
-        let context = StageContext(job: spec.name, vault: vault, store: store, dryRun: options.dryRun, detail: spec.report.detail,
+        let state = try JobState.open(spec: spec, masterKey: masterKey, principal: principal, readOnly: options.dryRun,
+                                      clock: options.clock)
+        let context = StageContext(job: spec.name, vault: state.vault, store: state.store, dryRun: options.dryRun, detail: spec.report.detail,
                                    progress: progress, environment: options.environment, clock: options.clock, runID: runID)
         var reports: [StageReport] = []
         var stoppedBy: String?
@@ -96,11 +95,6 @@ package struct JobRunner {
     private func loadMasterKey() throws -> MasterKey {
         if let file = options.masterKeyFile { return try MasterKey(contentsOfFile: file) }
         return try spec.loadMasterKey(environment: options.environment)
-    }
-
-    /// The store: created on the first real run; a dry run needs an existing one and never writes it.
-    private func openStore() throws -> SQLiteTokenStore {
-        try SQLiteTokenStore(path: spec.storePath, readOnly: options.dryRun)
     }
 
     /// The machine's name from gethostname(2) (no DNS lookup), or `localhost`.

@@ -13,9 +13,9 @@ package final class StageContext {
     /// The job's name (report class names).
     package let job: String
     /// The vault, read-only in a dry run.
-    package let vault: FileVault
+    package let vault: any KeyVault
     /// The store, read-only in a dry run.
-    package let store: SQLiteTokenStore
+    package let store: any TokenStore
     /// Seals and opens tokens with the vault's keys.
     package let custodian: TokenCustodian
     /// Whether to plan only.
@@ -32,7 +32,7 @@ package final class StageContext {
     package let runID: String
 
     /// Creates a context.
-    package init(job: String, vault: FileVault, store: SQLiteTokenStore, dryRun: Bool, detail: ReportSettings.Detail,
+    package init(job: String, vault: any KeyVault, store: any TokenStore, dryRun: Bool, detail: ReportSettings.Detail,
                  progress: any StageProgress, environment: [String: String], clock: @escaping @Sendable () -> Date,
                  runID: String = "library") {
         self.runID = runID

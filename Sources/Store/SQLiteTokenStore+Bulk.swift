@@ -3,7 +3,7 @@ extension SQLiteTokenStore {
     /// (tenant, user, provider) already exists make the whole batch fail with a constraint error.
     /// - Returns: how many rows were inserted.
     @discardableResult
-    package func insertBatch(_ tokens: [StoredToken]) throws -> Int {
+    public func insertBatch(_ tokens: [StoredToken]) throws -> Int {
         guard !tokens.isEmpty else { return 0 }
         return try connection.writeTransaction {
             let statement = try connection.cached("""

@@ -18,8 +18,6 @@ extension SQLiteTokenStore {
         return counts
     }
 
-    /// The key versions that some row of the tenant still uses. Rotation never purges one of these (I1).
-    public func referencedVersions(tenant: String) throws -> Set<Int> { Set(try keyVersionCounts(tenant: tenant).keys) }
 
     /// The counts recomputed from the rows themselves, a full scan: for checking that the kept counts
     /// agree (tests, diagnostics), never on a hot path.

@@ -6,7 +6,7 @@ import Foundation
 extension SQLiteTokenStore {
     /// Takes the lease on `key` for `owner` until `until`, if nobody else holds one at `now`.
     /// - Returns: whether the lease is now `owner`'s.
-    public func acquireLease(_ key: TokenKey, owner: String, until: Date, now: Date = Date()) throws -> Bool {
+    public func acquireLease(_ key: TokenKey, owner: String, until: Date, now: Date) throws -> Bool {
         try connection.writeTransaction {
             let statement = try connection.cached("""
                 UPDATE tokens SET lease_owner = ?4, lease_until = ?5

@@ -31,7 +31,7 @@ extension SQLiteTokenStore {
     /// whole batch commits or none of it does, so every row decrypts at every instant (I1, I3).
     /// - Returns: how many rows were updated.
     @discardableResult
-    public func replaceSealedTokens(_ updates: [SealedTokenUpdate], now: Date = Date()) throws -> Int {
+    public func replaceSealedTokens(_ updates: [SealedTokenUpdate], now: Date) throws -> Int {
         guard !updates.isEmpty else { return 0 }
         return try connection.writeTransaction { try applySealedTokenUpdates(updates, now: now).filter { $0 }.count }
     }
@@ -40,7 +40,7 @@ extension SQLiteTokenStore {
     /// (compare-and-set per row, as ``replaceSealedTokens(_:now:)``) and says which rows changed. Either
     /// all the batches commit or none does. Fewer, larger transactions write each page the batches share
     /// (index pages above all) to the WAL once instead of once per batch.
-    package func replacingSealedTokensInOneTransaction<T>(
+    public func replacingSealedTokensInOneTransaction<T>(
         now: Date, _ body: (_ apply: ([SealedTokenUpdate]) throws -> [Bool]) throws -> T
     ) throws -> T {
         try connection.writeTransaction { try body { try applySealedTokenUpdates($0, now: now) } }
@@ -149,7 +149,7 @@ extension SQLiteTokenStore {
     /// Fewer, larger checkpoints copy each page that several batches touched once instead of once per
     /// batch. Every batch is still its own committed transaction in the WAL; call ``makeDurable()``
     /// before acting on them in a way that cannot be undone.
-    package func withCheckpointInterval<T>(pages: Int, _ body: () throws -> T) throws -> T {
+    public func withCheckpointInterval<T>(pages: Int, _ body: () throws -> T) throws -> T {
         try connection.execute("PRAGMA wal_autocheckpoint=\(pages)")
         defer {
             try? connection.execute("PRAGMA wal_checkpoint(PASSIVE)")

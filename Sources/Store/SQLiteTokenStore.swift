@@ -5,7 +5,7 @@ import Foundation
 /// It never encrypts or decrypts: it keeps the sealed bytes ``TokenCustodian`` gives it. Queries
 /// that may cover many rows stream through a callback, one row at a time, so memory does not grow
 /// with the store. Not `Sendable` (it owns one connection); open one store per thread or task.
-public final class SQLiteTokenStore {
+public final class SQLiteTokenStore: TokenStore {
     /// The connection; `package` so that tests and benchmarks can inspect query plans.
     package let connection: SQLiteConnection
 
@@ -25,6 +25,17 @@ public final class SQLiteTokenStore {
 
     /// The store file.
     public var path: String { connection.path }
+
+    /// The store file: its location for messages.
+    public var location: String { connection.path }
+
+    /// Whether this connection is read-only.
+    public var isReadOnly: Bool { connection.isReadOnly }
+
+    /// Another connection on the same file, read-only if this one is.
+    public func openSession() throws -> any TokenStore {
+        try SQLiteTokenStore(path: path, readOnly: isReadOnly)
+    }
 
     // MARK: - Single rows
 
@@ -73,7 +84,7 @@ public final class SQLiteTokenStore {
 
     /// Drops the refresh token but keeps the record, with status `revoked`. Returns whether a token was dropped.
     @discardableResult
-    public func dropRefreshToken(_ key: TokenKey, now: Date = Date()) throws -> Bool {
+    public func dropRefreshToken(_ key: TokenKey, now: Date) throws -> Bool {
         let statement = try connection.cached("""
             UPDATE tokens SET sealed_token = NULL, status = 'revoked', lease_owner = NULL, lease_until = NULL, updated_at = ?4
             WHERE tenant = ?1 AND user_id = ?2 AND provider = ?3 AND (sealed_token IS NOT NULL OR status != 'revoked')
@@ -89,7 +100,7 @@ public final class SQLiteTokenStore {
 
     /// Marks a row `needs_reauth` with the provider's error code (the token is dead; the user must sign in again).
     @discardableResult
-    public func markNeedsReauth(_ key: TokenKey, errorCode: String?, now: Date = Date()) throws -> Bool {
+    public func markNeedsReauth(_ key: TokenKey, errorCode: String?, now: Date) throws -> Bool {
         let statement = try connection.cached("""
             UPDATE tokens SET status = 'needs_reauth', last_error_code = ?4, failure_count = failure_count + 1,
                 lease_owner = NULL, lease_until = NULL, updated_at = ?5
@@ -102,7 +113,7 @@ public final class SQLiteTokenStore {
 
     /// Records a failed refresh that leaves the token usable (a transient error): counts it, keeps the code.
     @discardableResult
-    public func recordFailure(_ key: TokenKey, errorCode: String?, now: Date = Date()) throws -> Bool {
+    public func recordFailure(_ key: TokenKey, errorCode: String?, now: Date) throws -> Bool {
         let statement = try connection.cached("""
             UPDATE tokens SET failure_count = failure_count + 1, last_error_code = ?4, updated_at = ?5
             WHERE tenant = ?1 AND user_id = ?2 AND provider = ?3
@@ -171,7 +182,7 @@ public final class SQLiteTokenStore {
 
     /// Streams rows matching the filters (nil means any), ordered by tenant, user, provider. The row
     /// value passed to `body` is only valid during the call; `body` may stop early by returning false.
-    public func forEach(tenant: String? = nil, user: String? = nil, provider: String? = nil, status: TokenStatus? = nil,
+    public func forEach(tenant: String?, user: String?, provider: String?, status: TokenStatus?,
                         _ body: (StoredToken) throws -> Bool) throws {
         let statement = try connection.cached("""
             SELECT \(Self.columns) FROM tokens

@@ -287,8 +287,6 @@ public final class FileVault: KeyVault, @unchecked Sendable {
         return overdue
     }
 
-    /// Where a secret stands.
-    public enum SecretState: Sendable, Equatable {
-        case active, softDeleted, absent
-    }
+    /// Where a secret stands (the type is ``SecretState``; this name is kept for callers).
+    public typealias SecretState = Vault.SecretState
 }

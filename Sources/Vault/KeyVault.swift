@@ -7,7 +7,15 @@ import Crypto
 ///
 /// Every call acts as ``principal`` and is refused with ``VaultError/permissionDenied(principal:permission:operation:secret:)``
 /// when the principal's policy lacks the permission named on the method.
-public protocol KeyVault: AnyObject {
+///
+/// The contract every conformer keeps (the tests' `VaultConformance` suite checks it for each backend):
+/// versions are immutable and ordered, a version's key never changes once written; each mutation is
+/// atomic and durable before it returns (I3); a disabled version still opens (I1); a version is
+/// purged only when the caller asks, and the caller must know that no token uses it (I1); data keys
+/// are stored wrapped under the master key and bound to their secret and version (I2); a wrong master
+/// key is named as such; every call is audited (never with a value); a read-only vault refuses writes
+/// and stays byte-identical (I5). Conformers are `Sendable`: the refresh workers share one.
+public protocol KeyVault: AnyObject, Sendable {
     /// The principal every call acts as.
     var principal: String { get }
     /// Creates a secret with version 1 (a new random data key). Needs `set`.
@@ -40,6 +48,23 @@ public protocol KeyVault: AnyObject {
     func removePolicy(for principal: String) throws
     /// Every policy. Needs `list`.
     func policies() throws -> [AccessPolicy]
+    /// Whether a secret is live, soft-deleted or absent. Needs `list`.
+    func secretState(_ name: String) throws -> SecretState
+    /// Checks that the principal holds `permission` for `operation` (audited as any call), for an
+    /// operation that is not a vault call itself (listing the store's rows, reading the audit log).
+    func requirePermission(_ permission: VaultPermission, operation: String) throws
+    /// Purges every soft-deleted secret whose purge date has passed. Needs `purge`. Returns their names.
+    func purgeOverdue() throws -> [String]
+}
+
+/// Where a secret stands in a vault.
+public enum SecretState: Sendable, Equatable {
+    /// Live: its versions open.
+    case active
+    /// Soft-deleted: nothing opens until it is recovered; purged after the retention.
+    case softDeleted
+    /// Never created, or purged.
+    case absent
 }
 
 /// One version of a secret.

@@ -38,8 +38,8 @@ package enum StatusCommand {
     ) { invocation in
         let format = try invocation.choice("format", ["text", "json"], default: "text")
         var plans: [String: [String]] = [:]
-        let vault: FileVault
-        let store: SQLiteTokenStore
+        let vault: any KeyVault
+        let store: any TokenStore
         if let specPath = invocation.value("spec") {
             let spec = try JobSpec.load(path: specPath)
             var options = try JobCommands.runOptions(invocation)
@@ -60,9 +60,10 @@ package enum StatusCommand {
             }
             let masterKey = try options.masterKeyFile.map { try MasterKey(contentsOfFile: $0) }
                 ?? spec.loadMasterKey(environment: options.environment)
-            vault = try FileVault.open(at: spec.vaultPath, masterKey: masterKey, principal: spec.principal ?? options.defaultPrincipal,
-                                       readOnly: true)
-            store = try SQLiteTokenStore(path: spec.storePath, readOnly: true)
+            let state = try JobState.open(spec: spec, masterKey: masterKey, principal: spec.principal ?? options.defaultPrincipal,
+                                          readOnly: true)
+            vault = state.vault
+            store = state.store
         } else {
             vault = try VaultAccess.openVault(invocation.globals, readOnly: true)
             store = try VaultAccess.openStore(invocation.globals, readOnly: true)
@@ -77,7 +78,7 @@ package enum StatusCommand {
     }
 
     /// Every tenant with a secret or with rows, in name order.
-    package static func tenantStatuses(vault: FileVault, store: SQLiteTokenStore, plans: [String: [String]], now: Date) throws -> [TenantStatus] {
+    package static func tenantStatuses(vault: any KeyVault, store: any TokenStore, plans: [String: [String]], now: Date) throws -> [TenantStatus] {
         let live = try vault.secrets()
         let deleted = Set(try vault.deletedSecrets().map(\.name))
         let names = Set(live.map(\.name)).union(deleted).union(try store.tenants()).sorted()

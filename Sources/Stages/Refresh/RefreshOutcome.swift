@@ -60,7 +60,7 @@ final class RefreshCollector: @unchecked Sendable {
 
 /// Hands due rows to the workers, a page at a time, from its own store connection.
 actor DueRowFeeder {
-    private let store: SQLiteTokenStore
+    private let store: any TokenStore
     private let provider: String
     private let refreshedBefore: Date
     private let expiringBefore: Date?
@@ -69,8 +69,8 @@ actor DueRowFeeder {
     private var afterID: Int64 = 0
     private var exhausted = false
 
-    init(storePath: String, provider: String, refreshedBefore: Date, expiringBefore: Date?, now: Date) throws {
-        store = try SQLiteTokenStore(path: storePath)
+    init(sessions: TokenStoreSessions, provider: String, refreshedBefore: Date, expiringBefore: Date?, now: Date) throws {
+        store = try sessions.open()
         self.provider = provider
         self.refreshedBefore = refreshedBefore
         self.expiringBefore = expiringBefore

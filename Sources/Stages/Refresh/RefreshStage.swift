@@ -132,10 +132,10 @@ package struct RefreshStage {
         context.progress.begin(stage: name, total: due, unit: "tokens")
         let collector = RefreshCollector(progress: context.progress)
         let worker = RefreshWorker(
-            vault: context.vault, storePath: context.store.path, profile: profile, rotates: rotates, clientSecret: secret,
+            vault: context.vault, sessions: TokenStoreSessions(context.store), profile: profile, rotates: rotates, clientSecret: secret,
             options: options, leaseOwner: "job \(context.runID)", pacer: RequestPacer(maxRate: options.maxRate),
             clients: OAuthClientCache(), collector: collector, clock: context.clock)
-        let feeder = try DueRowFeeder(storePath: context.store.path, provider: provider.name, refreshedBefore: refreshedBefore,
+        let feeder = try DueRowFeeder(sessions: TokenStoreSessions(context.store), provider: provider.name, refreshedBefore: refreshedBefore,
                                       expiringBefore: expiringBefore, now: now)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<options.concurrency {

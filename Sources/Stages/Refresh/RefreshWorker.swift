@@ -12,8 +12,8 @@ import Report
 /// Every worker opens its own store connection (SQLite connections are not shared between threads);
 /// the vault, the pacer, the client cache and the collector are shared and safe to share.
 struct RefreshWorker: Sendable {
-    let vault: FileVault
-    let storePath: String
+    let vault: any KeyVault
+    let sessions: TokenStoreSessions
     let profile: ProviderProfile
     let rotates: Bool
     let clientSecret: SecretText?
@@ -26,7 +26,7 @@ struct RefreshWorker: Sendable {
 
     /// Refreshes due rows until there are none left or the stage is stopped.
     func work(feeder: DueRowFeeder) async throws {
-        let custodian = TokenCustodian(vault: vault, store: try SQLiteTokenStore(path: storePath))
+        let custodian = TokenCustodian(vault: vault, store: try sessions.open())
         while collector.stoppedBy == nil, let row = try await feeder.next() {
             collector.add(await refresh(row, custodian: custodian))
         }

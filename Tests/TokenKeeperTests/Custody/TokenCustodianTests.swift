@@ -77,7 +77,8 @@ import Testing
         try withTemporaryDirectory { folder in
             let custodian = try custodian(folder)
             try custodian.put(alice, token: SecretText("rt-PLAINTEXT-MARKER"), issuedAt: Date(), expiresAt: nil)
-            try custodian.store.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            let store = try #require(custodian.store as? SQLiteTokenStore)
+            try store.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             let bytes = try Data(contentsOf: URL(fileURLWithPath: folder + "/tokens.db"))
             #expect(bytes.range(of: Data("rt-PLAINTEXT-MARKER".utf8)) == nil)
         }

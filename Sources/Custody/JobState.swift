@@ -1,0 +1,24 @@
+import Foundation
+import Spec
+import Store
+import Vault
+
+/// The vault and the store a job spec names, opened: the one place that turns a spec's `vault:` and
+/// `store:` into backends, for the runner, token use and `status` alike. Callers hold the result as
+/// `any KeyVault` and `any TokenStore`, never a concrete backend.
+public struct JobState {
+    /// The spec's vault, acting as the spec's principal (or the caller's).
+    public let vault: any KeyVault
+    /// The spec's store.
+    public let store: any TokenStore
+
+    /// Opens the spec's vault with `masterKey` and its store. Read-only opens never write either (I5).
+    /// - throws: the vault's and the store's errors (missing, insecure, corrupt, wrong master key).
+    public static func open(spec: JobSpec, masterKey: MasterKey, principal: String, readOnly: Bool,
+                            clock: @escaping @Sendable () -> Date = { Date() }) throws -> JobState {
+        let vault = try FileVault.open(at: spec.vaultPath, masterKey: masterKey, principal: principal, readOnly: readOnly,
+                                       clock: clock)
+        let store = try SQLiteTokenStore(path: spec.storePath, readOnly: readOnly)
+        return JobState(vault: vault, store: store)
+    }
+}

@@ -1,0 +1,156 @@
+import Foundation
+
+/// The token store as tokenkeeper uses it: one row per (tenant, user, provider) holding a sealed
+/// refresh token and the bookkeeping refresh needs. ``SQLiteTokenStore`` is the embedded backend;
+/// every stage, the runner, the custodian, token use and `status` hold `any TokenStore`, so another
+/// backend plugs in here, and `StoreConformance` in the tests is the suite each backend must pass.
+///
+/// The contract every conformer keeps:
+/// - It never encrypts or decrypts: it keeps the sealed bytes the custodian gives it, and never puts
+///   a bound value (a sealed token) into an error.
+/// - Atomicity (I3): each mutating call is one transaction; a crash leaves the row as it was or as
+///   the call left it. ``replacingSealedTokensInOneTransaction(now:_:)`` commits all its batches or none.
+/// - Nothing lost (I1): the per-version counts (``keyVersionCounts(tenant:)``) change in the same
+///   transaction as every write that inserts or deletes a token or moves it to another version, so a
+///   version with a count above zero is never reported unused.
+/// - Compare-and-set: rewraps apply only to rows still on the version they were read with, and never
+///   put a token back into a row whose token was dropped; refresh commits apply only while the lease
+///   is held (I7, I8).
+/// - Read-only (I5): a store opened read-only refuses every write and stays byte-identical.
+/// - A conformer is not `Sendable`: it is one session (connection). ``openSession()`` gives another
+///   on the same store for another thread (the rotation's reader, the refresh workers).
+public protocol TokenStore: AnyObject {
+    /// Where the store is, for messages: a file path, never a secret (no password, no connection string).
+    var location: String { get }
+    /// Whether this session refuses writes (dry runs, `status`).
+    var isReadOnly: Bool { get }
+    /// Another session on the same store, read-write unless this one is read-only, for use on another
+    /// thread. Its writes are visible to this session once committed.
+    func openSession() throws -> any TokenStore
+
+    // MARK: Single rows
+
+    /// Inserts the row, or replaces every field of the row with the same key. Returns whether it was new.
+    @discardableResult func put(_ token: StoredToken) throws -> Bool
+    /// The row for `key`, or nil.
+    func get(_ key: TokenKey) throws -> StoredToken?
+    /// Deletes the row for `key`. Returns whether there was one.
+    @discardableResult func delete(_ key: TokenKey) throws -> Bool
+    /// Drops the refresh token but keeps the record, with status `revoked`. Returns whether a token was dropped.
+    @discardableResult func dropRefreshToken(_ key: TokenKey, now: Date) throws -> Bool
+    /// Marks a row `needs_reauth` with the provider's error code. Returns whether the row exists.
+    @discardableResult func markNeedsReauth(_ key: TokenKey, errorCode: String?, now: Date) throws -> Bool
+    /// Records a failed refresh that leaves the token usable. Returns whether the row exists.
+    @discardableResult func recordFailure(_ key: TokenKey, errorCode: String?, now: Date) throws -> Bool
+    /// Deletes every row of a tenant (crypto-shredding's store half). Returns how many went.
+    @discardableResult func deleteTenant(_ tenant: String) throws -> Int
+    /// Inserts many new rows in one transaction; an existing key fails the whole batch. Returns how many.
+    @discardableResult func insertBatch(_ tokens: [StoredToken]) throws -> Int
+
+    // MARK: Queries
+
+    /// Every distinct tenant with rows, sorted.
+    func tenants() throws -> [String]
+    /// Every row of a tenant, with or without a token.
+    func count(tenant: String) throws -> Int
+    /// How many rows the store holds.
+    func count() throws -> Int
+    /// Rows of a tenant per status.
+    func statusCounts(tenant: String) throws -> [TokenStatus: Int]
+    /// The oldest refresh time among a tenant's rows that still hold a token.
+    func oldestRefresh(tenant: String) throws -> Date?
+    /// Streams rows matching the filters (nil means any), ordered by tenant, user, provider; `body`
+    /// stops the walk by returning false. Memory does not grow with the store.
+    func forEach(tenant: String?, user: String?, provider: String?, status: TokenStatus?,
+                 _ body: (StoredToken) throws -> Bool) throws
+    /// Up to `limit` active, unleased rows of `provider` holding a token that are due for refresh,
+    /// keyset-paginated by id after `afterID`.
+    func rowsDueForRefresh(provider: String, refreshedBefore: Date, expiringBefore: Date?, now: Date,
+                           afterID: Int64, limit: Int) throws -> [StoredToken]
+    /// How many rows ``rowsDueForRefresh(provider:refreshedBefore:expiringBefore:now:afterID:limit:)`` would give in all.
+    func countDueForRefresh(provider: String, refreshedBefore: Date, expiringBefore: Date?, now: Date) throws -> Int
+
+    // MARK: Leases (I7) and the refresh commit (I8)
+
+    /// Takes the lease on `key` for `owner` until `until` if nobody else holds one at `now`. Returns whether it did.
+    func acquireLease(_ key: TokenKey, owner: String, until: Date, now: Date) throws -> Bool
+    /// Releases `owner`'s lease on `key`; does nothing if someone else holds it.
+    func releaseLease(_ key: TokenKey, owner: String) throws
+    /// Stores a refreshed token while `owner` holds the lease, clears the lease and the failure state,
+    /// in one transaction. Returns false, writing nothing, when the lease was lost.
+    func commitRefreshed(_ key: TokenKey, owner: String, secretName: String, keyVersion: Int, sealedToken: [UInt8],
+                         refreshedAt: Date, expiresAt: Date?) throws -> Bool
+
+    // MARK: Key versions and rotation (I1)
+
+    /// Rows of a tenant that hold a token, per key version (versions without such rows are absent).
+    func keyVersionCounts(tenant: String) throws -> [Int: Int]
+    /// Up to `limit` rows of `tenant` holding a token sealed with a version other than `target`, after
+    /// (user, provider) `after`, in that order.
+    func sealedRows(tenant: String, notOn target: Int, after: (user: String, provider: String), limit: Int) throws -> [SealedRow]
+    /// Up to `scanLimit` rows after `afterID` in id order that `wanted(tenant, keyVersion)` selects and
+    /// that hold a token, and the last id looked at (nil at the end).
+    func sealedRows(afterID: Int64, scanLimit: Int, where wanted: (String, Int) -> Bool) throws -> (rows: [SealedRow], lastID: Int64?)
+    /// Writes a batch of rewrapped tokens in one transaction, compare-and-set per row. Returns how many changed.
+    @discardableResult func replaceSealedTokens(_ updates: [SealedTokenUpdate], now: Date) throws -> Int
+    /// Several batches of rewrapped tokens in one transaction: `body` gets a function that applies one
+    /// batch and says which rows changed.
+    func replacingSealedTokensInOneTransaction<T>(
+        now: Date, _ body: (_ apply: ([SealedTokenUpdate]) throws -> [Bool]) throws -> T
+    ) throws -> T
+    /// Runs `body`, a long run of write batches, with whatever setting makes bulk writes cheaper on this
+    /// backend (SQLite: a larger WAL checkpoint interval); a backend without one just runs `body`.
+    func withCheckpointInterval<T>(pages: Int, _ body: () throws -> T) throws -> T
+    /// Makes every committed transaction durable against power loss. Rotation calls it before it
+    /// disables or purges a version (I1). Throws ``StoreError/notDurable(path:)`` when it cannot yet.
+    func makeDurable() throws
+}
+
+extension TokenStore {
+    /// The key versions some row of the tenant still uses. Rotation never purges one of these (I1).
+    public func referencedVersions(tenant: String) throws -> Set<Int> { Set(try keyVersionCounts(tenant: tenant).keys) }
+
+    /// ``forEach(tenant:user:provider:status:_:)`` with every filter optional.
+    public func forEach(tenant: String? = nil, user: String? = nil, provider: String? = nil, status: TokenStatus? = nil,
+                        _ body: (StoredToken) throws -> Bool) throws {
+        try forEach(tenant: tenant, user: user, provider: provider, status: status, body)
+    }
+
+    /// ``dropRefreshToken(_:now:)`` now.
+    @discardableResult public func dropRefreshToken(_ key: TokenKey) throws -> Bool { try dropRefreshToken(key, now: Date()) }
+    /// ``markNeedsReauth(_:errorCode:now:)`` now.
+    @discardableResult public func markNeedsReauth(_ key: TokenKey, errorCode: String?) throws -> Bool {
+        try markNeedsReauth(key, errorCode: errorCode, now: Date())
+    }
+    /// ``recordFailure(_:errorCode:now:)`` now.
+    @discardableResult public func recordFailure(_ key: TokenKey, errorCode: String?) throws -> Bool {
+        try recordFailure(key, errorCode: errorCode, now: Date())
+    }
+    /// ``acquireLease(_:owner:until:now:)`` now.
+    public func acquireLease(_ key: TokenKey, owner: String, until: Date) throws -> Bool {
+        try acquireLease(key, owner: owner, until: until, now: Date())
+    }
+    /// ``replaceSealedTokens(_:now:)`` now.
+    @discardableResult public func replaceSealedTokens(_ updates: [SealedTokenUpdate]) throws -> Int {
+        try replaceSealedTokens(updates, now: Date())
+    }
+}
+
+/// Opens further sessions on one store, from any thread: what the refresh workers and the rotation's
+/// reader hold instead of a path, so they work on whatever backend the job opened.
+///
+/// `@unchecked Sendable`: it only calls ``TokenStore/openSession()``, which every conformer must make
+/// safe from any thread (it reads nothing but the store's fixed location and settings).
+public struct TokenStoreSessions: @unchecked Sendable {
+    private let origin: any TokenStore
+
+    /// Sessions on the store `origin` is a session of.
+    public init(_ origin: any TokenStore) {
+        self.origin = origin
+    }
+
+    /// A new session on the store.
+    public func open() throws -> any TokenStore {
+        try origin.openSession()
+    }
+}
