@@ -82,16 +82,23 @@ import Glibc
             #expect(Set(expected.rows.values) == ["v2 active"])
             #expect(expected.versions["tenant-1"] == ["2:true"])
 
-            // Kill runs at moments spread over the length of an uninterrupted run, up to three kills per
-            // attempt (at half, all and one and a half times the attempt's delay), then finish the job.
+            // Kill runs at moments spread over the window in which the rewrap happens, up to three kills per
+            // attempt (each rerun resumes the rewrap, so the same moment lands further along), then finish the job. The
+            // window starts as the whole run and narrows to where first kills land mid-rotation: a first kill
+            // that finds nothing rewrapped came too early, one that finds everything rewrapped too late. So
+            // the kills keep landing in the rewrap however slow or loaded the machine is.
             var landedMidRotation = 0
-            let delays = (1...12).map { runTime * Double($0) / 12 }
-            for (attempt, delay) in delays.enumerated() {
+            var window = (early: 0.0, late: runTime * 1.5)
+            for attempt in 0..<12 {
+                let moment = window.early + (window.late - window.early) * Double(attempt % 4 + 1) / 5
                 let folder = root + "/attempt-\(attempt)"
                 try Self.copy(initial.folder, to: folder)
                 let fixture = try JobFixture(adopting: folder, from: initial)
                 for kill in 0..<3 {
-                    guard try Self.runAndKill(fixture, after: delay * Double(kill + 1) / 2) else { break }
+                    guard try Self.runAndKill(fixture, after: moment) else {
+                        if kill == 0 { window.late = min(window.late, moment) }
+                        break
+                    }
                     // At every instant every token opens with the version its row names (I1).
                     #expect(try fixture.verifyEveryToken() == 3_000, "attempt \(attempt), kill \(kill)")
                     // The per-version counts rotation plans from committed with the rows they count.
@@ -99,6 +106,8 @@ import Glibc
                     #expect(try store.keptKeyVersionRows() == (try store.recountedKeyVersionRows()), "attempt \(attempt), kill \(kill)")
                     let versionsInUse = Set(try Self.logicalState(fixture).rows.values)
                     if versionsInUse.contains("v1 active"), versionsInUse.contains("v2 active") { landedMidRotation += 1 }
+                    if kill == 0, versionsInUse == ["v1 active"] { window.early = max(window.early, moment) }
+                    if kill == 0, versionsInUse == ["v2 active"] { window.late = min(window.late, moment) }
                 }
                 let finish = try runTokenKeeper(["run", folder + "/job.yml"], environment: fixture.environment)
                 #expect(finish.status == 0, "attempt \(attempt): \(finish.stderr)")
