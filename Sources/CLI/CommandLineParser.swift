@@ -22,18 +22,46 @@ package enum CommandLineParser {
     package static func parse(
         _ arguments: [String], root: Command, environment: [String: String], console: Console
     ) throws -> Parsed {
+        var cursor = Cursor(arguments: arguments)
+        let (command, path, helpRest) = try commandPath(&cursor, root: root)
+        if let helpRest {  // `tokenkeeper help vault init` means `tokenkeeper vault init --help`
+            let rest = try parse(helpRest + ["--help"], root: command, environment: environment, console: console)
+            return Parsed(command: rest.command, invocation: rest.invocation.prefixed(by: path))
+        }
+        let options = try self.options(&cursor, of: command, path: path)
+        let invocation = Invocation(
+            path: path, values: options.values, flags: options.flags, positionals: options.positionals,
+            globals: GlobalOptions(values: options.values, environment: environment), console: console)
+        if !options.flags.contains("help") { try checkPositionals(options.positionals.count, of: command, path: path) }
+        return Parsed(command: command, invocation: invocation)
+    }
+
+    /// The words still to read.
+    private struct Cursor {
+        let arguments: [String]
+        var index = 0
+        var next: String? { index < arguments.count ? arguments[index] : nil }
+        mutating func take() -> String? {
+            defer { index += 1 }
+            return next
+        }
+    }
+
+    /// What the options part of a command line gave.
+    private struct Options {
+        var values: [String: [String]] = [:]
+        var flags: Set<String> = []
+        var positionals: [String] = []
+    }
+
+    /// Reads the subcommand words: the command they name and its path, or, for `help WORDS`, the
+    /// group `help` stands in and the words after it.
+    private static func commandPath(_ cursor: inout Cursor, root: Command) throws -> (Command, [String], [String]?) {
         var command = root
         var path: [String] = []
-        var index = 0
-        // Subcommand words.
-        while index < arguments.count, !command.subcommands.isEmpty {
-            let word = arguments[index]
-            if word.hasPrefix("-") { break }
-            if word == "help" {  // `tokenkeeper help vault init` means `tokenkeeper vault init --help`
-                let rest = try parse(Array(arguments[(index + 1)...]) + ["--help"], root: command,
-                                     environment: environment, console: console)
-                return Parsed(command: rest.command, invocation: rest.invocation.prefixed(by: path))
-            }
+        while let word = cursor.next, !command.subcommands.isEmpty, !word.hasPrefix("-") {
+            cursor.index += 1
+            if word == "help" { return (command, path, Array(cursor.arguments[cursor.index...])) }
             guard let next = command.subcommands.first(where: { $0.name == word }) else {
                 let names = command.subcommands.map(\.name)
                 throw UsageError(
@@ -43,72 +71,85 @@ package enum CommandLineParser {
             }
             command = next
             path.append(word)
-            index += 1
         }
-        // Options and positionals.
+        return (command, path, nil)
+    }
+
+    /// Reads options and positional arguments up to the end.
+    private static func options(_ cursor: inout Cursor, of command: Command, path: [String]) throws -> Options {
         let known = Dictionary((command.options + GlobalOptions.specs).map { ($0.name, $0) }) { first, _ in first }
-        var values: [String: [String]] = [:]
-        var flags: Set<String> = []
-        var positionals: [String] = []
+        var options = Options()
         var optionsEnded = false
-        while index < arguments.count {
-            let word = arguments[index]
-            index += 1
+        while let word = cursor.take() {
             if optionsEnded || !word.hasPrefix("-") || word == "-" {
-                positionals.append(word)
-                continue
-            }
-            if word == "--" { optionsEnded = true; continue }
-            if word == "-h" { flags.insert("help"); continue }
-            guard word.hasPrefix("--") else {
-                throw UsageError(command: path, problem: "unknown option '\(word)'",
-                                 remedy: "Options are spelled with two dashes, for example --help.")
-            }
-            var name = String(word.dropFirst(2))
-            var inlineValue: String?
-            if let equals = name.firstIndex(of: "=") {
-                inlineValue = String(name[name.index(after: equals)...])
-                name = String(name[..<equals])
-            }
-            guard let spec = known[name] else {
-                throw UsageError(
-                    command: path, problem: "unknown option '--\(name)'",
-                    remedy: Suggestion.closest(to: name, among: known.keys).map { "Did you mean '--\($0)'?" } ?? "")
-            }
-            if spec.valueName == nil {
-                guard inlineValue == nil else {
-                    throw UsageError(command: path, problem: "--\(name) takes no value", remedy: "Write --\(name) alone.")
-                }
-                flags.insert(name)
-                continue
-            }
-            let value: String
-            if let inlineValue {
-                value = inlineValue
+                options.positionals.append(word)
+            } else if word == "--" {
+                optionsEnded = true
+            } else if word == "-h" {
+                options.flags.insert("help")
             } else {
-                guard index < arguments.count else {
-                    throw UsageError(command: path, problem: "--\(name) needs a value",
-                                     remedy: "Write --\(name) \(spec.valueName ?? "VALUE").")
-                }
-                value = arguments[index]
-                index += 1
+                try option(word, &cursor, known: known, path: path, into: &options)
             }
-            if values[name] != nil, !spec.repeatable {
-                throw UsageError(command: path, problem: "--\(name) is given more than once", remedy: "Give it once.")
+        }
+        return options
+    }
+
+    /// Reads one `--name`, `--name VALUE` or `--name=VALUE`.
+    private static func option(_ word: String, _ cursor: inout Cursor, known: [String: OptionSpec], path: [String],
+                               into options: inout Options) throws {
+        guard word.hasPrefix("--") else {
+            throw UsageError(command: path, problem: "unknown option '\(word)'",
+                             remedy: "Options are spelled with two dashes, for example --help.")
+        }
+        var name = String(word.dropFirst(2))
+        var inlineValue: String?
+        if let equals = name.firstIndex(of: "=") {
+            inlineValue = String(name[name.index(after: equals)...])
+            name = String(name[..<equals])
+        }
+        guard let spec = known[name] else {
+            // Never echo what followed `=`: it may be a secret given in the wrong place.
+            throw UsageError(
+                command: path, problem: "unknown option '--\(name)'",
+                remedy: Suggestion.closest(to: name, among: known.keys).map { "Did you mean '--\($0)'?" } ?? "")
+        }
+        guard let valueName = spec.valueName else {
+            guard inlineValue == nil else {
+                throw UsageError(command: path, problem: "--\(name) takes no value", remedy: "Write --\(name) alone.")
             }
-            values[name, default: []].append(value)
+            options.flags.insert(name)
+            return
         }
-        let invocation = Invocation(
-            path: path, values: values, flags: flags, positionals: positionals,
-            globals: GlobalOptions(values: values, environment: environment), console: console)
-        if !flags.contains("help"), command.run != nil, !command.positionals.contains(positionals.count) {
-            let range = command.positionals
-            let expected = range.lowerBound == range.upperBound ? "\(range.lowerBound)" : "\(range.lowerBound) to \(range.upperBound)"
-            throw UsageError(command: path,
-                             problem: "takes \(expected) argument(s), got \(positionals.count)",
-                             remedy: command.usage.isEmpty ? "" : "Usage: \((["tokenkeeper"] + path).joined(separator: " ")) \(command.usage).")
+        let value = try inlineValue ?? separateValue(of: name, valueName: valueName, &cursor, path: path)
+        if options.values[name] != nil, !spec.repeatable {
+            throw UsageError(command: path, problem: "--\(name) is given more than once", remedy: "Give it once.")
         }
-        return Parsed(command: command, invocation: invocation)
+        options.values[name, default: []].append(value)
+    }
+
+    /// The word after `--name`, which must be there and must not be another option (`--stage --dry-run`
+    /// would otherwise name a stage "--dry-run"). A value that starts with two dashes is written `--name=VALUE`.
+    private static func separateValue(of name: String, valueName: String, _ cursor: inout Cursor, path: [String]) throws -> String {
+        guard let value = cursor.next else {
+            throw UsageError(command: path, problem: "--\(name) needs a value", remedy: "Write --\(name) \(valueName).")
+        }
+        guard !value.hasPrefix("--") else {
+            let option = value.split(separator: "=", maxSplits: 1).first.map(String.init) ?? value
+            throw UsageError(command: path, problem: "--\(name) needs a value, but the option \(option) follows it",
+                             remedy: "Write --\(name) \(valueName) (or --\(name)=VALUE for a value that starts with --).")
+        }
+        cursor.index += 1
+        return value
+    }
+
+    /// Refuses a wrong number of positional arguments for a command that runs.
+    private static func checkPositionals(_ count: Int, of command: Command, path: [String]) throws {
+        guard command.run != nil, !command.positionals.contains(count) else { return }
+        let range = command.positionals
+        let expected = range.lowerBound == range.upperBound ? "\(range.lowerBound)" : "\(range.lowerBound) to \(range.upperBound)"
+        throw UsageError(command: path,
+                         problem: "takes \(expected) argument(s), got \(count)",
+                         remedy: command.usage.isEmpty ? "" : "Usage: \((["tokenkeeper"] + path).joined(separator: " ")) \(command.usage).")
     }
 }
 

@@ -34,6 +34,15 @@ package struct Invocation: Sendable {
         return value
     }
 
+    /// An integer option the command cannot do without.
+    /// - throws: ``UsageError`` when it is missing, or not a whole number in `range`.
+    package func requiredInteger(_ name: String, in range: ClosedRange<Int>, example: Int) throws -> Int {
+        guard value(name) != nil else {
+            throw UsageError(command: path, problem: "--\(name) is required", remedy: "Add --\(name) and a value, for example --\(name) \(example).")
+        }
+        return try integer(name, default: example, in: range)
+    }
+
     /// An integer option, or `defaultValue` when it was not given.
     /// - throws: ``UsageError`` when the value is not a whole number in `range`.
     package func integer(_ name: String, default defaultValue: Int, in range: ClosedRange<Int>) throws -> Int {

@@ -116,13 +116,6 @@ package final class SQLiteConnection {
         }
     }
 
-    /// Runs `body` in a read transaction, so every query in it sees one snapshot.
-    package func readTransaction<T>(_ body: () throws -> T) throws -> T {
-        try execute("BEGIN DEFERRED")
-        defer { try? execute("COMMIT") }
-        return try body()
-    }
-
     /// The value of the first column of the first row of `sql`, as an integer.
     package func scalar(_ sql: String) throws -> Int64 {
         let statement = try cached(sql)

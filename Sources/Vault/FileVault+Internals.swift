@@ -122,12 +122,12 @@ extension FileVault {
     }
 
     /// Unwraps a version's data key with the master key.
-    func unwrap(_ entry: SecretFile.Version, secret: String, with key: MasterKey? = nil) throws -> SymmetricKey {
+    func unwrap(_ entry: SecretFile.Version, secret: String) throws -> SymmetricKey {
         guard let wrapped = Data(base64Encoded: entry.wrappedKey).map(Array.init) else {
             throw VaultError.corrupt(file: secretPath(secret), detail: "version \(entry.version)'s wrapped key is not base64")
         }
         do {
-            var bytes = try AESGCM.open(combined: wrapped, key: (key ?? masterKey).key,
+            var bytes = try AESGCM.open(combined: wrapped, key: masterKey.key,
                                         associatedData: Self.wrapBinding(secret: secret, version: entry.version))
             defer { wipe(&bytes) }
             return try SymmetricKey(bytes: bytes)

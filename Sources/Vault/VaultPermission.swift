@@ -16,11 +16,6 @@ public enum VaultPermission: String, Sendable, CaseIterable, Codable, Comparable
     public static func < (lhs: VaultPermission, rhs: VaultPermission) -> Bool {
         allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
     }
-
-    /// `get,list,set`: a set of permissions in their canonical order.
-    public static func describe(_ permissions: Set<VaultPermission>) -> String {
-        permissions.isEmpty ? "(none)" : permissions.sorted().map(\.rawValue).joined(separator: ",")
-    }
 }
 
 /// One principal's permissions.

@@ -56,7 +56,7 @@ package enum VaultSecretCommands {
 
     static let disable = Command("disable", abstract: "Disable one version of a secret (needs set).", usage: "NAME --version N",
                                  options: [.value("version", "N", "The version to disable.")], positionals: 1...1) { invocation in
-        let version = try invocation.integer("version", default: 0, in: 1...Int.max)
+        let version = try invocation.requiredInteger("version", in: 1...Int.max, example: 1)
         try VaultAccess.openVault(invocation.globals).disableVersion(secret: named(invocation), version: version)
         invocation.console.out("\(named(invocation)) version \(version) disabled")
         return .success

@@ -36,6 +36,27 @@ import Testing
         }
     }
 
+    @Test func disablingAVersionWithoutNamingItIsRefusedAndChangesNothing() throws {
+        try withTemporaryDirectory { folder in
+            let workspace = try Workspace(folder)
+            #expect(try workspace.run(["vault", "secret", "create", "t1"]).status == 0)
+            #expect(try workspace.run(["vault", "secret", "rotate", "t1"]).status == 0)
+            let refused = try workspace.run(["vault", "secret", "disable", "t1"])
+            #expect(refused.status == 2)
+            #expect(refused.stderr.contains("--version is required"))
+            let versions = try workspace.run(["vault", "secret", "versions", "t1"])
+            #expect(!versions.stdout.contains("disabled"), "\(versions.stdout)")
+        }
+    }
+
+    @Test func runWithAStageOptionMissingItsValueIsRefused() throws {
+        try withTemporaryDirectory { folder in
+            let result = try runTokenKeeper(["run", folder + "/job.yml", "--stage", "--dry-run"])
+            #expect(result.status == 2)
+            #expect(result.stderr.contains("--stage needs a value, but the option --dry-run follows it"))
+        }
+    }
+
     @Test func masterKeyOutWritesAPrivateKeyFileAndNeverOverwritesIt() throws {
         try withTemporaryDirectory { folder in
             let first = try runTokenKeeper(["vault", "init", folder + "/v", "--master-key-out", folder + "/mk"])

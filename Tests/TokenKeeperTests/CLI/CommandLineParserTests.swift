@@ -34,6 +34,22 @@ import Testing
         #expect(throws: UsageError.self) { try parse(["token", "put", "--tenant"]) }
     }
 
+    @Test func valueOptionFollowedByAnotherOptionIsRefusedNotTakenAsTheValue() {
+        let error = #expect(throws: UsageError.self) { try parse(["token", "put", "--tenant", "--reveal"]) }
+        #expect(error?.problem == "--tenant needs a value, but the option --reveal follows it")
+        #expect(error?.exitStatus == .usage)
+    }
+
+    @Test func valueStartingWithTwoDashesIsTakenWhenWrittenWithAnEqualsSign() throws {
+        #expect(try parse(["token", "put", "--tenant=--odd"]).invocation.value("tenant") == "--odd")
+    }
+
+    @Test func missingRequiredIntegerOptionIsRefusedNotDefaulted() throws {
+        let invocation = try parse(["token", "put"]).invocation
+        let error = #expect(throws: UsageError.self) { try invocation.requiredInteger("tenant", in: 1...9, example: 1) }
+        #expect(error?.problem == "--tenant is required")
+    }
+
     @Test func unexpectedPositionalArgumentIsRefused() {
         #expect(throws: UsageError.self) { try parse(["token", "put", "extra"]) }
     }
