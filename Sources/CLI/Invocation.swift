@@ -55,6 +55,14 @@ package struct Invocation: Sendable {
     }
 
     /// A value that must be one of `choices`, or `defaultValue` when the option was not given.
+    package func choice<Choice: RawRepresentable & CaseIterable>(_ name: String, default defaultValue: Choice) throws -> Choice
+    where Choice.RawValue == String {
+        let text = try choice(name, Choice.allCases.map(\.rawValue), default: defaultValue.rawValue)
+        return Choice(rawValue: text) ?? defaultValue
+    }
+
+    /// One of `choices`, or `defaultValue` when the option was not given.
+    /// - throws: ``UsageError`` naming the choices, with the closest one.
     package func choice(_ name: String, _ choices: [String], default defaultValue: String) throws -> String {
         guard let text = value(name) else { return defaultValue }
         guard choices.contains(text) else {

@@ -61,7 +61,7 @@ package struct JobRunner {
         var stoppedBy: String?
         for stage in stages {
             if let stoppedBy {
-                reports.append(StageReport(name: stage.name, kind: stage.kind, startedAt: options.clock(), duration: 0, result: .notRun,
+                reports.append(StageReport(name: stage.name, kind: stage.kind.rawValue, startedAt: options.clock(), duration: 0, result: .notRun,
                                            summary: "not run: stage \(stoppedBy) failed and its on_failure is stop"))
                 progress.end(stage: stage.name, summary: reports.last!.summary)
                 continue

@@ -80,12 +80,12 @@ public struct StageSpec: Sendable {
     /// Where the stage starts in the spec.
     public var mark: SourceMark
 
-    /// `rotate`, `revoke` or `refresh`.
-    public var kind: String {
+    /// What kind of stage it is, from its options.
+    public var kind: StageKind {
         switch options {
-        case .rotate: "rotate"
-        case .revoke: "revoke"
-        case .refresh: "refresh"
+        case .rotate: .rotate
+        case .revoke: .revoke
+        case .refresh: .refresh
         }
     }
 }

@@ -9,16 +9,16 @@ import Spec
 /// others. Successes are counted; with `detail: items` each is listed too.
 package final class StageRecorder {
     package let name: String
-    package let kind: String
+    package let kind: StageKind
     package let startedAt: Date
     package let detail: ReportSettings.Detail
     package private(set) var cases: [CaseReport] = []
     package private(set) var log: [String] = []
-    private var countNames: [String] = []
-    private var countValues: [String: Int] = [:]
+    private var countNames: [StageCount] = []
+    private var countValues: [StageCount: Int] = [:]
 
     /// Starts recording a stage.
-    package init(name: String, kind: String, startedAt: Date, detail: ReportSettings.Detail) {
+    package init(name: String, kind: StageKind, startedAt: Date, detail: ReportSettings.Detail) {
         self.name = name
         self.kind = kind
         self.startedAt = startedAt
@@ -64,18 +64,18 @@ package final class StageRecorder {
     /// A line of detail for the report's log (JUnit `system-out`).
     package func note(_ line: String) { log.append(line) }
 
-    /// Adds to a named count, keeping the order counts first appear in.
-    package func count(_ countName: String, _ value: Int = 1) {
+    /// Adds to a count, keeping the order counts first appear in.
+    package func count(_ countName: StageCount, _ value: Int = 1) {
         if countValues[countName] == nil { countNames.append(countName) }
         countValues[countName, default: 0] += value
     }
 
     /// The current value of a count.
-    package func value(of countName: String) -> Int { countValues[countName] ?? 0 }
+    package func value(of countName: StageCount) -> Int { countValues[countName] ?? 0 }
 
     /// The finished report: failed when any case failed or errored, else passed.
     package func finish(summary: String, at end: Date) -> StageReport {
-        StageReport(name: name, kind: kind, startedAt: startedAt, duration: end.timeIntervalSince(startedAt),
+        StageReport(name: name, kind: kind.rawValue, startedAt: startedAt, duration: end.timeIntervalSince(startedAt),
                     result: hasFailures ? .failed : .passed, summary: summary,
                     counts: countNames.map { Count($0, countValues[$0]!) }, cases: cases, log: log)
     }

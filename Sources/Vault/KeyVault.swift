@@ -65,6 +65,15 @@ public enum SecretState: Sendable, Equatable {
     case softDeleted
     /// Never created, or purged.
     case absent
+
+    /// The word reports and `status` print: `active`, `soft-deleted` or `absent`.
+    public var word: String {
+        switch self {
+        case .active: "active"
+        case .softDeleted: "soft-deleted"
+        case .absent: "absent"
+        }
+    }
 }
 
 /// One version of a secret.

@@ -29,7 +29,7 @@ package enum JobCommands {
             }
         }
         for warning in warnings { invocation.console.err("warning: \(warning)") }
-        let stages = spec.stages.map { "\($0.name) (\($0.kind))" }.joined(separator: ", ")
+        let stages = spec.stages.map { "\($0.name) (\($0.kind.rawValue))" }.joined(separator: ", ")
         invocation.console.out("\(invocation.positionals[0]): valid: job \(spec.name), \(CountText.of(spec.stages.count, "stage")): \(stages)")
         return .success
     }

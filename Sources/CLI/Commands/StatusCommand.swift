@@ -87,7 +87,7 @@ package enum StatusCommand {
             let latest = versions.last
             return TenantStatus(
                 tenant: tenant,
-                secret: !versions.isEmpty ? "active" : deleted.contains(tenant) ? "soft-deleted" : "absent",
+                secret: (!versions.isEmpty ? SecretState.active : deleted.contains(tenant) ? .softDeleted : .absent).word,
                 latestVersion: latest?.number,
                 keyAgeDays: latest.map { Int(now.timeIntervalSince($0.createdAt) / 86_400) },
                 tokensByVersion: Dictionary(uniqueKeysWithValues: try store.keyVersionCounts(tenant: tenant).map { ("v\($0.key)", $0.value) }),

@@ -23,7 +23,7 @@ package enum TokenAccessCommands {
             .value("format", "FORMAT", "json (default), headers or auth-me."),
         ]
     ) { invocation in
-        let format = try invocation.choice("format", ["json", "headers", "auth-me"], default: "json")
+        let format = try invocation.choice("format", default: AccessTokenFormat.json)
         let spec = try JobSpec.load(path: try invocation.required("spec"))
         let access = try TokenAccess(spec: spec, principal: invocation.globals.principal, environment: invocation.globals.environment)
         let grant = try await access.accessToken(for: try TokenCommands.key(invocation), scope: invocation.value("scope"))
@@ -67,23 +67,23 @@ package enum AccessTokenText {
         }
     }
 
-    /// The text for `format`: json, headers or auth-me.
-    package static func render(_ grant: AccessGrant, format: String) throws -> String {
+    /// The text for `format`.
+    package static func render(_ grant: AccessGrant, format: AccessTokenFormat) throws -> String {
         let names = appServiceName(grant.providerKind, provider: grant.key.provider)
         let expires = grant.expiresAt.map(DateText.timestamp)
         switch format {
-        case "headers":
+        case .headers:
             var lines = ["X-MS-TOKEN-\(names.header)-ACCESS-TOKEN: \(grant.accessToken.revealed)"]
             if let expires { lines.append("X-MS-TOKEN-\(names.header)-EXPIRES-ON: \(expires)") }
             if let idToken = grant.idToken { lines.append("X-MS-TOKEN-\(names.header)-ID-TOKEN: \(idToken)") }
             return lines.joined(separator: "\n")
-        case "auth-me":
+        case .authMe:
             var entry: [String: Any] = ["provider_name": names.authMe, "user_id": grant.key.user, "access_token": grant.accessToken.revealed,
                                         "user_claims": [["typ": "tid", "val": grant.key.tenant], ["typ": "oid", "val": grant.key.user]]]
             if let expires { entry["expires_on"] = expires }
             if let idToken = grant.idToken { entry["id_token"] = idToken }
             return String(decoding: try JSONSerialization.data(withJSONObject: [entry], options: [.prettyPrinted, .sortedKeys]), as: UTF8.self)
-        default:
+        case .json:
             var object: [String: Any] = ["access_token": grant.accessToken.revealed, "token_type": grant.tokenType, "tenant": grant.key.tenant,
                                          "user": grant.key.user, "provider": grant.key.provider]
             if let expires { object["expires_on"] = expires }
@@ -91,4 +91,14 @@ package enum AccessTokenText {
             return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self)
         }
     }
+}
+
+/// How `token access` prints a grant.
+package enum AccessTokenFormat: String, CaseIterable, Sendable {
+    /// A JSON object (the default).
+    case json
+    /// App Service token store headers.
+    case headers
+    /// The JSON array `/.auth/me` returns.
+    case authMe = "auth-me"
 }

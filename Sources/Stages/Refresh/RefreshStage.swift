@@ -29,7 +29,7 @@ package struct RefreshStage {
 
     /// Plans or applies the stage; one case per tenant plus one per failed token.
     package func run(_ context: StageContext) async -> StageReport {
-        let recorder = StageRecorder(name: name, kind: "refresh", startedAt: context.clock(), detail: context.detail)
+        let recorder = StageRecorder(name: name, kind: .refresh, startedAt: context.clock(), detail: context.detail)
         let profile = ProviderProfile(provider)
         let now = context.clock()
         do {
@@ -53,13 +53,15 @@ package struct RefreshStage {
         }
         var parts: [String] = []
         if dryRun {
-            parts.append("would refresh \(CountText.of(recorder.value(of: "tokens_due"), "token"))")
+            parts.append("would refresh \(CountText.of(recorder.value(of: .tokensDue), "token"))")
         } else {
-            parts.append("\(CountText.of(recorder.value(of: "tokens_refreshed"), "token")) refreshed")
+            parts.append("\(CountText.of(recorder.value(of: .tokensRefreshed), "token")) refreshed")
         }
-        for (count, text) in [("tokens_up_to_date", "up to date"), ("tokens_reauth_required", "need the user to sign in again"),
-                              ("tokens_transient", "failed for now (retried next run)"), ("tokens_leased_elsewhere", "in use elsewhere"),
-                              ("tokens_failed", "failed")] where recorder.value(of: count) > 0 {
+        let countTexts: [(StageCount, String)] = [
+            (.tokensUpToDate, "up to date"), (.tokensReauthRequired, "need the user to sign in again"),
+            (.tokensTransient, "failed for now (retried next run)"), (.tokensLeasedElsewhere, "in use elsewhere"), (.tokensFailed, "failed"),
+        ]
+        for (count, text) in countTexts where recorder.value(of: count) > 0 {
             parts.append("\(CountText.number(recorder.value(of: count))) \(text)")
         }
         return parts.joined(separator: ", ")
@@ -76,7 +78,7 @@ package struct RefreshStage {
         }
         for tenant in perTenant.keys.sorted() {
             recorder.pass(tenant, "\(CountText.of(perTenant[tenant]!, "token")) up to date (\(provider.kind.rawValue) tokens do not expire)")
-            recorder.count("tokens_up_to_date", perTenant[tenant]!)
+            recorder.count(.tokensUpToDate, perTenant[tenant]!)
         }
     }
 
@@ -99,8 +101,8 @@ package struct RefreshStage {
         }
         for tenant in perTenant.keys.sorted() {
             let (ok, due) = perTenant[tenant]!
-            recorder.count("tokens_up_to_date", ok)
-            recorder.count("tokens_reauth_required", due)
+            recorder.count(.tokensUpToDate, ok)
+            recorder.count(.tokensReauthRequired, due)
             let message = "\(CountText.of(ok, "token")) valid beyond the window, \(CountText.number(due)) need consent again"
             if due > 0 { recorder.fail(tenant, type: .reauthRequired, code: "reconsent_due", message: message) } else { recorder.pass(tenant, message) }
         }
@@ -121,13 +123,13 @@ package struct RefreshStage {
                 afterID = last.id
                 for row in page { perTenant[row.key.tenant, default: 0] += 1 }
             }
-            recorder.count("tokens_due", perTenant.values.reduce(0, +))
+            recorder.count(.tokensDue, perTenant.values.reduce(0, +))
             for tenant in perTenant.keys.sorted() { recorder.pass(tenant, "would refresh \(CountText.of(perTenant[tenant]!, "token"))") }
             return
         }
         let due = try context.store.countDueForRefresh(provider: provider.name, refreshedBefore: refreshedBefore,
                                                        expiringBefore: expiringBefore, now: now)
-        recorder.count("tokens_due", due)
+        recorder.count(.tokensDue, due)
         let secret = try provider.clientSecret.map { try $0.resolve(environment: context.environment) }
         context.progress.begin(stage: name, total: due, unit: "tokens")
         let collector = RefreshCollector(progress: context.progress)
@@ -146,7 +148,7 @@ package struct RefreshStage {
         record(collector.all, stoppedBy: collector.stoppedBy, recorder: recorder)
         let slowdowns = await worker.pacer.slowdowns
         if slowdowns > 0 {
-            recorder.count("rate_limited", slowdowns)
+            recorder.count(.rateLimited, slowdowns)
             recorder.note("the provider asked to slow down \(CountText.of(slowdowns, "time")); the stage's rate was halved each time")
         }
     }
@@ -164,16 +166,16 @@ package struct RefreshStage {
             switch outcome {
             case .refreshed(let key):
                 perTenant[tenant, default: TenantTally()].refreshed += 1
-                recorder.count("tokens_refreshed")
+                recorder.count(.tokensRefreshed)
                 recorder.passItem(key.description, "refreshed")
             case .leasedElsewhere(let key):
                 perTenant[tenant, default: TenantTally()].leased += 1
-                recorder.count("tokens_leased_elsewhere")
+                recorder.count(.tokensLeasedElsewhere)
                 recorder.passItem(key.description, "in use elsewhere (leased); left for the next run")
             case .failed(let key, let type, let code, let message):
                 perTenant[tenant, default: TenantTally()].failed += 1
                 if perTenant[tenant]!.firstFailure == nil { perTenant[tenant]!.firstFailure = type }
-                recorder.count(type == .reauthRequired ? "tokens_reauth_required" : type == .transient ? "tokens_transient" : "tokens_failed")
+                recorder.count(type == .reauthRequired ? .tokensReauthRequired : type == .transient ? .tokensTransient : .tokensFailed)
                 recorder.fail(key.description, type: type, code: code, message: message)
             }
         }

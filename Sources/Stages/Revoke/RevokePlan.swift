@@ -1,4 +1,5 @@
 import Spec
+import Vault
 
 /// What the revoke stage knows of one user before it acts.
 package struct UserRowsState: Sendable, Equatable {
@@ -24,24 +25,15 @@ package struct UserRowsState: Sendable, Equatable {
 
 /// What the revoke stage knows of one tenant named for crypto-shredding.
 package struct TenantSecretState: Sendable, Equatable {
-    /// Where the tenant's secret stands.
-    package enum Secret: Sendable, Equatable {
-        /// The secret is live.
-        case active
-        /// The secret is soft-deleted (tokens already unreadable), purgeable later.
-        case softDeleted
-        /// There is no secret (never created, or already purged).
-        case absent
-    }
     /// The tenant.
     package var tenant: String
     /// The secret's state.
-    package var secret: Secret
+    package var secret: SecretState
     /// The tenant's rows in the store.
     package var rows: Int
 
     /// Creates a snapshot.
-    package init(tenant: String, secret: Secret, rows: Int) {
+    package init(tenant: String, secret: SecretState, rows: Int) {
         self.tenant = tenant
         self.secret = secret
         self.rows = rows

@@ -30,7 +30,7 @@ package struct RevokeStage {
 
     /// Plans, then (unless a dry run) applies; one case per tenant, plus one per failed user.
     package func run(_ context: StageContext) async -> StageReport {
-        let recorder = StageRecorder(name: name, kind: "revoke", startedAt: context.clock(), detail: context.detail)
+        let recorder = StageRecorder(name: name, kind: .revoke, startedAt: context.clock(), detail: context.detail)
         var revoker: ProviderRevoker?
         if options.atProvider, !context.dryRun {
             do {
@@ -62,17 +62,17 @@ package struct RevokeStage {
         let verb = context.dryRun ? "would revoke" : "revoked"
         var parts: [String] = []
         if !options.tenants.isEmpty {
-            let count = CountText.of(recorder.value(of: "tenants_revoked"), "tenant")
+            let count = CountText.of(recorder.value(of: .tenantsRevoked), "tenant")
             parts.append((context.dryRun ? "would revoke \(count)" : "\(count) \(verb)")
-                         + ", \(CountText.number(recorder.value(of: "tenants_already_revoked"))) already revoked")
+                         + ", \(CountText.number(recorder.value(of: .tenantsAlreadyRevoked))) already revoked")
         }
         if !users.isEmpty {
-            let count = CountText.of(recorder.value(of: "users_revoked"), "user")
+            let count = CountText.of(recorder.value(of: .usersRevoked), "user")
             parts.append((context.dryRun ? "would revoke \(count)" : "\(count) \(verb)")
-                         + ", \(CountText.number(recorder.value(of: "users_already_revoked"))) already revoked")
+                         + ", \(CountText.number(recorder.value(of: .usersAlreadyRevoked))) already revoked")
         }
-        if recorder.value(of: "users_failed") + recorder.value(of: "tenants_failed") > 0 {
-            parts.append("\(CountText.number(recorder.value(of: "users_failed") + recorder.value(of: "tenants_failed"))) failed")
+        if recorder.value(of: .usersFailed) + recorder.value(of: .tenantsFailed) > 0 {
+            parts.append("\(CountText.number(recorder.value(of: .usersFailed) + recorder.value(of: .tenantsFailed))) failed")
         }
         let summary = parts.isEmpty ? "nothing to revoke" : parts.joined(separator: "; ")
         return recorder.finish(summary: summary, at: context.clock())
@@ -83,20 +83,16 @@ package struct RevokeStage {
     private func revokeTenant(_ tenant: String, context: StageContext, recorder: StageRecorder, revoker: ProviderRevoker?) async {
         let started = Date()
         do {
-            let secret: TenantSecretState.Secret = switch try context.vault.secretState(tenant) {
-            case .active: .active
-            case .softDeleted: .softDeleted
-            case .absent: .absent
-            }
+            let secret = try context.vault.secretState(tenant)
             let rows = try context.store.count(tenant: tenant)
             let plan = RevokePlanner.plan(TenantSecretState(tenant: tenant, secret: secret, rows: rows), purge: options.purge)
             if plan.isAlreadyRevoked {
-                recorder.count("tenants_already_revoked")
+                recorder.count(.tenantsAlreadyRevoked)
                 recorder.pass(tenant, "already revoked")
                 return
             }
             if context.dryRun {
-                recorder.count("tenants_revoked")
+                recorder.count(.tenantsRevoked)
                 recorder.pass(tenant, "would " + plan.summary)
                 recorder.note("\(tenant): would \(plan.summary)")
                 return
@@ -123,18 +119,18 @@ package struct RevokeStage {
             }
             if plan.rowsToDelete > 0 {
                 let deleted = try context.store.deleteTenant(tenant)
-                recorder.count("rows_deleted", deleted)
+                recorder.count(.rowsDeleted, deleted)
                 done.append("\(CountText.of(deleted, "row")) deleted")
             }
             if plan.purgesSecret {
                 try context.vault.purgeSecret(tenant)
                 done.append("secret purged")
             }
-            recorder.count("tenants_revoked")
+            recorder.count(.tenantsRevoked)
             recorder.note("\(tenant): \(done.joined(separator: ", "))")
             recorder.pass(tenant, done.joined(separator: ", "), duration: Date().timeIntervalSince(started))
         } catch {
-            recorder.count("tenants_failed")
+            recorder.count(.tenantsFailed)
             recorder.fail(tenant, error, duration: Date().timeIntervalSince(started))
         }
     }
@@ -180,10 +176,10 @@ package struct RevokeStage {
                 recorder.fail(user.description, error)
             }
         }
-        recorder.count("users_revoked", revoked)
-        recorder.count("users_already_revoked", already)
-        if failed > 0 { recorder.count("users_failed", failed) }
-        recorder.count(options.mode == .deleteRecord ? "rows_deleted" : "tokens_dropped", context.dryRun ? 0 : rows)
+        recorder.count(.usersRevoked, revoked)
+        recorder.count(.usersAlreadyRevoked, already)
+        if failed > 0 { recorder.count(.usersFailed, failed) }
+        recorder.count(options.mode == .deleteRecord ? .rowsDeleted : .tokensDropped, context.dryRun ? 0 : rows)
         let action = options.mode == .deleteRecord ? "record\(rows == 1 ? "" : "s") deleted" : "refresh token\(rows == 1 ? "" : "s") dropped"
         var message = context.dryRun
             ? "would revoke \(CountText.of(revoked, "user")) (\(options.mode == .deleteRecord ? CountText.of(rows, "record") + " to delete" : CountText.of(rows, "refresh token") + " to drop"))"

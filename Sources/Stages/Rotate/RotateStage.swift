@@ -26,7 +26,7 @@ package struct RotateStage {
 
     /// Plans, then (unless a dry run) applies, and reports one case per tenant plus one per failed token.
     package func run(_ context: StageContext) -> StageReport {
-        let recorder = StageRecorder(name: name, kind: "rotate", startedAt: context.clock(), detail: context.detail)
+        let recorder = StageRecorder(name: name, kind: .rotate, startedAt: context.clock(), detail: context.detail)
         let tenants: [String]
         do {
             tenants = try selectedTenants(context)
@@ -48,15 +48,15 @@ package struct RotateStage {
         }
         let due = plans.filter { !$0.plan.isUpToDate }
         let tokensDue = due.reduce(0) { $0 + $1.plan.rowsToRewrap }
-        recorder.count("tenants", plans.count)
-        recorder.count("tenants_up_to_date", plans.count - due.count)
+        recorder.count(.tenants, plans.count)
+        recorder.count(.tenantsUpToDate, plans.count - due.count)
         if context.dryRun {
             for (plan, _) in plans {
                 recorder.pass(plan.tenant, plan.isUpToDate ? plan.summary : "would " + plan.summary)
                 if !plan.isUpToDate { recorder.note("\(plan.tenant): would \(plan.summary)") }
             }
-            recorder.count("tenants_due", due.count)
-            recorder.count("tokens_to_rewrap", tokensDue)
+            recorder.count(.tenantsDue, due.count)
+            recorder.count(.tokensToRewrap, tokensDue)
             let summary = due.isEmpty ? upToDateSummary(plans.count)
                 : "\(CountText.of(plans.count, "tenant")): would rotate \(due.count) "
                     + "(\(CountText.of(tokensDue, "token")) to rewrap), \(plans.count - due.count) up to date"
@@ -67,8 +67,8 @@ package struct RotateStage {
         if due.isEmpty, !recorder.hasFailures { return recorder.finish(summary: upToDateSummary(plans.count), at: context.clock()) }
         var summary = "\(CountText.of(plans.count, "tenant")): \(due.count - (failedTenants - unreadableTenants)) rotated, \(plans.count - due.count) up to date"
         if failedTenants > 0 { summary += ", \(failedTenants) with failures" }
-        summary += "; \(CountText.of(recorder.value(of: "tokens_rewrapped"), "token")) rewrapped"
-        if recorder.value(of: "tokens_failed") > 0 { summary += ", \(CountText.number(recorder.value(of: "tokens_failed"))) failed" }
+        summary += "; \(CountText.of(recorder.value(of: .tokensRewrapped), "token")) rewrapped"
+        if recorder.value(of: .tokensFailed) > 0 { summary += ", \(CountText.number(recorder.value(of: .tokensFailed))) failed" }
         return recorder.finish(summary: summary, at: context.clock())
     }
 
@@ -145,7 +145,7 @@ package struct RotateStage {
             do {
                 tenants[index].target = try context.vault.addVersion(to: tenants[index].plan.tenant).number
                 context.custodian.forgetCachedKeys()
-                recorder.count("versions_added")
+                recorder.count(.versionsAdded)
                 tenants[index].done.append("added key version \(tenants[index].target)")
             } catch {
                 tenants[index].error = error
@@ -196,8 +196,8 @@ package struct RotateStage {
         var failed = 0
         for var tenant in tenants {
             let outcome = outcomes[tenant.plan.tenant] ?? TokenRewrapper.Outcome()
-            recorder.count("tokens_rewrapped", outcome.rewrapped)
-            if outcome.failed > 0 { recorder.count("tokens_failed", outcome.failed) }
+            recorder.count(.tokensRewrapped, outcome.rewrapped)
+            if outcome.failed > 0 { recorder.count(.tokensFailed, outcome.failed) }
             if outcome.rewrapped > 0 { tenant.done.append("rewrapped \(CountText.of(outcome.rewrapped, "token")) to version \(tenant.target)") }
             if tenant.error == nil {
                 do {
@@ -229,11 +229,11 @@ package struct RotateStage {
             }
             if entry.enabled {
                 try context.vault.disableVersion(secret: name, version: version)
-                recorder.count("versions_disabled")
+                recorder.count(.versionsDisabled)
                 tenant.done.append("disabled version \(version)")
             }
             try context.vault.purgeVersion(secret: name, version: version)
-            recorder.count("versions_purged")
+            recorder.count(.versionsPurged)
             tenant.done.append("purged version \(version)")
         }
         if !kept.isEmpty {

@@ -43,7 +43,7 @@ import Testing
             #expect(result.stdout.contains("X-MS-TOKEN-LOCAL-EXPIRES-ON: "))
             let grant = AccessGrant(key: TokenKey(tenant: "t", user: "u", provider: "entra"), providerKind: .entra, accessToken: SecretText("at"),
                                     expiresAt: Date(timeIntervalSince1970: 0), idToken: nil, tokenType: "Bearer")
-            #expect(try AccessTokenText.render(grant, format: "headers") == "X-MS-TOKEN-AAD-ACCESS-TOKEN: at\nX-MS-TOKEN-AAD-EXPIRES-ON: 1970-01-01T00:00:00Z")
+            #expect(try AccessTokenText.render(grant, format: .headers) == "X-MS-TOKEN-AAD-ACCESS-TOKEN: at\nX-MS-TOKEN-AAD-EXPIRES-ON: 1970-01-01T00:00:00Z")
         }
     }
 

@@ -34,7 +34,7 @@ import Testing
             #expect(after.keys.sorted() == before.keys.sorted())
             #expect(after.filter { before[$0.key] != $0.value }.keys.sorted() == [])
             #expect(report.dryRun)
-            #expect(report.stages[0].count("tokens_to_rewrap") == 10)
+            #expect(report.stages[0].count(.tokensToRewrap) == 10)
             #expect(report.stages[0].case("t1")?.message.hasPrefix("would add key version 2") == true)
             #expect(report.stages[1].case("t1")?.message.hasPrefix("would revoke 1 user") == true)
             let xml = try String(contentsOfFile: folder + "/reports/job.xml", encoding: .utf8)

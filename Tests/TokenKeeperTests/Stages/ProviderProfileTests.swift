@@ -112,7 +112,7 @@ import Testing
             #expect(item.failureType == .reauthRequired && item.code == "reconsent_due")
             #expect(item.message.contains(DateText.day(now.addingTimeInterval(5 * 86_400))))
             #expect(stage.case("t1/later/fb") == nil)
-            #expect(stage.count("tokens_up_to_date") == 1)
+            #expect(stage.count(.tokensUpToDate) == 1)
         }
     }
 

@@ -61,7 +61,7 @@ import Testing
             let world = try await World(folder)
             let stage = try await world.run(try world.spec())
             #expect(stage.result == .passed, "\(stage.cases)")
-            #expect(stage.count("tokens_refreshed") == 3)
+            #expect(stage.count(.tokensRefreshed) == 3)
             for (key, old) in world.tokens {
                 let new = try world.stored(key)
                 #expect(new != old && new.hasPrefix("rt."))
@@ -79,8 +79,8 @@ import Testing
             _ = try await world.run(spec)
             let redemptions = try await world.idp.stats()["redemptions"]
             let again = try await world.run(spec)
-            #expect(again.count("tokens_due") == 0)
-            #expect(again.count("tokens_refreshed") == 0)
+            #expect(again.count(.tokensDue) == 0)
+            #expect(again.count(.tokensRefreshed) == 0)
             #expect(try await world.idp.stats()["redemptions"] == redemptions)
         }
     }
@@ -96,7 +96,7 @@ import Testing
             #expect(item.code == "AADSTS700082")
             #expect(try world.row(victim).status == .needsReauth)
             #expect(try world.row(victim).lastErrorCode == "AADSTS700082")
-            #expect(stage.count("tokens_refreshed") == 2)
+            #expect(stage.count(.tokensRefreshed) == 2)
         }
     }
 
@@ -120,8 +120,8 @@ import Testing
             try await world.idp.admin("admin/faults", ["status": 429, "retry_after": 1, "count": 2])
             let stage = try await world.run(try world.spec())
             #expect(stage.result == .passed, "\(stage.cases)")
-            #expect(stage.count("tokens_refreshed") == 3)
-            #expect(stage.count("rate_limited") >= 1)
+            #expect(stage.count(.tokensRefreshed) == 3)
+            #expect(stage.count(.rateLimited) >= 1)
             #expect(try await world.idp.stats()["faults"] == 2)
         }
     }
@@ -133,7 +133,7 @@ import Testing
             try await world.idp.admin("admin/faults", ["drop": true, "count": 1])
             let stage = try await world.run(try world.spec())
             #expect(stage.result == .passed, "\(stage.cases)")
-            #expect(stage.count("tokens_refreshed") == 3)
+            #expect(stage.count(.tokensRefreshed) == 3)
             #expect(try await world.idp.stats()["faults"] == 2)
         }
     }
@@ -171,7 +171,7 @@ import Testing
         try await withTemporaryDirectory { folder in
             let world = try await World(folder, users: 1)
             let stage = try await world.run(try world.spec(clientAuth: "client_secret_basic"))
-            #expect(stage.count("tokens_refreshed") == 1, "\(stage.cases)")
+            #expect(stage.count(.tokensRefreshed) == 1, "\(stage.cases)")
         }
     }
 
@@ -181,7 +181,7 @@ import Testing
             try await world.idp.admin("admin/faults", ["omit_refresh_token": true, "count": 1])
             let key = TokenKey(tenant: "t1", user: "u0", provider: "local")
             let stage = try await world.run(try world.spec())
-            #expect(stage.count("tokens_refreshed") == 1)
+            #expect(stage.count(.tokensRefreshed) == 1)
             #expect(try world.stored(key) == world.tokens[key])
             #expect(try world.row(key).refreshedAt > world.fixture.origin)
         }
@@ -208,7 +208,7 @@ import Testing
             let store = try SQLiteTokenStore(path: world.fixture.storePath)
             #expect(try store.acquireLease(key, owner: "web request", until: Date().addingTimeInterval(600)))
             let stage = try await world.run(try world.spec())
-            #expect(stage.count("tokens_refreshed") == 1)
+            #expect(stage.count(.tokensRefreshed) == 1)
             #expect(try world.stored(key) == world.tokens[key])
         }
     }
@@ -217,7 +217,7 @@ import Testing
         try await withTemporaryDirectory { folder in
             let world = try await World(folder)
             let stage = try await world.run(try world.spec(), dryRun: true)
-            #expect(stage.count("tokens_due") == 3)
+            #expect(stage.count(.tokensDue) == 3)
             #expect(stage.case("t1")?.message == "would refresh 3 tokens")
             #expect(try await world.idp.stats()["token_requests"] == 0)
         }
@@ -265,7 +265,7 @@ extension JobSpec {
             try custodian.put(soon, token: SecretText(world.tokens[soon]!), issuedAt: now, expiresAt: now.addingTimeInterval(3 * 86_400))
             try custodian.put(later, token: SecretText(world.tokens[later]!), issuedAt: now, expiresAt: now.addingTimeInterval(60 * 86_400))
             let stage = try await world.run(try world.spec("    expiring_within: 14d"))
-            #expect(stage.count("tokens_due") == 1)
+            #expect(stage.count(.tokensDue) == 1)
             #expect(try world.stored(soon) != world.tokens[soon])
             #expect(try world.stored(later) == world.tokens[later])
         }
@@ -296,7 +296,7 @@ extension JobSpec {
         try await withTemporaryDirectory { folder in
             let world = try await RefreshStageTests.World(folder, users: 2)
             let stage = try await world.run(try Self.entraSpec(world))
-            #expect(stage.count("tokens_refreshed") == 2, "\(stage.cases)")
+            #expect(stage.count(.tokensRefreshed) == 2, "\(stage.cases)")
             for (key, old) in world.tokens { #expect(try world.stored(key) != old) }
         }
     }
@@ -315,7 +315,7 @@ extension JobSpec {
             #expect(try await world.idp.stats()["token_requests"] == 1)
             // The next run redeems it normally.
             let next = try await world.run(try Self.entraSpec(world))
-            #expect(next.count("tokens_refreshed") == 1)
+            #expect(next.count(.tokensRefreshed) == 1)
             #expect(try await world.idp.stats()["reuse_detected"] == 0)
         }
     }

@@ -2,6 +2,7 @@ import Testing
 @testable import Report
 @testable import Stages
 @testable import Spec
+@testable import Vault
 
 @Suite struct RevokePlannerTests {
     @Test func deleteRecordTakesEveryRowOfTheUser() {

@@ -18,8 +18,8 @@ import Testing
             let report = try await fixture.run(try fixture.spec(Self.spec("    users: [t1/u0]\n    mode: delete-record\n")))
             let stage = try #require(report.stages.first)
             #expect(stage.result == .passed)
-            #expect(stage.count("users_revoked") == 1)
-            #expect(stage.count("rows_deleted") == 2)
+            #expect(stage.count(.usersRevoked) == 1)
+            #expect(stage.count(.rowsDeleted) == 2)
             let store = try SQLiteTokenStore(path: fixture.storePath)
             #expect(try store.get(TokenKey(tenant: "t1", user: "u0", provider: "entra")) == nil)
             #expect(try store.get(TokenKey(tenant: "t1", user: "u0", provider: "google")) == nil)
@@ -45,13 +45,13 @@ import Testing
             try fixture.seed(tenants: ["t1"], usersPerTenant: 2)
             let spec = try fixture.spec(Self.spec("    users: [t1/u0, t1/nobody]\n    tenants: [gone]\n"))
             let first = try #require(try await fixture.run(spec).stages.first)
-            #expect(first.count("users_revoked") == 1)
-            #expect(first.count("users_already_revoked") == 1)
+            #expect(first.count(.usersRevoked) == 1)
+            #expect(first.count(.usersAlreadyRevoked) == 1)
             #expect(first.case("gone")?.message == "already revoked")
             let second = try #require(try await fixture.run(spec).stages.first)
             #expect(second.result == .passed)
-            #expect(second.count("users_revoked") == 0)
-            #expect(second.count("users_already_revoked") == 2)
+            #expect(second.count(.usersRevoked) == 0)
+            #expect(second.count(.usersAlreadyRevoked) == 2)
             #expect(second.summary.contains("already revoked"))
         }
     }
@@ -62,7 +62,7 @@ import Testing
             try fixture.seed(tenants: ["t1", "t2"], usersPerTenant: 2)
             try Data("# offboarded\nt1 u0\n\nt2 u1\n".utf8).write(to: URL(fileURLWithPath: folder + "/gone.txt"))
             let stage = try #require(try await fixture.run(try fixture.spec(Self.spec("    users_file: ./gone.txt\n"))).stages.first)
-            #expect(stage.count("users_revoked") == 2)
+            #expect(stage.count(.usersRevoked) == 2)
             #expect(try SQLiteTokenStore(path: fixture.storePath).count() == 2)
         }
     }
@@ -74,7 +74,7 @@ import Testing
             let spec = try fixture.spec(Self.spec("    tenants: [t1]\n    purge: true\n"))
             let stage = try #require(try await fixture.run(spec).stages.first)
             #expect(stage.case("t1")?.status == .passed)
-            #expect(stage.count("rows_deleted") == 3)
+            #expect(stage.count(.rowsDeleted) == 3)
             let vault = try fixture.custodian().vault
             #expect(try vault.secretState("t1") == .absent)
             #expect(try vault.secretState("t2") == .active)
@@ -109,7 +109,7 @@ import Testing
             #expect(tenantCase.failureType == .policyDenied)
             #expect(tenantCase.message.contains("delete"))
             #expect(stage.result == .failed)
-            #expect(stage.count("users_revoked") == 1)
+            #expect(stage.count(.usersRevoked) == 1)
             #expect(try SQLiteTokenStore(path: fixture.storePath).count() == 1)
         }
     }

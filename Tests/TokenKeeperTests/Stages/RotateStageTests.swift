@@ -25,8 +25,8 @@ import Testing
             let report = try await fixture.run(try fixture.spec(Self.rotateAll))
             let stage = try #require(report.stages.first)
             #expect(stage.result == .passed)
-            #expect(stage.count("tokens_rewrapped") == 40)
-            #expect(stage.count("versions_added") == 2)
+            #expect(stage.count(.tokensRewrapped) == 40)
+            #expect(stage.count(.versionsAdded) == 2)
             #expect(try fixture.versionCounts("t1") == [2: 20])
             #expect(try fixture.versions("t1") == [1, 2])
             #expect(try fixture.verifyEveryToken() == 40)
@@ -45,7 +45,7 @@ import Testing
             let stage = try #require(again.stages.first)
             #expect(stage.summary.hasPrefix("up to date"))
             #expect(stage.case("t1")?.message.hasPrefix("up to date") == true)
-            #expect(stage.count("tokens_rewrapped") == 0)
+            #expect(stage.count(.tokensRewrapped) == 0)
             let after = try fixture.stateSnapshot().filter { !$0.key.hasPrefix("vault/audit.log") && !$0.key.hasPrefix("tokens.db") }
             #expect(before == after)
             #expect(try fixture.versionCounts("t1") == [2: 5])
@@ -62,8 +62,8 @@ import Testing
             let later = try await fixture.run(spec, at: Date().addingTimeInterval(31 * 86_400))  // version 3; version 1 goes
             #expect(try fixture.versions("t1") == [2, 3])
             let stage = try #require(later.stages.first)
-            #expect(stage.count("versions_purged") == 1)
-            #expect(stage.count("versions_disabled") == 1)
+            #expect(stage.count(.versionsPurged) == 1)
+            #expect(stage.count(.versionsDisabled) == 1)
             #expect(try fixture.versionCounts("t1") == [3: 3])
             #expect(try fixture.verifyEveryToken() == 3)
         }
@@ -113,7 +113,7 @@ import Testing
             #expect(item.status == .failed)
             #expect(item.failureType == .crypto)
             #expect(stage.case("t1")?.status == .failed)
-            #expect(stage.count("tokens_rewrapped") == 3)
+            #expect(stage.count(.tokensRewrapped) == 3)
             // keep_versions: 0 would purge version 1, but the damaged row still names it (I1).
             #expect(try fixture.versions("t1") == [1, 2])
             #expect(try fixture.versionCounts("t1") == [1: 1, 2: 3])
@@ -166,7 +166,7 @@ import Testing
             try fixture.seed(tenants: ["big"], usersPerTenant: 40)
             let spec = try fixture.spec(RotateStageTests.rotateAll.replacingOccurrences(of: "tenants: all", with: "tenants: [small]"))
             let stage = try #require(try await fixture.run(spec).stages.first)
-            #expect(stage.count("tokens_rewrapped") == 3)
+            #expect(stage.count(.tokensRewrapped) == 3)
             #expect(try fixture.versionCounts("small") == [2: 3])
             #expect(try fixture.versionCounts("big") == [1: 40])
             #expect(try fixture.verifyEveryToken() == 43)
@@ -192,7 +192,7 @@ import Testing
                                                                          newKeyVersion: 1, sealedToken: sealed)]) == 1)
             }
             let stage = try #require(try await fixture.run(spec, at: Date().addingTimeInterval(31 * 86_400)).stages.first)
-            #expect(stage.count("tokens_rewrapped") == 30)
+            #expect(stage.count(.tokensRewrapped) == 30)
             for tenant in ["a", "b", "c"] { #expect(try fixture.versionCounts(tenant) == [3: 10]) }
             #expect(try fixture.verifyEveryToken() == 30)
         }

@@ -129,6 +129,4 @@ struct JobFixture {
 extension StageReport {
     /// The case named `name`, if any.
     func `case`(_ name: String) -> CaseReport? { cases.first { $0.name == name } }
-    /// The value of count `name`, or 0.
-    func count(_ name: String) -> Int { counts.first { $0.name == name }?.value ?? 0 }
 }
