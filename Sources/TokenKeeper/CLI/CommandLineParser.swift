@@ -72,7 +72,8 @@ package enum CommandLineParser {
             guard let spec = known[name] else {
                 throw UsageError(
                     command: path, problem: "unknown option '--\(name)'",
-                    remedy: Suggestion.closest(to: name, among: known.keys).map { "Did you mean '--\($0)'?" } ?? "")
+                    remedy: SecretOptionAdvice.forOption(name)
+                        ?? Suggestion.closest(to: name, among: known.keys).map { "Did you mean '--\($0)'?" } ?? "")
             }
             if spec.valueName == nil {
                 guard inlineValue == nil else {

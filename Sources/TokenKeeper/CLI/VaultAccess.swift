@@ -9,7 +9,7 @@ package enum VaultAccess {
     /// - throws: ``MasterKeyMissingError`` when neither source is set; the key type's own errors when
     ///   the value is not a base64 32-byte key or the file is readable by others.
     package static func masterKey(_ globals: GlobalOptions) throws -> MasterKey {
-        if let file = globals.masterKeyFile { return try MasterKey(contentsOfFile: file) }
+        if let file = globals.masterKeyFile { return try MasterKey(fileNamedBy: "--master-key-file", path: file) }
         if let text = globals.environment["TOKENKEEPER_MASTER_KEY"], !text.isEmpty { return try MasterKey(base64: text) }
         throw MasterKeyMissingError()
     }

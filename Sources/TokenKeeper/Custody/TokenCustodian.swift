@@ -36,6 +36,7 @@ public final class TokenCustodian {
     /// use (which needs the `set` permission). The row starts over: active, no failures, no lease.
     @discardableResult
     public func put(_ key: TokenKey, token: SecretText, issuedAt: Date, expiresAt: Date?) throws -> PutOutcome {
+        if let problem = RefreshTokenSyntax.problem(token.revealed) { throw CustodyError.badToken(key, problem) }
         let secret = key.tenant
         let (version, sealed) = try seal(token, for: key, secret: secret)
         let isNew = try store.put(StoredToken(key: key, secretName: secret, keyVersion: version, sealedToken: sealed, issuedAt: issuedAt,

@@ -53,11 +53,16 @@ public struct ProviderProfile: Sendable {
         return spec.kind == .google ? URL(string: "https://oauth2.googleapis.com/revoke") : nil
     }
 
+    /// Whether each row's tenant has its own token endpoint: Entra's documented one, unless the spec
+    /// names an endpoint or a fixed `tenant` (such as `organizations`).
+    public var endpointDependsOnTenant: Bool { spec.kind == .entra && spec.tokenEndpoint == nil && spec.tenant == nil }
+
     /// Client settings for a row of `tenant`, or nil when the provider has no token endpoint.
     public func clientSettings(tenant: String, clientSecret: SecretText?, requestTimeout: TimeInterval) -> OAuthClientSettings? {
         tokenEndpoint(tenant: tenant).map {
             OAuthClientSettings(tokenEndpoint: $0, revocationEndpoint: revocationEndpoint, clientID: spec.clientID ?? "",
-                                clientSecret: clientSecret, clientAuth: spec.clientAuth, requestTimeout: requestTimeout)
+                                clientSecret: clientSecret, clientAuth: spec.clientAuth, requestTimeout: requestTimeout,
+                                endpointDependsOnTenant: endpointDependsOnTenant)
         }
     }
 }

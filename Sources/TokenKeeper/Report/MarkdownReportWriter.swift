@@ -55,9 +55,10 @@ public enum MarkdownReportWriter {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// Text safe inside a table cell or inline code: no pipes, backticks or line breaks.
+    /// Text safe inside a table cell or inline code: no pipes, backticks or line breaks, and other
+    /// control characters escaped.
     static func cell(_ text: String) -> String {
-        text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "`", with: "'")
-            .replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ")
+        DisplayText.escaped(text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "`", with: "'")
+            .replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " "))
     }
 }

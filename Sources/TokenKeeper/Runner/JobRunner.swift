@@ -43,7 +43,7 @@ package struct JobRunner {
         let stages = try selectedStages()
         let startedAt = options.clock()
         let runID = Self.makeRunID(at: startedAt)
-        let principal = spec.principal ?? options.defaultPrincipal
+        let principal = try options.principal(for: spec)
         let masterKey = try loadMasterKey()
         let lock = try JobLock.acquire(protecting: [spec.vaultPath, spec.storePath], timeout: options.lockTimeout,
                                        owner: "job \(spec.name), run \(runID)\(options.dryRun ? " (dry run)" : "")")
@@ -89,7 +89,7 @@ package struct JobRunner {
 
     /// The master key: `--master-key-file` when given, else the spec's reference.
     private func loadMasterKey() throws -> MasterKey {
-        if let file = options.masterKeyFile { return try MasterKey(contentsOfFile: file) }
+        if let file = options.masterKeyFile { return try MasterKey(fileNamedBy: "--master-key-file", path: file) }
         return try spec.loadMasterKey(environment: options.environment)
     }
 

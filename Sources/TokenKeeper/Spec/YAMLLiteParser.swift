@@ -26,11 +26,12 @@ public struct YAMLLiteParser {
     private var lines: [Line] = []
     private var index = 0
 
-    /// Parses `text`, naming `file` in diagnostics. Returns nil for a document with no content.
+    /// Parses `text`, naming `file` in diagnostics. Returns nil for a document with no content. A
+    /// leading byte order mark (Windows editors write one) is not content, as YAML 1.2 says.
     /// - throws: ``SpecError`` with the first problem (the parser stops at the first syntax error).
     public static func parse(_ text: String, file: String) throws -> YAMLNode? {
         var parser = YAMLLiteParser(file: file)
-        return try parser.parseDocument(text)
+        return try parser.parseDocument(ByteOrderMark.dropped(from: text))
     }
 
     private init(file: String) { self.file = file }

@@ -59,6 +59,11 @@ package final class StageRecorder {
         cases.append(CaseReport(name: caseName, status: .errored, failureType: type, code: code, message: message))
     }
 
+    /// A case that could not run at all, for a known reason.
+    package func error(_ caseName: String, type: FailureType, code: String? = nil, message: String) {
+        cases.append(CaseReport(name: caseName, status: .errored, failureType: type, code: code, message: message))
+    }
+
     /// A line of detail for the report's log (JUnit `system-out`).
     package func note(_ line: String) { log.append(line) }
 

@@ -92,7 +92,7 @@ package enum JobCommands {
 
     /// The options `plan` and `run` share.
     static func runOptions(_ invocation: Invocation) throws -> RunOptions {
-        var options = RunOptions(defaultPrincipal: invocation.globals.principal, environment: invocation.globals.environment)
+        var options = RunOptions(defaultPrincipal: invocation.globals.principalIfKnown, environment: invocation.globals.environment)
         options.stage = invocation.value("stage")
         options.masterKeyFile = invocation.globals.masterKeyFile
         if let text = invocation.value("lock-timeout") {

@@ -51,9 +51,9 @@ package enum StatusCommand {
                 invocation.console.err("status: \(error.description)")
                 invocation.console.err("status: showing the state without the next job's plan")
             }
-            let masterKey = try options.masterKeyFile.map { try MasterKey(contentsOfFile: $0) }
+            let masterKey = try options.masterKeyFile.map { try MasterKey(fileNamedBy: "--master-key-file", path: $0) }
                 ?? spec.loadMasterKey(environment: options.environment)
-            vault = try FileVault.open(at: spec.vaultPath, masterKey: masterKey, principal: spec.principal ?? options.defaultPrincipal,
+            vault = try FileVault.open(at: spec.vaultPath, masterKey: masterKey, principal: try options.principal(for: spec),
                                        readOnly: true)
             store = try SQLiteTokenStore(path: spec.storePath, readOnly: true)
         } else {

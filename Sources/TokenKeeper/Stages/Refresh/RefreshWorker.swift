@@ -38,6 +38,7 @@ struct RefreshWorker: Sendable {
                                message: "\(key): a refresh by \(previous) was interrupted, so the provider may have rotated this token; "
                                    + "it is not redeemed again (that could revoke its family). The user must sign in again.")
             }
+            if collector.refusal(of: key.tenant) != nil { return .notTried(key) }
             guard try store.acquireLease(key, owner: leaseOwner, until: clock().addingTimeInterval(options.lease), now: clock()) else {
                 return .leasedElsewhere(key)
             }
@@ -90,8 +91,12 @@ struct RefreshWorker: Sendable {
                     try store.markNeedsReauth(key, errorCode: error.reportCode, now: clock())
                     return .failed(key, .reauthRequired, code: error.reportCode, message: "\(key): \(error.description)")
                 case .configuration:
+                    // What it stops (the stage, the tenant, or this token) the collector's breaker decides;
+                    // only a refusal of this one token is the token's own, and counts against it.
+                    if collector.refused(error, tenant: key.tenant) == .failToken {
+                        try store.recordFailure(key, errorCode: error.reportCode, now: clock())
+                    }
                     try? store.releaseLease(key, owner: leaseOwner)
-                    collector.stop(error)
                     return .failed(key, .configuration, code: error.reportCode, message: "\(key): \(error.description)")
                 case .transient:
                     if error.status == 429 || error.retryAfter != nil { await pacer.slowDown(retryAfter: error.retryAfter) }
