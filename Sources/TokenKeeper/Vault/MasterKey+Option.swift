@@ -14,6 +14,14 @@ extension MasterKey {
         }
     }
 
+    /// Refuses an output path (`--master-key-out`, `--new-master-key-out`) that is a master key itself,
+    /// given by mistake: the path is printed once the key is written, and a file would bear the key as its name.
+    /// - throws: ``MasterKeyOptionError`` naming the option, never the value.
+    public static func refuseKeyAsPath(_ path: String, option: String) throws {
+        guard looksLikeAKey(path) else { return }
+        throw MasterKeyOptionError(option: option, cause: MasterKeyError(source: option, problem: "is a key"), valueLooksLikeAKey: true)
+    }
+
     /// Whether `text` is what a master key looks like: base64 for 32 bytes.
     static func looksLikeAKey(_ text: String) -> Bool {
         Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines))?.count == SymmetricKey.byteCount

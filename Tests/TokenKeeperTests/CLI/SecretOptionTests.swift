@@ -24,6 +24,21 @@ import Testing
         }
     }
 
+    @Test func aKeyGivenWhereTheNewKeyIsToBeWrittenIsRefusedUnprinted() throws {
+        try withTemporaryDirectory { folder in
+            let workspace = try CommandLineEndToEndTests.Workspace(folder)
+            let key = workspace.masterKey
+            for arguments in [["vault", "init", folder + "/v2", "--master-key-out", key], ["vault", "rekey", "--new-master-key-out", key]] {
+                let result = try workspace.run(arguments)
+                #expect(result.status == 3, "\(result.stderr)")
+                #expect(!result.output.contains(String(key.prefix(12))), "\(arguments[0...1]) echoes the key")
+                #expect(result.stderr.contains("looks like a master key itself"))
+                #expect(!FileManager.default.fileExists(atPath: folder + "/" + key))
+            }
+            #expect(!FileManager.default.fileExists(atPath: folder + "/v2"))
+        }
+    }
+
     @Test func aMissingMasterKeyFileNamesTheOptionNotItsValue() throws {
         try withTemporaryDirectory { folder in
             let result = try runTokenKeeper(["vault", "secret", "list", "--vault", folder + "/v", "--master-key-file", folder + "/no-such-key"],

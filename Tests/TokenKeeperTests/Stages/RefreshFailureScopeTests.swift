@@ -102,6 +102,7 @@ import Testing
             let stop = try #require(stage.cases.first { $0.status == .errored })
             #expect(stop.message.contains("the stage stopped"), "\(stop.message)")
             #expect(stop.message.contains("every tenant"), "\(stop.message)")
+            #expect(!stage.cases.contains { $0.message.contains("only this tenant failed") }, "a tenant case says the stage went on")
             #expect(stage.summary.hasPrefix("stopped: "))
             for key in world.tokens.keys { #expect(try world.row(key).status == .active) }
         }

@@ -32,6 +32,7 @@ package enum VaultCommands {
         let retention = try invocation.integer("retention-days", default: 90, in: 7...90)
         let masterKey = try MasterKey.generate()
         if let out = invocation.value("master-key-out") {
+            try MasterKey.refuseKeyAsPath(out, option: "--master-key-out")
             guard !PrivateFiles.exists(out) else {
                 throw GeneralError(item: out, problem: "already exists; tokenkeeper never overwrites a master key file",
                                    remedy: "Choose a new path for --master-key-out.", exitStatus: .usage)
@@ -64,6 +65,7 @@ package enum VaultCommands {
         if let file = invocation.value("new-master-key-file") {
             newKey = try MasterKey(fileNamedBy: "--new-master-key-file", path: file)
         } else if let out = invocation.value("new-master-key-out") {
+            try MasterKey.refuseKeyAsPath(out, option: "--new-master-key-out")
             guard !PrivateFiles.exists(out) else {
                 throw GeneralError(item: out, problem: "already exists; tokenkeeper never overwrites a master key file",
                                    remedy: "To resume an interrupted rekey, pass it as --new-master-key-file \(out).", exitStatus: .usage)

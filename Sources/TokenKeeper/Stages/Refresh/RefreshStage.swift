@@ -199,10 +199,11 @@ package struct RefreshStage {
             if tally.leased > 0 { message += ", \(CountText.number(tally.leased)) in use elsewhere" }
             if let refusal = refusals[tenant] {
                 recorder.count("tenants_refused")
+                let reach = stoppedBy == nil ? "only this tenant failed, the stage went on with the other tenants"
+                    : "this tenant failed, and then the same refusal from other tenants stopped the stage"
                 recorder.fail(tenant, type: .configuration, code: refusal.reportCode,
-                              message: "only this tenant failed, the stage went on with the other tenants (\(message), "
-                                  + "\(CountText.number(tally.failed)) failed, \(CountText.number(tally.notTried)) not tried): the provider "
-                                  + "refused the client for this tenant: \(refusal.problem). \(refusal.remedy)")
+                              message: "\(reach) (\(message), \(CountText.number(tally.failed)) failed, \(CountText.number(tally.notTried)) "
+                                  + "not tried): the provider refused the client for this tenant: \(refusal.problem). \(refusal.remedy)")
             } else if let type = tally.firstFailure {
                 recorder.fail(tenant, type: type, message: message + ", \(CountText.number(tally.failed)) failed (see the item cases)")
             } else {
