@@ -8,6 +8,7 @@ import Vault
 
 /// What a web service gets when it asks for an access token: the token itself (never stored) and
 /// what the provider said about it.
+
 public struct AccessGrant: Sendable {
     /// The row the token belongs to.
     public var key: TokenKey

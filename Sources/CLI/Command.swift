@@ -1,10 +1,13 @@
 import Support
 
+
+
 /// One command of the `tokenkeeper` command tree: its help text, the options it takes, and what it runs.
 ///
 /// A command either has subcommands (a group such as `vault`) or a `run` body (a leaf such as
 /// `vault init`). The parser accepts only the options a command declares plus the global ones, so a
 /// typo is answered with "did you mean" instead of being ignored.
+
 package struct Command: Sendable {
     /// The word that selects this command, for example `init`.
     package let name: String

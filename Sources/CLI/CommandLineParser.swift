@@ -6,6 +6,7 @@ import Support
 /// Rules: subcommand words come first; options may follow in any order as `--name VALUE`,
 /// `--name=VALUE` or `--flag`; global options are accepted at every level; `--` ends the options;
 /// `-h` is `--help`. An unknown option or command is refused with the closest known spelling.
+
 package enum CommandLineParser {
     /// What the parser found: the command to run (or whose help to show) and its invocation.
     package struct Parsed: Sendable {
@@ -111,7 +112,8 @@ package enum CommandLineParser {
             // Never echo what followed `=`: it may be a secret given in the wrong place.
             throw UsageError(
                 command: path, problem: "unknown option '--\(name)'",
-                remedy: Suggestion.closest(to: name, among: known.keys).map { "Did you mean '--\($0)'?" } ?? "")
+                remedy: SecretOptionAdvice.forOption(name)
+                    ?? Suggestion.closest(to: name, among: known.keys).map { "Did you mean '--\($0)'?" } ?? "")
         }
         guard let valueName = spec.valueName else {
             guard inlineValue == nil else {

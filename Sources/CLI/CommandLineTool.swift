@@ -12,6 +12,7 @@ import Support
 ///
 /// Every failure ends as `tokenkeeper: error: item: problem. remedy` on standard error and the exit
 /// code DESIGN.md fixes (``ExitStatus``). No secret value is ever part of a message (I6).
+
 public enum CommandLineTool {
     /// The version printed by `tokenkeeper --version` and recorded in reports.
     public static let version = ToolVersion.current

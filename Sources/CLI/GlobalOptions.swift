@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 /// The options every command accepts, merged with the environment and the documented defaults.
 ///
@@ -7,9 +8,12 @@ import Foundation
 /// | `--vault PATH` | `TOKENKEEPER_VAULT` | `./state/vault` |
 /// | `--store PATH` | `TOKENKEEPER_STORE` | `./state/tokens.db` |
 /// | `--master-key-file PATH` | `TOKENKEEPER_MASTER_KEY` (the key itself, base64) | none: one of the two is required |
-/// | `--principal NAME` | `TOKENKEEPER_PRINCIPAL` | the login user name |
+/// | `--principal NAME` | `TOKENKEEPER_PRINCIPAL` | the OS account of the process (from its user id) |
 ///
-/// The master key is never taken from an argument: arguments show in process lists.
+/// The master key is never taken from an argument: arguments show in process lists. The principal
+/// never comes from `USER` or `LOGNAME` and is never made up: with no name and no account name, the
+/// commands that need one refuse (``PrincipalUnknownError``).
+
 package struct GlobalOptions: Sendable {
     /// The options every command accepts, for parsing and help.
     package static let specs: [OptionSpec] = [
@@ -17,7 +21,8 @@ package struct GlobalOptions: Sendable {
         .value("store", "PATH", "SQLite token store (env TOKENKEEPER_STORE, default ./state/tokens.db)."),
         .value("master-key-file", "PATH",
                "File holding the base64 master key, mode 0600 (else env TOKENKEEPER_MASTER_KEY, base64)."),
-        .value("principal", "NAME", "Who is acting, checked against the vault's access policies (env TOKENKEEPER_PRINCIPAL, default the login user)."),
+        .value("principal", "NAME",
+               "Who is acting, checked against the vault's access policies (env TOKENKEEPER_PRINCIPAL, default the OS account of the process)."),
         .flag("help", "Show help for the command."),
     ]
 
@@ -27,13 +32,16 @@ package struct GlobalOptions: Sendable {
     package var storePath: String
     /// A master key file given on the command line, if any.
     package var masterKeyFile: String?
-    /// The acting principal.
-    package var principal: String
+    /// The principal named by `--principal` or `TOKENKEEPER_PRINCIPAL`, if any.
+    package var namedPrincipal: String?
+    /// The name of the OS account the process runs as, if its user id has one.
+    package var accountName: String?
     /// The process environment the options were merged with (for `TOKENKEEPER_MASTER_KEY`).
     package var environment: [String: String]
 
-    /// Merges parsed option values with `environment` and the defaults.
-    package init(values: [String: [String]], environment: [String: String]) {
+    /// Merges parsed option values with `environment` and the defaults; `accountName` is the process's
+    /// OS account (tests pass their own).
+    package init(values: [String: [String]], environment: [String: String], accountName: String? = ProcessAccount.name()) {
         func pick(_ option: String, _ variable: String) -> String? {
             if let value = values[option]?.last { return value }
             if let value = environment[variable], !value.isEmpty { return value }
@@ -42,7 +50,20 @@ package struct GlobalOptions: Sendable {
         vaultPath = pick("vault", "TOKENKEEPER_VAULT") ?? "./state/vault"
         storePath = pick("store", "TOKENKEEPER_STORE") ?? "./state/tokens.db"
         masterKeyFile = values["master-key-file"]?.last
-        principal = pick("principal", "TOKENKEEPER_PRINCIPAL") ?? environment["USER"] ?? environment["LOGNAME"] ?? "admin"
+        namedPrincipal = pick("principal", "TOKENKEEPER_PRINCIPAL")
+        self.accountName = accountName
         self.environment = environment
+    }
+
+    /// The principal to act as: the one named, else the process's OS account, else nil.
+    package var principalIfKnown: String? { namedPrincipal ?? accountName }
+
+    /// The principal to act as, for commands that need one.
+    /// - throws: ``PrincipalUnknownError`` when none is named and the process's account has no name.
+    package var principal: String {
+        get throws {
+            guard let principal = principalIfKnown else { throw PrincipalUnknownError() }
+            return principal
+        }
     }
 }

@@ -1,7 +1,10 @@
 import Support
 
+
+
 /// One parsed command line: the command that was chosen, its options and positional arguments,
 /// the global options, and where to print.
+
 package struct Invocation: Sendable {
     /// The command path, for example `["vault", "init"]`.
     package let path: [String]

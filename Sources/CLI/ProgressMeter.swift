@@ -4,6 +4,7 @@ import Support
 
 /// Draws a stage's progress for people: on a terminal one line redrawn in place (items done, rate,
 /// time left), at most ten times a second; elsewhere (CI) only one line per finished stage.
+
 package final class ProgressMeter: StageProgress {
     private let console: Console
     private var stage = ""

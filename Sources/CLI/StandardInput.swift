@@ -7,10 +7,13 @@ import Custody
 import Support
 
 /// Reading secrets from standard input, never from arguments (arguments show in process lists).
+
 package enum StandardInput {
     /// Reads one secret: all of standard input, without its trailing line break. On a terminal it asks
     /// with `prompt` on standard error and turns echo off while the person types or pastes.
-    /// - throws: ``CustodyError/badTokenInput(_:)`` for empty input or input with white space inside.
+    /// A leading byte order mark and the trailing line break are not part of it.
+    /// - throws: ``CustodyError/badTokenInput(_:)`` for empty input, or input that is not one token
+    ///   (``RefreshTokenSyntax``: the rule `token import` applies too).
     package static func readSecret(prompt: String, console: Console) throws -> SecretText {
         var bytes: [UInt8]
         if isatty(STDIN_FILENO) == 1 {
@@ -29,10 +32,10 @@ package enum StandardInput {
         }
         defer { wipe(&bytes) }
         while let last = bytes.last, last == 0x0A || last == 0x0D { bytes.removeLast() }
+        if bytes.starts(with: ByteOrderMark.bytes) { bytes.removeFirst(ByteOrderMark.bytes.count) }  // a file saved by a Windows editor
         guard !bytes.isEmpty else { throw CustodyError.badTokenInput("no token was given on standard input") }
-        guard !bytes.contains(where: { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) else {
-            throw CustodyError.badTokenInput("the input holds white space or several lines, so it is not one token")
-        }
-        return SecretText(String(decoding: bytes, as: UTF8.self))
+        let text = String(decoding: bytes, as: UTF8.self)
+        if let problem = RefreshTokenSyntax.problem(text) { throw CustodyError.badTokenInput("the input \(problem)") }
+        return SecretText(text)
     }
 }

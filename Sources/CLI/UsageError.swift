@@ -1,8 +1,11 @@
 import Support
 
+
+
 /// A command line that tokenkeeper cannot run: an unknown command or option, a missing value.
 ///
 /// Exits with status 2 (DESIGN.md) and tells the person which `--help` to read.
+
 package struct UsageError: ActionableError {
     /// The command path the error belongs to, for example `["token", "put"]`.
     package let command: [String]

@@ -8,12 +8,13 @@ import Vault
 ///
 /// The master key comes from `--master-key-file` (a 0600 file holding the base64 key) or, failing
 /// that, from `TOKENKEEPER_MASTER_KEY` (base64). It is never read from an argument.
+
 package enum VaultAccess {
     /// Loads the master key from the global options.
     /// - throws: ``MasterKeyMissingError`` when neither source is set; the key type's own errors when
     ///   the value is not a base64 32-byte key or the file is readable by others.
     package static func masterKey(_ globals: GlobalOptions) throws -> MasterKey {
-        if let file = globals.masterKeyFile { return try MasterKey(contentsOfFile: file) }
+        if let file = globals.masterKeyFile { return try MasterKey(fileNamedBy: "--master-key-file", path: file) }
         if let text = globals.environment["TOKENKEEPER_MASTER_KEY"], !text.isEmpty { return try MasterKey(base64: text) }
         throw MasterKeyMissingError()
     }

@@ -1,6 +1,8 @@
 import COpenSSL
 import Support
 
+
+
 /// An AES-256-GCM key ready for many seals and opens: the OpenSSL contexts are set up once per key
 /// and only the nonce changes per message.
 ///
@@ -8,6 +10,7 @@ import Support
 /// writes straight into the caller's buffers and allocates no OpenSSL state per message. It is not
 /// `Sendable`: use one context per thread. Sealed values have the form `nonce ‖ ciphertext ‖ tag`
 /// with a 12-byte random nonce from `RAND_bytes` and a 16-byte tag.
+
 package final class AESGCMContext {
     private let sealContext: OpaquePointer
     private let openContext: OpaquePointer

@@ -1,7 +1,10 @@
 import COpenSSL
 import Support
 
+
+
 /// A failure of a cryptographic operation. Never carries key or plaintext bytes.
+
 public enum CryptoError: ActionableError, SealingFailure, Equatable {
     /// AES-GCM open failed: wrong key, tampered ciphertext, tag, nonce or associated data.
     case authenticationFailed

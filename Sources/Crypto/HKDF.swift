@@ -1,11 +1,12 @@
-import COpenSSL
 
 #if canImport(Glibc)
 import Glibc
-import Support
 #endif
+import COpenSSL
+import Support
 
 /// HKDF with SHA-256 (RFC 5869), through OpenSSL's EVP_KDF "HKDF".
+
 public enum HKDF {
     /// Parameter names as C strings that live for the whole process: an OSSL_PARAM keeps the
     /// pointer to its key, so a temporary bridged Swift string would dangle.

@@ -1,6 +1,9 @@
 import COpenSSL
 
+
+
 /// HMAC-SHA256 (RFC 2104) through OpenSSL 3's one-shot `EVP_Q_mac`, for integrity trailers on vault files.
+
 public enum HMAC {
     /// The 32-byte HMAC-SHA256 of `data` under `key`.
     public static func sha256(key: SymmetricKey, data: [UInt8]) throws -> [UInt8] {

@@ -1,6 +1,9 @@
 import COpenSSL
 
+
+
 /// SHA-256 digests, for the spec hash a run records (not for keys: use ``HKDF``).
+
 public enum SHA256 {
     /// The 32-byte digest of `bytes`.
     public static func hash(_ bytes: [UInt8]) -> [UInt8] {

@@ -1,10 +1,13 @@
 import COpenSSL
 
+
+
 /// A fixed-size buffer for key material that is wiped with `OPENSSL_cleanse` when it is freed.
 ///
 /// Keys live only in these buffers, never in `Array`s that Swift may copy and leave behind. The bytes
 /// are reachable only inside ``withUnsafeBytes(_:)``. Being a class, copies of a ``SymmetricKey``
 /// share one buffer, wiped once when the last reference goes.
+
 package final class SecureBytes: @unchecked Sendable {
     // The buffer is written only in `init` and read afterwards, so sharing it across threads is safe.
     private let pointer: UnsafeMutableRawBufferPointer

@@ -1,6 +1,9 @@
 import COpenSSL
 
+
+
 /// Random bytes from OpenSSL's `RAND_bytes` (a CSPRNG seeded from the operating system).
+
 public enum SecureRandom {
     /// `count` random bytes, for nonces and identifiers (use ``SymmetricKey/random()`` for keys).
     public static func bytes(_ count: Int) throws -> [UInt8] {

@@ -1,6 +1,9 @@
 import COpenSSL
 
+
+
 /// A 256-bit AES key held in a ``SecureBytes`` buffer that is wiped when the key goes away.
+
 public struct SymmetricKey: Sendable, Equatable {
     /// The only key size tokenkeeper uses: 32 bytes (AES-256).
     public static let byteCount = 32

@@ -3,6 +3,7 @@ import Store
 import Support
 
 /// One refresh token found in an import file, ready to be sealed and stored.
+
 package struct ImportRecord: Sendable {
     /// The row it belongs to.
     package var key: TokenKey

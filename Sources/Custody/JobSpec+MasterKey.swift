@@ -1,6 +1,6 @@
 import Spec
-import Vault
 import Support
+import Vault
 
 extension JobSpec {
     /// The master key the spec's `vault.master_key` references: a 0600 file holding the base64 key, or an

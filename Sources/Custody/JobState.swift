@@ -6,6 +6,7 @@ import Vault
 /// The vault and the store a job spec names, opened: the one place that turns a spec's `vault:` and
 /// `store:` into backends, for the runner, token use and `status` alike. Callers hold the result as
 /// `any KeyVault` and `any TokenStore`, never a concrete backend.
+
 public struct JobState {
     /// The spec's vault, acting as the spec's principal (or the caller's).
     public let vault: any KeyVault

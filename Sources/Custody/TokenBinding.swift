@@ -1,11 +1,14 @@
 import Store
 
+
+
 /// The associated data that binds a sealed refresh token to its row (invariant I2).
 ///
 /// AES-256-GCM authenticates these bytes along with the ciphertext, so a ciphertext copied to another
 /// row, or relabelled with another key version, fails to open. Each field is length-prefixed
 /// (4 bytes, big endian) after a format tag, so no two different rows can produce the same bytes
 /// (`a|bc` and `ab|c` differ).
+
 package enum TokenBinding {
     /// The format tag; changing the layout means a new tag.
     static let formatTag = Array("tokenkeeper.token.v1".utf8)

@@ -12,6 +12,7 @@ import Vault
 /// Data keys are cached per (secret, version): versions never change, so a cached key is never stale,
 /// and the vault is asked (and audits) once per key per process. Not `Sendable`: it owns a store
 /// connection; use one custodian per thread.
+
 public final class TokenCustodian {
     /// The vault the data keys come from.
     public let vault: any KeyVault
@@ -40,6 +41,7 @@ public final class TokenCustodian {
     /// use (which needs the `set` permission). The row starts over: active, no failures, no lease.
     @discardableResult
     public func put(_ key: TokenKey, token: SecretText, issuedAt: Date, expiresAt: Date?) throws -> PutOutcome {
+        if let problem = RefreshTokenSyntax.problem(token.revealed) { throw CustodyError.badToken(key, problem) }
         let secret = key.tenant
         let (version, sealed) = try seal(token, for: key, secret: secret)
         let isNew = try store.put(StoredToken(key: key, secretName: secret, keyVersion: version, sealedToken: sealed, issuedAt: issuedAt,

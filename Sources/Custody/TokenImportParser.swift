@@ -17,6 +17,7 @@ import Support
 ///   `tid`/`oid` user claims.
 ///
 /// Nothing here touches the vault or the store; the caller seals and stores the records.
+
 package enum TokenImportParser {
     /// The claim types App Service uses for the tenant and object ids in `user_claims`.
     static let tenantClaimTypes = ["tid", "http://schemas.microsoft.com/identity/claims/tenantid"]
@@ -29,14 +30,15 @@ package enum TokenImportParser {
         package var problems: [ImportProblem] = []
     }
 
-    /// Parses `data`.
+    /// Parses `input` (a leading byte order mark is skipped).
     /// - Parameters:
     ///   - provider: the provider name for token endpoint responses (required for them), or an override
     ///     for `/.auth/me` entries.
     ///   - defaultTenant: the tenant for providers whose id_tokens carry no `tid` (Google, Facebook, X).
     ///   - now: the import time, used as the issue time.
     /// - throws: ``ImportError`` when the input as a whole is unreadable (not JSON, wrong shape).
-    package static func parse(_ data: Data, source: String, provider: String?, defaultTenant: String?, now: Date) throws -> Result {
+    package static func parse(_ input: Data, source: String, provider: String?, defaultTenant: String?, now: Date) throws -> Result {
+        let data = Data(ByteOrderMark.dropped(from: input))  // a file saved by a Windows editor
         guard let first = data.first(where: { !isWhitespace($0) }) else {
             throw ImportError(source: source, problem: "is empty", remedy: "Pass a token endpoint response (JSON) or an App Service /.auth/me array.")
         }
@@ -90,6 +92,11 @@ package enum TokenImportParser {
                 location: location, reason: "has no refresh_token (request the offline_access scope)", isSkip: true))
             return
         }
+        if let problem = RefreshTokenSyntax.problem(refreshToken) {
+            result.problems.append(ImportProblem(location: location, reason: "has a refresh_token that \(problem) (token put refuses it too)",
+                                                 isSkip: false))
+            return
+        }
         var claims = IDTokenClaims()
         if let idToken = response["id_token"] as? String {
             guard let decoded = try? IDTokenClaims(decoding: idToken) else {
@@ -127,6 +134,11 @@ package enum TokenImportParser {
             guard let refreshToken = entry["refresh_token"] as? String, !refreshToken.isEmpty else {
                 result.problems.append(ImportProblem(
                     location: location, reason: "has no refresh_token (enable the token store and request offline_access)", isSkip: true))
+                continue
+            }
+            if let problem = RefreshTokenSyntax.problem(refreshToken) {
+                result.problems.append(ImportProblem(location: location, reason: "has a refresh_token that \(problem) (token put refuses it too)",
+                                                     isSkip: false))
                 continue
             }
             var claims = IDTokenClaims()

@@ -17,6 +17,7 @@ import Support
 /// Two walks give the same result: when most rows need rewrapping, one pass over the whole table in
 /// id order reads and rewrites each page once (the fast path for a full rotation); when few do, a
 /// walk per tenant over the (tenant, user, provider) key reads only those tenants' rows.
+
 package final class TokenRewrapper {
     /// Where rows and keys come from.
     package let custodian: TokenCustodian

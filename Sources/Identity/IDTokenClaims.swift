@@ -7,6 +7,7 @@ import Support
 /// `oid`, as the user, after the reference architecture (DESIGN.md). The signature is not verified here:
 /// the id_token comes straight from the token endpoint over TLS, or from a file the operator imports,
 /// and it is used only to name the row, never to grant access.
+
 public struct IDTokenClaims: Sendable, Equatable {
     /// The tenant id (`tid`), absent for providers without tenants.
     public var tenantID: String?

@@ -7,6 +7,7 @@ import Spec
 import Support
 
 /// How tokenkeeper reaches one provider's endpoints as one client.
+
 public struct OAuthClientSettings: Sendable {
     /// The token endpoint.
     public var tokenEndpoint: URL
@@ -20,16 +21,20 @@ public struct OAuthClientSettings: Sendable {
     public var clientAuth: ProviderSpec.ClientAuth
     /// The time limit of every request.
     public var requestTimeout: TimeInterval
+    /// Whether the token endpoint is the row's tenant's own (Entra's `{authority}/{tenant}/...`): a
+    /// client refused there may be refused by that tenant only (``OAuthFailureScope``).
+    public var endpointDependsOnTenant: Bool
 
     /// Creates settings.
     public init(tokenEndpoint: URL, revocationEndpoint: URL?, clientID: String, clientSecret: SecretText?,
-                clientAuth: ProviderSpec.ClientAuth, requestTimeout: TimeInterval) {
+                clientAuth: ProviderSpec.ClientAuth, requestTimeout: TimeInterval, endpointDependsOnTenant: Bool = false) {
         self.tokenEndpoint = tokenEndpoint
         self.revocationEndpoint = revocationEndpoint
         self.clientID = clientID
         self.clientSecret = clientSecret
         self.clientAuth = clientAuth
         self.requestTimeout = requestTimeout
+        self.endpointDependsOnTenant = endpointDependsOnTenant
     }
 }
 
@@ -38,7 +43,9 @@ public struct OAuthClientSettings: Sendable {
 /// revocation, with client_secret_post or client_secret_basic, and a timeout on every request.
 ///
 /// Tokens and secrets go only into request bodies and the Authorization header; errors carry the
-/// endpoint, the HTTP status and the provider's error code and description, never a value.
+/// endpoint, the HTTP status and the provider's error code and description, never a value: what the
+/// provider answers is cleaned of every secret the request sent (``SentSecrets``), since a provider or
+/// a proxy may echo the request, and of control characters, and capped.
 public final class OAuthClient: Sendable {
     /// Where and as whom requests go.
     public let settings: OAuthClientSettings
@@ -62,7 +69,8 @@ public final class OAuthClient: Sendable {
     public func refresh(_ refreshToken: SecretText, scope: String? = nil) async throws -> TokenGrantResponse {
         var form = [("grant_type", "refresh_token"), ("refresh_token", refreshToken.revealed)]
         if let scope, !scope.isEmpty { form.append(("scope", scope)) }
-        return try TokenGrantResponse.parse(try await post(settings.tokenEndpoint, form: form), endpoint: endpointText(settings.tokenEndpoint))
+        return try TokenGrantResponse.parse(try await post(settings.tokenEndpoint, form: form, secrets: [refreshToken]),
+                                            endpoint: endpointText(settings.tokenEndpoint))
     }
 
     /// Microsoft Entra's On-Behalf-Of exchange: trades the user's access token (`assertion`, sent to this
@@ -70,7 +78,8 @@ public final class OAuthClient: Sendable {
     public func onBehalfOf(assertion: SecretText, scope: String) async throws -> TokenGrantResponse {
         let form = [("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"), ("requested_token_use", "on_behalf_of"),
                     ("assertion", assertion.revealed), ("scope", scope)]
-        return try TokenGrantResponse.parse(try await post(settings.tokenEndpoint, form: form), endpoint: endpointText(settings.tokenEndpoint))
+        return try TokenGrantResponse.parse(try await post(settings.tokenEndpoint, form: form, secrets: [assertion]),
+                                            endpoint: endpointText(settings.tokenEndpoint))
     }
 
     /// Revokes a token at the provider (RFC 7009). The provider answers 200 also for tokens it does not
@@ -81,14 +90,16 @@ public final class OAuthClient: Sendable {
             throw OAuthError(kind: .configuration, endpoint: endpointText(settings.tokenEndpoint), status: 0, error: "no_revocation_endpoint",
                              errorDescription: "the provider has no revocation endpoint", providerCode: nil, retryAfter: nil)
         }
-        _ = try await post(endpoint, form: [("token", token.revealed), ("token_type_hint", hint)])
+        _ = try await post(endpoint, form: [("token", token.revealed), ("token_type_hint", hint)], secrets: [token])
     }
 
     // MARK: - HTTP
 
-    /// POSTs a form with client authentication and returns the body of a 2xx answer.
-    private func post(_ url: URL, form: [(String, String)]) async throws -> Data {
+    /// POSTs a form with client authentication and returns the body of a 2xx answer. `secrets` are the
+    /// form's secret values: an error answer is cleaned of them and of the client secret.
+    private func post(_ url: URL, form: [(String, String)], secrets: [SecretText]) async throws -> Data {
         var fields = form
+        var authorization: String?
         var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: settings.requestTimeout)
         request.httpMethod = "POST"
         request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
@@ -97,7 +108,8 @@ public final class OAuthClient: Sendable {
         case .clientSecretBasic where settings.clientSecret != nil:
             // RFC 6749 section 2.3.1: id and secret are form-urlencoded before the Basic encoding.
             let pair = Self.formEncode(settings.clientID) + ":" + Self.formEncode(settings.clientSecret!.revealed)
-            request.setValue("Basic " + Data(pair.utf8).base64EncodedString(), forHTTPHeaderField: "Authorization")
+            authorization = Data(pair.utf8).base64EncodedString()
+            request.setValue("Basic " + authorization!, forHTTPHeaderField: "Authorization")
         default:
             fields.append(("client_id", settings.clientID))
             if let secret = settings.clientSecret { fields.append(("client_secret", secret.revealed)) }
@@ -121,8 +133,10 @@ public final class OAuthClient: Sendable {
                              providerCode: nil, retryAfter: nil)
         }
         guard (200..<300).contains(http.statusCode) else {
+            let sent = SentSecrets(secrets + [settings.clientSecret].compactMap { $0 }, literals: [authorization].compactMap { $0 })
             throw OAuthError.fromResponse(endpoint: endpoint, status: http.statusCode, body: data,
-                                          retryAfter: Self.retryAfter(http.value(forHTTPHeaderField: "Retry-After")))
+                                          retryAfter: Self.retryAfter(http.value(forHTTPHeaderField: "Retry-After")),
+                                          endpointDependsOnTenant: settings.endpointDependsOnTenant, sent: sent)
         }
         return data
     }

@@ -3,6 +3,7 @@ import Spec
 import Support
 
 /// What tokenkeeper knows of each provider kind: where its endpoints are and how its tokens live.
+
 public struct ProviderProfile: Sendable {
     /// How a provider's stored tokens stay usable.
     public enum Lifecycle: Sendable, Equatable {
@@ -55,11 +56,16 @@ public struct ProviderProfile: Sendable {
         return spec.kind == .google ? URL(string: "https://oauth2.googleapis.com/revoke") : nil
     }
 
+    /// Whether each row's tenant has its own token endpoint: Entra's documented one, unless the spec
+    /// names an endpoint or a fixed `tenant` (such as `organizations`).
+    public var endpointDependsOnTenant: Bool { spec.kind == .entra && spec.tokenEndpoint == nil && spec.tenant == nil }
+
     /// Client settings for a row of `tenant`, or nil when the provider has no token endpoint.
     public func clientSettings(tenant: String, clientSecret: SecretText?, requestTimeout: TimeInterval) -> OAuthClientSettings? {
         tokenEndpoint(tenant: tenant).map {
             OAuthClientSettings(tokenEndpoint: $0, revocationEndpoint: revocationEndpoint, clientID: spec.clientID ?? "",
-                                clientSecret: clientSecret, clientAuth: spec.clientAuth, requestTimeout: requestTimeout)
+                                clientSecret: clientSecret, clientAuth: spec.clientAuth, requestTimeout: requestTimeout,
+                                endpointDependsOnTenant: endpointDependsOnTenant)
         }
     }
 }

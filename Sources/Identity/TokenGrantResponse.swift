@@ -3,6 +3,7 @@ import Support
 
 /// A successful token endpoint answer (RFC 6749 section 5.1). The tokens are ``SecretText``: they print
 /// as `<redacted>` and are revealed only where they are sealed or handed to the caller.
+
 public struct TokenGrantResponse: Sendable {
     /// The access token, for the caller only: tokenkeeper never stores it.
     public var accessToken: SecretText

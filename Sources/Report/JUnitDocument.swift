@@ -9,6 +9,7 @@ import Support
 ///
 /// Reading is a streaming (SAX) parse, so a report of 100,000 testcases is read in well under a
 /// second without building a DOM.
+
 public struct JUnitDocument: Sendable, Equatable {
     /// The file it was read from.
     public var path: String
@@ -100,8 +101,11 @@ extension JUnitDocument {
         return try results.values.map { try $0!.get() }
     }
 
-    /// Parses report bytes.
+    /// Parses report bytes, in time linear in their size: a file with an element of more than
+    /// ``JUnitInputCheck/maximumAttributesPerElement`` attributes, or a DOCTYPE, is refused first.
+    /// - throws: ``JUnitReadError``.
     public static func parse(_ data: Data, path: String) throws -> JUnitDocument {
+        try data.withUnsafeBytes { try JUnitInputCheck.check($0, path: path) }
         let delegate = JUnitParserDelegate()
         // A stream, not `XMLParser(data:)`: on Linux the latter hands libxml2 the whole document in one
         // chunk and fails on documents over about 10 MB; a stream feeds it in pieces.

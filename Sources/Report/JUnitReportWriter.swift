@@ -10,6 +10,7 @@ import Support
 /// dry run, version), the testcases, then `<system-out>` (the stage's log) and `<system-err>`.
 /// Failed cases carry `<failure type="...">` with a ``FailureType``; cases that could not run at all
 /// carry `<error>`; stages that did not run are one skipped case.
+
 public enum JUnitReportWriter {
     /// The XML document for `report`.
     public static func xml(_ report: RunReport) -> String {

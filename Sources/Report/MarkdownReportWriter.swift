@@ -6,6 +6,7 @@ import Support
 ///
 /// It shows the outcome first, one table row per stage, then the failures grouped by type with
 /// their items, at most ``itemsPerType`` per type so the page stays readable at any scale.
+
 public enum MarkdownReportWriter {
     /// How many failed items each failure type lists before "and N more".
     public static let itemsPerType = 50
@@ -56,9 +57,10 @@ public enum MarkdownReportWriter {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// Text safe inside a table cell or inline code: no pipes, backticks or line breaks.
+    /// Text safe inside a table cell or inline code: no pipes, backticks or line breaks, and other
+    /// control characters escaped.
     static func cell(_ text: String) -> String {
-        text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "`", with: "'")
-            .replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ")
+        DisplayText.escaped(text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "`", with: "'")
+            .replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " "))
     }
 }

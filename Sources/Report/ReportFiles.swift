@@ -7,6 +7,7 @@ import Spec
 import Support
 
 /// Where one run's reports are written, and the writing itself.
+
 public struct ReportFiles: Sendable, Equatable {
     /// The JUnit XML file, if wanted.
     public var junit: String?

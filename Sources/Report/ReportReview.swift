@@ -3,6 +3,7 @@ import Support
 
 /// What `tokenkeeper report show` prints: per run and stage (suite), the counts, the failures grouped
 /// by type with their items, and the durations.
+
 public struct ReportSummary: Codable, Sendable, Equatable {
     /// One suite of one report.
     public struct Suite: Codable, Sendable, Equatable {
@@ -49,14 +50,14 @@ public struct ReportSummary: Codable, Sendable, Equatable {
             if current?.run != suite.run || current?.file != suite.file {
                 current = (suite.run, suite.file)
                 if !lines.isEmpty { lines.append("") }
-                lines.append("run \(suite.run) (\(suite.file))")
+                lines.append("run \(DisplayText.escaped(suite.run)) (\(DisplayText.escaped(suite.file)))")
             }
-            lines.append("  \(suite.suite): \(suite.passed) passed, \(suite.failed) failed, \(suite.skipped) skipped, \(DateText.seconds(suite.seconds)) s")
+            lines.append("  \(DisplayText.escaped(suite.suite)): \(suite.passed) passed, \(suite.failed) failed, \(suite.skipped) skipped, \(DateText.seconds(suite.seconds)) s")
             for type in suite.failures.keys.sorted() {
                 let items = suite.failures[type]!
-                lines.append("    \(type) (\(items.count)):")
+                lines.append("    \(DisplayText.escaped(type)) (\(items.count)):")
                 for item in items.prefix(itemsPerType) {
-                    lines.append("      \(item.name)" + (item.message.isEmpty ? "" : ": \(Self.oneLine(item.message))"))
+                    lines.append("      \(DisplayText.escaped(item.name))" + (item.message.isEmpty ? "" : ": \(Self.oneLine(item.message))"))
                 }
                 if items.count > itemsPerType { lines.append("      … and \(CountText.number(items.count - itemsPerType)) more") }
             }
@@ -77,7 +78,7 @@ public struct ReportSummary: Codable, Sendable, Equatable {
             for type in suite.failures.keys.sorted() {
                 let items = suite.failures[type]!
                 lines.append("")
-                lines.append("**\(type)** (\(items.count))")
+                lines.append("**\(MarkdownReportWriter.cell(type))** (\(items.count))")
                 lines.append("")
                 for item in items.prefix(itemsPerType) {
                     lines.append("- `\(MarkdownReportWriter.cell(item.name))`" + (item.message.isEmpty ? "" : ": \(MarkdownReportWriter.cell(item.message))"))
@@ -88,13 +89,20 @@ public struct ReportSummary: Codable, Sendable, Equatable {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// A message on one line: line breaks as spaces, other control characters escaped, at most 200 characters.
     static func oneLine(_ text: String) -> String {
-        let line = text.replacingOccurrences(of: "\n", with: " ")
+        let line = DisplayText.escaped(text.replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " "))
         return line.count > 200 ? String(line.prefix(199)) + "…" : line
     }
 }
 
 /// What `tokenkeeper report diff OLD NEW` prints: what got better or worse between two runs.
+///
+/// An old failure counts as fixed only when the new run covered it and passed it: its stage ran in the
+/// new run and lists the item as passed. A stage missing from the new run, or skipped there (not run
+/// after an earlier stage failed), fixes nothing: its old failures are listed as not run. A stage that
+/// ran but does not list the item (summary reports count successes instead of listing them, and a
+/// token that needs a sign-in is not due) leaves the item "not listed": not proven fixed.
 public struct ReportDiff: Codable, Sendable, Equatable {
     /// A failed item, with its stage and type.
     public struct Item: Codable, Sendable, Equatable, Hashable {
@@ -106,7 +114,9 @@ public struct ReportDiff: Codable, Sendable, Equatable {
     /// A stage's counts in both runs.
     public struct SuiteCounts: Codable, Sendable, Equatable {
         public var suite: String
+        /// The old run's counts; nil when the stage did not run then.
         public var old: Counts?
+        /// The new run's counts; nil when the stage did not run (missing, or reported not run).
         public var new: Counts?
     }
 
@@ -119,31 +129,58 @@ public struct ReportDiff: Codable, Sendable, Equatable {
 
     /// Items failing in the new run that did not fail in the old one.
     public var newFailures: [Item]
-    /// Items that failed in the old run and do not fail in the new one.
+    /// Items that failed in the old run and that the new run lists as passed.
     public var fixed: [Item]
     /// Items failing in both runs.
     public var stillFailing: [Item]
+    /// Old failures whose stage did not run in the new run (or that the new run skipped): nothing is known.
+    public var notRun: [Item]
+    /// Old failures of a stage that ran in the new run but does not list them: not proven fixed.
+    public var notListed: [Item]
     /// Per stage, the counts of both runs.
     public var suites: [SuiteCounts]
 
     /// Compares two reports by stage (suite name) and item (case name).
     public init(old: JUnitDocument, new: JUnitDocument) {
+        func key(_ suite: String, _ name: String) -> String { suite + "\u{0}" + name }
         func failures(_ document: JUnitDocument) -> [String: Item] {
             var items: [String: Item] = [:]
             for suite in document.suites {
                 for item in suite.cases where item.outcome == .failed || item.outcome == .errored {
-                    items[suite.name + "\u{0}" + item.name] = Item(suite: suite.name, name: item.name, type: item.type ?? "untyped")
+                    items[key(suite.name, item.name)] = Item(suite: suite.name, name: item.name, type: item.type ?? "untyped")
                 }
             }
             return items
         }
+        var newOutcomes: [String: JUnitCase.Outcome] = [:]
+        var ranTonight: Set<String> = []
+        for suite in new.suites where Self.ran(suite) {
+            ranTonight.insert(suite.name)
+            for item in suite.cases { newOutcomes[key(suite.name, item.name)] = item.outcome }
+        }
         let before = failures(old), after = failures(new)
         let order: (Item, Item) -> Bool = { ($0.suite, $0.name) < ($1.suite, $1.name) }
         newFailures = after.filter { before[$0.key] == nil }.map(\.value).sorted(by: order)
-        fixed = before.filter { after[$0.key] == nil }.map(\.value).sorted(by: order)
         stillFailing = after.filter { before[$0.key] != nil }.map(\.value).sorted(by: order)
+        var fixed: [Item] = [], notRun: [Item] = [], notListed: [Item] = []
+        for (itemKey, item) in before where after[itemKey] == nil {
+            guard ranTonight.contains(item.suite) else {
+                notRun.append(item)
+                continue
+            }
+            switch newOutcomes[itemKey] {
+            case .passed?: fixed.append(item)
+            case .skipped?: notRun.append(item)
+            default: notListed.append(item)
+            }
+        }
+        self.fixed = fixed.sorted(by: order)
+        self.notRun = notRun.sorted(by: order)
+        self.notListed = notListed.sorted(by: order)
         func counts(_ suite: JUnitSuite?) -> Counts? {
-            suite.map { let c = $0.counts; return Counts(passed: c.passed, failed: c.failed, skipped: c.skipped) }
+            guard let suite, Self.ran(suite) else { return nil }
+            let c = suite.counts
+            return Counts(passed: c.passed, failed: c.failed, skipped: c.skipped)
         }
         var names: [String] = []
         for suite in old.suites + new.suites where !names.contains(suite.name) { names.append(suite.name) }
@@ -152,20 +189,39 @@ public struct ReportDiff: Codable, Sendable, Equatable {
         }
     }
 
+    /// Whether a suite's stage ran: tokenkeeper says so in its `stage_result` property; for other tools'
+    /// reports, a suite whose every case was skipped did not run.
+    static func ran(_ suite: JUnitSuite) -> Bool {
+        if let result = suite.properties["stage_result"] { return result != StageReport.Result.notRun.rawValue }
+        return suite.cases.isEmpty || suite.cases.contains { $0.outcome != .skipped }
+    }
+
     /// Whether the new run is worse: it has failures the old one did not.
     public var isWorse: Bool { !newFailures.isEmpty }
+
+    /// The lists, in the order they are printed, with their titles.
+    private var lists: [(title: String, items: [Item])] {
+        [("new failures", newFailures), ("fixed", fixed), ("still failing", stillFailing), ("not run tonight", notRun),
+         ("not listed tonight", notListed)]
+    }
 
     /// Plain text, at most `limit` items per list.
     public func text(limit: Int) -> String {
         var lines: [String] = []
         for suite in suites {
-            func show(_ counts: Counts?) -> String { counts.map { "\($0.passed) passed, \($0.failed) failed, \($0.skipped) skipped" } ?? "absent" }
-            lines.append("\(suite.suite): \(show(suite.old)) -> \(show(suite.new))")
+            func show(_ counts: Counts?) -> String { counts.map { "\($0.passed) passed, \($0.failed) failed, \($0.skipped) skipped" } ?? "not run" }
+            lines.append("\(DisplayText.escaped(suite.suite)): \(show(suite.old)) -> \(show(suite.new))")
         }
-        for (title, items) in [("new failures", newFailures), ("fixed", fixed), ("still failing", stillFailing)] {
+        for (title, items) in lists where !items.isEmpty || ["new failures", "fixed", "still failing"].contains(title) {
             lines.append("\(title): \(items.count)")
-            for item in items.prefix(limit) { lines.append("  \(item.suite) \(item.name) [\(item.type)]") }
+            for item in items.prefix(limit) {
+                lines.append("  \(DisplayText.escaped(item.suite)) \(DisplayText.escaped(item.name)) [\(DisplayText.escaped(item.type))]")
+            }
             if items.count > limit { lines.append("  … and \(CountText.number(items.count - limit)) more") }
+        }
+        if !notListed.isEmpty {
+            lines.append("(not listed: their stage ran but its report does not list them as passed; successes are counted, not listed, "
+                         + "unless the spec says detail: items)")
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -174,14 +230,16 @@ public struct ReportDiff: Codable, Sendable, Equatable {
     public func markdown(limit: Int) -> String {
         var lines = ["| Stage | Old (passed/failed/skipped) | New (passed/failed/skipped) |", "|---|---|---|"]
         for suite in suites {
-            func show(_ counts: Counts?) -> String { counts.map { "\($0.passed)/\($0.failed)/\($0.skipped)" } ?? "—" }
+            func show(_ counts: Counts?) -> String { counts.map { "\($0.passed)/\($0.failed)/\($0.skipped)" } ?? "not run" }
             lines.append("| \(MarkdownReportWriter.cell(suite.suite)) | \(show(suite.old)) | \(show(suite.new)) |")
         }
-        for (title, items) in [("New failures", newFailures), ("Fixed", fixed), ("Still failing", stillFailing)] where !items.isEmpty {
+        for (title, items) in lists where !items.isEmpty {
             lines.append("")
-            lines.append("**\(title)** (\(items.count))")
+            lines.append("**\(title.prefix(1).uppercased() + title.dropFirst())** (\(items.count))")
             lines.append("")
-            for item in items.prefix(limit) { lines.append("- \(MarkdownReportWriter.cell(item.suite)): `\(MarkdownReportWriter.cell(item.name))` (\(item.type))") }
+            for item in items.prefix(limit) {
+                lines.append("- \(MarkdownReportWriter.cell(item.suite)): `\(MarkdownReportWriter.cell(item.name))` (\(MarkdownReportWriter.cell(item.type)))")
+            }
             if items.count > limit { lines.append("- … and \(items.count - limit) more") }
         }
         return lines.joined(separator: "\n") + "\n"

@@ -6,6 +6,7 @@ import Support
 /// Successes are counted, failures are listed: a job over a million users still gives a report any
 /// CI can show (one case per tenant per stage plus one per failed item), unless the spec asks for
 /// `detail: items`.
+
 public struct RunReport: Codable, Sendable, Equatable {
     /// The job's name from the spec.
     public var job: String

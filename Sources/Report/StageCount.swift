@@ -35,6 +35,10 @@ public enum StageCount: String, CaseIterable, Codable, Sendable {
     case tokensTransient = "tokens_transient"
     /// Tokens that failed (any stage).
     case tokensFailed = "tokens_failed"
+    /// Tokens not tried because their tenant refused the client.
+    case tokensNotTried = "tokens_not_tried"
+    /// Tenants whose provider refused the client (the app removed from that tenant, for example).
+    case tenantsRefused = "tenants_refused"
     /// Times the provider asked the stage to slow down.
     case rateLimited = "rate_limited"
     // Revoke.

@@ -17,6 +17,7 @@ import Support
 ///
 /// Token use (`token access`, the library API) never takes this lock: it coordinates through row
 /// leases and SQLite transactions, so a nightly job never blocks a user's request.
+
 package final class JobLock {
     /// The lock files held, in the order they were taken.
     package let paths: [String]

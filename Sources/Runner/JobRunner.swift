@@ -4,13 +4,13 @@ import Foundation
 import Glibc
 #endif
 import Crypto
+import Custody
 import Report
 import Spec
 import Stages
 import Store
 import Support
 import Vault
-import Custody
 
 /// Runs one job: takes the exclusive lock (I7), opens the vault and the store (read-only in a dry
 /// run, I5), runs the stages in order with `on_failure`, and writes the reports.
@@ -18,6 +18,7 @@ import Custody
 /// Errors that stop the job before any stage runs (lock held, master key missing or wrong, vault or
 /// store unreadable) are thrown and end the process with exit code 3; everything that happens inside
 /// a stage is reported per item, and the run's exit code is 1 when an item failed.
+
 package struct JobRunner {
     /// The checked job spec.
     package let spec: JobSpec
@@ -48,7 +49,7 @@ package struct JobRunner {
         let stages = try selectedStages()
         let startedAt = options.clock()
         let runID = Self.makeRunID(at: startedAt)
-        let principal = spec.principal ?? options.defaultPrincipal
+        let principal = try options.principal(for: spec)
         let masterKey = try loadMasterKey()
         let lock = try JobLock.acquire(protecting: [spec.vaultPath, spec.storePath], timeout: options.lockTimeout,
                                        owner: "job \(spec.name), run \(runID)\(options.dryRun ? " (dry run)" : "")")
@@ -93,7 +94,7 @@ package struct JobRunner {
 
     /// The master key: `--master-key-file` when given, else the spec's reference.
     private func loadMasterKey() throws -> MasterKey {
-        if let file = options.masterKeyFile { return try MasterKey(contentsOfFile: file) }
+        if let file = options.masterKeyFile { return try MasterKey(fileNamedBy: "--master-key-file", path: file) }
         return try spec.loadMasterKey(environment: options.environment)
     }
 

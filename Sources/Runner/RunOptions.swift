@@ -1,6 +1,9 @@
 import Foundation
+import Spec
+import Support
 
 /// How one job is run: the choices of `tokenkeeper run` (and `plan`) beyond the spec.
+
 package struct RunOptions: Sendable {
     /// Plan only: vault and store are opened read-only and stay byte-identical (I5).
     package var dryRun = false
@@ -12,8 +15,9 @@ package struct RunOptions: Sendable {
     package var writesReports = true
     /// How long to wait for another job's lock (I7).
     package var lockTimeout: TimeInterval = 30
-    /// The principal, when the spec does not name one.
-    package var defaultPrincipal: String
+    /// The principal, when the spec does not name one: `--principal`, `TOKENKEEPER_PRINCIPAL` or the
+    /// process's OS account; nil when none of them gives a name (the run then needs the spec's).
+    package var defaultPrincipal: String?
     /// A master key given on the command line (`--master-key-file`), overriding the spec's reference.
     package var masterKeyFile: String?
     /// The environment secret references are resolved in.
@@ -21,8 +25,15 @@ package struct RunOptions: Sendable {
     /// The clock, so tests can run a job "a month later".
     package var clock: @Sendable () -> Date = { Date() }
 
+    /// The principal a run of `spec` acts as: the spec's, else ``defaultPrincipal``.
+    /// - throws: ``PrincipalUnknownError`` when neither names one.
+    package func principal(for spec: JobSpec) throws -> String {
+        guard let principal = spec.principal ?? defaultPrincipal else { throw PrincipalUnknownError() }
+        return principal
+    }
+
     /// Options with the defaults of `tokenkeeper run`.
-    package init(defaultPrincipal: String, environment: [String: String] = ProcessInfo.processInfo.environment) {
+    package init(defaultPrincipal: String?, environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.defaultPrincipal = defaultPrincipal
         self.environment = environment
     }

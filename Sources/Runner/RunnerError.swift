@@ -1,7 +1,10 @@
 import Support
 
+
+
 /// An error of the job runner itself (not of a stage): the run was asked for something the spec
 /// does not have. Exits with status 2, as any bad usage does (DESIGN.md).
+
 package enum RunnerError: ActionableError, Equatable {
     /// `--stage NAME` names no stage of the spec; `stages` are the ones it has.
     case unknownStage(name: String, stages: [String])

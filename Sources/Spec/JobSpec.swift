@@ -2,6 +2,7 @@ import Foundation
 import Support
 
 /// A job spec, typed and checked: what one `tokenkeeper run` does.
+
 public struct JobSpec: Sendable {
     /// The spec format version (only 1).
     public var version: Int

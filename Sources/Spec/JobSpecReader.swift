@@ -2,6 +2,7 @@ import Foundation
 import Support
 
 /// Turns a YAML-lite tree into a ``JobSpec``, collecting every problem rather than stopping at the first.
+
 struct JobSpecReader {
     let file: String
     let baseDirectory: String
@@ -23,7 +24,11 @@ struct JobSpecReader {
                                 context: "the spec")
         else { return nil }
         let version = required(top, "version", in: root).flatMap { integer($0, in: 1...1, fix: "write 'version: 1'") } ?? 1
-        let name = required(top, "name", in: root).flatMap { string($0) } ?? ""
+        let nameNode = required(top, "name", in: root)
+        let name = nameNode.flatMap { string($0) } ?? ""
+        if let nameNode, !name.isEmpty {
+            checkName(name, at: nameNode.mark, what: "the job name", use: "it names the report files (NAME.xml, NAME.md, NAME.json) and JUnit classes")
+        }
         let principal = top["principal"].flatMap { string($0) }
         var vaultPath = "", masterKey = SecretReference.environment("TOKENKEEPER_MASTER_KEY"), storePath = ""
         if let node = required(top, "vault", in: root), let vault = mapping(node, keys: ["path", "master_key"], context: "vault") {
@@ -105,7 +110,11 @@ struct JobSpecReader {
             return nil
         }
         guard let map = mapping(node, keys: common + byKind[kind]!, context: "a \(kind) stage") else { return nil }
-        let name = required(map, "name", in: node).flatMap { string($0) } ?? kind
+        let nameNode = required(map, "name", in: node)
+        let name = nameNode.flatMap { string($0) } ?? kind
+        if let nameNode, !name.isEmpty {
+            checkName(name, at: nameNode.mark, what: "the stage name", use: "it names a JUnit suite and is typed after run --stage")
+        }
         let onFailure = map["on_failure"].flatMap { choice($0, StageSpec.OnFailure.self) } ?? .stop
         let options: StageSpec.Options
         switch kind {
@@ -282,12 +291,30 @@ struct JobSpecReader {
     }
 
     private mutating func path(_ node: YAMLNode) -> String? {
-        string(node).map { SpecPaths.resolve($0, against: baseDirectory) }
+        guard let text = string(node) else { return nil }
+        guard !hasControlCharacter(text, at: node.mark) else { return nil }
+        return SpecPaths.resolve(text, against: baseDirectory)
+    }
+
+    /// Reports a path with a control character: a NUL cuts it short where the system reads it, a line
+    /// break or an escape makes it print as something else.
+    private mutating func hasControlCharacter(_ path: String, at mark: SourceMark) -> Bool {
+        guard path.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return false }
+        report(mark, "the path \"\(DisplayText.escaped(path))\" holds a control character (a NUL, a line break or an escape)",
+               "write the path without it")
+        return true
+    }
+
+    /// Reports a name that breaks ``SpecName``'s rule, shown escaped (it may hold an escape sequence).
+    private mutating func checkName(_ name: String, at mark: SourceMark, what: String, use: String) {
+        guard !SpecName.isValid(name) else { return }
+        report(mark, "\(what) \"\(DisplayText.escaped(name))\" is not a safe name: \(use)", "use \(SpecName.rule)")
     }
 
     /// A secret reference. An inline value is refused without repeating it in the message.
     private mutating func secret(_ node: YAMLNode) -> SecretReference? {
         guard let text = string(node) else { return nil }
+        if text.hasPrefix("file:"), hasControlCharacter(String(text.dropFirst(5)), at: node.mark) { return nil }
         guard let reference = SecretReference.parse(text, baseDirectory: baseDirectory) else {
             report(node.mark, "secrets are references, and this value is not one (it is not repeated here)",
                    "write env:NAME or file:PATH and keep the secret out of the spec")

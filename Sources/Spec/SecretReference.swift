@@ -3,6 +3,7 @@ import Support
 
 /// Where a secret comes from: `env:NAME` or `file:PATH`, never the value itself (secrets in a spec
 /// would end up in the repository and the CI logs).
+
 public enum SecretReference: Sendable, Equatable, CustomStringConvertible {
     /// An environment variable.
     case environment(String)

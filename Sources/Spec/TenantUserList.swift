@@ -2,7 +2,8 @@ import Foundation
 import Support
 
 /// Files that list users (`tenant user` per line) or tenants (one per line) for a stage.
-/// `#` starts a comment line; blank lines are ignored.
+/// `#` starts a comment line; blank lines are ignored; a leading byte order mark is not content.
+
 public enum TenantUserList {
     /// Reads `tenant user` pairs.
     /// - throws: ``SpecError`` naming each bad line, or a file error.
@@ -16,7 +17,7 @@ public enum TenantUserList {
     }
 
     private static func lines(_ path: String, fields: Int, shape: String) throws -> [[String]] {
-        let text = String(decoding: try PrivateFiles.readFile(path), as: UTF8.self)
+        let text = String(decoding: ByteOrderMark.dropped(from: try PrivateFiles.readFile(path)), as: UTF8.self)
         var result: [[String]] = []
         var problems: [SpecDiagnostic] = []
         for (offset, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {

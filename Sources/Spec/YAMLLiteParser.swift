@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 /// The YAML-lite parser: a strict subset of YAML 1.2 that means the same to every YAML parser.
 ///
@@ -8,6 +9,7 @@ import Foundation
 /// several documents, directives, block scalars, flow mappings, nested flow sequences, scalars spread
 /// over lines, duplicate keys, bad indentation, complex keys. It never crashes or hangs: nesting is
 /// capped at ``maximumDepth`` and input at ``maximumBytes``, and every loop advances through the lines.
+
 public struct YAMLLiteParser {
     /// The deepest nesting accepted.
     public static let maximumDepth = 64
@@ -26,11 +28,12 @@ public struct YAMLLiteParser {
     private var lines: [Line] = []
     private var index = 0
 
-    /// Parses `text`, naming `file` in diagnostics. Returns nil for a document with no content.
+    /// Parses `text`, naming `file` in diagnostics. Returns nil for a document with no content. A
+    /// leading byte order mark (Windows editors write one) is not content, as YAML 1.2 says.
     /// - throws: ``SpecError`` with the first problem (the parser stops at the first syntax error).
     public static func parse(_ text: String, file: String) throws -> YAMLNode? {
         var parser = YAMLLiteParser(file: file)
-        return try parser.parseDocument(text)
+        return try parser.parseDocument(ByteOrderMark.dropped(from: text))
     }
 
     private init(file: String) { self.file = file }

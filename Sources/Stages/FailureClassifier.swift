@@ -6,10 +6,13 @@ import Store
 import Support
 import Vault
 
+
+
 /// Turns any error a stage meets into the ``FailureType`` a report files it under.
 ///
 /// The message is the error's own actionable description (item, problem, remedy), which by contract
 /// never holds a secret value.
+
 package enum FailureClassifier {
     /// The failure type, an error code when the error has one, and the message for `error`.
     package static func classify(_ error: any Error) -> (type: FailureType, code: String?, message: String) {

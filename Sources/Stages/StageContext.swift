@@ -9,6 +9,7 @@ import Vault
 ///
 /// In a dry run the vault and store are opened read-only, so a stage that tried to write would be
 /// refused by both; stages also check ``dryRun`` and only plan (I5).
+
 package final class StageContext {
     /// The job's name (report class names).
     package let job: String

@@ -7,6 +7,7 @@ import Spec
 ///
 /// Every failure is recorded as its own case and the stage goes on: a failed item never hides the
 /// others. Successes are counted; with `detail: items` each is listed too.
+
 package final class StageRecorder {
     package let name: String
     package let kind: StageKind
@@ -58,6 +59,11 @@ package final class StageRecorder {
     /// A case that could not run at all (JUnit `error`), for example a tenant whose snapshot could not be read.
     package func error(_ caseName: String, _ error: any Error) {
         let (type, code, message) = FailureClassifier.classify(error)
+        cases.append(CaseReport(name: caseName, status: .errored, failureType: type, code: code, message: message))
+    }
+
+    /// A case that could not run at all, for a known reason.
+    package func error(_ caseName: String, type: FailureType, code: String? = nil, message: String) {
         cases.append(CaseReport(name: caseName, status: .errored, failureType: type, code: code, message: message))
     }
 

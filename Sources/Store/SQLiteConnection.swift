@@ -1,9 +1,9 @@
-import CSQLite
 import Foundation
 
 #if canImport(Glibc)
 import Glibc
 #endif
+import CSQLite
 import Support
 
 /// One SQLite database connection, closed when the object goes away.
@@ -16,6 +16,7 @@ import Support
 ///
 /// Not `Sendable`: a connection belongs to one thread at a time. Share it through one serializing
 /// owner only.
+
 package final class SQLiteConnection {
     let handle: OpaquePointer
     /// The database file.

@@ -1,8 +1,9 @@
-import CSQLite
 import Foundation
+import CSQLite
 
 /// SQLite's `SQLITE_TRANSIENT`: tells `sqlite3_bind_*` to copy the value. It is a C cast macro that
 /// Swift cannot import, so it is rebuilt here (as GRDB does).
+
 let SQLITE_TRANSIENT = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)
 
 /// One prepared statement, finalized when the object goes away (so a thrown error never leaks it).

@@ -1,6 +1,9 @@
 import Support
 
+
+
 /// A token store that tokenkeeper cannot use as it is, or a row it cannot find.
+
 public enum StoreError: ActionableError {
     /// The store was written by a newer tokenkeeper.
     case schemaTooNew(path: String, found: Int, known: Int)

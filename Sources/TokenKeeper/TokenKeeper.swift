@@ -1,6 +1,3 @@
-// The product library `TokenKeeper`: one import for Swift callers (a web service using
-// `TokenAccess`, a tool driving the vault). Each layer is its own target so the compiler keeps the
-// layers apart (README "Project layout"); this file only re-exports their public API.
 @_exported import Access
 @_exported import CLI
 @_exported import Crypto
@@ -13,3 +10,8 @@
 @_exported import Store
 @_exported import Support
 @_exported import Vault
+
+
+// The product library `TokenKeeper`: one import for Swift callers (a web service using
+// `TokenAccess`, a tool driving the vault). Each layer is its own target so the compiler keeps the
+// layers apart (README "Project layout"); this file only re-exports their public API.

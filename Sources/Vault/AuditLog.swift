@@ -10,6 +10,7 @@ import Support
 ///
 /// Each entry is one `write(2)` on a descriptor opened with `O_APPEND`, then `fsync`, so entries from
 /// several processes never interleave and a crash loses at most the entry being written.
+
 struct AuditLog {
     /// The log file.
     let path: String

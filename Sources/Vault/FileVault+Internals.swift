@@ -7,6 +7,7 @@ import Crypto
 import Support
 
 /// Permission checks, auditing, locking and the secret files behind ``FileVault``'s operations.
+
 extension FileVault {
     /// Runs a read after checking `permission`; audits it unless the vault is read-only.
     func reading<T>(_ operation: String, secret: String?, version: Int? = nil, permission: VaultPermission,

@@ -14,6 +14,7 @@ import Support
 /// rewrite `policies.json`; (4) rewrite `vault.json` with the new key id; (5) remove `rekey.json`.
 /// A kill at any instant leaves files each wholly under the old or the new key, each saying which;
 /// running the same rekey again (old key as master key, same new key) finishes the job.
+
 struct RekeyJournal: Codable {
     var oldMasterKeyId: String
     var newMasterKeyId: String

@@ -29,6 +29,7 @@ import Support
 /// Thread safety: calls may come from several threads (a web service opening tokens); writes are
 /// serialized by a lock in the process and by `flock` on `write.lock` across processes. Reads see
 /// whole files only, because every write is a rename.
+
 public final class FileVault: KeyVault, @unchecked Sendable {
     /// The vault folder.
     public let path: String

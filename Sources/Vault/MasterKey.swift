@@ -5,6 +5,7 @@ import Support
 /// The 32-byte key that wraps every data key in the vault. It is never stored next to the vault:
 /// it comes from `TOKENKEEPER_MASTER_KEY` (base64) or a 0600 key file, and errors about it never
 /// echo its value.
+
 public struct MasterKey: Sendable {
     /// The key itself.
     let key: SymmetricKey

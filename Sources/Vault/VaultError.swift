@@ -1,6 +1,9 @@
 import Support
 
+
+
 /// Why a vault operation failed. Never carries a key or token value.
+
 public enum VaultError: ActionableError, Equatable {
     /// The master key is not the one this vault was made with.
     case wrongMasterKey(vault: String)

@@ -9,6 +9,7 @@ import Support
 /// HMAC-SHA256, under a key derived from the master key, tells a file changed by someone without
 /// the master key; the key id says which master key wrote it (a rekey moves files one at a time).
 /// Files are written atomically, mode 0600 (``PrivateFiles``).
+
 enum VaultFileCodec {
     /// The JSON encoder every vault file uses: sorted keys, ISO 8601 dates, snake_case.
     static let encoder: JSONEncoder = {

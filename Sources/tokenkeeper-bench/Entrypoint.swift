@@ -3,6 +3,7 @@ import TokenKeeper
 
 /// `tokenkeeper-bench`: the rotation benchmark of issue 3, tokenkeeper and the Python baseline side by
 /// side in one run. See `scripts/bench-rotate` and the README's Performance section.
+
 @main
 struct Entrypoint {
     static func main() async {

@@ -3,6 +3,7 @@ import TokenKeeper
 
 /// Times `tokenkeeper report show` and `report diff` on JUnit reports of many testcases (issue 5:
 /// both must handle 100,000 testcases in under a second).
+
 struct ReportBenchmark {
     let cases: Int
     let options: BenchOptions

@@ -3,6 +3,7 @@ import TokenKeeper
 
 /// Seeds a store, times a full rotation and a no-op run of the real `tokenkeeper run`, and runs the
 /// Python baseline on the same number of rows.
+
 struct RotationBenchmark {
     let options: BenchOptions
 

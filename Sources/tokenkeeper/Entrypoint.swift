@@ -1,6 +1,9 @@
 import CLI
 
+
+
 /// The `tokenkeeper` executable: everything but the process entry lives in the TokenKeeper library.
+
 @main
 struct Entrypoint {
     static func main() async {

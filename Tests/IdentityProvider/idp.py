@@ -22,6 +22,10 @@ Admin endpoints (tests and the demo use them; a real IdP has none of these):
   POST /admin/assertion {"tenant", "user"}                 a user access token to use as an OBO assertion
   POST /admin/faults   {"status", "count", "retry_after"?, "delay"?, "drop"?, "paths"?}
                        the next `count` requests to /token (or `paths`) fail that way;
+                       with "error" (and "error_description"?, "error_codes"?): that error body instead;
+                       with "tenant" or "user": only requests whose refresh token belongs to that tenant or user;
+                       with "echo": true: an error body that echoes the request (its body raw and URL-decoded, its
+                       Authorization header) with control characters, as a careless provider or proxy might;
                        {"omit_refresh_token": true, "count"}: the next answers carry no new refresh token
   POST /admin/kill     {"refresh_token", "code"}            make a family dead with an AADSTS code, or
                        "interaction_required"
@@ -43,6 +47,7 @@ import socket
 import sys
 import threading
 import time
+import urllib.parse
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.jose import JsonWebToken
@@ -285,16 +290,47 @@ def query_client(client_id):
 server = AuthorizationServer(app, query_client=query_client, save_token=lambda token, request: None)
 
 
+def token_owner():
+    """The family (tenant, user) of the refresh token a request presents, or None."""
+    record = REFRESH.get(request.form.get("refresh_token", ""))
+    return FAMILIES[record["family"]] if record else None
+
+
+def fault_matches(candidate, path):
+    if path not in candidate.get("paths", ["/token"]):
+        return False
+    if "tenant" in candidate or "user" in candidate:
+        owner = token_owner()
+        if owner is None:
+            return False
+        if "tenant" in candidate and owner["tenant"] != candidate["tenant"]:
+            return False
+        if "user" in candidate and owner["user"] != candidate["user"]:
+            return False
+    return True
+
+
+def echo_body():
+    """What a provider that echoes its input answers: the request body raw and decoded, and the
+    Authorization header, with control characters (an ANSI clear-screen, a colour, CR and LF)."""
+    raw = request.get_data(as_text=True)
+    decoded = urllib.parse.unquote_plus(raw)
+    auth = request.headers.get("Authorization", "")
+    return {"error": "invalid_request\x1b[2J" + raw, "error_description": f"echo: {decoded}\n{raw}\r\x1b[31m{auth}"}
+
+
 @app.before_request
 def inject_faults():
     if request.path.startswith("/admin"):
         return None
+    # Entra's per-tenant token endpoint ({authority}/{tenant}/oauth2/v2.0/token) counts as /token.
+    path = "/token" if request.path.endswith("/oauth2/v2.0/token") else request.path
     with LOCK:
-        if request.path == "/token":
+        if path == "/token":
             STATS["token_requests"] += 1
         fault = None
         for candidate in FAULTS:
-            if request.path in candidate.get("paths", ["/token"]):
+            if fault_matches(candidate, path):
                 fault = candidate
                 break
         if fault is None:
@@ -315,12 +351,25 @@ def inject_faults():
     if not status:
         return None
     headers = {"Retry-After": str(fault["retry_after"])} if fault.get("retry_after") is not None else {}
+    if fault.get("echo"):
+        return jsonify(echo_body()), status, headers
+    if fault.get("error"):
+        body = {"error": fault["error"], "error_description": fault.get("error_description", "")}
+        if fault.get("error_codes"):
+            body["error_codes"] = fault["error_codes"]
+        return jsonify(body), status, headers
     error = "temporarily_unavailable" if status >= 500 or status == 429 else "invalid_request"
     return jsonify({"error": error, "error_description": f"injected {status}"}), status, headers
 
 
 @app.post("/token")
 def token_endpoint():
+    return server.create_token_response()
+
+
+@app.post("/<tenant>/oauth2/v2.0/token")
+def tenant_token_endpoint(tenant):
+    """Entra's per-tenant token endpoint shape; the same server behind every tenant."""
     return server.create_token_response()
 
 

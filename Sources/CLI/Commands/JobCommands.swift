@@ -5,6 +5,7 @@ import Spec
 import Support
 
 /// `tokenkeeper validate`, `plan` and `run`: the job spec commands a pipeline and its people use.
+
 package enum JobCommands {
     /// The three top-level job commands.
     package static var all: [Command] { [validate, plan, run] }
@@ -96,7 +97,7 @@ package enum JobCommands {
 
     /// The options `plan` and `run` share.
     static func runOptions(_ invocation: Invocation) throws -> RunOptions {
-        var options = RunOptions(defaultPrincipal: invocation.globals.principal, environment: invocation.globals.environment)
+        var options = RunOptions(defaultPrincipal: invocation.globals.principalIfKnown, environment: invocation.globals.environment)
         options.stage = invocation.value("stage")
         options.masterKeyFile = invocation.globals.masterKeyFile
         if let text = invocation.value("lock-timeout") {

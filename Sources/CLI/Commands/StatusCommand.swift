@@ -1,13 +1,14 @@
 import Foundation
+import Custody
+import Report
 import Runner
 import Spec
 import Store
 import Support
 import Vault
-import Custody
-import Report
 
 /// `tokenkeeper status`: the state of the vault and the store for a person at a terminal.
+
 package enum StatusCommand {
     /// One tenant's line of the status.
     package struct TenantStatus: Codable, Sendable, Equatable {
@@ -58,9 +59,9 @@ package enum StatusCommand {
                 invocation.console.err("status: \(error.description)")
                 invocation.console.err("status: showing the state without the next job's plan")
             }
-            let masterKey = try options.masterKeyFile.map { try MasterKey(contentsOfFile: $0) }
+            let masterKey = try options.masterKeyFile.map { try MasterKey(fileNamedBy: "--master-key-file", path: $0) }
                 ?? spec.loadMasterKey(environment: options.environment)
-            let state = try JobState.open(spec: spec, masterKey: masterKey, principal: spec.principal ?? options.defaultPrincipal,
+            let state = try JobState.open(spec: spec, masterKey: masterKey, principal: try options.principal(for: spec),
                                           readOnly: true)
             vault = state.vault
             store = state.store

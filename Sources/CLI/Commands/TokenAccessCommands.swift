@@ -1,10 +1,11 @@
 import Foundation
 import Access
 import Spec
-import Support
 import Store
+import Support
 
 /// `tokenkeeper token access` and `token obo`: token use, the path a web service takes.
+
 package enum TokenAccessCommands {
     static let specOption = OptionSpec.value("spec", "JOB.yml", "The job spec: the provider's settings, the vault and the store come from it.")
 
@@ -25,7 +26,8 @@ package enum TokenAccessCommands {
     ) { invocation in
         let format = try invocation.choice("format", default: AccessTokenFormat.json)
         let spec = try JobSpec.load(path: try invocation.required("spec"))
-        let access = try TokenAccess(spec: spec, principal: invocation.globals.principal, environment: invocation.globals.environment)
+        let access = try TokenAccess(spec: spec, principal: spec.principal ?? invocation.globals.principal,
+                                     environment: invocation.globals.environment)
         let grant = try await access.accessToken(for: try TokenCommands.key(invocation), scope: invocation.value("scope"))
         invocation.console.out(try AccessTokenText.render(grant, format: format))
         return .success
@@ -47,7 +49,8 @@ package enum TokenAccessCommands {
         let spec = try JobSpec.load(path: try invocation.required("spec"))
         let provider = try invocation.required("provider")
         let assertion = try StandardInput.readSecret(prompt: "The user's access token (input hidden):", console: invocation.console)
-        let access = try TokenAccess(spec: spec, principal: invocation.globals.principal, environment: invocation.globals.environment)
+        let access = try TokenAccess(spec: spec, principal: spec.principal ?? invocation.globals.principal,
+                                     environment: invocation.globals.environment)
         let grant = try await access.onBehalfOf(assertion: assertion, provider: provider, scope: invocation.value("scope"))
         invocation.console.out("\(grant.key): stored (On-Behalf-Of refresh token, sealed under \(grant.key.tenant)'s newest key)")
         return .success

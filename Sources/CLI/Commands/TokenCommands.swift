@@ -1,10 +1,11 @@
 import Foundation
+import Custody
 import Store
 import Support
-import Custody
 import Vault
 
 /// `tokenkeeper token ...`: store, import, list, show, delete and drop refresh tokens.
+
 package enum TokenCommands {
     /// The `token` group.
     package static var group: Command {
@@ -159,9 +160,11 @@ struct TokenMetadata: Encodable {
     }
 
     static let header = ["TENANT", "USER", "PROVIDER", "KEY", "STATUS", "ISSUED", "REFRESHED", "EXPIRES", "FAILURES"]
+    /// The text columns; ids are escaped (a user id from an unverified id_token may hold a line break).
     var columns: [String] {
-        [tenant, user, provider, "v\(keyVersion)", status + (hasToken ? "" : " (no token)"), issuedAt, refreshedAt, expiresAt ?? "-",
-         failureCount == 0 ? "0" : "\(failureCount) (\(lastErrorCode ?? "?"))"]
+        [DisplayText.escaped(tenant), DisplayText.escaped(user), DisplayText.escaped(provider), "v\(keyVersion)",
+         status + (hasToken ? "" : " (no token)"), issuedAt, refreshedAt, expiresAt ?? "-",
+         failureCount == 0 ? "0" : "\(failureCount) (\(DisplayText.escaped(lastErrorCode ?? "?")))"]
     }
 
     enum CodingKeys: String, CodingKey {

@@ -3,6 +3,7 @@ import Custody
 import Support
 
 /// `tokenkeeper token import`: many tokens at once from token endpoint responses or `/.auth/me`.
+
 enum TokenImportCommand {
     static let command = Command(
         "import", abstract: "Add or update many tokens from token responses or an App Service /.auth/me array.",
@@ -13,7 +14,8 @@ enum TokenImportCommand {
                 id_token's tid and oid (or sub) claims; --provider names the provider (required).
               - an App Service token store /.auth/me JSON array: each entry's provider_name is the provider (unless
                 --provider is given); tenant and user come from the id_token or the tid/oid user claims.
-            --tenant is used for entries whose id_token has no tid (Google, Facebook, X).
+            --tenant is used for entries whose id_token has no tid (Google, Facebook, X). A leading byte order mark is
+            ignored; a refresh token with white space or control characters is refused, as token put refuses it.
             Prints a count of each outcome (added, updated, skipped, failed) and the place of every entry not
             stored. Exits 1 when any entry failed.
             """,

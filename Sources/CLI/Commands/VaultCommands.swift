@@ -3,6 +3,7 @@ import Support
 import Vault
 
 /// `tokenkeeper vault ...`: create the vault, manage secrets, policies and the master key.
+
 package enum VaultCommands {
     /// The `vault` group.
     package static var group: Command {
@@ -30,23 +31,25 @@ package enum VaultCommands {
         positionals: 0...1
     ) { invocation in
         let path = invocation.positionals.first ?? invocation.globals.vaultPath
+        let principal = try invocation.globals.principal  // before anything is created: init gives it every permission
         let retention = try invocation.integer("retention-days", default: 90, in: 7...90)
         let masterKey = try MasterKey.generate()
         if let out = invocation.value("master-key-out") {
+            try MasterKey.refuseKeyAsPath(out, option: "--master-key-out")
             guard !PrivateFiles.exists(out) else {
                 throw GeneralError(item: out, problem: "already exists; tokenkeeper never overwrites a master key file",
                                    remedy: "Choose a new path for --master-key-out.", exitStatus: .usage)
             }
             try PrivateFiles.writeAtomically(Array((masterKey.base64 + "\n").utf8), to: out)
         }
-        _ = try FileVault.initialize(at: path, masterKey: masterKey, principal: invocation.globals.principal, retentionDays: retention)
+        _ = try FileVault.initialize(at: path, masterKey: masterKey, principal: principal, retentionDays: retention)
         if let out = invocation.value("master-key-out") {
             invocation.console.err("Created vault \(path); master key written to \(out) (mode 0600).")
         } else {
             invocation.console.err("Created vault \(path). The master key follows; it is shown once and stored nowhere:")
             invocation.console.out(masterKey.base64)
         }
-        invocation.console.err("Principal '\(invocation.globals.principal)' has every permission.")
+        invocation.console.err("Principal '\(principal)' has every permission.")
         return .success
     }
 
@@ -63,8 +66,9 @@ package enum VaultCommands {
     ) { invocation in
         let newKey: MasterKey
         if let file = invocation.value("new-master-key-file") {
-            newKey = try MasterKey(contentsOfFile: file)
+            newKey = try MasterKey(fileNamedBy: "--new-master-key-file", path: file)
         } else if let out = invocation.value("new-master-key-out") {
+            try MasterKey.refuseKeyAsPath(out, option: "--new-master-key-out")
             guard !PrivateFiles.exists(out) else {
                 throw GeneralError(item: out, problem: "already exists; tokenkeeper never overwrites a master key file",
                                    remedy: "To resume an interrupted rekey, pass it as --new-master-key-file \(out).", exitStatus: .usage)

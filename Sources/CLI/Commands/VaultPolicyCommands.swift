@@ -3,6 +3,7 @@ import Support
 import Vault
 
 /// `tokenkeeper vault policy ...`: who may do what, as Key Vault access policies.
+
 package enum VaultPolicyCommands {
     /// The `vault policy` group.
     package static var group: Command {

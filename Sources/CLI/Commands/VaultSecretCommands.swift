@@ -3,6 +3,7 @@ import Support
 import Vault
 
 /// `tokenkeeper vault secret ...`: the tenants' secrets and their versions.
+
 package enum VaultSecretCommands {
     /// The `vault secret` group.
     package static var group: Command {

@@ -2,8 +2,8 @@ import Foundation
 import Identity
 import Report
 import Spec
-import Support
 import Store
+import Support
 
 /// The refresh stage: redeems the provider's refresh tokens that are due (refreshed more than
 /// `refresh_after` ago, or expiring within `expiring_within`) and stores what comes back under the
@@ -11,10 +11,14 @@ import Store
 ///
 /// Each due row is leased first, so a web request and the job never redeem the same token at once
 /// (I7). Dead tokens become needs_reauth with the provider's code; transient failures are retried with
-/// backoff and jitter (Retry-After honoured; a 429 slows the whole stage); a configuration error (bad
-/// client credentials) stops the stage at once instead of failing every token. A row left leased by a
+/// backoff and jitter (Retry-After honoured; a 429 slows the whole stage). A refusal of the client is
+/// weighed by ``RefreshBreaker``: one that is the same for every request (bad client credentials at a
+/// tenant-independent endpoint) stops the stage at once instead of failing every token; one that
+/// belongs to a tenant (the app removed from that customer's tenant) fails that tenant only, its other
+/// tokens not tried, and the other tenants go on; the report says which. A row left leased by a
 /// run that died mid-request is not redeemed again (the provider may have rotated it, and redeeming a
 /// rotated token would revoke its whole family): it is reported as needs_reauth.
+
 package struct RefreshStage {
     package let name: String
     package let options: RefreshOptions
@@ -32,6 +36,7 @@ package struct RefreshStage {
         let recorder = StageRecorder(name: name, kind: .refresh, startedAt: context.clock(), detail: context.detail)
         let profile = ProviderProfile(provider)
         let now = context.clock()
+        var stopReason: String?
         do {
             switch profile.lifecycle {
             case .neverExpires:
@@ -39,18 +44,21 @@ package struct RefreshStage {
             case .reconsentBeforeExpiry(let lifetime):
                 try reportReconsent(context, lifetime: lifetime, now: now, recorder: recorder)
             case .refreshable(let rotates):
-                try await refresh(context, profile: profile, rotates: rotates, now: now, recorder: recorder)
+                stopReason = try await refresh(context, profile: profile, rotates: rotates, now: now, recorder: recorder)
             }
         } catch {
             recorder.error(provider.name, error)
         }
-        return recorder.finish(summary: summary(recorder, dryRun: context.dryRun), at: context.clock())
+        return recorder.finish(summary: summary(recorder, dryRun: context.dryRun, stopReason: stopReason), at: context.clock())
     }
 
-    private func summary(_ recorder: StageRecorder, dryRun: Bool) -> String {
+    /// One line: what was done, or `stopped: WHY` when a refusal stopped the stage.
+    private func summary(_ recorder: StageRecorder, dryRun: Bool, stopReason: String?) -> String {
+        if let stopReason { return "stopped: \(stopReason)" }
         if let stop = recorder.cases.first(where: { $0.failureType == .configuration && $0.status == .errored }) {
             return "stopped: \(stop.message)"
         }
+        let refused = recorder.value(of: .tenantsRefused)
         var parts: [String] = []
         if dryRun {
             parts.append("would refresh \(CountText.of(recorder.value(of: .tokensDue), "token"))")
@@ -63,6 +71,10 @@ package struct RefreshStage {
         ]
         for (count, text) in countTexts where recorder.value(of: count) > 0 {
             parts.append("\(CountText.number(recorder.value(of: count))) \(text)")
+        }
+        if refused > 0 {
+            parts.append("\(CountText.of(refused, "tenant")) refused the client (\(CountText.of(recorder.value(of: .tokensNotTried), "token")) "
+                         + "not tried; the other tenants went on)")
         }
         return parts.joined(separator: ", ")
     }
@@ -110,7 +122,9 @@ package struct RefreshStage {
 
     // MARK: - Refreshing
 
-    private func refresh(_ context: StageContext, profile: ProviderProfile, rotates: Bool, now: Date, recorder: StageRecorder) async throws {
+    /// Refreshes the due rows; returns why the stage stopped early, if a refusal stopped it.
+    private func refresh(_ context: StageContext, profile: ProviderProfile, rotates: Bool, now: Date,
+                         recorder: StageRecorder) async throws -> String? {
         let refreshedBefore = now.addingTimeInterval(-options.refreshAfter)
         let expiringBefore = options.expiringWithin.map { now.addingTimeInterval($0) }
         if context.dryRun {
@@ -125,7 +139,7 @@ package struct RefreshStage {
             }
             recorder.count(.tokensDue, perTenant.values.reduce(0, +))
             for tenant in perTenant.keys.sorted() { recorder.pass(tenant, "would refresh \(CountText.of(perTenant[tenant]!, "token"))") }
-            return
+            return nil
         }
         let due = try context.store.countDueForRefresh(provider: provider.name, refreshedBefore: refreshedBefore,
                                                        expiringBefore: expiringBefore, now: now)
@@ -145,19 +159,24 @@ package struct RefreshStage {
             }
             try await group.waitForAll()
         }
-        record(collector.all, stoppedBy: collector.stoppedBy, recorder: recorder)
+        let stoppedBy = collector.stoppedBy
+        record(collector.all, stoppedBy: stoppedBy, refusals: collector.refusals, recorder: recorder)
         let slowdowns = await worker.pacer.slowdowns
         if slowdowns > 0 {
             recorder.count(.rateLimited, slowdowns)
             recorder.note("the provider asked to slow down \(CountText.of(slowdowns, "time")); the stage's rate was halved each time")
         }
+        return stoppedBy.map { "\($0.reason): \($0.error.problem)" }
     }
 
-    /// Turns the workers' outcomes into cases: one per tenant, one per failed token.
-    private func record(_ outcomes: [RefreshOutcome], stoppedBy: OAuthError?, recorder: StageRecorder) {
-        /// Per tenant: tokens refreshed, failed (with the first failure's type), and leased elsewhere.
+    /// Turns the workers' outcomes into cases: one per tenant, one per failed token. A tenant the provider
+    /// refused the client for fails with that refusal, and says that only it failed; a refusal that
+    /// stopped the stage is one errored case that says the stage stopped.
+    private func record(_ outcomes: [RefreshOutcome], stoppedBy: (error: OAuthError, reason: String)?, refusals: [String: OAuthError],
+                        recorder: StageRecorder) {
+        /// Per tenant: tokens refreshed, failed (with the first failure's type), leased elsewhere, not tried.
         struct TenantTally {
-            var refreshed = 0, failed = 0, leased = 0
+            var refreshed = 0, failed = 0, leased = 0, notTried = 0
             var firstFailure: FailureType?
         }
         var perTenant: [String: TenantTally] = [:]
@@ -172,6 +191,9 @@ package struct RefreshStage {
                 perTenant[tenant, default: TenantTally()].leased += 1
                 recorder.count(.tokensLeasedElsewhere)
                 recorder.passItem(key.description, "in use elsewhere (leased); left for the next run")
+            case .notTried:
+                perTenant[tenant, default: TenantTally()].notTried += 1
+                recorder.count(.tokensNotTried)
             case .failed(let key, let type, let code, let message):
                 perTenant[tenant, default: TenantTally()].failed += 1
                 if perTenant[tenant]!.firstFailure == nil { perTenant[tenant]!.firstFailure = type }
@@ -183,14 +205,22 @@ package struct RefreshStage {
             let tally = perTenant[tenant]!
             var message = "\(CountText.of(tally.refreshed, "token")) refreshed"
             if tally.leased > 0 { message += ", \(CountText.number(tally.leased)) in use elsewhere" }
-            if let type = tally.firstFailure {
+            if let refusal = refusals[tenant] {
+                recorder.count(.tenantsRefused)
+                let reach = stoppedBy == nil ? "only this tenant failed, the stage went on with the other tenants"
+                    : "this tenant failed, and then the same refusal from other tenants stopped the stage"
+                recorder.fail(tenant, type: .configuration, code: refusal.reportCode,
+                              message: "\(reach) (\(message), \(CountText.number(tally.failed)) failed, \(CountText.number(tally.notTried)) "
+                                  + "not tried): the provider refused the client for this tenant: \(refusal.problem). \(refusal.remedy)")
+            } else if let type = tally.firstFailure {
                 recorder.fail(tenant, type: type, message: message + ", \(CountText.number(tally.failed)) failed (see the item cases)")
             } else {
                 recorder.pass(tenant, message)
             }
         }
-        if let stoppedBy {
-            recorder.error(provider.name, stoppedBy)
+        if let (error, reason) = stoppedBy {
+            recorder.error(provider.name, type: .configuration, code: error.reportCode,
+                           message: "the stage stopped: \(reason); no further token was tried. \(error.description)")
         }
     }
 }

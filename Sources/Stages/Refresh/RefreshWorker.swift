@@ -1,16 +1,17 @@
 import Foundation
 import Custody
 import Identity
+import Report
 import Spec
 import Store
 import Support
 import Vault
-import Report
 
 /// One of the refresh stage's concurrent workers: takes due rows from the feeder and refreshes each.
 ///
 /// Every worker opens its own store connection (SQLite connections are not shared between threads);
 /// the vault, the pacer, the client cache and the collector are shared and safe to share.
+
 struct RefreshWorker: Sendable {
     let vault: any KeyVault
     let sessions: TokenStoreSessions
@@ -45,6 +46,7 @@ struct RefreshWorker: Sendable {
                                message: "\(key): a refresh by \(previous) was interrupted, so the provider may have rotated this token; "
                                    + "it is not redeemed again (that could revoke its family). The user must sign in again.")
             }
+            if collector.refusal(of: key.tenant) != nil { return .notTried(key) }
             guard try store.acquireLease(key, owner: leaseOwner, until: clock().addingTimeInterval(options.lease), now: clock()) else {
                 return .leasedElsewhere(key)
             }
@@ -97,8 +99,12 @@ struct RefreshWorker: Sendable {
                     try store.markNeedsReauth(key, errorCode: error.reportCode, now: clock())
                     return .failed(key, .reauthRequired, code: error.reportCode, message: "\(key): \(error.description)")
                 case .configuration:
+                    // What it stops (the stage, the tenant, or this token) the collector's breaker decides;
+                    // only a refusal of this one token is the token's own, and counts against it.
+                    if collector.refused(error, tenant: key.tenant) == .failToken {
+                        try store.recordFailure(key, errorCode: error.reportCode, now: clock())
+                    }
                     try? store.releaseLease(key, owner: leaseOwner)
-                    collector.stop(error)
                     return .failed(key, .configuration, code: error.reportCode, message: "\(key): \(error.description)")
                 case .transient:
                     if error.status == 429 || error.retryAfter != nil { await pacer.slowDown(retryAfter: error.retryAfter) }

@@ -8,6 +8,7 @@ import Support
 /// Revokes stored refresh tokens at their providers' RFC 7009 endpoints for the revoke stage's
 /// `at_provider: true`. Rows whose provider has no revocation endpoint (Entra, X, Facebook) are
 /// left to the local revocation.
+
 final class ProviderRevoker {
     private let providers: [String: ProviderSpec]
     private let secrets: [String: SecretText]

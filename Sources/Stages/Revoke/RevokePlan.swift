@@ -1,7 +1,10 @@
 import Spec
 import Vault
 
+
+
 /// What the revoke stage knows of one user before it acts.
+
 package struct UserRowsState: Sendable, Equatable {
     /// The tenant.
     package var tenant: String

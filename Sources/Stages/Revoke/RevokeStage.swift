@@ -13,6 +13,7 @@ import Vault
 /// so a user of a shredded tenant is already revoked by the time the users are reached. With
 /// `at_provider: true` each refresh token is first revoked at its provider's RFC 7009 endpoint, where
 /// the provider has one; a row whose provider revocation failed keeps its record for the next run.
+
 package struct RevokeStage {
     /// The stage's name.
     package let name: String

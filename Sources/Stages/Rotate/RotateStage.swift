@@ -2,9 +2,9 @@ import Foundation
 import Custody
 import Report
 import Spec
+import Store
 import Support
 import Vault
-import Store
 
 /// The rotate stage: per tenant, add a key version when the latest is too old, rewrap every token
 /// under the latest, then disable and purge the versions beyond `keep_versions` that no token uses.
@@ -12,6 +12,7 @@ import Store
 /// Planning reads a snapshot (``TenantKeyState``) and is pure (``RotatePlanner``); applying runs the
 /// plan's steps in an order that keeps every token readable at every instant (I1) and lets a killed
 /// run be finished by the next (I3). A second run the same day finds every tenant "up to date" (I4).
+
 package struct RotateStage {
     /// The stage's name.
     package let name: String

@@ -57,7 +57,7 @@ import Testing
     @Test func globalOptionsFallBackToTheEnvironment() throws {
         let parsed = try parse(["token", "put"], environment: ["TOKENKEEPER_VAULT": "/v", "TOKENKEEPER_PRINCIPAL": "ci"])
         #expect(parsed.invocation.globals.vaultPath == "/v")
-        #expect(parsed.invocation.globals.principal == "ci")
+        #expect(try parsed.invocation.globals.principal == "ci")
         #expect(parsed.invocation.globals.storePath == "./state/tokens.db")
     }
 

@@ -1,0 +1,20 @@
+import Support
+
+
+
+/// The one rule every way a refresh token comes in is held to (`token put`, `token import`, the
+/// library's ``TokenCustodian/put(_:token:issuedAt:expiresAt:)``): one token, as the provider returned
+/// it. White space, a line break or a control character means the input is not one token (a pasted
+/// line with a comment, two tokens, a file with Windows line ends): stored, it would only fail at the
+/// provider weeks later.
+
+package enum RefreshTokenSyntax {
+    /// Why `token` cannot be a refresh token, or nil when it can.
+    package static func problem(_ token: String) -> String? {
+        if token.isEmpty { return "is empty" }
+        if token.unicodeScalars.contains(where: { $0.properties.isWhitespace || DisplayText.isUnsafe($0) }) {
+            return "holds white space, a line break or a control character, so it is not one token"
+        }
+        return nil
+    }
+}
