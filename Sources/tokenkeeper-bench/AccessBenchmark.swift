@@ -57,14 +57,30 @@ struct AccessBenchmark {
         let access = try TokenAccess(spec: spec, principal: "bench", environment: environment)
 
         var cold: [Round] = []
+        var warm: [Round] = []
         for _ in 0..<options.accessRounds {
+            // Cold: every call redeems (forceRefresh), as every call did before access tokens were cached.
             cold.append(try await measure(keys: keys, calls: keys.count) { key in
-                _ = try await access.accessToken(for: key)
+                let grant = try await access.accessToken(for: key, forceRefresh: true)
+                guard !grant.fromCache else { throw BenchError("a forced refresh came from the cache") }
             })
             print(Self.describe("cold (redeem)", cold.last!))
+            // Warm: every user's token is cached now (the cold round redeemed each one).
+            warm.append(try await measure(keys: keys, calls: options.warmCalls) { key in
+                let grant = try await access.accessToken(for: key)
+                guard grant.fromCache else { throw BenchError("a warm call for \(key) redeemed") }
+            })
+            print(Self.describe("warm (cache hit)", warm.last!))
         }
-        let warm: [Round] = []
-        let (callers, redemptions) = (0, 0)
+        // Concurrent callers of one user on an empty cache (a new TokenAccess): one redemption.
+        let fresh = try TokenAccess(spec: spec, principal: "bench", environment: environment)
+        let before = try await idp.redemptions()
+        let callers = options.accessTasks
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<callers { group.addTask { _ = try await fresh.accessToken(for: keys[0]) } }
+            try await group.waitForAll()
+        }
+        let redemptions = try await idp.redemptions() - before
         let figures = Figures(users: users, tasks: options.accessTasks, cold: cold, warm: warm, concurrentCallersOfOneUser: callers,
                               redemptionsForThem: redemptions, loadAverageBefore: loadBefore, loadAverageAfter: Self.loadAverage())
         print(Self.summary(figures))

@@ -16,9 +16,9 @@ package enum TokenAccessCommands {
 
             A process per call keeps no access token between calls: every `token access` redeems at the provider
             (100-300 ms against a real one, a request counted against its rate limit, and a new refresh token where
-            the provider rotates them). Long-running services should use the library's TokenAccess instead, which
-            keeps access tokens in memory until shortly before they expire and shares one redemption among
-            concurrent requests of a user. --refresh asks for a new access token even when one is cached, as App
+            the provider rotates them). Long-running services should use the library's TokenAccess instead (or, once
+            there is one, a local endpoint): it keeps access tokens in memory until shortly before they expire and
+            shares one redemption among concurrent requests of a user. --refresh asks for a new access token even when one is cached, as App
             Service's /.auth/refresh (here it changes nothing, since this command always redeems).
             """,
         options: [specOption] + TokenCommands.keyOptions + [
