@@ -95,7 +95,8 @@ public final class TokenAccess: @unchecked Sendable {
     /// - Parameters:
     ///   - scope: the scope to ask for (default: the provider's scope in the spec); part of the cache key.
     ///   - forceRefresh: redeem even when a cached token is valid (after an API refused it, say); the new
-    ///     token replaces the cached one.
+    ///     token replaces the cached one. Concurrent forced refreshes of one key share one redemption; a
+    ///     load test that wants hosts to collide on redemptions uses them.
     /// - throws: ``OAuthError`` (a dead token also marks the row needs_reauth), ``StoreError`` for a missing
     ///   or dropped token, ``AccessError`` when the provider is unknown, the row stays leased, or the lease
     ///   was lost before the rotated refresh token could be committed.
