@@ -22,16 +22,41 @@ public struct AccessGrant: Sendable {
     public var idToken: String?
     /// The token type, usually `Bearer`.
     public var tokenType: String
+    /// Whether the access token came from ``TokenAccess``'s memory (redeemed by an earlier call) rather
+    /// than from a redemption for this call.
+    public var fromCache: Bool = false
+}
+
+/// What `print` and `dump` show of a grant: never the access token nor the id_token.
+extension AccessGrant: CustomStringConvertible, CustomReflectable {
+    public var description: String {
+        "AccessGrant(\(key), \(tokenType)" + (expiresAt.map { ", expires " + DateText.timestamp($0) } ?? "") + (fromCache ? ", from cache)" : ")")
+    }
+    public var customMirror: Mirror {
+        Mirror(self, children: ["key": key, "providerKind": providerKind, "accessToken": accessToken, "expiresAt": expiresAt as Any,
+                                "idToken": idToken == nil ? "none" : "<redacted>", "tokenType": tokenType, "fromCache": fromCache],
+               displayStyle: .struct)
+    }
 }
 
 /// The path a web service takes: open the stored refresh token, redeem it for an access token, commit
 /// any rotated refresh token at once (I8), and hand back the access token, which is never stored. Also
 /// the On-Behalf-Of add-token sequence. `tokenkeeper token access` and `token obo` are this API.
 ///
+/// Like App Service's token store and MSAL, it keeps each access token in memory (never on disk) per
+/// (tenant, user, provider, scope) until the provider's `expires_in` minus a skew (``AccessTokenCaching``:
+/// 5 minutes, 10,000 entries by default), and hands it out again instead of redeeming: a hit costs one
+/// indexed read of the row, so a token that a job or another host has since revoked, dropped or marked
+/// needs_reauth is not handed out. Concurrent callers of one key share one redemption; `forceRefresh`
+/// redeems even when a cached token is valid (as App Service's `/.auth/refresh`). An access token already
+/// handed out stays valid at the provider until it expires, whatever happens to the row: revocation
+/// stops new ones, as with every OAuth provider.
+///
 /// It never takes the job lock (I7): it leases the row, so a nightly refresh and a user's request never
 /// redeem the same token at once, and waits briefly when the job holds the row. Data keys are cached per
-/// (secret, version), since versions never change. Thread-safe: store access is serialized by a lock,
-/// network calls run outside it.
+/// (secret, version), since versions never change. Keep one instance for the life of the service: the
+/// cache lives in it. Thread-safe (hence `@unchecked Sendable`): store access is serialized by one lock,
+/// the cache by another, network calls run outside both.
 public final class TokenAccess: @unchecked Sendable {
     private let spec: JobSpec
     private let custodian: TokenCustodian
@@ -40,24 +65,49 @@ public final class TokenAccess: @unchecked Sendable {
     private let clients = OAuthClientCache()
     private let requestTimeout: TimeInterval
     private let leaseWait: TimeInterval
+    private let clock: @Sendable () -> Date
+    private let cacheLock = NSLock()
+    private var cache: AccessTokenCache
+    private let redemptions = SingleFlight<Redemption, AccessGrant>()
+
+    /// What concurrent callers share: one redemption per cache key, forced refreshes apart (a forced
+    /// refresh never takes a token from the cache, and one that is not forced may).
+    private struct Redemption: Hashable, Sendable {
+        var key: AccessTokenCache.Key
+        var forced: Bool
+    }
 
     /// Opens the spec's vault and store as the spec's principal (or `principal`).
+    /// - Parameters:
+    ///   - caching: how long and how many access tokens are kept in memory (``AccessTokenCaching/default``).
+    ///   - clock: the time the cache goes by (tests move it); leases use the real time.
     /// - throws: the vault's, store's and master key's errors.
     public init(spec: JobSpec, principal: String, environment: [String: String] = ProcessInfo.processInfo.environment,
-                requestTimeout: TimeInterval = 30, leaseWait: TimeInterval = 10) throws {
+                requestTimeout: TimeInterval = 30, leaseWait: TimeInterval = 10, caching: AccessTokenCaching = .default,
+                clock: @escaping @Sendable () -> Date = { Date() }) throws {
         self.spec = spec
         self.environment = environment
         self.requestTimeout = requestTimeout
         self.leaseWait = leaseWait
+        self.clock = clock
+        cache = AccessTokenCache(policy: caching)
         let masterKey = try spec.loadMasterKey(environment: environment)
         let state = try JobState.open(spec: spec, masterKey: masterKey, principal: spec.principal ?? principal, readOnly: false)
         custodian = TokenCustodian(vault: state.vault, store: state.store)
     }
 
-    /// An access token for `key`'s stored refresh token.
+    /// An access token for `key`'s stored refresh token: the cached one while it is valid (minus the skew)
+    /// and the row is still active and the same grant, else a new redemption, shared with concurrent callers
+    /// of the same key and scope.
+    /// - Parameters:
+    ///   - scope: the scope to ask for (default: the provider's scope in the spec); part of the cache key.
+    ///   - forceRefresh: redeem even when a cached token is valid (after an API refused it, say); the new
+    ///     token replaces the cached one. Concurrent forced refreshes of one key share one redemption; a
+    ///     load test that wants hosts to collide on redemptions uses them.
     /// - throws: ``OAuthError`` (a dead token also marks the row needs_reauth), ``StoreError`` for a missing
-    ///   or dropped token, ``AccessError`` when the provider is unknown or the row stays leased.
-    public func accessToken(for key: TokenKey, scope: String? = nil) async throws -> AccessGrant {
+    ///   or dropped token, ``AccessError`` when the provider is unknown, the row stays leased, or the lease
+    ///   was lost before the rotated refresh token could be committed.
+    public func accessToken(for key: TokenKey, scope: String? = nil, forceRefresh: Bool = false) async throws -> AccessGrant {
         let provider = try providerSpec(key.provider)
         let profile = ProviderProfile(provider)
         guard case .refreshable = profile.lifecycle else {
@@ -67,6 +117,18 @@ public final class TokenAccess: @unchecked Sendable {
             let token = try locked { try custodian.open(row) }
             return AccessGrant(key: key, providerKind: provider.kind, accessToken: token, expiresAt: row.expiresAt, idToken: nil, tokenType: "Bearer")
         }
+        let cacheKey = AccessTokenCache.Key(row: key, scope: scope ?? provider.scope)
+        if !forceRefresh, let grant = try cachedGrant(cacheKey, kind: provider.kind) { return grant }
+        return try await redemptions.run(Redemption(key: cacheKey, forced: forceRefresh)) { [self] in
+            // A redemption that ended between the look above and the start of this one left its token here.
+            if !forceRefresh, let grant = try cachedGrant(cacheKey, kind: provider.kind) { return grant }
+            return try await redeem(cacheKey, provider: provider, profile: profile)
+        }
+    }
+
+    /// Redeems the row's refresh token, commits the rotated one, and caches the access token.
+    private func redeem(_ cacheKey: AccessTokenCache.Key, provider: ProviderSpec, profile: ProviderProfile) async throws -> AccessGrant {
+        let key = cacheKey.row
         let owner = "access \(UUID().uuidString.prefix(8))"
         let row = try await lease(key, owner: owner)
         let token: SecretText
@@ -81,8 +143,11 @@ public final class TokenAccess: @unchecked Sendable {
             throw AccessError(item: "provider \(provider.name)", problem: "has no token endpoint", remedy: "Add token_endpoint to the provider in the job spec.")
         }
         let response: TokenGrantResponse
+        // The provider's expires_in counts from some moment of the request: from its start, the cache never
+        // keeps a token longer than the provider said.
+        let requestedAt = clock()
         do {
-            response = try await clients.client(for: settings).refresh(token, scope: scope ?? provider.scope)
+            response = try await clients.client(for: settings).refresh(token, scope: cacheKey.scope)
         } catch let error as OAuthError {
             try? locked {
                 if error.kind == .deadToken { try custodian.store.markNeedsReauth(key, errorCode: error.reportCode) }
@@ -92,15 +157,43 @@ public final class TokenAccess: @unchecked Sendable {
         }
         // Commit the rotated refresh token before the access token goes anywhere (I8).
         let now = Date()
-        try locked {
+        let committed = try locked {
             let (version, sealed) = try custodian.seal(response.refreshToken ?? token, for: key, secret: key.tenant)
             let expires = response.refreshTokenExpiresIn.map { now.addingTimeInterval($0) } ?? row.expiresAt
-            _ = try custodian.store.commitRefreshed(key, owner: owner, secretName: key.tenant, keyVersion: version, sealedToken: sealed,
-                                                    refreshedAt: now, expiresAt: expires)
+            return try custodian.store.commitRefreshed(key, owner: owner, secretName: key.tenant, keyVersion: version, sealedToken: sealed,
+                                                       refreshedAt: now, expiresAt: expires)
         }
-        return AccessGrant(key: key, providerKind: provider.kind, accessToken: response.accessToken,
-                           expiresAt: response.expiresIn.map { now.addingTimeInterval($0) }, idToken: response.idToken, tokenType: response.tokenType)
+        guard committed else {
+            throw AccessError(item: "token \(key)",
+                              problem: "lost its lease while it was being redeemed (the row was replaced, or the lease ran out and was taken), "
+                                  + "so the refresh token the provider returned was not stored",
+                              remedy: "Try again; if the provider rotates refresh tokens and the next attempt is refused, the user must sign in again.")
+        }
+        let expiresAt = response.expiresIn.map { requestedAt.addingTimeInterval($0) }
+        if let expiresAt {
+            let entry = AccessTokenCache.Entry(accessToken: response.accessToken, tokenType: response.tokenType,
+                                               idToken: response.idToken.map(SecretText.init), expiresAt: expiresAt, rowID: row.id,
+                                               rowIssuedAt: row.issuedAt)
+            withCache { $0.store(entry, for: cacheKey, at: clock()) }
+        }
+        return AccessGrant(key: key, providerKind: provider.kind, accessToken: response.accessToken, expiresAt: expiresAt,
+                           idToken: response.idToken, tokenType: response.tokenType)
     }
+
+    /// The cached grant for `cacheKey`, if one is valid and its row (read now, one indexed read) is still the
+    /// active row it was redeemed from; an entry whose row changed is dropped.
+    private func cachedGrant(_ cacheKey: AccessTokenCache.Key, kind: ProviderSpec.Kind) throws -> AccessGrant? {
+        guard let entry = withCache({ $0.entry(for: cacheKey, at: clock()) }) else { return nil }
+        guard let row = try locked({ try custodian.store.get(cacheKey.row) }), entry.stillBacked(by: row) else {
+            withCache { $0.remove(cacheKey, ifStill: entry) }
+            return nil
+        }
+        return AccessGrant(key: cacheKey.row, providerKind: kind, accessToken: entry.accessToken, expiresAt: entry.expiresAt,
+                           idToken: entry.idToken?.revealed, tokenType: entry.tokenType, fromCache: true)
+    }
+
+    /// How many access tokens are in memory now.
+    var cachedAccessTokens: Int { withCache { $0.count } }
 
     /// The On-Behalf-Of add-token sequence: trades the user's access token (sent to this middle tier) for a
     /// refresh token and stores it under the tenant and user its id_token (or the assertion) names.
@@ -169,6 +262,21 @@ public final class TokenAccess: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return try body()
+    }
+
+    private func withCache<T>(_ body: (inout AccessTokenCache) -> T) -> T {
+        cacheLock.lock()
+        defer { cacheLock.unlock() }
+        return body(&cache)
+    }
+}
+
+/// What `print` and `dump` show of a `TokenAccess`: the spec and a count of cached tokens. Never the
+/// environment it was given (it holds the master key and client secrets) nor a token.
+extension TokenAccess: CustomStringConvertible, CustomReflectable {
+    public var description: String { "TokenAccess(spec: \(spec.sourcePath), \(withCache { $0.description }))" }
+    public var customMirror: Mirror {
+        Mirror(self, children: ["spec": spec.sourcePath, "cachedAccessTokens": cachedAccessTokens], displayStyle: .class)
     }
 }
 

@@ -29,12 +29,24 @@ struct BenchOptions {
     var runSpec: String?
     /// Only seed (and keep) the store, for profiling `tokenkeeper run` by hand.
     var seedOnly = false
+    /// Instead of the rotation, time library token use (`TokenAccess`) for this many users.
+    var accessUsers: Int?
+    /// Concurrent tasks calling `TokenAccess`.
+    var accessTasks = 8
+    /// Rounds of each token use phase (the summary gives their medians).
+    var accessRounds = 3
+    /// Warm (cache hit) calls per round.
+    var warmCalls = 20_000
+    /// The identity provider the token use benchmark redeems at (run with `python`).
+    var identityProvider = "Tests/IdentityProvider/idp.py"
 
     static let help = """
         USAGE: tokenkeeper-bench [--tokens N[,N...]] [--tenants 100] [--token-bytes 1200] [--dir DIR]
                                  [--tokenkeeper PATH] [--python PATH] [--baseline PATH] [--c-reference PATH]
                                  [--no-baseline] [--keep] [--seed-only]
                tokenkeeper-bench --report-cases 100000
+               tokenkeeper-bench --access-users 500 [--access-tasks 8] [--access-rounds 3] [--warm-calls 20000]
+                                 [--python PATH] [--idp Tests/IdentityProvider/idp.py]
 
         Seeds N synthetic refresh tokens over the tenants (each tenant's key version 1 dated 40 days ago), then
         times `tokenkeeper run` of a rotate job (every token rewrapped under a new version) and a second, no-op
@@ -44,7 +56,10 @@ struct BenchOptions {
         each child's own peak memory (measured with GNU time) and the no-op time, then one JSON line. --seed-only stops after seeding and keeps the folder (its path and the
         master key are printed) so `tokenkeeper run rotate.yml` can be profiled by hand; --run-spec SPEC runs a
         spec in-process on the main thread (for profilers). --report-cases N instead times `tokenkeeper report show`
-        and `report diff` on JUnit reports of N testcases. Build with `swift build -c release` first (scripts/bench does, and builds the C reference).
+        and `report diff` on JUnit reports of N testcases. --access-users N instead times token use through the library
+        (TokenAccess) against the project's identity provider, started on 127.0.0.1: cold calls (every one redeems,
+        forceRefresh) and warm calls (cache hits), p50/p99 latency and this process's CPU per call, from concurrent
+        tasks; then that many callers of one user at once on an empty cache, and the provider's redemption count. Build with `swift build -c release` first (scripts/bench does, and builds the C reference).
         """
 
     init(arguments: [String]) throws {
@@ -75,6 +90,11 @@ struct BenchOptions {
             case "--report-cases": reportCases = try number(argument, try value(argument))
             case "--run-spec": runSpec = try value(argument)
             case "--seed-only": seedOnly = true; keep = true
+            case "--access-users": accessUsers = try number(argument, try value(argument))
+            case "--access-tasks": accessTasks = try number(argument, try value(argument))
+            case "--access-rounds": accessRounds = try number(argument, try value(argument))
+            case "--warm-calls": warmCalls = try number(argument, try value(argument))
+            case "--idp": identityProvider = try value(argument)
             case "--help", "-h": throw BenchUsage(Self.help, isHelp: true)
             default: throw BenchUsage("unknown argument '\(argument)'\n\n\(Self.help)", isHelp: false)
             }

@@ -2,14 +2,19 @@ import Foundation
 import TokenKeeper
 
 /// `tokenkeeper-bench`: the rotation benchmark of issue 3, tokenkeeper and the Python baseline side by
-/// side in one run. See `scripts/bench-rotate` and the README's Performance section.
+/// side in one run, and (`--access-users`) library token use against the project's identity provider.
+/// See `scripts/bench` and the README's Performance section.
 
 @main
 struct Entrypoint {
     static func main() async {
         do {
             let options = try BenchOptions(arguments: Array(CommandLine.arguments.dropFirst()))
-            try await RotationBenchmark(options: options).run()
+            if options.accessUsers != nil {
+                try await AccessBenchmark(options: options).run()
+            } else {
+                try await RotationBenchmark(options: options).run()
+            }
         } catch let error as BenchUsage {
             FileHandle.standardError.write(Data((error.description + "\n").utf8))
             exit(error.isHelp ? 0 : 2)

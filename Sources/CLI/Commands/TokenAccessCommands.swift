@@ -10,25 +10,35 @@ package enum TokenAccessCommands {
     static let specOption = OptionSpec.value("spec", "JOB.yml", "The job spec: the provider's settings, the vault and the store come from it.")
 
     static let access = Command(
-        "access", abstract: "Redeem a stored refresh token and print the access token (never stored).",
-        usage: "--spec JOB.yml --tenant T --user U --provider NAME [--scope S] [--format json|headers|auth-me]",
+        "access", abstract: "Redeem a stored refresh token (on every call) and print the access token (never stored).",
+        usage: "--spec JOB.yml --tenant T --user U --provider NAME [--scope S] [--refresh] [--format json|headers|auth-me]",
         discussion: """
             Opens the stored refresh token, redeems it at the provider for an access token, commits any rotated refresh
             token at once, and prints the access token: as JSON (default), as App Service token store headers
             (X-MS-TOKEN-AAD-ACCESS-TOKEN, X-MS-TOKEN-AAD-EXPIRES-ON, ...), or in the JSON shape of App Service's
             /.auth/me. The refresh token itself is never printed. Never waits for the job lock; waits briefly when the
             nightly job holds the row's lease. Exit code 1 when the token is dead (the row becomes needs_reauth).
+
+            A process per call keeps no access token between calls: every `token access` redeems at the provider
+            (100-300 ms against a real one, a request counted against its rate limit, and a new refresh token where
+            the provider rotates them). Long-running services should use the library's TokenAccess instead (or, once
+            there is one, a local endpoint): it keeps access tokens in memory until shortly before they expire and
+            shares one redemption among concurrent requests of a user. --refresh asks for a new access token even when one is cached, as App
+            Service's /.auth/refresh (here it changes nothing, since this command always redeems).
             """,
         options: [specOption] + TokenCommands.keyOptions + [
             .value("scope", "SCOPE", "The scope to ask for (default: the provider's scope in the spec)."),
+            .flag("refresh", "Redeem even when an access token is cached (as /.auth/refresh; this command always redeems)."),
             .value("format", "FORMAT", "json (default), headers or auth-me."),
         ]
     ) { invocation in
         let format = try invocation.choice("format", default: AccessTokenFormat.json)
         let spec = try JobSpec.load(path: try invocation.required("spec"))
-        let access = try TokenAccess(spec: spec, principal: spec.principal ?? invocation.globals.principal,
-                                     environment: invocation.globals.environment)
-        let grant = try await access.accessToken(for: try TokenCommands.key(invocation), scope: invocation.value("scope"))
+        // One call per process: nothing to keep an access token for.
+        let access = try TokenAccess(spec: spec, principal: spec.principal ?? invocation.globals.principal, environment: invocation.globals.environment,
+                                     caching: .disabled)
+        let grant = try await access.accessToken(for: try TokenCommands.key(invocation), scope: invocation.value("scope"),
+                                                 forceRefresh: invocation.flag("refresh"))
         invocation.console.out(try AccessTokenText.render(grant, format: format))
         return .success
     }

@@ -33,6 +33,27 @@ import Testing
         }
     }
 
+    @Test func accessRedeemsOnEveryCallAndItsHelpPointsServicesToTheLibrary() async throws {
+        try await withTemporaryDirectory { folder in
+            let world = try await RefreshStageTests.World(folder, users: 1)
+            let arguments = ["token", "access", "--spec", try Self.specFile(world), "--tenant", "t1", "--user", "u0", "--provider", "local"]
+            var tokens: Set<String> = []
+            for extra in [[], [], ["--refresh"]] {
+                let result = try runTokenKeeper(arguments + extra, environment: world.environment)
+                #expect(result.status == 0, "\(result.stderr)")
+                let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+                tokens.insert(try #require(object["access_token"] as? String))
+            }
+            #expect(tokens.count == 3)
+            #expect(try await world.idp.stats()["redemptions"] == 3)
+            let help = try runTokenKeeper(["token", "access", "--help"]).stdout.replacingOccurrences(of: "\n", with: " ")
+                .replacingOccurrences(of: "  ", with: " ")
+            #expect(help.contains("every `token access` redeems at the provider"), "\(help)")
+            #expect(help.contains("Long-running services should use the library's TokenAccess"), "\(help)")
+            #expect(help.contains("--refresh"))
+        }
+    }
+
     @Test func headersUseAppServiceTokenStoreNames() async throws {
         try await withTemporaryDirectory { folder in
             let world = try await RefreshStageTests.World(folder, users: 1)

@@ -4,12 +4,14 @@
 import TokenKeeper
 
 /// Never called: it exists so the compiler checks the README's example against the public API.
-func readmeLibraryExample(tid: String, oid: String, incomingBearer: String) async throws {
+func readmeLibraryExample(tid: String, oid: String, key: TokenKey, incomingBearer: String) async throws {
     // README:begin
+    // One instance for the life of the service: the access token cache lives in it.
     let access = try TokenAccess(spec: try JobSpec.load(path: "job.yml"), principal: "web")
     let grant = try await access.accessToken(for: TokenKey(tenant: tid, user: oid, provider: "entra"))
-    // grant.accessToken.revealed -> the Authorization header; data keys are cached per (secret, version)
+    // grant.accessToken.revealed -> the Authorization header; grant.fromCache says whether it was redeemed for this call
+    let fresh = try await access.accessToken(for: key, forceRefresh: true)   // as /.auth/refresh, e.g. after a 401
     _ = try await access.onBehalfOf(assertion: SecretText(incomingBearer), provider: "entra")
     // README:end
-    _ = grant
+    _ = (grant, fresh)
 }

@@ -89,7 +89,9 @@ import Glibc
             // the kills keep landing in the rewrap however slow or loaded the machine is.
             var landedMidRotation = 0
             var window = (early: 0.0, late: runTime * 1.5)
-            for attempt in 0..<12 {
+            // Twelve attempts, and up to twelve more while fewer than three kills landed mid-rotation.
+            for attempt in 0..<24 {
+                if attempt >= 12, landedMidRotation >= 3 { break }
                 let moment = window.early + (window.late - window.early) * Double(attempt % 4 + 1) / 5
                 let folder = root + "/attempt-\(attempt)"
                 try Self.copy(initial.folder, to: folder)
