@@ -107,7 +107,7 @@ public final class OAuthClient: Sendable {
         do {
             (data, response) = try await session.data(for: request)
         } catch let error as URLError {
-            let code = error.code == .timedOut ? "timeout" : "network"
+            let code = error.code == .timedOut ? "timeout" : Self.neverConnected.contains(error.code) ? "unreachable" : "network"
             throw OAuthError(kind: .transient, endpoint: endpoint, status: 0, error: code,
                              errorDescription: "no answer (\(error.code.rawValue)): \(error.localizedDescription)", providerCode: nil, retryAfter: nil)
         } catch {
@@ -124,6 +124,9 @@ public final class OAuthClient: Sendable {
         }
         return data
     }
+
+    /// Failures before any connection was made (refused, no such host): the request never left this host.
+    private static let neverConnected: Set<URLError.Code> = [.cannotConnectToHost, .cannotFindHost, .dnsLookupFailed, .notConnectedToInternet]
 
     /// `application/x-www-form-urlencoded` for one name or value.
     static func formEncode(_ text: String) -> String {

@@ -2,6 +2,10 @@ import Foundation
 import Testing
 @testable import TokenKeeper
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The refresh stage against the real (Authlib) identity provider on 127.0.0.1.
 @Suite(.serialized) struct RefreshStageTests {
     /// A job world with tokens from real sign-ins, signed in `origin` (40 days ago), so they are due.
@@ -239,6 +243,13 @@ import Testing
 }
 
 extension JobSpec {
+    /// This spec with provider `local`'s token endpoint replaced.
+    func replacingTokenEndpoint(with endpoint: String) throws -> JobSpec {
+        var copy = self
+        copy.providers["local"]?.tokenEndpoint = try #require(URL(string: endpoint))
+        return copy
+    }
+
     /// This spec with the refresh stage's retries replaced (tests of the retry limit).
     func replacingRetries(_ retries: Int, world: RefreshStageTests.World) throws -> JobSpec {
         var copy = self
@@ -296,6 +307,12 @@ extension JobSpec {
         }
     }
 
+    /// Whether the provider saw `token` redeemed (used), or nil for a token it never issued.
+    static func redeemed(_ token: String, at idp: TestIdentityProvider) async throws -> Bool? {
+        let tokens = try await idp.admin("admin/tokens", ["refresh_tokens": [token]])["tokens"] as? [String: Any]
+        return (tokens?[token] as? [String: Any])?["used"] as? Bool
+    }
+
     @Test func aConnectionDroppedBeforeAnAnswerIsNotRetriedSoARotatedTokenIsNeverRedeemedTwice() async throws {
         try await withTemporaryDirectory { folder in
             let world = try await RefreshStageTests.World(folder, users: 1)
@@ -303,15 +320,65 @@ extension JobSpec {
             try await world.idp.admin("admin/faults", ["drop": true, "count": 1])
             let stage = try await world.run(try Self.entraSpec(world))
             let item = try #require(stage.case(key.description))
-            #expect(item.failureType == .transient)
+            // Without an answer tokenkeeper cannot tell whether the provider rotated the token: it keeps it, and
+            // never redeems it again (that could revoke its family); the user signs in again.
+            #expect(item.failureType == .reauthRequired)
+            #expect(item.code == "unanswered_refresh")
             #expect(item.message.contains("after 1 attempt"))
-            #expect(try world.row(key).status == .active)
+            #expect(try world.row(key).status == .needsReauth)
             #expect(try world.stored(key) == world.tokens[key])
             #expect(try await world.idp.stats()["token_requests"] == 1)
-            // The next run redeems it normally.
             let next = try await world.run(try Self.entraSpec(world))
-            #expect(next.count("tokens_refreshed") == 1)
+            #expect(next.count("tokens_due") == 0)
+            #expect(try await world.idp.stats()["token_requests"] == 1)
             #expect(try await world.idp.stats()["reuse_detected"] == 0)
         }
+    }
+
+    @Test func anAnswerLostAfterTheProviderRotatedTheTokenNeverLeadsToRedeemingItAgain() async throws {
+        try await withTemporaryDirectory { folder in
+            let world = try await RefreshStageTests.World(folder, users: 1)
+            let key = TokenKey(tenant: "t1", user: "u0", provider: "local")
+            try await world.idp.admin("admin/faults", ["drop_answer": true, "count": 1])
+            let stage = try await world.run(try Self.entraSpec(world))
+            #expect(try await Self.redeemed(world.tokens[key]!, at: world.idp) == true, "the provider rotated the token, its answer was lost")
+            #expect(stage.case(key.description)?.code == "unanswered_refresh")
+            #expect(try world.row(key).status == .needsReauth)
+            _ = try await world.run(try Self.entraSpec(world))
+            #expect(try await world.idp.stats()["reuse_detected"] == 0)
+            #expect(try await !world.idp.familyIsDead(world.tokens[key]!))
+        }
+    }
+
+    @Test func aProviderThatCannotBeReachedIsRetriedAndTheTokenKept() async throws {
+        try await withTemporaryDirectory { folder in
+            let world = try await RefreshStageTests.World(folder, users: 1)
+            let key = TokenKey(tenant: "t1", user: "u0", provider: "local")
+            // A port nobody listens on: the connection is refused, so the request never reached a provider.
+            let closed = try Self.entraSpec(world).replacingTokenEndpoint(with: "http://127.0.0.1:\(try Self.closedPort())/token")
+            let stage = try await world.run(closed.replacingRetries(1, world: world))
+            let item = try #require(stage.case(key.description))
+            #expect(item.failureType == .transient, "\(item.message)")
+            #expect(item.message.contains("after 2 attempts"), "\(item.message)")
+            #expect(try world.row(key).status == .active)
+            #expect(try world.stored(key) == world.tokens[key])
+            let next = try await world.run(try Self.entraSpec(world))
+            #expect(next.count("tokens_refreshed") == 1, "\(next.cases)")
+        }
+    }
+
+    /// A loopback port that was free a moment ago (bound, then closed), so connecting to it is refused.
+    static func closedPort() throws -> Int {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
+        }
+        guard bound else { throw GeneralError(item: "a loopback port", problem: "could not be bound", remedy: "") }
+        return Int(UInt16(bigEndian: address.sin_port))
     }
 }

@@ -9,7 +9,9 @@ import Foundation
 /// backoff and jitter (Retry-After honoured; a 429 slows the whole stage); a configuration error (bad
 /// client credentials) stops the stage at once instead of failing every token. A row left leased by a
 /// run that died mid-request is not redeemed again (the provider may have rotated it, and redeeming a
-/// rotated token would revoke its whole family): it is reported as needs_reauth.
+/// rotated token would revoke its whole family): it is reported as needs_reauth. So is a row whose
+/// request to a rotating provider got no answer (timeout, dropped connection), unless no connection was
+/// ever made.
 package struct RefreshStage {
     package let name: String
     package let options: RefreshOptions
