@@ -58,6 +58,9 @@ import Glibc
     @Test func dueTokensAreRedeemedAndTheRotatedTokenIsCommittedUnderTheNewestKey() async throws {
         try await withTemporaryDirectory { folder in
             let world = try await World(folder)
+            // A rotation added version 2 after the tokens were sealed under version 1 (and has not rewrapped them).
+            #expect(try world.fixture.custodian().vault.addVersion(to: "t1").number == 2)
+            #expect(try world.fixture.versionCounts("t1") == [1: 3])
             let stage = try await world.run(try world.spec())
             #expect(stage.result == .passed, "\(stage.cases)")
             #expect(stage.count("tokens_refreshed") == 3)
@@ -65,6 +68,7 @@ import Glibc
                 let new = try world.stored(key)
                 #expect(new != old && new.hasPrefix("rt."))
                 #expect(try world.row(key).status == .active)
+                #expect(try world.row(key).keyVersion == 2, "committed under the newest key version")
                 #expect(try await !world.idp.familyIsDead(new))
             }
             #expect(try await world.idp.stats()["reuse_detected"] == 0)
@@ -115,13 +119,39 @@ import Glibc
 
     @Test func tooManyRequestsIsRetriedAfterRetryAfterAndSlowsTheWholeStage() async throws {
         try await withTemporaryDirectory { folder in
-            let world = try await World(folder)
-            try await world.idp.admin("admin/faults", ["status": 429, "retry_after": 1, "count": 2])
+            let world = try await World(folder, users: 6)
+            // The first request gets 429 with Retry-After: 2; the other three workers' first answers come 1 s later,
+            // so without a stage-wide pause their next requests would go out before the 2 s are over.
+            try await world.idp.admin("admin/faults", ["status": 429, "retry_after": 2, "count": 1])
+            try await world.idp.admin("admin/faults", ["delay": 1, "count": 3])
             let stage = try await world.run(try world.spec())
             #expect(stage.result == .passed, "\(stage.cases)")
-            #expect(stage.count("tokens_refreshed") == 3)
-            #expect(stage.count("rate_limited") >= 1)
-            #expect(try await world.idp.stats()["faults"] == 2)
+            #expect(stage.count("tokens_refreshed") == 6)
+            #expect(stage.count("rate_limited") == 1)
+            let requests = try await world.idp.requests()
+            let limited = try #require(requests.first { $0.fault == "status 429" })
+            let later = requests.filter { $0.fault == nil }.map(\.time).sorted()
+            #expect(later.count == 3, "the retry and the last two rows: \(requests)")
+            // Retried after Retry-After, and no worker sent anything before it was over.
+            #expect(later.allSatisfy { $0 >= limited.time + 1.95 }, "\(later.map { $0 - limited.time })")
+            // Then the stage's rate is halved (from 20/s unlimited-start to 10/s): requests go out about 0.1 s apart.
+            for (earlier, next) in zip(later, later.dropFirst()) {
+                #expect(next - earlier >= 0.05, "requests \(later.map { $0 - limited.time }) s after the 429 are not paced")
+            }
+        }
+    }
+
+    @Test func everyWorkerHasAConnectionOfItsOwnSoNoRequestWaitsUnsentWhileItsRowIsLeased() async throws {
+        try await withTemporaryDirectory { folder in
+            let world = try await World(folder, users: 8)
+            try await world.idp.admin("admin/faults", ["delay": 2, "count": 8])
+            let stage = try await world.run(try world.spec().replacingConcurrency(8))
+            #expect(stage.count("tokens_refreshed") == 8, "\(stage.cases)")
+            let arrivals = try await world.idp.requests().map(\.time)
+            #expect(arrivals.count == 8)
+            // With fewer connections than workers, the requests beyond them would arrive only as the first answers
+            // came back (2 s later).
+            #expect(arrivals.max()! - arrivals.min()! < 1.5, "\(arrivals.map { $0 - arrivals.min()! })")
         }
     }
 
@@ -247,6 +277,16 @@ extension JobSpec {
     func replacingTokenEndpoint(with endpoint: String) throws -> JobSpec {
         var copy = self
         copy.providers["local"]?.tokenEndpoint = try #require(URL(string: endpoint))
+        return copy
+    }
+
+    /// This spec with the refresh stage's concurrency replaced.
+    func replacingConcurrency(_ concurrency: Int) -> JobSpec {
+        var copy = self
+        if case .refresh(var options) = copy.stages[0].options {
+            options.concurrency = concurrency
+            copy.stages[0].options = .refresh(options)
+        }
         return copy
     }
 
