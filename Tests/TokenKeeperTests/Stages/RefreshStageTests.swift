@@ -134,7 +134,7 @@ import Glibc
             #expect(later.count == 3, "the retry and the last two rows: \(requests)")
             // Retried after Retry-After, and no worker sent anything before it was over.
             #expect(later.allSatisfy { $0 >= limited.time + 1.95 }, "\(later.map { $0 - limited.time })")
-            // Then the stage's rate is halved (from 20/s unlimited-start to 10/s): requests go out about 0.1 s apart.
+            // And the stage's rate is halved (without max_rate it counts from 20/s: now 10/s), so they go out about 0.1 s apart.
             for (earlier, next) in zip(later, later.dropFirst()) {
                 #expect(next - earlier >= 0.05, "requests \(later.map { $0 - limited.time }) s after the 429 are not paced")
             }
