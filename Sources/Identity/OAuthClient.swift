@@ -59,6 +59,10 @@ public final class OAuthClient: Sendable {
         configuration.timeoutIntervalForResource = settings.requestTimeout
         configuration.httpCookieStorage = nil
         configuration.urlCache = nil
+        // One connection per concurrent request: a request left waiting in the session's queue is not yet
+        // sent while its row is already leased, and a run killed then leaves that row needing a sign-in
+        // although its token was never redeemed (the default allows 6 connections per host).
+        configuration.httpMaximumConnectionsPerHost = Self.maxConnectionsPerHost
         session = URLSession(configuration: configuration)
     }
 
@@ -121,7 +125,7 @@ public final class OAuthClient: Sendable {
         do {
             (data, response) = try await session.data(for: request)
         } catch let error as URLError {
-            let code = error.code == .timedOut ? "timeout" : "network"
+            let code = error.code == .timedOut ? "timeout" : Self.neverConnected.contains(error.code) ? "unreachable" : "network"
             throw OAuthError(kind: .transient, endpoint: endpoint, status: 0, error: code,
                              errorDescription: "no answer (\(error.code.rawValue)): \(error.localizedDescription)", providerCode: nil, retryAfter: nil)
         } catch {
@@ -140,6 +144,12 @@ public final class OAuthClient: Sendable {
         }
         return data
     }
+
+    /// As many connections to one host as the most concurrent stage has workers (the spec allows 256).
+    static let maxConnectionsPerHost = 256
+
+    /// Failures before any connection was made (refused, no such host): the request never left this host.
+    private static let neverConnected: Set<URLError.Code> = [.cannotConnectToHost, .cannotFindHost, .dnsLookupFailed, .notConnectedToInternet]
 
     /// `application/x-www-form-urlencoded` for one name or value.
     static func formEncode(_ text: String) -> String {

@@ -38,7 +38,7 @@ public struct OAuthError: ActionableError {
     /// The HTTP status, or 0 when there was no answer (timeout, dropped connection).
     public var status: Int
     /// The OAuth `error` value (`invalid_grant`, `interaction_required`, ...), or a tokenkeeper code
-    /// (`timeout`, `network`) when there was no answer.
+    /// when there was no answer: `timeout`, `network`, or `unreachable` (no connection was made).
     public var error: String
     /// The provider's description, if any.
     public var errorDescription: String?
@@ -76,6 +76,11 @@ public struct OAuthError: ActionableError {
         }
     }
     public var exitStatus: ExitStatus { kind == .configuration ? .environment : .itemsFailed }
+
+    /// Whether the provider may have received, and acted on, the request: false only when there was no
+    /// answer because no connection was ever made (`unreachable`). A lost answer is no proof that the
+    /// request was not carried out.
+    public var mayHaveReachedProvider: Bool { status != 0 || error != "unreachable" }
 
     /// The code a report files the failure under: the provider's code, else the OAuth error.
     public var reportCode: String { providerCode ?? error }

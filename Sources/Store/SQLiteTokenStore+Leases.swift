@@ -67,16 +67,19 @@ extension SQLiteTokenStore {
 }
 
 extension SQLiteTokenStore {
+    /// The statement of ``countDueForRefresh(provider:refreshedBefore:expiringBefore:now:)``, planned by the tests.
+    static let countDueForRefreshSQL = """
+        SELECT count(*) FROM tokens
+        WHERE id IN (
+            SELECT id FROM tokens WHERE provider = ?1 AND status = 'active' AND refreshed_at < ?2
+            UNION
+            SELECT id FROM tokens WHERE provider = ?1 AND status = 'active' AND ?3 IS NOT NULL AND expires_at < ?3)
+          AND sealed_token IS NOT NULL AND (lease_until IS NULL OR lease_until < ?4)
+        """
+
     /// How many rows ``rowsDueForRefresh(provider:refreshedBefore:expiringBefore:now:afterID:limit:)`` would walk.
     public func countDueForRefresh(provider: String, refreshedBefore: Date, expiringBefore: Date?, now: Date) throws -> Int {
-        let statement = try connection.cached("""
-            SELECT count(*) FROM tokens
-            WHERE id IN (
-                SELECT id FROM tokens WHERE provider = ?1 AND status = 'active' AND refreshed_at < ?2
-                UNION
-                SELECT id FROM tokens WHERE provider = ?1 AND status = 'active' AND ?3 IS NOT NULL AND expires_at < ?3)
-              AND sealed_token IS NOT NULL AND (lease_until IS NULL OR lease_until < ?4)
-            """)
+        let statement = try connection.cached(Self.countDueForRefreshSQL)
         defer { statement.reset() }
         statement.bind(1, provider)
         statement.bind(2, refreshedBefore)

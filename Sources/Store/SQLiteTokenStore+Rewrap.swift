@@ -87,16 +87,20 @@ public struct SealedRow: Sendable {
 }
 
 extension SQLiteTokenStore {
+    /// The statement of ``sealedRows(tenant:notOn:after:limit:)``: a range of the (tenant, user, provider) key,
+    /// read in the key's order (no sort). A constant, so the tests plan the very text the store prepares.
+    static let tenantSealedRowsSQL = """
+        SELECT id, user_id, provider, secret_name, key_version, sealed_token FROM tokens
+        WHERE tenant = ?1 AND (user_id, provider) > (?2, ?3) AND key_version != ?4 AND sealed_token IS NOT NULL
+        ORDER BY user_id, provider LIMIT ?5
+        """
+
     /// Up to `limit` rows of `tenant` that hold a token sealed with a version other than `target`, after
     /// the row `after` (user, provider) in that order, with only the columns a rewrap needs. One batch of
     /// a keyset walk over the (tenant, user, provider) key: memory stays at one batch whatever the store's
     /// size, and only the tenant's rows are read.
     public func sealedRows(tenant: String, notOn target: Int, after: (user: String, provider: String), limit: Int) throws -> [SealedRow] {
-        let statement = try connection.cached("""
-            SELECT id, user_id, provider, secret_name, key_version, sealed_token FROM tokens
-            WHERE tenant = ?1 AND (user_id, provider) > (?2, ?3) AND key_version != ?4 AND sealed_token IS NOT NULL
-            ORDER BY user_id, provider LIMIT ?5
-            """)
+        let statement = try connection.cached(Self.tenantSealedRowsSQL)
         defer { statement.reset() }
         statement.bind(1, tenant)
         statement.bind(2, after.user)

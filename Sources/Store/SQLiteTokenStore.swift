@@ -204,15 +204,7 @@ public final class SQLiteTokenStore: TokenStore {
     /// Keyset-paginated by id.
     public func rowsDueForRefresh(provider: String, refreshedBefore: Date, expiringBefore: Date?, now: Date,
                                   afterID: Int64, limit: Int) throws -> [StoredToken] {
-        let statement = try connection.cached("""
-            SELECT \(Self.columns) FROM tokens
-            WHERE id IN (
-                SELECT id FROM tokens WHERE provider = ?1 AND status = 'active' AND refreshed_at < ?2
-                UNION
-                SELECT id FROM tokens WHERE provider = ?1 AND status = 'active' AND ?3 IS NOT NULL AND expires_at < ?3)
-              AND id > ?5 AND sealed_token IS NOT NULL AND (lease_until IS NULL OR lease_until < ?4)
-            ORDER BY id LIMIT ?6
-            """)
+        let statement = try connection.cached(Self.dueForRefreshSQL)
         defer { statement.reset() }
         statement.bind(1, provider)
         statement.bind(2, refreshedBefore)
@@ -224,6 +216,19 @@ public final class SQLiteTokenStore: TokenStore {
         while try statement.step() { rows.append(Self.row(statement)) }
         return rows
     }
+
+    /// The statement of ``rowsDueForRefresh(provider:refreshedBefore:expiringBefore:now:afterID:limit:)``: each
+    /// half of the union reads one index (`tokens_by_refresh`, `tokens_by_expiry`). A constant, so the tests
+    /// plan the very text the store prepares.
+    static let dueForRefreshSQL = """
+        SELECT \(columns) FROM tokens
+        WHERE id IN (
+            SELECT id FROM tokens WHERE provider = ?1 AND status = 'active' AND refreshed_at < ?2
+            UNION
+            SELECT id FROM tokens WHERE provider = ?1 AND status = 'active' AND ?3 IS NOT NULL AND expires_at < ?3)
+          AND id > ?5 AND sealed_token IS NOT NULL AND (lease_until IS NULL OR lease_until < ?4)
+        ORDER BY id LIMIT ?6
+        """
 
     // MARK: - Rows
 

@@ -4,6 +4,8 @@ import Support
 
 
 
+
+
 /// Why a vault operation failed. Never carries a key or token value.
 
 public enum VaultError: ActionableError, Equatable {

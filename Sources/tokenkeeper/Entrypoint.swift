@@ -4,6 +4,8 @@ import CLI
 
 
 
+
+
 /// The `tokenkeeper` executable: everything but the process entry lives in the TokenKeeper library.
 
 @main

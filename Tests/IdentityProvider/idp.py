@@ -13,15 +13,18 @@ It listens on 127.0.0.1 only and keeps everything in memory. It implements:
 - client authentication with client_secret_post and client_secret_basic;
 - id_tokens with tid, oid and sub claims; Entra-style error bodies for dead tokens
   (invalid_grant with AADSTS700082, AADSTS50173, AADSTS70043, and interaction_required);
-- fault injection for tests: 429 with Retry-After, 5xx, delays and dropped connections.
+- fault injection for tests: 429 with Retry-After, 5xx, delays, connections dropped before the
+  request is handled, and answers lost after it was (the token already rotated).
 
 Admin endpoints (tests and the demo use them; a real IdP has none of these):
 
   POST /admin/signin   {"tenant", "user", "scope"?}        a sign-in: a new token family, its token response
                        {"tenant", "users": [...]}           many sign-ins: their refresh tokens
   POST /admin/assertion {"tenant", "user"}                 a user access token to use as an OBO assertion
-  POST /admin/faults   {"status", "count", "retry_after"?, "delay"?, "drop"?, "paths"?}
-                       the next `count` requests to /token (or `paths`) fail that way;
+  POST /admin/faults   {"status", "count", "retry_after"?, "delay"?, "drop"?, "drop_answer"?, "paths"?}
+                       the next `count` requests to /token (or `paths`) fail that way; "drop" closes the
+                       connection before the request is handled, "drop_answer" after (the request took
+                       effect, a refresh token was rotated, but its answer is lost);
                        with "error" (and "error_description"?, "error_codes"?): that error body instead;
                        with "tenant" or "user": only requests whose refresh token belongs to that tenant or user;
                        with "echo": true: an error body that echoes the request (its body raw and URL-decoded, its
@@ -31,6 +34,10 @@ Admin endpoints (tests and the demo use them; a real IdP has none of these):
                        "interaction_required"
   GET  /admin/stats                                         counters: requests, redemptions, reuse, revocations
   GET  /admin/family?refresh_token=...                      a family's state
+  POST /admin/check    {"refresh_tokens": [...]}            whether each can still be redeemed
+  POST /admin/tokens   {"refresh_tokens": [...]}            each one's tenant, user, used (redeemed), dead
+  GET  /admin/access_tokens                                 every access token issued (to search outputs for)
+  GET  /admin/requests                                      every /token request: monotonic arrival time, fault
 
   idp.py [--port 0] [--client-id tokenkeeper] [--client-secret-env IDP_CLIENT_SECRET]
 
@@ -54,7 +61,7 @@ from authlib.jose import JsonWebToken
 from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin, grants
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, OAuth2Error
 from authlib.oauth2.rfc7009 import RevocationEndpoint
-from flask import Flask, jsonify, request
+from flask import Flask, g, jsonify, request
 from werkzeug.serving import make_server
 
 ISSUER = "http://127.0.0.1/tokenkeeper-test-idp"
@@ -75,6 +82,8 @@ REFRESH = {}        # refresh token -> {"family", "used": bool}
 STATS = {"token_requests": 0, "redemptions": 0, "reuse_detected": 0, "revocations": 0, "obo": 0, "faults": 0}
 FAULTS = []         # pending faults, first first
 OMIT_REFRESH = {"count": 0}  # answers to leave without a new refresh token
+ACCESS_TOKENS = []  # every access token issued, so tests can search outputs for them
+REQUESTS = []       # every /token request: {"time": monotonic seconds at arrival, "fault": what was injected or None}
 
 
 class EntraError(OAuth2Error):
@@ -173,6 +182,7 @@ def token_response(family_id, include_refresh=True):
     family = FAMILIES[family_id]
     token = {"token_type": "Bearer", "expires_in": 3600, "ext_expires_in": 3600, "scope": family["scope"],
              "access_token": "at." + secrets.token_urlsafe(24), "id_token": id_token(family)}
+    ACCESS_TOKENS.append(token["access_token"])
     if include_refresh:
         refresh = "rt." + secrets.token_urlsafe(32)
         REFRESH[refresh] = {"family": family_id, "used": False}
@@ -326,13 +336,14 @@ def inject_faults():
     # Entra's per-tenant token endpoint ({authority}/{tenant}/oauth2/v2.0/token) counts as /token.
     path = "/token" if request.path.endswith("/oauth2/v2.0/token") else request.path
     with LOCK:
-        if path == "/token":
-            STATS["token_requests"] += 1
         fault = None
         for candidate in FAULTS:
             if fault_matches(candidate, path):
                 fault = candidate
                 break
+        if path == "/token":
+            STATS["token_requests"] += 1
+            REQUESTS.append({"time": time.monotonic(), "fault": fault_name(fault)})
         if fault is None:
             return None
         fault["count"] -= 1
@@ -342,11 +353,11 @@ def inject_faults():
     if fault.get("delay"):
         time.sleep(float(fault["delay"]))
     if fault.get("drop"):
-        connection = request.environ.get("werkzeug.socket")
-        if connection is not None:
-            connection.shutdown(socket.SHUT_RDWR)
-            connection.close()
+        drop_connection()
         return ("", 500)
+    if fault.get("drop_answer"):
+        g.drop_answer = True  # handled as usual; drop_lost_answers closes the connection before the answer goes
+        return None
     status = int(fault.get("status", 0))
     if not status:
         return None
@@ -360,6 +371,32 @@ def inject_faults():
         return jsonify(body), status, headers
     error = "temporarily_unavailable" if status >= 500 or status == 429 else "invalid_request"
     return jsonify({"error": error, "error_description": f"injected {status}"}), status, headers
+
+
+def fault_name(fault):
+    """What a fault does, for the request log: "status 429", "delay", "drop", "drop_answer"; None for no fault."""
+    if fault is None:
+        return None
+    for kind in ("drop", "drop_answer"):
+        if fault.get(kind):
+            return kind
+    return f"status {int(fault['status'])}" if fault.get("status") else "delay"
+
+
+def drop_connection():
+    connection = request.environ.get("werkzeug.socket")
+    if connection is not None:
+        connection.shutdown(socket.SHUT_RDWR)
+        connection.close()
+
+
+@app.after_request
+def drop_lost_answers(response):
+    """The lost-answer fault: the request took effect (a refresh token was redeemed and rotated), then the
+    connection closes before the answer is written, as when a network drops a response."""
+    if g.get("drop_answer"):
+        drop_connection()
+    return response
 
 
 @app.post("/token")
@@ -451,6 +488,36 @@ def admin_check():
             record = REFRESH.get(token)
             usable[token] = bool(record) and not record["used"] and FAMILIES[record["family"]]["dead"] is None
         return jsonify({"usable": usable})
+
+
+@app.post("/admin/tokens")
+def admin_tokens():
+    """For many refresh tokens at once: whose each is (tenant, user), whether it was redeemed (used), and
+    whether its family is dead; null for a token this server never issued."""
+    body = request.get_json(force=True)
+    with LOCK:
+        tokens = {}
+        for token in body["refresh_tokens"]:
+            record = REFRESH.get(token)
+            if record is None:
+                tokens[token] = None
+                continue
+            family = FAMILIES[record["family"]]
+            tokens[token] = {"tenant": family["tenant"], "user": family["user"], "used": record["used"],
+                             "dead": family["dead"] is not None}
+        return jsonify({"tokens": tokens})
+
+
+@app.get("/admin/access_tokens")
+def admin_access_tokens():
+    with LOCK:
+        return jsonify({"access_tokens": list(ACCESS_TOKENS)})
+
+
+@app.get("/admin/requests")
+def admin_requests():
+    with LOCK:
+        return jsonify({"requests": list(REQUESTS)})
 
 
 def main():

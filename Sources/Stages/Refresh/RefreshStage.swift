@@ -17,7 +17,9 @@ import Support
 /// belongs to a tenant (the app removed from that customer's tenant) fails that tenant only, its other
 /// tokens not tried, and the other tenants go on; the report says which. A row left leased by a
 /// run that died mid-request is not redeemed again (the provider may have rotated it, and redeeming a
-/// rotated token would revoke its whole family): it is reported as needs_reauth.
+/// rotated token would revoke its whole family): it is reported as needs_reauth. So is a row whose
+/// request to a rotating provider got no answer (timeout, dropped connection), unless no connection was
+/// ever made.
 
 package struct RefreshStage {
     package let name: String

@@ -109,10 +109,18 @@ struct RefreshWorker: Sendable {
                 case .transient:
                     if error.status == 429 || error.retryAfter != nil { await pacer.slowDown(retryAfter: error.retryAfter) }
                     attempt += 1
-                    // No answer at all from a rotating provider: it may have rotated the token before the
-                    // connection dropped, and redeeming the old one again could revoke the family. Try next run.
-                    let unanswered = error.status == 0 && rotates
-                    if attempt > options.retries || unanswered {
+                    if error.status == 0 && rotates && error.mayHaveReachedProvider {
+                        // No answer from a rotating provider that may have had the request: it may have rotated
+                        // the token before the answer was lost, and redeeming the old one again, in this run or
+                        // a later one, could revoke the family. Keep it, never redeem it again (as for a row
+                        // left leased by a dead run).
+                        try store.markNeedsReauth(key, errorCode: "unanswered_refresh", now: clock())
+                        return .failed(key, .reauthRequired, code: "unanswered_refresh",
+                                       message: "\(key): \(error.item): \(error.problem) (after \(CountText.of(attempt, "attempt"))); "
+                                           + "the provider may have rotated this token before its answer was lost, so it is not redeemed "
+                                           + "again (that could revoke its family). The user must sign in again.")
+                    }
+                    if attempt > options.retries {
                         try store.recordFailure(key, errorCode: error.reportCode, now: clock())
                         try? store.releaseLease(key, owner: leaseOwner)
                         return .failed(key, .transient, code: error.reportCode,

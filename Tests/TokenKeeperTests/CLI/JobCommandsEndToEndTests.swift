@@ -78,10 +78,15 @@ import Testing
     @Test func dryRunWritesReportsMarkedDryRunAndChangesNothing() throws {
         try withTemporaryDirectory { folder in
             let workspace = try NightlyWorkspace(folder)
+            let before = try JobFixture.snapshot(of: folder + "/state")
             let dry = try workspace.run(["run", "nightly.yml", "--dry-run", "--report-dir", "out"])
             #expect(dry.status == 0, "\(dry.stderr)")
+            #expect(dry.stderr.contains("offboard: would revoke 2 users"), "\(dry.stderr)")
             #expect(try String(contentsOfFile: folder + "/out/nightly.md", encoding: .utf8).contains("(dry run)"))
-            #expect(try workspace.run(["token", "list", "--store", "./state/tokens.db", "--vault", "./state/vault"]).stdout.contains("alice"))
+            // Vault (audit log included) and store are byte-identical (I5).
+            let after = try JobFixture.snapshot(of: folder + "/state")
+            #expect(after.keys.sorted() == before.keys.sorted())
+            for (name, bytes) in before { #expect(after[name] == bytes, "\(name) changed") }
         }
     }
 

@@ -78,8 +78,21 @@ import Testing
             #expect(entries[0]["provider_name"] as? String == "local")
             #expect(entries[0]["user_id"] as? String == "u0")
             #expect(entries[0]["access_token"] is String && entries[0]["expires_on"] is String && entries[0]["user_claims"] is [Any])
-            // What `token import` reads back from /.auth/me, it accepts (no refresh token here, so nothing to store).
+            // `token import` accepts it: the entry is read, and skipped only for want of a refresh token (none is printed).
             #expect(entries[0]["refresh_token"] == nil)
+            let environment = world.environment.merging(["TOKENKEEPER_PRINCIPAL": "pipeline"]) { _, new in new }
+            let imported = try runTokenKeeper(["token", "import", "-"], environment: environment, stdin: result.stdout, workingDirectory: folder)
+            #expect(imported.status == 0, "\(imported.stderr)")
+            #expect(imported.stdout.contains("added 0, updated 0, skipped 1, failed 0"), "\(imported.stdout)")
+            #expect(imported.stderr.contains("entry 1: skipped: has no refresh_token"), "\(imported.stderr)")
+            // With the refresh token App Service's token store keeps beside it, the entry lands on this very row.
+            var entry = entries[0]
+            entry["refresh_token"] = "rt.from-app-service"
+            let withToken = String(decoding: try JSONSerialization.data(withJSONObject: [entry]), as: UTF8.self)
+            let stored = try runTokenKeeper(["token", "import", "-"], environment: environment, stdin: withToken, workingDirectory: folder)
+            #expect(stored.status == 0, "\(stored.stderr)")
+            #expect(stored.stdout.contains("added 0, updated 1, skipped 0, failed 0"), "\(stored.stdout)")
+            #expect(try world.stored(TokenKey(tenant: "t1", user: "u0", provider: "local")) == "rt.from-app-service")
         }
     }
 
@@ -119,8 +132,13 @@ import Testing
             let world = try await RefreshStageTests.World(folder, users: 1)
             let key = TokenKey(tenant: "t1", user: "u0", provider: "local")
             #expect(try SQLiteTokenStore(path: world.fixture.storePath).acquireLease(key, owner: "job x", until: Date().addingTimeInterval(600)))
-            let access = try TokenAccess(spec: try world.spec(), principal: "pipeline", environment: world.environment, leaseWait: 0.3)
+            let access = try TokenAccess(spec: try world.spec(), principal: "pipeline", environment: world.environment, leaseWait: 1)
+            let clock = ContinuousClock()
+            let started = clock.now
             let error = await #expect(throws: AccessError.self) { try await access.accessToken(for: key) }
+            let waited = clock.now - started
+            #expect(waited >= .seconds(1), "gave up after \(waited), before its lease wait of 1 s")
+            #expect(waited < .seconds(10), "waited \(waited) for a lease wait of 1 s")
             #expect(error?.description.contains("lease") == true)
             #expect(try await world.idp.stats()["token_requests"] == 0)
         }
@@ -150,6 +168,10 @@ import Testing
             everything += try String(contentsOfFile: world.fixture.vaultPath + "/audit.log", encoding: .utf8)
             var secrets = Array(world.tokens.values) + [world.idp.clientSecret, world.fixture.masterKey.base64]
             for key in world.tokens.keys where try world.row(key).status == .active { secrets.append(try world.stored(key)) }
+            // Every access token the provider issued: one per sign-in and one per redemption of this run.
+            let accessTokens = try #require(try await world.idp.admin("admin/access_tokens")["access_tokens"] as? [String])
+            #expect(accessTokens.count == 3 + 2)
+            secrets += accessTokens
             for secret in secrets { #expect(!everything.contains(secret)) }
             #expect(everything.contains("AADSTS700082"))
         }

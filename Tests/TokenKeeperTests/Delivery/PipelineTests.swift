@@ -12,13 +12,19 @@ import Testing
         var text: String
     }
 
+    /// Checks `pipelines/NAME` against `schema`: a file in `shared/schemas/`, or one in `Tests/Fixtures/schemas/`.
     static func check(_ name: String, schema: String?) throws -> Checked {
         let path = TestEnvironment.packageRoot + "/pipelines/" + name
-        let argument = try schema.map { path + "=" + (try TestEnvironment.sharedFile("schemas/" + $0)) } ?? path
+        let argument = try schema.map { path + "=" + (try Self.schemaFile($0)) } ?? path
         let result = try runPython([TestEnvironment.packageRoot + "/Tests/Tools/pipeline_check.py", argument])
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stderr)")
         return Checked(schemaErrors: object["schema_errors"] as? [String] ?? ["no schema_errors"],
                        commands: object["commands"] as? [[String]] ?? [], text: try String(contentsOfFile: path, encoding: .utf8))
+    }
+
+    static func schemaFile(_ name: String) throws -> String {
+        let kept = TestEnvironment.packageRoot + "/Tests/Fixtures/schemas/" + name
+        return FileManager.default.fileExists(atPath: kept) ? kept : try TestEnvironment.sharedFile("schemas/" + name)
     }
 
     /// Parses `arguments` as the command line would, without running anything.
@@ -56,8 +62,8 @@ import Testing
         #expect(checked.text.contains("if: always()"))
     }
 
-    @Test func gitlabPipelineHasSchedulesJUnitReportAndArtifacts() throws {
-        let checked = try Self.check("gitlab-ci.yml", schema: nil)
+    @Test func gitlabPipelineValidatesAgainstTheGitLabCISchemaAndHasSchedulesJUnitReportAndArtifacts() throws {
+        let checked = try Self.check("gitlab-ci.yml", schema: "gitlab-ci.schema.json")
         #expect(checked.schemaErrors == [])
         #expect(checked.text.contains("$CI_PIPELINE_SOURCE == \"schedule\""))
         #expect(checked.text.contains("junit: reports/*.xml"))
@@ -82,13 +88,17 @@ import Testing
 
 /// What can be checked of the Dockerfile without a Docker engine.
 @Suite struct DockerfileTests {
-    static let lines: [String] = {
-        let text = (try? String(contentsOfFile: TestEnvironment.packageRoot + "/Dockerfile", encoding: .utf8)) ?? ""
-        return text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.hasPrefix("#") && !$0.isEmpty }
-    }()
+    /// The Dockerfile's instructions, without comments and blank lines. Throws when it cannot be read or has
+    /// none, so that no test passes with nothing to check.
+    static func lines() throws -> [String] {
+        let text = try String(contentsOfFile: TestEnvironment.packageRoot + "/Dockerfile", encoding: .utf8)
+        let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.hasPrefix("#") && !$0.isEmpty }
+        try #require(!lines.isEmpty, "the Dockerfile has no instructions")
+        return lines
+    }
 
-    @Test func everyBaseImageIsPinnedByVersion() {
-        let images = Self.lines.filter { $0.hasPrefix("FROM ") }.map { $0.split(separator: " ")[1] }
+    @Test func everyBaseImageIsPinnedByVersion() throws {
+        let images = try Self.lines().filter { $0.hasPrefix("FROM ") }.map { $0.split(separator: " ")[1] }
         #expect(images.count >= 2, "multi-stage")
         for image in images {
             let tag = image.split(separator: ":").dropFirst().first ?? ""
@@ -96,12 +106,12 @@ import Testing
         }
     }
 
-    @Test func buildsReleaseWithAStaticSwiftStandardLibrary() {
-        #expect(Self.lines.contains { $0.contains("swift build -c release --static-swift-stdlib") })
+    @Test func buildsReleaseWithAStaticSwiftStandardLibrary() throws {
+        #expect(try Self.lines().contains { $0.contains("swift build -c release --static-swift-stdlib") })
     }
 
-    @Test func runsAsAUserThatIsNotRoot() {
-        let users = Self.lines.filter { $0.hasPrefix("USER ") }
+    @Test func runsAsAUserThatIsNotRoot() throws {
+        let users = try Self.lines().filter { $0.hasPrefix("USER ") }
         #expect(!users.isEmpty)
         for user in users {
             let name = user.dropFirst(5).split(separator: ":")[0]
@@ -109,8 +119,8 @@ import Testing
         }
     }
 
-    @Test func noEnvOrArgCarriesASecret() {
-        for line in Self.lines where line.hasPrefix("ENV ") || line.hasPrefix("ARG ") {
+    @Test func noEnvOrArgCarriesASecret() throws {
+        for line in try Self.lines() where line.hasPrefix("ENV ") || line.hasPrefix("ARG ") {
             let upper = line.uppercased()
             for word in ["KEY", "SECRET", "TOKEN", "PASSWORD", "CREDENTIAL"] {
                 #expect(!upper.contains(word), "\(line)")
@@ -118,8 +128,10 @@ import Testing
         }
     }
 
-    @Test func everyCopiedPathExists() {
-        for line in Self.lines where line.hasPrefix("COPY ") && !line.contains("--from=") {
+    @Test func everyCopiedPathExists() throws {
+        let copies = try Self.lines().filter { $0.hasPrefix("COPY ") && !$0.contains("--from=") }
+        #expect(!copies.isEmpty, "the build copies the sources from the context")
+        for line in copies {
             let parts = line.split(separator: " ").dropFirst().map(String.init)
             for source in parts.dropLast() {
                 #expect(FileManager.default.fileExists(atPath: TestEnvironment.packageRoot + "/" + source), "\(source)")
@@ -127,8 +139,9 @@ import Testing
         }
     }
 
-    @Test func stateIsAVolumeAndTokenkeeperTheEntryPoint() {
-        #expect(Self.lines.contains { $0.hasPrefix("VOLUME") && $0.contains("/work/state") })
-        #expect(Self.lines.contains("ENTRYPOINT [\"tokenkeeper\"]"))
+    @Test func stateIsAVolumeAndTokenkeeperTheEntryPoint() throws {
+        let lines = try Self.lines()
+        #expect(lines.contains { $0.hasPrefix("VOLUME") && $0.contains("/work/state") })
+        #expect(lines.contains("ENTRYPOINT [\"tokenkeeper\"]"))
     }
 }

@@ -65,13 +65,21 @@ import Testing
         }
     }
 
-    @Test func junitTimestampHasNoZoneAndTimesAreNeverNegative() {
+    @Test func junitTimestampHasNoZoneAndTimesAreNeverNegative() throws {
         var report = Self.sampleReport()
+        // Clocks step back (NTP), so durations can come out negative; Azure DevOps aborts on a negative time.
+        report.duration = -5
         report.stages[0].duration = -1
+        report.stages[1].duration = -3
+        report.stages[1].cases[0].duration = -2
+        report.stages[0].cases[0].duration = -4
         let xml = JUnitReportWriter.xml(report)
         #expect(xml.contains("timestamp=\"2026-11-18T"))
         #expect(!xml.contains("Z\" hostname"))
-        #expect(xml.contains("name=\"rotate-keys\" timestamp=") && xml.contains("time=\"0.000\">"))
+        let times = xml.matches(of: /\stime="([^"]*)"/).map { String($0.1) }
+        #expect(times.count == 3 + 8, "a time on every suite and every case: \(times)")
+        for time in times { #expect(try #require(Double(time), "time=\"\(time)\"") >= 0, "time=\"\(time)\"") }
+        #expect(!xml.contains("=\"-"))
     }
 
     @Test func controlCharactersAreReplacedSoTheXMLStaysWellFormed() {

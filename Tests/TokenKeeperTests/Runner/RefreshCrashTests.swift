@@ -11,8 +11,9 @@ import Glibc
 
 /// Crash safety of refresh, for real (I3, I8): `tokenkeeper run` refreshing hundreds of tokens against
 /// the rotating, reuse-detecting identity provider is killed with SIGKILL at different moments and run
-/// again. Every token must still be usable, except at most the ones in flight at the kill, which must be
-/// reported as needs_reauth; no token family may be burned by redeeming a rotated token again.
+/// again. Every row must still hold its own user's usable token, except at most the ones in flight at the
+/// kill (redeemed, their answer lost), which must be reported as needs_reauth; no token family may be
+/// burned by redeeming a rotated token again.
 @Suite(.serialized) struct RefreshCrashTests {
     static let usersPerRound = 400
     static let concurrency = 8
@@ -43,6 +44,7 @@ import Glibc
             var roundTime: TimeInterval = 0
             var delay: TimeInterval = 0
             var landedMidRun = 0
+            var redeemedInFlight = 0  // rows given up whose token the provider had rotated: the answer died with the run
             for round in 0..<8 {
                 let tenant = "round-\(round)"
                 let users = (0..<Self.usersPerRound).map { "u\($0)" }
@@ -52,6 +54,7 @@ import Glibc
                     try custodian.put(TokenKey(tenant: tenant, user: user, provider: "local"), token: SecretText(token),
                                       issuedAt: fixture.origin, expiresAt: nil)
                 }
+                var leasedAtKill: Set<TokenKey> = []  // the rows whose refresh was in flight when the run was killed
                 if round == 0 {
                     let started = Date()
                     let run = try runTokenKeeper(["run", specPath], environment: environment)
@@ -69,7 +72,9 @@ import Glibc
                     usleep(useconds_t(delay * (0.7 + 0.1 * Double(round % 4)) * 1_000_000))
                     kill(process.processIdentifier, SIGKILL)
                     process.waitUntilExit()
-                    let refreshedBeforeRerun = try Self.rows(fixture, tenant: tenant).filter { $0.refreshedAt > fixture.origin }.count
+                    let atKill = try Self.rows(fixture, tenant: tenant)
+                    let refreshedBeforeRerun = atKill.filter { $0.refreshedAt > fixture.origin }.count
+                    leasedAtKill = Set(atKill.filter { $0.leaseOwner != nil }.map(\.key))
                     if process.terminationReason != .uncaughtSignal || refreshedBeforeRerun == Self.usersPerRound {
                         delay *= 0.6  // too late: the run had finished
                     } else if refreshedBeforeRerun == 0 {
@@ -81,21 +86,48 @@ import Glibc
                     let rerun = try runTokenKeeper(["run", specPath], environment: environment)
                     #expect(rerun.status <= 1, "\(rerun.stderr)")
                 }
-                // Every row of the round: active and usable at the provider, or needs_reauth because it was in flight.
+                // Every row of the round ends active or needs_reauth (none revoked, none with its token dropped).
                 let rows = try Self.rows(fixture, tenant: tenant)
                 #expect(rows.count == Self.usersPerRound)
-                var stored: [String] = []
-                for row in rows where row.status == .active { stored.append(try custodian.open(row).revealed) }
-                let usable = try await idp.admin("admin/check", ["refresh_tokens": stored])["usable"] as! [String: Bool]
-                #expect(usable.values.allSatisfy { $0 }, "round \(round): \(usable.values.filter { !$0 }.count) active tokens are not usable")
                 let inFlight = rows.filter { $0.status == .needsReauth }
+                #expect(rows.filter { $0.status == .active }.count + inFlight.count == Self.usersPerRound,
+                        "round \(round): \(rows.filter { $0.status != .active && $0.status != .needsReauth }.count) rows are neither active nor needs_reauth")
                 #expect(inFlight.count <= Self.concurrency, "round \(round): \(inFlight.count) tokens need reauth")
+                // Given up are exactly the rows in flight at the kill: none needlessly, none redeemed again. (Whether
+                // an in-flight token reached the provider, the product cannot know: a kill can land after the lease
+                // and before the request leaves the process.)
+                #expect(Set(inFlight.map(\.key)) == leasedAtKill, "round \(round): \(inFlight.count) rows need reauth, \(leasedAtKill.count) were in flight")
                 #expect(inFlight.allSatisfy { $0.lastErrorCode == "interrupted_refresh" }, "round \(round)")
                 #expect(rows.allSatisfy { $0.status != .active || $0.refreshedAt > fixture.origin }, "round \(round): a due token was left unrefreshed")
+                redeemedInFlight += try await Self.expectTokensBelongToTheirRows(rows, tenant: tenant, custodian: custodian, idp: idp, round: round)
             }
+            #expect(redeemedInFlight > 0, "no kill landed between a redemption and its commit, the case this test is for")
             #expect(try await idp.stats()["reuse_detected"] == 0)
             #expect(landedMidRun >= 2, "only \(landedMidRun) kills landed mid-run (round time \(roundTime) s)")
         }
+    }
+
+    /// Asks the provider about the token every row holds (a needs_reauth row keeps its last one): each must
+    /// be one the provider issued to that row's user, so no token was swapped between rows or shared by two,
+    /// and an active row's must be redeemable.
+    /// - Returns: how many needs_reauth rows hold a token the provider had already redeemed.
+    static func expectTokensBelongToTheirRows(_ rows: [StoredToken], tenant: String, custodian: TokenCustodian,
+                                              idp: TestIdentityProvider, round: Int) async throws -> Int {
+        let held = rows.filter { $0.sealedToken != nil }
+        #expect(held.count == rows.count, "round \(round): \(rows.count - held.count) rows hold no token")
+        let tokens = try held.map { try custodian.open($0).revealed }
+        #expect(Set(tokens).count == tokens.count, "round \(round): \(tokens.count - Set(tokens).count) tokens are held by two rows")
+        let facts = try #require(try await idp.admin("admin/tokens", ["refresh_tokens": tokens])["tokens"] as? [String: Any])
+        var notUsable = 0, notTheirs = 0, redeemedInFlight = 0
+        for (row, token) in zip(held, tokens) {
+            let fact = facts[token] as? [String: Any]
+            if fact?["tenant"] as? String != tenant || fact?["user"] as? String != row.key.user { notTheirs += 1 }
+            if row.status == .active, fact?["used"] as? Bool != false || fact?["dead"] as? Bool != false { notUsable += 1 }
+            if row.status == .needsReauth, fact?["used"] as? Bool == true { redeemedInFlight += 1 }
+        }
+        #expect(notTheirs == 0, "round \(round): \(notTheirs) rows hold a token the provider issued to another user (or never issued)")
+        #expect(notUsable == 0, "round \(round): \(notUsable) active tokens are not usable")
+        return redeemedInFlight
     }
 
     static func rows(_ fixture: JobFixture, tenant: String) throws -> [StoredToken] {

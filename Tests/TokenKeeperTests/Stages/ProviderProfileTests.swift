@@ -77,13 +77,22 @@ import Testing
     }
 
     @Test func backoffGrowsWithJitterAndHonoursRetryAfter() {
-        let policy = RetryPolicy(retries: 5)
+        let policy = RetryPolicy(retries: 5)  // 0.5 s doubling per attempt, ±50% jitter, at most 30 s
         #expect(policy.delay(attempt: 3, retryAfter: 2) == 2)
-        for _ in 0..<50 {
-            let delay = policy.delay(attempt: 3, retryAfter: nil)
-            #expect(delay >= 1 && delay <= 3)
+        #expect(policy.delay(attempt: 3, retryAfter: 300) == 30)
+        var shortest: [Double] = [], longest: [Double] = []
+        for attempt in 1...5 {
+            let middle = 0.5 * pow(2, Double(attempt - 1))
+            let delays = (0..<50).map { _ in policy.delay(attempt: attempt, retryAfter: nil) }
+            #expect(delays.allSatisfy { $0 >= middle * 0.5 && $0 <= middle * 1.5 }, "attempt \(attempt): \(delays)")
+            // Jitter: 50 draws spread over the ±50% band, not one value (all within a quarter of it: p < 1e-13).
+            #expect(delays.max()! - delays.min()! >= middle * 0.25, "attempt \(attempt): \(delays)")
+            shortest.append(delays.min()!)
+            longest.append(delays.max()!)
         }
-        #expect(policy.delay(attempt: 20, retryAfter: nil) <= 30)
+        // Grows: two attempts on, the shortest wait is longer than the longest one was.
+        for attempt in 0..<3 { #expect(shortest[attempt + 2] > longest[attempt], "\(shortest) \(longest)") }
+        #expect(policy.delay(attempt: 20, retryAfter: nil) == 30)
     }
 }
 

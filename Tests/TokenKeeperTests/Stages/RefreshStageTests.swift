@@ -7,6 +7,11 @@ import Testing
 @testable import Support
 @testable import Custody
 
+#if canImport(Glibc)
+import Glibc
+@testable import Vault
+#endif
+
 /// The refresh stage against the real (Authlib) identity provider on 127.0.0.1.
 @Suite(.serialized) struct RefreshStageTests {
     /// A job world with tokens from real sign-ins, signed in `origin` (40 days ago), so they are due.
@@ -59,6 +64,9 @@ import Testing
     @Test func dueTokensAreRedeemedAndTheRotatedTokenIsCommittedUnderTheNewestKey() async throws {
         try await withTemporaryDirectory { folder in
             let world = try await World(folder)
+            // A rotation added version 2 after the tokens were sealed under version 1 (and has not rewrapped them).
+            #expect(try world.fixture.custodian().vault.addVersion(to: "t1").number == 2)
+            #expect(try world.fixture.versionCounts("t1") == [1: 3])
             let stage = try await world.run(try world.spec())
             #expect(stage.result == .passed, "\(stage.cases)")
             #expect(stage.count(.tokensRefreshed) == 3)
@@ -66,6 +74,7 @@ import Testing
                 let new = try world.stored(key)
                 #expect(new != old && new.hasPrefix("rt."))
                 #expect(try world.row(key).status == .active)
+                #expect(try world.row(key).keyVersion == 2, "committed under the newest key version")
                 #expect(try await !world.idp.familyIsDead(new))
             }
             #expect(try await world.idp.stats()["reuse_detected"] == 0)
@@ -116,13 +125,39 @@ import Testing
 
     @Test func tooManyRequestsIsRetriedAfterRetryAfterAndSlowsTheWholeStage() async throws {
         try await withTemporaryDirectory { folder in
-            let world = try await World(folder)
-            try await world.idp.admin("admin/faults", ["status": 429, "retry_after": 1, "count": 2])
+            let world = try await World(folder, users: 6)
+            // The first request gets 429 with Retry-After: 2; the other three workers' first answers come 1 s later,
+            // so without a stage-wide pause their next requests would go out before the 2 s are over.
+            try await world.idp.admin("admin/faults", ["status": 429, "retry_after": 2, "count": 1])
+            try await world.idp.admin("admin/faults", ["delay": 1, "count": 3])
             let stage = try await world.run(try world.spec())
             #expect(stage.result == .passed, "\(stage.cases)")
-            #expect(stage.count(.tokensRefreshed) == 3)
-            #expect(stage.count(.rateLimited) >= 1)
-            #expect(try await world.idp.stats()["faults"] == 2)
+            #expect(stage.count(.tokensRefreshed) == 6)
+            #expect(stage.count(.rateLimited) == 1)
+            let requests = try await world.idp.requests()
+            let limited = try #require(requests.first { $0.fault == "status 429" })
+            let later = requests.filter { $0.fault == nil }.map(\.time).sorted()
+            #expect(later.count == 3, "the retry and the last two rows: \(requests)")
+            // Retried after Retry-After, and no worker sent anything before it was over.
+            #expect(later.allSatisfy { $0 >= limited.time + 1.95 }, "\(later.map { $0 - limited.time })")
+            // And the stage's rate is halved (without max_rate it counts from 20/s: now 10/s), so the three go out about
+            // 0.1 s apart: 0.2 s from first to last (unpaced, a few milliseconds). Judged on the span, not on each gap,
+            // since a loaded machine delays single arrivals at the provider.
+            #expect(later.last! - later.first! >= 0.15, "requests \(later.map { $0 - limited.time }) s after the 429 are not paced")
+        }
+    }
+
+    @Test func everyWorkerHasAConnectionOfItsOwnSoNoRequestWaitsUnsentWhileItsRowIsLeased() async throws {
+        try await withTemporaryDirectory { folder in
+            let world = try await World(folder, users: 8)
+            try await world.idp.admin("admin/faults", ["delay": 2, "count": 8])
+            let stage = try await world.run(try world.spec().replacingConcurrency(8))
+            #expect(stage.count(.tokensRefreshed) == 8, "\(stage.cases)")
+            let arrivals = try await world.idp.requests().map(\.time)
+            #expect(arrivals.count == 8)
+            // With fewer connections than workers, the requests beyond them would arrive only as the first answers
+            // came back (2 s later).
+            #expect(arrivals.max()! - arrivals.min()! < 1.5, "\(arrivals.map { $0 - arrivals.min()! })")
         }
     }
 
@@ -244,6 +279,23 @@ import Testing
 }
 
 extension JobSpec {
+    /// This spec with provider `local`'s token endpoint replaced.
+    func replacingTokenEndpoint(with endpoint: String) throws -> JobSpec {
+        var copy = self
+        copy.providers["local"]?.tokenEndpoint = try #require(URL(string: endpoint))
+        return copy
+    }
+
+    /// This spec with the refresh stage's concurrency replaced.
+    func replacingConcurrency(_ concurrency: Int) -> JobSpec {
+        var copy = self
+        if case .refresh(var options) = copy.stages[0].options {
+            options.concurrency = concurrency
+            copy.stages[0].options = .refresh(options)
+        }
+        return copy
+    }
+
     /// This spec with the refresh stage's retries replaced (tests of the retry limit).
     func replacingRetries(_ retries: Int, world: RefreshStageTests.World) throws -> JobSpec {
         var copy = self
@@ -301,6 +353,12 @@ extension JobSpec {
         }
     }
 
+    /// Whether the provider saw `token` redeemed (used), or nil for a token it never issued.
+    static func redeemed(_ token: String, at idp: TestIdentityProvider) async throws -> Bool? {
+        let tokens = try await idp.admin("admin/tokens", ["refresh_tokens": [token]])["tokens"] as? [String: Any]
+        return (tokens?[token] as? [String: Any])?["used"] as? Bool
+    }
+
     @Test func aConnectionDroppedBeforeAnAnswerIsNotRetriedSoARotatedTokenIsNeverRedeemedTwice() async throws {
         try await withTemporaryDirectory { folder in
             let world = try await RefreshStageTests.World(folder, users: 1)
@@ -308,15 +366,65 @@ extension JobSpec {
             try await world.idp.admin("admin/faults", ["drop": true, "count": 1])
             let stage = try await world.run(try Self.entraSpec(world))
             let item = try #require(stage.case(key.description))
-            #expect(item.failureType == .transient)
+            // Without an answer tokenkeeper cannot tell whether the provider rotated the token: it keeps it, and
+            // never redeems it again (that could revoke its family); the user signs in again.
+            #expect(item.failureType == .reauthRequired)
+            #expect(item.code == "unanswered_refresh")
             #expect(item.message.contains("after 1 attempt"))
-            #expect(try world.row(key).status == .active)
+            #expect(try world.row(key).status == .needsReauth)
             #expect(try world.stored(key) == world.tokens[key])
             #expect(try await world.idp.stats()["token_requests"] == 1)
-            // The next run redeems it normally.
             let next = try await world.run(try Self.entraSpec(world))
-            #expect(next.count(.tokensRefreshed) == 1)
+            #expect(next.count(.tokensDue) == 0)
+            #expect(try await world.idp.stats()["token_requests"] == 1)
             #expect(try await world.idp.stats()["reuse_detected"] == 0)
         }
+    }
+
+    @Test func anAnswerLostAfterTheProviderRotatedTheTokenNeverLeadsToRedeemingItAgain() async throws {
+        try await withTemporaryDirectory { folder in
+            let world = try await RefreshStageTests.World(folder, users: 1)
+            let key = TokenKey(tenant: "t1", user: "u0", provider: "local")
+            try await world.idp.admin("admin/faults", ["drop_answer": true, "count": 1])
+            let stage = try await world.run(try Self.entraSpec(world))
+            #expect(try await Self.redeemed(world.tokens[key]!, at: world.idp) == true, "the provider rotated the token, its answer was lost")
+            #expect(stage.case(key.description)?.code == "unanswered_refresh")
+            #expect(try world.row(key).status == .needsReauth)
+            _ = try await world.run(try Self.entraSpec(world))
+            #expect(try await world.idp.stats()["reuse_detected"] == 0)
+            #expect(try await !world.idp.familyIsDead(world.tokens[key]!))
+        }
+    }
+
+    @Test func aProviderThatCannotBeReachedIsRetriedAndTheTokenKept() async throws {
+        try await withTemporaryDirectory { folder in
+            let world = try await RefreshStageTests.World(folder, users: 1)
+            let key = TokenKey(tenant: "t1", user: "u0", provider: "local")
+            // A port nobody listens on: the connection is refused, so the request never reached a provider.
+            let closed = try Self.entraSpec(world).replacingTokenEndpoint(with: "http://127.0.0.1:\(try Self.closedPort())/token")
+            let stage = try await world.run(closed.replacingRetries(1, world: world))
+            let item = try #require(stage.case(key.description))
+            #expect(item.failureType == .transient, "\(item.message)")
+            #expect(item.message.contains("after 2 attempts"), "\(item.message)")
+            #expect(try world.row(key).status == .active)
+            #expect(try world.stored(key) == world.tokens[key])
+            let next = try await world.run(try Self.entraSpec(world))
+            #expect(next.count(.tokensRefreshed) == 1, "\(next.cases)")
+        }
+    }
+
+    /// A loopback port that was free a moment ago (bound, then closed), so connecting to it is refused.
+    static func closedPort() throws -> Int {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
+        }
+        guard bound else { throw GeneralError(item: "a loopback port", problem: "could not be bound", remedy: "") }
+        return Int(UInt16(bigEndian: address.sin_port))
     }
 }

@@ -41,6 +41,7 @@ import Testing
             let spec = try fixture.spec(Self.rotateAll)
             try await fixture.run(spec)
             let before = try fixture.stateSnapshot().filter { !$0.key.hasPrefix("vault/audit.log") && !$0.key.hasPrefix("tokens.db") }
+            let rowsBefore = try Self.rows(fixture)
             let again = try await fixture.run(spec)
             let stage = try #require(again.stages.first)
             #expect(stage.summary.hasPrefix("up to date"))
@@ -48,8 +49,17 @@ import Testing
             #expect(stage.count(.tokensRewrapped) == 0)
             let after = try fixture.stateSnapshot().filter { !$0.key.hasPrefix("vault/audit.log") && !$0.key.hasPrefix("tokens.db") }
             #expect(before == after)
+            // The store's rows too: the same key versions, the same sealed tokens (no reseal), the same bookkeeping.
+            #expect(try Self.rows(fixture) == rowsBefore)
             #expect(try fixture.versionCounts("t1") == [2: 5])
         }
+    }
+
+    /// Every row of the fixture's store, in id order.
+    static func rows(_ fixture: JobFixture) throws -> [StoredToken] {
+        var rows: [StoredToken] = []
+        try SQLiteTokenStore(path: fixture.storePath).forEach { rows.append($0); return true }
+        return rows.sorted { $0.id < $1.id }
     }
 
     @Test func versionsBeyondKeepVersionsAreDisabledThenPurgedOnceNoTokenUsesThem() async throws {

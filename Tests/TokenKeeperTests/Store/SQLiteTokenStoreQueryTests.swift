@@ -46,24 +46,21 @@ import Testing
 
     @Test func tenantWalkReadsOnlyTheTenantsRowsThroughItsKey() throws {
         try withTemporaryDirectory { folder in
-            let store = try seeded(folder)
-            let detail = try plan(store, """
-                SELECT id FROM tokens WHERE tenant = 'a' AND (user_id, provider) > ('', '') AND key_version != 2
-                ORDER BY user_id, provider LIMIT 10
-                """)
+            let detail = try plan(try seeded(folder), SQLiteTokenStore.tenantSealedRowsSQL)
             #expect(detail.contains("USING INDEX sqlite_autoindex_tokens_1 (tenant=? AND"), "\(detail)")
             #expect(!detail.contains("TEMP B-TREE"), "\(detail)")
         }
     }
 
-    @Test func refreshQueryUsesTheRefreshAndExpiryIndexes() throws {
+    @Test func refreshQueriesUseTheRefreshAndExpiryIndexes() throws {
         try withTemporaryDirectory { folder in
             let store = try seeded(folder)
-            let detail = try plan(store, """
-                SELECT id FROM tokens WHERE provider = 'p' AND status = 'active' AND refreshed_at < 5
-                UNION SELECT id FROM tokens WHERE provider = 'p' AND status = 'active' AND expires_at < 5
-                """)
-            #expect(detail.contains("tokens_by_refresh") && detail.contains("tokens_by_expiry"), "\(detail)")
+            for sql in [SQLiteTokenStore.dueForRefreshSQL, SQLiteTokenStore.countDueForRefreshSQL] {
+                let detail = try plan(store, sql)
+                #expect(detail.contains("INDEX tokens_by_refresh (provider=? AND status=? AND refreshed_at<?)"), "\(detail)")
+                #expect(detail.contains("INDEX tokens_by_expiry (provider=? AND status=? AND expires_at<?)"), "\(detail)")
+                #expect(!detail.contains("SCAN "), "no table or index is read whole: \(detail)")
+            }
         }
     }
 

@@ -112,8 +112,12 @@ struct JobFixture {
 
     /// Every file under `state/` with its bytes (vault and store), to prove a dry run changed nothing.
     func stateSnapshot() throws -> [String: Data] {
+        try Self.snapshot(of: folder + "/state")
+    }
+
+    /// Every file under `root` but lock files, by path relative to it, with its bytes.
+    static func snapshot(of root: String) throws -> [String: Data] {
         var files: [String: Data] = [:]
-        let root = folder + "/state"
         let enumerator = FileManager.default.enumerator(atPath: root)
         while let name = enumerator?.nextObject() as? String {
             var isFolder: ObjCBool = false

@@ -70,6 +70,20 @@ final class TestIdentityProvider: @unchecked Sendable {
         try await admin("admin/stats").compactMapValues { $0 as? Int }
     }
 
+    /// One request to /token as the server saw it: when it arrived (seconds on the server's monotonic clock)
+    /// and the fault injected into it (`status 429`, `delay`, `drop`, `drop_answer`), if any.
+    struct Request: Sendable, CustomStringConvertible {
+        var time: Double
+        var fault: String?
+        var description: String { "\(time)\(fault.map { " " + $0 } ?? "")" }
+    }
+
+    /// Every request to /token so far, in arrival order.
+    func requests() async throws -> [Request] {
+        let list = try await admin("admin/requests")["requests"] as? [[String: Any]] ?? []
+        return list.map { Request(time: $0["time"] as? Double ?? 0, fault: $0["fault"] as? String) }
+    }
+
     /// Whether `refreshToken`'s family is dead (revoked, expired, or burned by reuse).
     func familyIsDead(_ refreshToken: String) async throws -> Bool {
         let answer = try await admin("admin/family?refresh_token=\(refreshToken)")
