@@ -44,7 +44,8 @@ public final class TokenAccess: @unchecked Sendable {
         self.leaseWait = leaseWait
         let masterKey = try spec.loadMasterKey(environment: environment)
         let vault = try FileVault.open(at: spec.vaultPath, masterKey: masterKey, principal: spec.principal ?? principal)
-        custodian = TokenCustodian(vault: vault, store: try SQLiteTokenStore(path: spec.storePath))
+        // The store the vault serves, never created here (a missing one is an error, not a new store).
+        custodian = TokenCustodian(vault: vault, store: try StateBinding.openStore(at: spec.storePath, vault: vault))
     }
 
     /// An access token for `key`'s stored refresh token.

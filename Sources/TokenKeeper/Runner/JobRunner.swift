@@ -46,11 +46,11 @@ package struct JobRunner {
         let principal = spec.principal ?? options.defaultPrincipal
         let masterKey = try loadMasterKey()
         let lock = try JobLock.acquire(protecting: [spec.vaultPath, spec.storePath], timeout: options.lockTimeout,
-                                       owner: "job \(spec.name), run \(runID)\(options.dryRun ? " (dry run)" : "")")
+                                       owner: "job \(spec.name), run \(runID)\(options.dryRun ? " (dry run)" : "")", readOnly: options.dryRun)
         defer { lock.release() }
         let vault = try FileVault.open(at: spec.vaultPath, masterKey: masterKey, principal: principal, readOnly: options.dryRun,
                                        clock: options.clock)
-        let store = try openStore()
+        let store = try openStore(for: vault)
         let context = StageContext(job: spec.name, vault: vault, store: store, dryRun: options.dryRun, detail: spec.report.detail,
                                    progress: progress, environment: options.environment, clock: options.clock, runID: runID)
         var reports: [StageReport] = []
@@ -93,9 +93,10 @@ package struct JobRunner {
         return try spec.loadMasterKey(environment: options.environment)
     }
 
-    /// The store: created on the first real run; a dry run needs an existing one and never writes it.
-    private func openStore() throws -> SQLiteTokenStore {
-        try SQLiteTokenStore(path: spec.storePath, readOnly: options.dryRun)
+    /// The store the vault serves; never created here (a missing, empty or different store stops the job
+    /// with exit code 3 before any stage runs). A dry run never writes it.
+    private func openStore(for vault: FileVault) throws -> SQLiteTokenStore {
+        try StateBinding.openStore(at: spec.storePath, vault: vault, readOnly: options.dryRun)
     }
 
     /// The machine's name from gethostname(2) (no DNS lookup), or `localhost`.

@@ -18,6 +18,16 @@ extension SQLiteTokenStore {
         return counts
     }
 
+    /// Every tenant with rows that hold a token, sorted: rotation covers them even when their secret is
+    /// missing from the vault, so such a tenant is reported instead of passed over.
+    public func tenantsHoldingTokens() throws -> [String] {
+        let statement = try connection.cached("SELECT DISTINCT tenant FROM key_version_rows WHERE rows > 0 ORDER BY tenant")
+        defer { statement.reset() }
+        var tenants: [String] = []
+        while try statement.step() { tenants.append(statement.text(0)) }
+        return tenants
+    }
+
     /// The key versions that some row of the tenant still uses. Rotation never purges one of these (I1).
     public func referencedVersions(tenant: String) throws -> Set<Int> { Set(try keyVersionCounts(tenant: tenant).keys) }
 

@@ -55,6 +55,19 @@ import Testing
         }
     }
 
+    @Test func tenantWhoseRowsHoldNoTokenGetsANewSecret() throws {
+        try withTemporaryDirectory { folder in
+            let world = try StateWorld(folder)
+            let bob = ["--tenant", "fabrikam-0002", "--user", "bob", "--provider", "entra"]
+            #expect(try world.run(["token", "drop-refresh-token"] + bob).status == 0)
+            #expect(try world.run(["vault", "secret", "delete", "fabrikam-0002"]).status == 0)
+            #expect(try world.run(["vault", "secret", "purge", "fabrikam-0002"]).status == 0)
+            let put = try world.run(["token", "put"] + bob, stdin: "rt-back")
+            #expect(put.status == 0, "\(put.stderr)")
+            #expect(try world.reveal(tenant: "fabrikam-0002", user: "bob") == "rt-back")
+        }
+    }
+
     @Test func tenantReturningAfterACryptoShredGetsANewSecret() throws {
         try withTemporaryDirectory { folder in
             let world = try StateWorld(folder)

@@ -40,9 +40,13 @@ import Testing
             bytes[20] ^= 0x04
             try bytes.write(to: URL(fileURLWithPath: file))
             chmod(file, 0o600)
+            let run = try world.run(["run", "nightly.yml", "--stage", "rotate-keys"])
+            #expect(run.status == 1, "\(run.stderr)")
+            let xml = try String(contentsOfFile: folder + "/reports/nightly.xml", encoding: .utf8)
+            #expect(xml.contains("name=\"fabrikam-0002\"") && xml.contains("type=\"corrupt\""), "\(xml)")
+            #expect(try world.reveal(tenant: "contoso-0001", user: "carol") == "rt-carol-value", "the other tenant still rotates")
             let bob = ["--tenant", "fabrikam-0002", "--user", "bob", "--provider", "entra"]
-            for arguments in [["run", "nightly.yml", "--stage", "rotate-keys"], ["token", "show"] + bob + ["--reveal"], ["status"],
-                              ["status", "--spec", "nightly.yml"], ["plan", "nightly.yml"]] {
+            for arguments in [["token", "show"] + bob + ["--reveal"], ["status"], ["status", "--spec", "nightly.yml"], ["plan", "nightly.yml"]] {
                 let result = try world.run(arguments)
                 #expect(result.status == 1, "\(arguments): \(result.stderr)")
                 #expect((result.stdout + result.stderr).contains("fabrikam-0002"), "\(arguments): \(result.stderr)")

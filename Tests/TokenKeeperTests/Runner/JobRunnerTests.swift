@@ -39,7 +39,8 @@ import Testing
     @Test func dryRunOnAStoreThatDoesNotExistIsAnEnvironmentErrorThatCreatesNothing() async throws {
         try await withTemporaryDirectory { folder in
             let fixture = try JobFixture(folder: folder)
-            let error = await #expect(throws: FileSystemError.self) { try await fixture.run(try fixture.spec(Self.twoStages), dryRun: true) }
+            unlink(fixture.storePath)
+            let error = await #expect(throws: StateBindingError.self) { try await fixture.run(try fixture.spec(Self.twoStages), dryRun: true) }
             #expect(error?.exitStatus == .environment)
             #expect(!PrivateFiles.exists(fixture.storePath))
         }
