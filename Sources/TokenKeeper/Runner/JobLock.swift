@@ -128,10 +128,14 @@ package final class JobLock {
                 if reader >= 0 { return (reader, false) }
                 if errno == ENOENT { return nil }
                 throw FileSystemError(path: path, operation: "open lock file", code: errno)
-            case EROFS, EACCES:
+            case EROFS:
                 throw FileSystemError(path: path, operation: "open lock file", code: code,
                                       advice: "The state's folder is read-only (a read-only mount?), and a run changes the state. "
                                           + "Commands that only read (status, plan, token list, run --dry-run) work on a read-only mount.")
+            case EACCES:
+                throw FileSystemError(path: path, operation: "open lock file", code: code,
+                                      advice: "This user may not create files in the folder that holds the vault and the store; "
+                                          + "run as the state's owner, or give the folder to the user that runs the jobs.")
             default:
                 throw FileSystemError(path: path, operation: "open lock file", code: code)
             }

@@ -64,11 +64,17 @@ package final class SQLiteConnection {
             target = String(cString: real) + "/" + (path as NSString).lastPathComponent
             if StateOwnership.isReadOnlyFolder(folder) {
                 guard opening == .readOnly else { throw StoreError.readOnlyFolder(path: path, folder: folder) }
-                // Nobody can write a store on a read-only folder, so it is opened as immutable: SQLite then
-                // reads the file as it is, without the -shm file a WAL database otherwise needs.
-                target = "file:" + (target.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? target) + "?immutable=1"
-                flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_URI
-                immutable = true
+                flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW
+                var log = stat()
+                if lstat(path + "-wal", &log) != 0 || log.st_size == 0 {
+                    // Nothing waits in a write-ahead log, and nobody can write the store here: it is opened as
+                    // immutable, so SQLite reads the file as it is, without the -shm file WAL mode otherwise needs.
+                    target = "file:" + (target.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? target) + "?immutable=1"
+                    flags |= SQLITE_OPEN_URI
+                    immutable = true
+                }
+                // Otherwise the log holds committed changes not yet in the file: SQLite reads them through its
+                // read-only WAL support (which needs the -shm file beside it), so nothing committed is missed.
             }
         }
         var connection: OpaquePointer?

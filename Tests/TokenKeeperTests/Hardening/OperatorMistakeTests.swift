@@ -89,6 +89,21 @@ struct ReadOnlyStateTests {
         }
     }
 
+    @Test func readOnlyMountShowsChangesStillInTheWriteAheadLog() throws {
+        try withTemporaryDirectory { folder in
+            let world = try StateWorld(folder)
+            // A writer that has not checkpointed: its last change is only in tokens.db-wal.
+            let writer = try SQLiteTokenStore(path: world.store)
+            try writer.put(StoredToken(key: TokenKey(tenant: "t-wal", user: "u-wal", provider: "entra"), secretName: "t-wal", keyVersion: 1,
+                                       sealedToken: [1, 2, 3], issuedAt: Date(), expiresAt: nil, updatedAt: Date()))
+            #expect(try FileManager.default.attributesOfItem(atPath: world.store + "-wal")[.size] as? Int ?? 0 > 0)
+            let list = try ReadOnlyMount.run(world: world, ["token", "list"])
+            #expect(list.status == 0, "\(list.stderr)")
+            #expect(list.stdout.contains("t-wal"), "\(list.stdout)")
+            withExtendedLifetime(writer) {}
+        }
+    }
+
     @Test func commandsThatWriteSayTheStateIsReadOnly() throws {
         try withTemporaryDirectory { folder in
             let world = try StateWorld(folder)

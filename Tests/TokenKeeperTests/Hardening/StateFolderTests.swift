@@ -28,6 +28,19 @@ import Testing
         }
     }
 
+    @Test func lockFilePlantedAsAHardLinkIsNotWritten() throws {
+        try withTemporaryDirectory { folder in
+            let world = try StateWorld(folder)
+            let victim = try Self.victim(in: folder)
+            unlink(world.store + ".lock")
+            #expect(link(victim, world.store + ".lock") == 0)
+            let run = try world.run(["run", "nightly.yml", "--dry-run"])
+            #expect(run.status == 3, "\(run.stderr)")
+            #expect(run.stderr.contains("tokens.db.lock") && run.stderr.contains("hard link"), "\(run.stderr)")
+            #expect(try String(contentsOfFile: victim, encoding: .utf8) == "precious content\n")
+        }
+    }
+
     @Test func auditLogPlantedAsASymlinkIsNotFollowed() throws {
         try withTemporaryDirectory { folder in
             let fixture = try VaultFixture(folder: folder)
