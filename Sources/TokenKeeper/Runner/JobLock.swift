@@ -110,37 +110,30 @@ package final class JobLock {
     /// missing. On a read-only folder, for a dry run, opens an existing one read-only (flock works on it)
     /// and returns nil for a missing one.
     private static func openLockFile(_ path: String, readOnly: Bool) throws -> (descriptor: Int32, writable: Bool)? {
-        for _ in 0..<10 {  // bounded: only a file appearing and vanishing between the two opens repeats
-            var descriptor = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
-            if descriptor < 0, errno == ENOENT {
-                descriptor = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, PrivateFiles.fileMode)
-                if descriptor < 0, errno == EEXIST { continue }
-            }
-            if descriptor >= 0 { return (descriptor, true) }
-            let code = errno
-            switch code {
-            case ELOOP:
-                throw FileSystemError(path: path, operation: "open lock file", code: code,
-                                      advice: "The lock file is a symbolic link; tokenkeeper never writes through one. Remove it, "
-                                          + "and check who can write its folder.")
-            case EROFS where readOnly, EACCES where readOnly:
-                let reader = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-                if reader >= 0 { return (reader, false) }
-                if errno == ENOENT { return nil }
-                throw FileSystemError(path: path, operation: "open lock file", code: errno)
-            case EROFS:
-                throw FileSystemError(path: path, operation: "open lock file", code: code,
-                                      advice: "The state's folder is read-only (a read-only mount?), and a run changes the state. "
-                                          + "Commands that only read (status, plan, token list, run --dry-run) work on a read-only mount.")
-            case EACCES:
-                throw FileSystemError(path: path, operation: "open lock file", code: code,
-                                      advice: "This user may not create files in the folder that holds the vault and the store; "
-                                          + "run as the state's owner, or give the folder to the user that runs the jobs.")
-            default:
-                throw FileSystemError(path: path, operation: "open lock file", code: code)
-            }
+        let descriptor = PrivateFiles.openNoFollow(path, flags: O_RDWR)
+        if descriptor >= 0 { return (descriptor, true) }
+        let code = errno
+        switch code {
+        case ELOOP:
+            throw FileSystemError(path: path, operation: "open lock file", code: code,
+                                  advice: "The lock file is a symbolic link; tokenkeeper never writes through one. Remove it, "
+                                      + "and check who can write its folder.")
+        case EROFS where readOnly, EACCES where readOnly:
+            let reader = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+            if reader >= 0 { return (reader, false) }
+            if errno == ENOENT { return nil }
+            throw FileSystemError(path: path, operation: "open lock file", code: errno)
+        case EROFS:
+            throw FileSystemError(path: path, operation: "open lock file", code: code,
+                                  advice: "The state's folder is read-only (a read-only mount?), and a run changes the state. "
+                                      + "Commands that only read (status, plan, token list, run --dry-run) work on a read-only mount.")
+        case EACCES:
+            throw FileSystemError(path: path, operation: "open lock file", code: code,
+                                  advice: "This user may not create files in the folder that holds the vault and the store; "
+                                      + "run as the state's owner, or give the folder to the user that runs the jobs.")
+        default:
+            throw FileSystemError(path: path, operation: "open lock file", code: code)
         }
-        throw FileSystemError(path: path, operation: "open lock file", code: EAGAIN)
     }
 }
 

@@ -72,6 +72,21 @@ package enum PrivateFiles {
         try syncDirectory(directory.isEmpty ? "." : directory)
     }
 
+    /// Opens `path` with `flags` (for example `O_RDWR`, or `O_WRONLY | O_APPEND`) without ever following a
+    /// symbolic link, creating it exclusively (mode 0600) when it is missing: a link planted in its place
+    /// makes the open fail (`ELOOP`) instead of writing the file it points to.
+    /// - Returns: the descriptor, or -1 with `errno` set.
+    package static func openNoFollow(_ path: String, flags: Int32) -> Int32 {
+        for _ in 0..<10 {  // bounded: repeats only while the file appears and vanishes between the two opens
+            let existing = open(path, flags | O_NOFOLLOW | O_CLOEXEC)
+            if existing >= 0 || errno != ENOENT { return existing }
+            let created = open(path, flags | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, fileMode)
+            if created >= 0 || errno != EEXIST { return created }
+        }
+        errno = EAGAIN
+        return -1
+    }
+
     /// Writes all of `bytes` to an open descriptor, retrying short writes and `EINTR`.
     package static func writeAll(fd: Int32, bytes: [UInt8], path: String) throws {
         var offset = 0

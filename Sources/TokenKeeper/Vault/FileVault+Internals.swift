@@ -67,7 +67,7 @@ extension FileVault {
         lockInProcess.lock()
         defer { lockInProcess.unlock() }
         let lockPath = path + "/write.lock"
-        let fd = Glibc.open(lockPath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, PrivateFiles.fileMode)
+        let fd = PrivateFiles.openNoFollow(lockPath, flags: O_RDWR)
         guard fd >= 0 else { throw FileSystemError(path: lockPath, operation: "open", code: errno) }
         defer { close(fd) }
         while flock(fd, LOCK_EX) != 0 {
