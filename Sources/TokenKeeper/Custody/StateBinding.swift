@@ -31,7 +31,7 @@ public enum StateBinding {
     ///   ``StoreError/exists(path:)`` when `state init` finds a file; the store's and vault's own errors.
     public static func openStore(at path: String, vault: FileVault, readOnly: Bool = false, source: StoreSource = .existing,
                                  busyTimeout: TimeInterval = 5) throws -> SQLiteTokenStore {
-        let served = try vault.storeBinding()
+        var served = try vault.storeBinding()
         switch source {
         case .create(let replacing):
             guard !Self.isPresent(path) else { throw StoreError.exists(path: path) }
@@ -42,7 +42,12 @@ public enum StateBinding {
         case .createForNewVault where !Self.isPresent(path):
             let isNew = try served.map { !$0.heldTokens } ?? !vault.holdsSecrets()
             guard isNew else { throw StateBindingError.missing(store: path, vault: vault.path, served: served) }
-            return try create(at: path, for: vault, replacing: served?.storeID, busyTimeout: busyTimeout)
+            do {
+                return try create(at: path, for: vault, replacing: served?.storeID, busyTimeout: busyTimeout)
+            } catch StoreError.exists {
+                // Another `token put` made it a moment ago (and bound the vault): open and check that one.
+                served = try vault.storeBinding()
+            }
         case .createForNewVault, .existing:
             break
         }
