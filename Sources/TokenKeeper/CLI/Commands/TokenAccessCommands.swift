@@ -21,6 +21,7 @@ package enum TokenAccessCommands {
     ) { invocation in
         let format = try invocation.choice("format", ["json", "headers", "auth-me"], default: "json")
         let spec = try JobSpec.load(path: try invocation.required("spec"))
+        try SpecStateOptions.check(invocation, against: spec)
         let access = try TokenAccess(spec: spec, principal: invocation.globals.principal, environment: invocation.globals.environment)
         let grant = try await access.accessToken(for: try TokenCommands.key(invocation), scope: invocation.value("scope"))
         invocation.console.out(try AccessTokenText.render(grant, format: format))
@@ -41,6 +42,7 @@ package enum TokenAccessCommands {
                   .value("scope", "SCOPE", "The scope to ask for (default: the provider's scope in the spec).")]
     ) { invocation in
         let spec = try JobSpec.load(path: try invocation.required("spec"))
+        try SpecStateOptions.check(invocation, against: spec)
         let provider = try invocation.required("provider")
         let assertion = try StandardInput.readSecret(prompt: "The user's access token (input hidden):", console: invocation.console)
         let access = try TokenAccess(spec: spec, principal: invocation.globals.principal, environment: invocation.globals.environment)
