@@ -19,14 +19,17 @@ package enum VaultAccess {
         throw MasterKeyMissingError()
     }
 
-    /// Opens the store at `--store` (created on first use unless `readOnly`).
-    package static func openStore(_ globals: GlobalOptions, readOnly: Bool = false) throws -> any TokenStore {
-        try SQLiteTokenStore(path: globals.storePath, readOnly: readOnly)
+    /// Opens the store at `--store` that `vault` serves; it is created only as `source` allows
+    /// (``StateBinding``): a missing, empty or different store is an error naming both.
+    package static func openStore(_ globals: GlobalOptions, vault: FileVault, readOnly: Bool = false,
+                                  source: StoreSource = .existing) throws -> SQLiteTokenStore {
+        try StateBinding.openStore(at: globals.storePath, vault: vault, readOnly: readOnly, source: source)
     }
 
     /// Opens vault and store together for token commands.
-    package static func openCustodian(_ globals: GlobalOptions, readOnly: Bool = false) throws -> TokenCustodian {
-        TokenCustodian(vault: try openVault(globals, readOnly: readOnly), store: try openStore(globals, readOnly: readOnly))
+    package static func openCustodian(_ globals: GlobalOptions, readOnly: Bool = false, source: StoreSource = .existing) throws -> TokenCustodian {
+        let vault = try openVault(globals, readOnly: readOnly)
+        return TokenCustodian(vault: vault, store: try openStore(globals, vault: vault, readOnly: readOnly, source: source))
     }
 
     /// Opens the vault at `--vault` as `--principal`.

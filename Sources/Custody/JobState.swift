@@ -19,7 +19,8 @@ public struct JobState {
                             clock: @escaping @Sendable () -> Date = { Date() }) throws -> JobState {
         let vault = try FileVault.open(at: spec.vaultPath, masterKey: masterKey, principal: principal, readOnly: readOnly,
                                        clock: clock)
-        let store = try SQLiteTokenStore(path: spec.storePath, readOnly: readOnly)
+        // The store the vault serves, never created here: a missing, empty or different one is an error (StateBinding).
+        let store = try StateBinding.openStore(at: spec.storePath, vault: vault, readOnly: readOnly)
         return JobState(vault: vault, store: store)
     }
 }

@@ -20,6 +20,8 @@ public final class TokenCustodian {
     public let store: any TokenStore
     private var keys: [KeyID: AESGCMContext] = [:]
     private var latest: [String: Int] = [:]
+    /// Whether the vault is known to record that its store has held tokens (checked once per custodian).
+    private var storeHoldsTokensRecorded = false
 
     private struct KeyID: Hashable {
         var secret: String
@@ -44,6 +46,11 @@ public final class TokenCustodian {
         if let problem = RefreshTokenSyntax.problem(token.revealed) { throw CustodyError.badToken(key, problem) }
         let secret = key.tenant
         let (version, sealed) = try seal(token, for: key, secret: secret)
+        // Before the first token goes in: from then on a missing store is one to restore, never to make anew.
+        if !storeHoldsTokensRecorded {
+            try vault.bindStore(store.identity.id, heldTokens: true, replacing: nil)
+            storeHoldsTokensRecorded = true
+        }
         let isNew = try store.put(StoredToken(key: key, secretName: secret, keyVersion: version, sealedToken: sealed, issuedAt: issuedAt,
                                               expiresAt: expiresAt, updatedAt: issuedAt))
         return isNew ? .added : .updated
@@ -67,9 +74,12 @@ public final class TokenCustodian {
         return SecretText(String(decoding: plaintext, as: UTF8.self))
     }
 
-    /// Seals `token` for `key` under the newest enabled version of `secret`, creating the secret if missing.
+    /// Seals `token` for `key` under the newest enabled version of `secret`, creating the secret if missing
+    /// (refused while rows of the tenant still hold tokens naming that secret: a new version 1 would not
+    /// open them, so a lost secret file must be restored, not replaced).
+    /// - throws: ``CustodyError/secretMissing(secret:tenant:tokens:)``, the vault's errors.
     public func seal(_ token: SecretText, for key: TokenKey, secret: String) throws -> (version: Int, sealed: [UInt8]) {
-        let version = try latestVersion(of: secret)
+        let version = try latestVersion(of: secret, tenant: key.tenant)
         var plaintext = Array(token.revealed.utf8)
         defer { wipe(&plaintext) }
         let context = try context(secret: secret, version: version)
@@ -84,14 +94,17 @@ public final class TokenCustodian {
         latest.removeAll()
     }
 
-    /// The newest enabled version of `secret`, creating the secret (version 1) when it does not exist.
-    func latestVersion(of secret: String) throws -> Int {
+    /// The newest enabled version of `secret`, creating the secret (version 1) when it does not exist and
+    /// no row of `tenant` holds a token naming it.
+    func latestVersion(of secret: String, tenant: String) throws -> Int {
         if let version = latest[secret] { return version }
         let version: Int
         let key: SymmetricKey
         do {
             (version, key) = try vault.latestDataKey(secret: secret)
         } catch VaultError.secretNotFound {
+            let orphans = try store.tokenCount(tenant: tenant, secret: secret)
+            guard orphans == 0 else { throw CustodyError.secretMissing(secret: secret, tenant: tenant, tokens: orphans) }
             _ = try vault.createSecret(secret)
             (version, key) = try vault.latestDataKey(secret: secret)
         }

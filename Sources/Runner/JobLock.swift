@@ -35,14 +35,19 @@ package final class JobLock {
     ///   - protectedPaths: the vault folder and the store file.
     ///   - timeout: how long to wait for a lock another job holds.
     ///   - owner: a short description of this job written into the lock file (run id, job name).
+    ///   - readOnly: for a dry run: on a read-only folder (a read-only mount) an existing lock file is locked
+    ///     through a read-only descriptor, and a missing one is skipped (no job has run on this state, and
+    ///     none can through this mount).
     /// - throws: ``JobLockError/held`` after `timeout`, naming the holder; ``FileSystemError`` when a lock
-    ///   file cannot be created.
-    package static func acquire(protecting protectedPaths: [String], timeout: TimeInterval, owner: String) throws -> JobLock {
+    ///   file cannot be created or is a symbolic link; ``WritableStateFolderError`` and ``ForeignOwnerError``
+    ///   for a folder others could plant links in, or a folder or lock file of another user.
+    package static func acquire(protecting protectedPaths: [String], timeout: TimeInterval, owner: String,
+                                readOnly: Bool = false) throws -> JobLock {
         let lockPaths = Array(Set(protectedPaths.map { Self.lockPath(for: $0) })).sorted()
         var taken: [Int32] = []
         do {
             for path in lockPaths {
-                taken.append(try lockOne(path, timeout: timeout, owner: owner))
+                if let descriptor = try lockOne(path, timeout: timeout, owner: owner, readOnly: readOnly) { taken.append(descriptor) }
             }
         } catch {
             for descriptor in taken { close(descriptor) }
@@ -67,11 +72,18 @@ package final class JobLock {
         descriptors = []
     }
 
-    private static func lockOne(_ path: String, timeout: TimeInterval, owner: String) throws -> Int32 {
+    private static func lockOne(_ path: String, timeout: TimeInterval, owner: String, readOnly: Bool) throws -> Int32? {
         let parent = (path as NSString).deletingLastPathComponent
-        if !parent.isEmpty, !PrivateFiles.exists(parent) { try PrivateFiles.createPrivateDirectory(parent) }
-        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, PrivateFiles.fileMode)
-        guard descriptor >= 0 else { throw FileSystemError(path: path, operation: "open lock file", code: errno) }
+        // The folder is never created here (a missing one means missing state), and must not let others
+        // plant a link where the lock file goes.
+        try StateOwnership.requireSafeFolder(parent.isEmpty ? "." : parent)
+        guard let (descriptor, writable) = try openLockFile(path, readOnly: readOnly) else { return nil }
+        do {
+            try StateOwnership.requireOwnedPlainFile(descriptor, path: path)
+        } catch {
+            close(descriptor)
+            throw error
+        }
         let deadline = Date().addingTimeInterval(max(0, timeout))
         while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
@@ -88,10 +100,42 @@ package final class JobLock {
             usleep(50_000)
         }
         // Record who holds it, for the message a waiting job prints.
-        let note = Array("pid \(getpid()) since \(ISO8601DateFormatter().string(from: Date())): \(owner)\n".utf8)
-        if ftruncate(descriptor, 0) == 0 { _ = try? PrivateFiles.writeAll(fd: descriptor, bytes: note, path: path) }
-        lseek(descriptor, 0, SEEK_SET)
+        if writable {
+            let note = Array("pid \(getpid()) since \(ISO8601DateFormatter().string(from: Date())): \(owner)\n".utf8)
+            if ftruncate(descriptor, 0) == 0 { _ = try? PrivateFiles.writeAll(fd: descriptor, bytes: note, path: path) }
+            lseek(descriptor, 0, SEEK_SET)
+        }
         return descriptor
+    }
+
+    /// Opens the lock file without ever following a symbolic link, creating it (exclusively) when it is
+    /// missing. On a read-only folder, for a dry run, opens an existing one read-only (flock works on it)
+    /// and returns nil for a missing one.
+    private static func openLockFile(_ path: String, readOnly: Bool) throws -> (descriptor: Int32, writable: Bool)? {
+        let descriptor = PrivateFiles.openNoFollow(path, flags: O_RDWR)
+        if descriptor >= 0 { return (descriptor, true) }
+        let code = errno
+        switch code {
+        case ELOOP:
+            throw FileSystemError(path: path, operation: "open lock file", code: code,
+                                  advice: "The lock file is a symbolic link; tokenkeeper never writes through one. Remove it, "
+                                      + "and check who can write its folder.")
+        case EROFS where readOnly, EACCES where readOnly:
+            let reader = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+            if reader >= 0 { return (reader, false) }
+            if errno == ENOENT { return nil }
+            throw FileSystemError(path: path, operation: "open lock file", code: errno)
+        case EROFS:
+            throw FileSystemError(path: path, operation: "open lock file", code: code,
+                                  advice: "The state's folder is read-only (a read-only mount?), and a run changes the state. "
+                                      + "Commands that only read (status, plan, token list, run --dry-run) work on a read-only mount.")
+        case EACCES:
+            throw FileSystemError(path: path, operation: "open lock file", code: code,
+                                  advice: "This user may not create files in the folder that holds the vault and the store; "
+                                      + "run as the state's owner, or give the folder to the user that runs the jobs.")
+        default:
+            throw FileSystemError(path: path, operation: "open lock file", code: code)
+        }
     }
 }
 

@@ -52,7 +52,7 @@ package struct JobRunner {
         let principal = try options.principal(for: spec)
         let masterKey = try loadMasterKey()
         let lock = try JobLock.acquire(protecting: [spec.vaultPath, spec.storePath], timeout: options.lockTimeout,
-                                       owner: "job \(spec.name), run \(runID)\(options.dryRun ? " (dry run)" : "")")
+                                       owner: "job \(spec.name), run \(runID)\(options.dryRun ? " (dry run)" : "")", readOnly: options.dryRun)
         defer { lock.release() }
         let state = try JobState.open(spec: spec, masterKey: masterKey, principal: principal, readOnly: options.dryRun,
                                       clock: options.clock)

@@ -182,9 +182,13 @@ public struct ReportSettings: Sendable {
 
 extension JobSpec {
     /// Reads, parses and checks the spec at `path`. Secrets are not resolved here.
-    /// - throws: ``SpecError`` with every problem found, or a file error.
+    /// - throws: ``SpecError`` with every problem found, ``SpecFileError`` for a path that is missing or a
+    ///   folder (both exit 2), or a file error.
     public static func load(path: String) throws -> JobSpec {
         let absolute = SpecPaths.resolve(path, against: FileManager.default.currentDirectoryPath)
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: absolute, isDirectory: &isFolder) else { throw SpecFileError(path: path, isFolder: false) }
+        guard !isFolder.boolValue else { throw SpecFileError(path: path, isFolder: true) }
         let bytes = try PrivateFiles.readFile(absolute)
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw SpecError([SpecDiagnostic(file: path, mark: SourceMark(line: 1, column: 1), message: "the file is not UTF-8",

@@ -12,6 +12,8 @@ import Vault
 
 
 
+
+
 /// Turns any error a stage meets into the ``FailureType`` a report files it under.
 ///
 /// The message is the error's own actionable description (item, problem, remedy), which by contract
@@ -25,14 +27,17 @@ package enum FailureClassifier {
         case let error as VaultError:
             switch error {
             case .permissionDenied: return (.policyDenied, "permission_denied", message)
-            case .corrupt: return (.corrupt, "vault_corrupt", message)
+            case .corrupt, .corruptSecret: return (.corrupt, "vault_corrupt", message)
+            case .storeNotServed: return (.environment, "store_not_served", message)
             case .wrongMasterKey: return (.configuration, "wrong_master_key", message)
             case .secretNotFound, .versionNotFound: return (.notFound, nil, message)
             case .secretDeleted: return (.notFound, "secret_deleted", message)
             case .readOnly: return (.unexpected, nil, message)
             default: return (.configuration, nil, message)
             }
+        case CustodyError.secretMissing: return (.notFound, "secret_missing", message)
         case is any SealingFailure: return (.crypto, "unreadable", message)
+        case is StateBindingError: return (.environment, "store_not_served", message)
         case let error as OAuthError:
             switch error.kind {
             case .deadToken: return (.reauthRequired, error.reportCode, message)
@@ -42,7 +47,7 @@ package enum FailureClassifier {
         case let error as StoreError:
             switch error {
             case .notFound, .tokenDropped: return (.notFound, nil, message)
-            case .schemaTooNew, .needsMigration: return (.environment, nil, message)
+            case .schemaTooNew, .needsMigration, .missing, .empty, .exists, .readOnlyFolder: return (.environment, nil, message)
             case .notDurable: return (.transient, "store_busy", message)
             }
         case let error as SQLiteError:
@@ -51,7 +56,7 @@ package enum FailureClassifier {
             case .corrupt: return (.corrupt, "sqlite_corrupt", message)
             case .other: return (.environment, "sqlite_\(error.code)", message)
             }
-        case is FileSystemError, is InsecurePermissionsError: return (.environment, nil, message)
+        case is FileSystemError, is InsecurePermissionsError, is ForeignOwnerError, is WritableStateFolderError: return (.environment, nil, message)
         case is SpecError, is SecretReferenceError: return (.configuration, nil, message)
         default: return (.unexpected, nil, message)
         }

@@ -10,9 +10,10 @@ import Support
 ///
 /// Opening turns on extended result codes, a busy timeout, WAL journaling with `synchronous=NORMAL`
 /// (durable at every checkpoint and safe against corruption on power loss, the usual WAL trade-off),
-/// and foreign keys. A new database file is created with mode 0600 inside a 0700 folder, and an
-/// existing one that group or others can read is refused (I6). Read-only connections never write
-/// the database file, so a dry run leaves it byte-identical (I5).
+/// and foreign keys. It never creates a database (``SQLiteTokenStore/create(at:busyTimeout:)`` does, under a
+/// temporary name); a file that group or others can read is refused (I6), and so is one that belongs
+/// to another user, or sits in a folder others can write (issue 10). Read-only connections never
+/// write the database file, so a dry run leaves it byte-identical (I5).
 ///
 /// Not `Sendable`: a connection belongs to one thread at a time. Share it through one serializing
 /// owner only.
@@ -25,35 +26,65 @@ package final class SQLiteConnection {
     package let isReadOnly: Bool
     private var statements: [String: SQLiteStatement] = [:]
 
-    /// Opens (or, unless read-only, creates) the database at `path`.
+    /// How a connection comes to its database file.
+    package enum Opening: Sendable {
+        /// An existing store, to read and write.
+        case readWrite
+        /// An existing store, never written (dry runs, `status`, listings); on a read-only folder or
+        /// mount it is opened as immutable, which needs no -wal or -shm file.
+        case readOnly
+        /// A fresh empty file that ``SQLiteTokenStore/create(at:busyTimeout:)`` made under a temporary
+        /// name in a folder it has checked: gets the page size and WAL mode of a new store.
+        case newFile
+    }
+
+    /// Opens the existing database at `path` (never creates one: see ``SQLiteTokenStore/create(at:busyTimeout:)``).
     /// - Parameter busyTimeout: how long a statement waits for another connection's lock before
     ///   failing with `SQLITE_BUSY`.
-    /// - throws: ``InsecurePermissionsError`` for a group- or world-readable file, ``SQLiteError`` when
-    ///   SQLite cannot open it.
-    package init(path: String, readOnly: Bool = false, busyTimeout: TimeInterval = 5) throws {
+    /// - throws: ``StoreError`` for a missing or empty file or a read-only folder, ``InsecurePermissionsError``
+    ///   for a group- or world-readable file, ``WritableStateFolderError`` and ``ForeignOwnerError`` for a folder
+    ///   or file others could swap or that belongs to another user, ``SQLiteError`` when SQLite cannot open it.
+    package convenience init(path: String, readOnly: Bool = false, busyTimeout: TimeInterval = 5) throws {
+        try self.init(path: path, opening: readOnly ? .readOnly : .readWrite, busyTimeout: busyTimeout)
+    }
+
+    /// Opens `path` as `opening` says.
+    package init(path: String, opening: Opening, busyTimeout: TimeInterval = 5) throws {
         self.path = path
-        self.isReadOnly = readOnly
-        let exists = PrivateFiles.exists(path)
-        if exists {
-            try PrivateFiles.requirePrivate(path, isDirectory: false)
-        } else if readOnly {
-            throw FileSystemError(path: path, operation: "open store", code: ENOENT,
-                                  advice: "Check --store (or the spec's store.sqlite); a dry run never creates a store.")
-        } else {
-            let folder = (path as NSString).deletingLastPathComponent
-            if !folder.isEmpty, !PrivateFiles.exists(folder) { try PrivateFiles.createPrivateDirectory(folder) }
-            // Create the file 0600 first; SQLite gives its -wal and -shm files the same mode.
-            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, PrivateFiles.fileMode)
-            guard fd >= 0 else { throw FileSystemError(path: path, operation: "create store", code: errno) }
-            close(fd)
+        self.isReadOnly = opening == .readOnly
+        var target = path
+        var flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW
+        var immutable = false
+        if opening != .newFile {
+            let folder = Self.folder(of: path)
+            try StateOwnership.requireSafeFolder(folder)
+            try Self.requireStoreFile(path)
+            // SQLITE_OPEN_NOFOLLOW refuses a link anywhere in the path, so SQLite is given the folder's real
+            // path: a state folder that is a link (a mounted volume) is fine; a store file that is one is not.
+            guard let real = realpath(folder, nil) else { throw FileSystemError(path: folder, operation: "resolve folder", code: errno) }
+            defer { free(real) }
+            target = String(cString: real) + "/" + (path as NSString).lastPathComponent
+            if StateOwnership.isReadOnlyFolder(folder) {
+                guard opening == .readOnly else { throw StoreError.readOnlyFolder(path: path, folder: folder) }
+                flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW
+                var log = stat()
+                if lstat(path + "-wal", &log) != 0 || log.st_size == 0 {
+                    // Nothing waits in a write-ahead log, and nobody can write the store here: it is opened as
+                    // immutable, so SQLite reads the file as it is, without the -shm file WAL mode otherwise needs.
+                    target = "file:" + (target.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? target) + "?immutable=1"
+                    flags |= SQLITE_OPEN_URI
+                    immutable = true
+                }
+                // Otherwise the log holds committed changes not yet in the file: SQLite reads them through its
+                // read-only WAL support (which needs the -shm file beside it), so nothing committed is missed.
+            }
         }
         var connection: OpaquePointer?
-        // A read-only connection still opens the file read-write, with `query_only` on: SQLite refuses
-        // every write, and because the connection may then clean up after itself, closing it removes the
-        // -wal and -shm files it needed to read a WAL database. An SQLITE_OPEN_READONLY connection would
-        // leave both behind, so the store's folder would not be byte-identical after a dry run (I5).
-        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX
-        let code = sqlite3_open_v2(path, &connection, flags, nil)
+        // A read-only connection on a writable folder still opens the file read-write, with `query_only` on:
+        // SQLite refuses every write, and because the connection may then clean up after itself, closing it
+        // removes the -wal and -shm files it needed to read a WAL database. An SQLITE_OPEN_READONLY connection
+        // would leave both behind, so the store's folder would not be byte-identical after a dry run (I5).
+        let code = sqlite3_open_v2(target, &connection, flags, nil)
         guard code == SQLITE_OK, let connection else {
             // "Whether or not an error occurs when it is opened, resources associated with the database
             // connection handle should be released by passing it to sqlite3_close()" (sqlite.org/c3ref/open.html).
@@ -64,19 +95,49 @@ package final class SQLiteConnection {
         handle = connection
         sqlite3_extended_result_codes(handle, 1)
         sqlite3_busy_timeout(handle, Int32(busyTimeout * 1000))
-        if readOnly {
-            try execute("PRAGMA query_only=ON")
-        } else {
-            if !exists {
-                // 16 KiB pages for a new store: a sealed token row is about 1.4 KB, so a page holds 11 rows
-                // instead of 2, and a rotation writes a third fewer bytes in a quarter of the system calls.
-                // Only possible before the first table exists (and before WAL is on).
-                try execute("PRAGMA page_size=16384")
-            }
+        switch opening {
+        case .readOnly:
+            if !immutable { try execute("PRAGMA query_only=ON") }
+        case .newFile:
+            // 16 KiB pages for a new store: a sealed token row is about 1.4 KB, so a page holds 11 rows
+            // instead of 2, and a rotation writes a third fewer bytes in a quarter of the system calls.
+            // Only possible before the first table exists (and before WAL is on).
+            try execute("PRAGMA page_size=16384")
+            fallthrough
+        case .readWrite:
             try execute("PRAGMA journal_mode=WAL")
             try execute("PRAGMA synchronous=NORMAL")
         }
         try execute("PRAGMA foreign_keys=ON")
+    }
+
+    /// The folder a store file lives in (`.` for a bare name).
+    static func folder(of path: String) -> String {
+        let folder = (path as NSString).deletingLastPathComponent
+        return folder.isEmpty ? "." : folder
+    }
+
+    /// Checks the store file before SQLite opens it: it exists, is a plain non-empty file (not a link)
+    /// that only this user can read and that belongs to this user, and so are its -wal and -shm files.
+    /// An empty file is never taken for a new store: a store is made only by ``SQLiteTokenStore/create(at:busyTimeout:)``.
+    private static func requireStoreFile(_ path: String) throws {
+        var info = stat()
+        guard lstat(path, &info) == 0 else {
+            let code = errno
+            if code == ENOENT { throw StoreError.missing(path: path) }
+            throw FileSystemError(path: path, operation: "open store", code: code)
+        }
+        for companion in [path, path + "-wal", path + "-shm"] {
+            guard lstat(companion, &info) == 0 else { continue }
+            guard (info.st_mode & S_IFMT) == S_IFREG else {
+                throw FileSystemError(path: companion, operation: "open store", code: ELOOP,
+                                      advice: "It is a symbolic link or not a plain file; tokenkeeper opens only the store's own files. "
+                                          + "Give the store's real path (a linked folder is fine), and check who can write its folder.")
+            }
+            try PrivateFiles.requirePrivate(companion, isDirectory: false)
+            try StateOwnership.requireOwned(companion)
+            if companion == path, info.st_size == 0 { throw StoreError.empty(path: path) }
+        }
     }
 
     deinit {

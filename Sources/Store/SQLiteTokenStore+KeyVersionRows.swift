@@ -18,6 +18,15 @@ extension SQLiteTokenStore {
         return counts
     }
 
+    /// Every tenant with rows that hold a token, sorted: rotation covers them even when their secret is
+    /// missing from the vault, so such a tenant is reported instead of passed over.
+    public func tenantsHoldingTokens() throws -> [String] {
+        let statement = try connection.cached("SELECT DISTINCT tenant FROM key_version_rows WHERE rows > 0 ORDER BY tenant")
+        defer { statement.reset() }
+        var tenants: [String] = []
+        while try statement.step() { tenants.append(statement.text(0)) }
+        return tenants
+    }
 
     /// The counts recomputed from the rows themselves, a full scan: for checking that the kept counts
     /// agree (tests, diagnostics), never on a hot path.

@@ -1,10 +1,16 @@
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+import Support
+
 /// The SQLite token store: one row per (tenant, user, provider) holding a sealed refresh token.
 ///
 /// It never encrypts or decrypts: it keeps the sealed bytes ``TokenCustodian`` gives it. Queries
 /// that may cover many rows stream through a callback, one row at a time, so memory does not grow
 /// with the store. Not `Sendable` (it owns one connection); open one store per thread or task.
+
 public final class SQLiteTokenStore: TokenStore {
     /// The connection; `package` so that tests and benchmarks can inspect query plans.
     package let connection: SQLiteConnection
@@ -15,12 +21,54 @@ public final class SQLiteTokenStore: TokenStore {
         status, failure_count, last_error_code, lease_owner, lease_until, updated_at
         """
 
-    /// Opens the store at `path`, creating it (0600, in a 0700 folder) and migrating its schema unless
-    /// `readOnly`. A read-only store is never written: a dry run leaves it byte-identical (I5).
-    /// - throws: ``InsecurePermissionsError``, ``SQLiteError``, ``StoreError``.
-    public init(path: String, readOnly: Bool = false, busyTimeout: TimeInterval = 5) throws {
-        connection = try SQLiteConnection(path: path, readOnly: readOnly, busyTimeout: busyTimeout)
-        try StoreSchema.migrate(connection)
+    /// The store's identity, written once when it was created (schema migration 3).
+    public let identity: StoreIdentity
+
+    /// Opens the existing store at `path` and migrates its schema unless `readOnly`. Never creates a
+    /// store: a missing or empty file is an error (``create(at:busyTimeout:)`` makes new stores). A
+    /// read-only store is never written: a dry run leaves it byte-identical (I5).
+    /// - throws: ``StoreError`` (missing, empty, read-only folder, schema), ``InsecurePermissionsError``,
+    ///   ``ForeignOwnerError``, ``WritableStateFolderError``, ``SQLiteError``.
+    public convenience init(path: String, readOnly: Bool = false, busyTimeout: TimeInterval = 5) throws {
+        try self.init(connection: SQLiteConnection(path: path, readOnly: readOnly, busyTimeout: busyTimeout), creating: false)
+    }
+
+    private init(connection: SQLiteConnection, creating: Bool) throws {
+        self.connection = connection
+        try StoreSchema.migrate(connection, creating: creating)
+        identity = try StoreIdentity.read(connection)
+    }
+
+    /// Creates a new, empty store at `path` (mode 0600; its folder is created 0700 when missing) and opens
+    /// it. The store is made under a temporary name and linked into place, which fails when anything is
+    /// at `path` already: an existing store, or an empty file, is never replaced.
+    /// - throws: ``StoreError/exists(path:)``, ``StoreError/readOnlyFolder(path:folder:)``, folder and file errors.
+    public static func create(at path: String, busyTimeout: TimeInterval = 5) throws -> SQLiteTokenStore {
+        let folder = SQLiteConnection.folder(of: path)
+        if !PrivateFiles.exists(folder) { try PrivateFiles.createPrivateDirectory(folder) }
+        try StateOwnership.requireSafeFolder(folder)
+        guard !StateOwnership.isReadOnlyFolder(folder) else { throw StoreError.readOnlyFolder(path: path, folder: folder) }
+        var info = stat()
+        guard lstat(path, &info) != 0 else { throw StoreError.exists(path: path) }
+        guard let resolved = realpath(folder, nil) else { throw FileSystemError(path: folder, operation: "resolve folder", code: errno) }
+        let real = String(cString: resolved)
+        free(resolved)
+        let temporary = real + "/.\((path as NSString).lastPathComponent).new-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, PrivateFiles.fileMode)
+        guard fd >= 0 else { throw FileSystemError(path: temporary, operation: "create store", code: errno) }
+        close(fd)
+        defer { for suffix in ["", "-wal", "-shm"] { unlink(temporary + suffix) } }
+        do {
+            // Closing the last connection checkpoints the WAL into the file and removes it.
+            _ = try SQLiteTokenStore(connection: SQLiteConnection(path: temporary, opening: .newFile, busyTimeout: busyTimeout), creating: true)
+        }
+        guard link(temporary, real + "/" + (path as NSString).lastPathComponent) == 0 else {
+            let code = errno
+            if code == EEXIST { throw StoreError.exists(path: path) }
+            throw FileSystemError(path: path, operation: "create store", code: code)
+        }
+        try PrivateFiles.syncDirectory(folder)
+        return try SQLiteTokenStore(path: path, busyTimeout: busyTimeout)
     }
 
     /// The store file.
@@ -179,6 +227,22 @@ public final class SQLiteTokenStore: TokenStore {
 
     /// How many rows the store holds.
     public func count() throws -> Int { Int(try connection.scalar("SELECT count(*) FROM tokens")) }
+
+    /// How many rows of `tenant` hold a token sealed with a version of `secret` (rows whose token was
+    /// dropped or that a crypto-shred left hold none).
+    public func tokenCount(tenant: String, secret: String) throws -> Int {
+        let statement = try connection.cached(
+            "SELECT count(*) FROM tokens WHERE tenant = ? AND secret_name = ? AND sealed_token IS NOT NULL")
+        defer { statement.reset() }
+        statement.bind(1, tenant)
+        statement.bind(2, secret)
+        return try statement.step() ? Int(statement.int(0)) : 0
+    }
+
+    /// Whether any row holds a token.
+    public func holdsTokens() throws -> Bool {
+        try connection.scalar("SELECT EXISTS (SELECT 1 FROM key_version_rows WHERE rows > 0)") != 0
+    }
 
     /// Streams rows matching the filters (nil means any), ordered by tenant, user, provider. The row
     /// value passed to `body` is only valid during the call; `body` may stop early by returning false.

@@ -6,6 +6,8 @@ import Support
 
 
 
+
+
 /// A token store that tokenkeeper cannot use as it is, or a row it cannot find.
 
 public enum StoreError: ActionableError {
@@ -20,10 +22,21 @@ public enum StoreError: ActionableError {
     /// Committed changes could not be made durable (synced to disk) because other connections kept
     /// the store busy: the caller must not act as if they were (for example purge a key version).
     case notDurable(path: String)
+    /// No store file at the path. Nothing but an explicit creation makes one (`state init`, or the first
+    /// `token put`/`token import` of a new vault): a missing store is a share that did not mount or a bad copy.
+    case missing(path: String)
+    /// The file is empty (0 bytes, or a database without tokenkeeper's tables): a truncated store or a bad
+    /// copy, never taken for a new store.
+    case empty(path: String)
+    /// Something is at the path already, so no new store is made there.
+    case exists(path: String)
+    /// The store's folder cannot be written (a read-only mount), and the command would change the store.
+    case readOnlyFolder(path: String, folder: String)
 
     public var item: String {
         switch self {
-        case .schemaTooNew(let path, _, _), .needsMigration(let path, _, _), .notDurable(let path): path
+        case .schemaTooNew(let path, _, _), .needsMigration(let path, _, _), .notDurable(let path), .missing(let path), .empty(let path),
+             .exists(let path), .readOnlyFolder(let path, _): path
         case .notFound(let key), .tokenDropped(let key): key.description
         }
     }
@@ -34,6 +47,10 @@ public enum StoreError: ActionableError {
         case .notFound: "no stored token for this tenant, user and provider"
         case .tokenDropped: "the refresh token was dropped (revoked); only the record is left"
         case .notDurable: "the store stayed busy, so its latest changes could not be synced to disk yet"
+        case .missing: "there is no store file here"
+        case .empty: "the store file is empty (a truncated file or a bad copy, not a store)"
+        case .exists: "exists already, so no new store is made here"
+        case .readOnlyFolder(_, let folder): "its folder \(folder) is read-only (a read-only mount?), and this command changes the store"
         }
     }
     public var remedy: String {
@@ -43,11 +60,16 @@ public enum StoreError: ActionableError {
         case .notFound: "Check the tenant, user and provider (`tokenkeeper token list`)."
         case .tokenDropped: "Have the user sign in again and store the new token with `tokenkeeper token put`."
         case .notDurable: "Nothing is lost; run the job again when fewer readers hold the store open (it finishes the step it skipped)."
+        case .missing: "Restore it from a backup or mount the share that holds it; a new store is made only by `tokenkeeper state init`."
+        case .empty: "Restore the store from a backup; tokenkeeper never takes an empty file for a new store."
+        case .exists: "Use the store that is there, or move it away first if it really must be replaced."
+        case .readOnlyFolder: "Run it where the state is writable; status, plan, token list and run --dry-run only read and work on a read-only mount."
         }
     }
     public var exitStatus: ExitStatus {
         switch self {
-        case .schemaTooNew, .needsMigration: .environment
+        case .schemaTooNew, .needsMigration, .missing, .empty, .readOnlyFolder: .environment
+        case .exists: .usage
         case .notFound, .tokenDropped, .notDurable: .itemsFailed
         }
     }

@@ -48,15 +48,32 @@ enum StoreSchema {
             SELECT tenant, key_version, count(*) FROM tokens WHERE sealed_token IS NOT NULL GROUP BY tenant, key_version;
         DROP INDEX tokens_by_tenant_version;
         """,
+        // 3: the store's identity, a random id written once when the store is created (or first migrated):
+        // the vault records the id of the store it serves, so a missing, empty or different store is
+        // refused instead of being taken for a new one, and no key version is purged for another store.
+        // The creation time is text (ISO 8601, UTC), apart from the tokens' integer times.
+        """
+        CREATE TABLE store_identity (
+            singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+            id TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        INSERT INTO store_identity (singleton, id, created_at)
+            VALUES (1, lower(hex(randomblob(16))), strftime('%Y-%m-%dT%H:%M:%SZ', 'now'));
+        """,
     ]
 
     /// The schema version this build of tokenkeeper writes.
     static var currentVersion: Int { migrations.count }
 
     /// Brings `connection` up to ``currentVersion``.
-    /// - throws: ``StoreError/schemaTooNew(path:found:known:)`` for a store written by a newer tokenkeeper.
-    static func migrate(_ connection: SQLiteConnection) throws {
+    /// - Parameter creating: whether the database is a new store being made; otherwise a database without
+    ///   tokenkeeper's tables is an empty file, never taken for a new store.
+    /// - throws: ``StoreError/schemaTooNew(path:found:known:)`` for a store written by a newer tokenkeeper,
+    ///   ``StoreError/empty(path:)`` for a database without tables.
+    static func migrate(_ connection: SQLiteConnection, creating: Bool = false) throws {
         let found = Int(try connection.scalar("PRAGMA user_version"))
+        guard found > 0 || creating else { throw StoreError.empty(path: connection.path) }
         guard found <= currentVersion else {
             throw StoreError.schemaTooNew(path: connection.path, found: found, known: currentVersion)
         }

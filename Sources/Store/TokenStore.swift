@@ -24,6 +24,9 @@ public protocol TokenStore: AnyObject {
     var location: String { get }
     /// Whether this session refuses writes (dry runs, `status`).
     var isReadOnly: Bool { get }
+    /// Who the store is: written once when it was created, kept by copies. The vault records the
+    /// identity of the store it serves, so a missing or swapped store is refused (I1).
+    var identity: StoreIdentity { get }
     /// Another session on the same store, read-write unless this one is read-only, for use on another
     /// thread. Its writes are visible to this session once committed.
     func openSession() throws -> any TokenStore
@@ -55,6 +58,12 @@ public protocol TokenStore: AnyObject {
     func count(tenant: String) throws -> Int
     /// How many rows the store holds.
     func count() throws -> Int
+    /// Whether any row holds a token.
+    func holdsTokens() throws -> Bool
+    /// Rows of `tenant` holding a token sealed with the secret `secret`.
+    func tokenCount(tenant: String, secret: String) throws -> Int
+    /// Every tenant with rows that hold a token, sorted.
+    func tenantsHoldingTokens() throws -> [String]
     /// Rows of a tenant per status.
     func statusCounts(tenant: String) throws -> [TokenStatus: Int]
     /// The oldest refresh time among a tenant's rows that still hold a token.

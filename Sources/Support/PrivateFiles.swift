@@ -27,7 +27,7 @@ package enum PrivateFiles {
         let directory = (path as NSString).deletingLastPathComponent
         let name = (path as NSString).lastPathComponent
         let temporary = (directory.isEmpty ? "." : directory) + "/.\(name).tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, fileMode)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, fileMode)
         guard fd >= 0 else { throw FileSystemError(path: temporary, operation: "create", code: errno) }
         var closed = false
         defer {
@@ -45,6 +45,46 @@ package enum PrivateFiles {
             throw error
         }
         try syncDirectory(directory.isEmpty ? "." : directory)
+    }
+
+    /// Writes `bytes` to a new file at `path`, mode 0600, and fails if anything (a file, a link) is
+    /// there already: for files that must never be overwritten, such as a master key. Written to a
+    /// temporary file first (fsync), then linked to its name, which the kernel refuses when the name
+    /// exists, so there is no moment at which the check and the write can be split.
+    /// - throws: ``FileSystemError`` with `EEXIST` when `path` exists, or naming the step that failed.
+    package static func writeNew(_ bytes: [UInt8], to path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        let name = (path as NSString).lastPathComponent
+        let temporary = (directory.isEmpty ? "." : directory) + "/.\(name).new-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, fileMode)
+        guard fd >= 0 else { throw FileSystemError(path: temporary, operation: "create", code: errno) }
+        defer { unlink(temporary) }
+        do {
+            defer { close(fd) }
+            try writeAll(fd: fd, bytes: bytes, path: temporary)
+            guard fsync(fd) == 0 else { throw FileSystemError(path: temporary, operation: "fsync", code: errno) }
+        }
+        guard link(temporary, path) == 0 else {
+            let code = errno
+            throw FileSystemError(path: path, operation: "create", code: code,
+                                  advice: code == EEXIST ? "Something is there already and is never overwritten; choose a new path." : nil)
+        }
+        try syncDirectory(directory.isEmpty ? "." : directory)
+    }
+
+    /// Opens `path` with `flags` (for example `O_RDWR`, or `O_WRONLY | O_APPEND`) without ever following a
+    /// symbolic link, creating it exclusively (mode 0600) when it is missing: a link planted in its place
+    /// makes the open fail (`ELOOP`) instead of writing the file it points to.
+    /// - Returns: the descriptor, or -1 with `errno` set.
+    package static func openNoFollow(_ path: String, flags: Int32) -> Int32 {
+        for _ in 0..<10 {  // bounded: repeats only while the file appears and vanishes between the two opens
+            let existing = open(path, flags | O_NOFOLLOW | O_CLOEXEC)
+            if existing >= 0 || errno != ENOENT { return existing }
+            let created = open(path, flags | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, fileMode)
+            if created >= 0 || errno != EEXIST { return created }
+        }
+        errno = EAGAIN
+        return -1
     }
 
     /// Writes all of `bytes` to an open descriptor, retrying short writes and `EINTR`.
@@ -116,7 +156,12 @@ package enum PrivateFiles {
         guard mkdir(path, directoryMode) == 0 || errno == EEXIST else {
             throw FileSystemError(path: path, operation: "create folder", code: errno)
         }
-        guard chmod(path, directoryMode) == 0 else { throw FileSystemError(path: path, operation: "chmod", code: errno) }
+        // mkdir's mode passes through the umask: set 0700 on the folder itself, never through a link
+        // someone put in its place.
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw FileSystemError(path: path, operation: "open folder", code: errno) }
+        defer { close(fd) }
+        guard fchmod(fd, directoryMode) == 0 else { throw FileSystemError(path: path, operation: "chmod", code: errno) }
     }
 
     /// Refuses a file or folder that group or others may read, write or enter, as ssh refuses such a key.

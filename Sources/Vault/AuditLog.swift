@@ -30,7 +30,7 @@ struct AuditLog {
     func append(_ entry: Entry) throws {
         var line = Array(try VaultFileCodec.encoder.encode(entry))
         line.append(0x0A)
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, PrivateFiles.fileMode)
+        let fd = PrivateFiles.openNoFollow(path, flags: O_WRONLY | O_APPEND)
         guard fd >= 0 else { throw FileSystemError(path: path, operation: "open audit log", code: errno) }
         defer { close(fd) }
         try PrivateFiles.writeAll(fd: fd, bytes: line, path: path)

@@ -70,7 +70,7 @@ extension FileVault {
         lockInProcess.lock()
         defer { lockInProcess.unlock() }
         let lockPath = path + "/write.lock"
-        let fd = Glibc.open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, PrivateFiles.fileMode)
+        let fd = PrivateFiles.openNoFollow(lockPath, flags: O_RDWR)
         guard fd >= 0 else { throw FileSystemError(path: lockPath, operation: "open", code: errno) }
         defer { close(fd) }
         while flock(fd, LOCK_EX) != 0 {
@@ -89,8 +89,14 @@ extension FileVault {
     func loadSecret(_ name: String) throws -> SecretFile {
         let file = secretPath(name)
         guard PrivateFiles.exists(file) else { throw VaultError.secretNotFound(name) }
-        let secret = try VaultFileCodec.read(SecretFile.self, from: file, macKeys: [keyID: macKey]).body
-        guard secret.name == name else { throw VaultError.corrupt(file: file, detail: "it holds secret '\(secret.name)'") }
+        let secret: SecretFile
+        do {
+            secret = try VaultFileCodec.read(SecretFile.self, from: file, macKeys: [keyID: macKey]).body
+        } catch VaultError.corrupt(let file, let detail) {
+            // A damaged secret file harms its own secret's tokens only: an item failure, in every command.
+            throw VaultError.corruptSecret(name: name, file: file, detail: detail)
+        }
+        guard secret.name == name else { throw VaultError.corruptSecret(name: name, file: file, detail: "it holds secret '\(secret.name)'") }
         return secret
     }
 
@@ -105,9 +111,13 @@ extension FileVault {
     }
 
     func allSecretFiles() throws -> [SecretFile] {
-        let names = try FileManager.default.contentsOfDirectory(atPath: path + "/secrets")
+        try secretFileNames().map(loadSecret)
+    }
+
+    /// The names of every secret file, live or soft-deleted, sorted, without reading the files.
+    func secretFileNames() throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: path + "/secrets")
             .filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.map { String($0.dropLast(5)) }.sorted()
-        return try names.map(loadSecret)
     }
 
     /// Adds a version with a fresh random data key wrapped under the master key.
@@ -125,7 +135,7 @@ extension FileVault {
     /// Unwraps a version's data key with the master key.
     func unwrap(_ entry: SecretFile.Version, secret: String) throws -> SymmetricKey {
         guard let wrapped = Data(base64Encoded: entry.wrappedKey).map(Array.init) else {
-            throw VaultError.corrupt(file: secretPath(secret), detail: "version \(entry.version)'s wrapped key is not base64")
+            throw VaultError.corruptSecret(name: secret, file: secretPath(secret), detail: "version \(entry.version)'s wrapped key is not base64")
         }
         do {
             var bytes = try AESGCM.open(combined: wrapped, key: masterKey.key,
@@ -133,7 +143,7 @@ extension FileVault {
             defer { wipe(&bytes) }
             return try SymmetricKey(bytes: bytes)
         } catch {
-            throw VaultError.corrupt(file: secretPath(secret), detail: "version \(entry.version)'s wrapped key does not open")
+            throw VaultError.corruptSecret(name: secret, file: secretPath(secret), detail: "version \(entry.version)'s wrapped key does not open")
         }
     }
 

@@ -66,10 +66,7 @@ public final class FileVault: KeyVault, @unchecked Sendable {
     /// - throws: ``VaultError/folderNotEmpty(path:)``, ``VaultError/invalidRetention(_:)``, file errors.
     public static func initialize(at path: String, masterKey: MasterKey, principal: String, retentionDays: Int = 90,
                                   clock: @escaping @Sendable () -> Date = { Date() }) throws -> FileVault {
-        guard (7...90).contains(retentionDays) else { throw VaultError.invalidRetention(retentionDays) }
-        if PrivateFiles.exists(path), !((try? FileManager.default.contentsOfDirectory(atPath: path))?.isEmpty ?? false) {
-            throw VaultError.folderNotEmpty(path: path)
-        }
+        try checkInitializable(at: path, retentionDays: retentionDays)
         try PrivateFiles.createPrivateDirectory(path)
         try PrivateFiles.createPrivateDirectory(path + "/secrets")
         try PrivateFiles.writeAtomically([], to: path + "/write.lock")
@@ -82,11 +79,28 @@ public final class FileVault: KeyVault, @unchecked Sendable {
         return vault
     }
 
+    /// Checks, writing nothing, that a vault can be made at `path`: the retention is 7-90 days, and the
+    /// path is free or an empty private folder of this user. `vault init` calls it before it writes
+    /// the master key file, so a refused init leaves no key file behind.
+    /// - throws: ``VaultError/invalidRetention(_:)``, ``VaultError/folderNotEmpty(path:)``, ``InsecurePermissionsError``,
+    ///   ``ForeignOwnerError``, file errors.
+    public static func checkInitializable(at path: String, retentionDays: Int = 90) throws {
+        guard (7...90).contains(retentionDays) else { throw VaultError.invalidRetention(retentionDays) }
+        guard PrivateFiles.exists(path) else { return }
+        guard (try? FileManager.default.contentsOfDirectory(atPath: path))?.isEmpty ?? false else {
+            throw VaultError.folderNotEmpty(path: path)
+        }
+        try PrivateFiles.requirePrivate(path, isDirectory: true)
+        try StateOwnership.requireOwned(path)
+    }
+
     /// Opens an existing vault as `principal`.
     /// - Parameter readOnly: for dry runs: every call that would write is refused and nothing, not even
     ///   the audit log, is written (I5).
-    /// - throws: ``VaultError/wrongMasterKey(vault:)`` for another key, ``VaultError/corrupt(file:detail:)``,
-    ///   ``InsecurePermissionsError`` for a folder or file readable by group or others.
+    /// - throws: ``VaultError/wrongMasterKey(vault:)`` for another key, ``VaultError/corrupt(file:detail:)`` for
+    ///   a damaged `vault.json` or `policies.json` (a damaged secret file fails only its own secret, later),
+    ///   ``InsecurePermissionsError`` for a folder or file readable by group or others, ``ForeignOwnerError``
+    ///   for one that belongs to another user.
     public static func open(at path: String, masterKey: MasterKey, principal: String, readOnly: Bool = false,
                             clock: @escaping @Sendable () -> Date = { Date() }) throws -> FileVault {
         try requireVaultFolder(path)
@@ -95,17 +109,23 @@ public final class FileVault: KeyVault, @unchecked Sendable {
         guard try VaultFileCodec.keyID(of: manifestPath) == masterKey.identifier else { throw VaultError.wrongMasterKey(vault: path) }
         let manifest = try VaultFileCodec.read(VaultManifest.self, from: manifestPath,
                                                macKeys: [try masterKey.identifier: try masterKey.fileMACKey]).body
-        return try FileVault(path: path, principal: principal, readOnly: readOnly, masterKey: masterKey, manifest: manifest, clock: clock)
+        let vault = try FileVault(path: path, principal: principal, readOnly: readOnly, masterKey: masterKey, manifest: manifest, clock: clock)
+        // The policies guard every call: a damaged policy file stops every command here, with the same exit code.
+        _ = try vault.loadPolicies()
+        return vault
     }
 
-    /// Checks that `path` is a vault folder and that it and everything in it is private.
+    /// Checks that `path` is a vault folder and that it and everything in it is private and belongs to
+    /// the user running (a file of another user would be replaced by one it cannot read).
     static func requireVaultFolder(_ path: String) throws {
         guard PrivateFiles.exists(path + "/vault.json") else { throw VaultError.notAVault(path: path) }
         try PrivateFiles.requirePrivate(path, isDirectory: true)
         for folder in [path, path + "/secrets"] where PrivateFiles.exists(folder) {
             try PrivateFiles.requirePrivate(folder, isDirectory: true)
+            try StateOwnership.requireOwned(folder)
             for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where name != "secrets" {
                 try PrivateFiles.requirePrivate(folder + "/" + name, isDirectory: false)
+                try StateOwnership.requireOwned(folder + "/" + name)
             }
         }
     }
@@ -151,6 +171,10 @@ public final class FileVault: KeyVault, @unchecked Sendable {
         }
     }
 
+    public func secretNames() throws -> [String] {
+        try reading("list secret names", secret: nil, permission: .list) { try secretFileNames() }
+    }
+
     public func versions(of name: String) throws -> [SecretVersion] {
         try reading("list versions", secret: name, permission: .list) {
             try loadLiveSecret(name).versions.map { SecretVersion(number: $0.version, createdAt: $0.createdAt, enabled: $0.enabled) }
@@ -190,8 +214,9 @@ public final class FileVault: KeyVault, @unchecked Sendable {
         }
     }
 
-    public func purgeVersion(secret: String, version: Int) throws {
+    public func purgeVersion(secret: String, version: Int, servingStore storeID: String) throws {
         try mutating("purge version", secret: secret, version: version, permission: .purge) {
+            try requireServing(storeID)
             var file = try loadLiveSecret(secret)
             guard let index = file.versions.firstIndex(where: { $0.version == version }) else {
                 throw VaultError.versionNotFound(secret: secret, version: version)

@@ -25,6 +25,9 @@ public protocol KeyVault: AnyObject, Sendable {
     func addVersion(to name: String) throws -> SecretVersion
     /// Live (not deleted) secrets. Needs `list`.
     func secrets() throws -> [SecretSummary]
+    /// The names of every secret, live or soft-deleted, without opening any (so one damaged secret does not
+    /// hide the others). Needs `list`.
+    func secretNames() throws -> [String]
     /// A secret's versions in ascending order. Needs `list`.
     func versions(of name: String) throws -> [SecretVersion]
     /// The data key of one version; a disabled version still opens, so old tokens stay readable (I1). Needs `get`.
@@ -33,8 +36,10 @@ public protocol KeyVault: AnyObject, Sendable {
     func latestDataKey(secret: String) throws -> (version: Int, key: SymmetricKey)
     /// Disables a version (never the latest). Needs `set`.
     func disableVersion(secret: String, version: Int) throws
-    /// Removes a disabled version for good. Needs `purge`. The caller must know no token uses it (I1).
-    func purgeVersion(secret: String, version: Int) throws
+    /// Removes a disabled version for good. Needs `purge`. The caller must know no token uses it (I1), in the
+    /// store it names: refused with ``VaultError/storeNotServed(vault:store:served:)`` unless `storeID` is the
+    /// store this vault serves, so no version is purged while the store that needs it is missing or another.
+    func purgeVersion(secret: String, version: Int, servingStore storeID: String) throws
     /// Soft-deletes a secret: its tokens become unreadable at once. Needs `delete`.
     func deleteSecret(_ name: String) throws
     /// Brings back a soft-deleted secret. Needs `recover`.
@@ -56,6 +61,13 @@ public protocol KeyVault: AnyObject, Sendable {
     func requirePermission(_ permission: VaultPermission, operation: String) throws
     /// Purges every soft-deleted secret whose purge date has passed. Needs `purge`. Returns their names.
     func purgeOverdue() throws -> [String]
+    /// The store this vault serves (``StoreBinding``), read now; nil while it serves none.
+    func storeBinding() throws -> StoreBinding?
+    /// Records the store this vault serves and whether it has held tokens; `replacing` names the store it
+    /// served until now when that one is knowingly replaced (every permission when it held tokens).
+    func bindStore(_ storeID: String, heldTokens: Bool, replacing: String?) throws
+    /// Whether the vault holds any secret, live or soft-deleted.
+    func holdsSecrets() throws -> Bool
 }
 
 /// Where a secret stands in a vault.

@@ -6,6 +6,8 @@ import Support
 
 
 
+
+
 /// Why a vault operation failed. Never carries a key or token value.
 
 public enum VaultError: ActionableError, Equatable {
@@ -43,11 +45,17 @@ public enum VaultError: ActionableError, Equatable {
     case invalidRetention(Int)
     /// The latest version cannot be disabled: new tokens are sealed with it.
     case latestVersion(secret: String, version: Int)
+    /// A secret's file is damaged or was changed outside tokenkeeper: that secret's tokens fail, nothing else.
+    case corruptSecret(name: String, file: String, detail: String)
+    /// The vault serves another store (or none yet) than the one a step is for, so the step (a purge, a
+    /// binding) is refused: the store that needs the vault's keys may be missing, not gone.
+    case storeNotServed(vault: String, store: String, served: String?)
 
     public var item: String {
         switch self {
         case .wrongMasterKey(let vault), .rekeyInterrupted(let vault): vault
-        case .corrupt(let file, _): file
+        case .corrupt(let file, _), .corruptSecret(_, let file, _): file
+        case .storeNotServed(let vault, _, _): vault
         case .permissionDenied(let principal, _, _, let secret): secret.map { "secret \($0)" } ?? "principal \(principal)"
         case .invalidSecretName(let name), .secretNotFound(let name), .secretExists(let name), .secretDeleted(let name),
              .secretNotDeleted(let name): "secret \(name)"
@@ -63,6 +71,9 @@ public enum VaultError: ActionableError, Equatable {
         switch self {
         case .wrongMasterKey: "wrong master key: this key did not create the vault"
         case .corrupt(_, let detail): "is corrupt: \(detail)"
+        case .corruptSecret(let name, _, let detail): "secret \(name) is corrupt: \(detail)"
+        case .storeNotServed(_, let store, let served):
+            "serves \(served.map { "store \($0)" } ?? "no store yet"), not store \(store), so nothing is done for store \(store)"
         case .permissionDenied(let principal, let permission, let operation, _):
             "principal '\(principal)' lacks the '\(permission.rawValue)' permission needed to \(operation)"
         case .invalidSecretName: "is not a valid secret name: it must be \(SecretName.rule)"
@@ -85,7 +96,8 @@ public enum VaultError: ActionableError, Equatable {
     public var remedy: String {
         switch self {
         case .wrongMasterKey: "Give the master key that `tokenkeeper vault init` printed for this vault (TOKENKEEPER_MASTER_KEY or --master-key-file)."
-        case .corrupt: "Restore the vault folder from a backup; do not edit vault files by hand."
+        case .corrupt, .corruptSecret: "Restore the vault folder from a backup; do not edit vault files by hand."
+        case .storeNotServed: "Give the store this vault serves (restore it if it is missing); see `tokenkeeper state init --help`."
         case .permissionDenied(let principal, let permission, _, _):
             "Ask a vault administrator to run `tokenkeeper vault policy set \(principal) --permissions \(permission.rawValue),...`."
         case .invalidSecretName: "Use a tenant id (a GUID) or another name of letters, digits and dashes."
@@ -107,7 +119,8 @@ public enum VaultError: ActionableError, Equatable {
 
     public var exitStatus: ExitStatus {
         switch self {
-        case .wrongMasterKey, .corrupt, .notAVault, .rekeyInterrupted: .environment
+        case .wrongMasterKey, .corrupt, .notAVault, .rekeyInterrupted, .storeNotServed: .environment
+        case .corruptSecret: .itemsFailed
         case .invalidSecretName, .folderNotEmpty, .invalidRetention, .readOnly: .usage
         case .permissionDenied, .secretNotFound, .secretExists, .secretDeleted, .secretNotDeleted, .versionNotFound,
              .versionDisabled, .versionNotPurgeable, .latestVersion: .itemsFailed

@@ -96,6 +96,8 @@ struct VaultManifest: Codable {
     var retentionDays: Int
     /// The id of the master key that opens the vault.
     var masterKeyId: String
+    /// The store the vault serves; absent until it is first used with one.
+    var store: StoreBinding?
 }
 
 /// `policies.json`: principals and their permissions.

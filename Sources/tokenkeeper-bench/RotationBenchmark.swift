@@ -152,7 +152,8 @@ struct RotationBenchmark {
         let past = Date().addingTimeInterval(-40 * 86_400)
         _ = try FileVault.initialize(at: folder + "/vault", masterKey: masterKey, principal: "bench", clock: { past })
         let vault = try FileVault.open(at: folder + "/vault", masterKey: masterKey, principal: "bench", clock: { past })
-        let custodian = TokenCustodian(vault: vault, store: try SQLiteTokenStore(path: folder + "/tokens.db"))
+        let store = try StateBinding.openStore(at: folder + "/tokens.db", vault: vault, source: .create(replacing: false))
+        let custodian = TokenCustodian(vault: vault, store: store)
         let tenants = (0..<options.tenants).map { _ in UUID().uuidString.lowercased() }
         var batch: [StoredToken] = []
         batch.reserveCapacity(1_000)

@@ -45,12 +45,14 @@ package enum JobCommands {
         discussion: """
             Opens the vault and the store read-only (both stay byte-identical) and prints, per stage, what a run would
             do: counts, then the first items. Needs the master key (the spec's master_key reference) to read the vault.
-            Writes no report; use `tokenkeeper run --dry-run` for a dry run with reports.
+            Writes no report; use `tokenkeeper run --dry-run` for a dry run with reports. Works on state mounted read-only.
+            The spec names the vault and the store: --vault or --store naming other paths is refused.
             """,
         options: runOptions + [.value("items", "N", "How many items to show per stage (default 10).")],
         positionals: 1...1
     ) { invocation in
         let spec = try JobSpec.load(path: invocation.positionals[0])
+        try SpecStateOptions.check(invocation, against: spec)
         var options = try runOptions(invocation)
         options.dryRun = true
         options.writesReports = false
@@ -69,8 +71,10 @@ package enum JobCommands {
             reports the spec names. Running the same job again changes nothing that is already done.
             With --dry-run nothing is changed (vault and store stay byte-identical) and the reports say what a run
             would do. Progress is drawn on a terminal; in CI each stage prints one line.
+            The spec names the vault and the store (--vault or --store naming other paths is refused); the store must
+            be the one the vault serves: a missing, empty or different store stops the run before anything changes.
             Exit codes: 0 done or nothing to do, 1 some items failed (the report names them), 2 bad usage or an
-            invalid spec, 3 environment (lock held, vault or store unreadable, wrong master key).
+            invalid spec, 3 environment (lock held, vault or store unreadable or not the vault's, wrong master key).
             """,
         options: runOptions + [
             .flag("dry-run", "Plan only: change nothing, write reports of what would happen."),
@@ -79,6 +83,7 @@ package enum JobCommands {
         positionals: 1...1
     ) { invocation in
         let spec = try JobSpec.load(path: invocation.positionals[0])
+        try SpecStateOptions.check(invocation, against: spec)
         var options = try runOptions(invocation)
         options.dryRun = invocation.flag("dry-run")
         options.reportDirectory = invocation.value("report-dir")

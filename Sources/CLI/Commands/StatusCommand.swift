@@ -22,6 +22,8 @@ package enum StatusCommand {
         package var oldestRefresh: Date?
         /// What the next run of `--spec` would do to this tenant, per stage.
         package var nextJob: [String]
+        /// What is wrong with the tenant, when something is (tokens sealed with a secret the vault lacks).
+        package var problem: String?
     }
 
     static let command = Command(
@@ -32,7 +34,8 @@ package enum StatusCommand {
             tenant: the key version in use and its age, how many rows each key version seals, tokens by status (active,
             needs_reauth, revoked) and the oldest refresh. With --spec, the vault, store and master key come from the job
             spec and each tenant also shows what the next run of that job would do (its dry run, without the lock wait).
-            Needs the list permission.
+            Needs the list permission. Works on state mounted read-only. Exit code 1 when a tenant's tokens are sealed
+            with a secret the vault does not have (not_found: restore the secret, or revoke the tenant).
             """,
         options: [.value("spec", "JOB.yml", "Take vault, store and master key from this job spec and show its plan per tenant."),
                   .value("format", "FORMAT", "text (default) or json.")]
@@ -43,6 +46,7 @@ package enum StatusCommand {
         let store: any TokenStore
         if let specPath = invocation.value("spec") {
             let spec = try JobSpec.load(path: specPath)
+            try SpecStateOptions.check(invocation, against: spec)
             var options = try JobCommands.runOptions(invocation)
             options.dryRun = true
             options.writesReports = false
@@ -66,8 +70,9 @@ package enum StatusCommand {
             vault = state.vault
             store = state.store
         } else {
-            vault = try VaultAccess.openVault(invocation.globals, readOnly: true)
-            store = try VaultAccess.openStore(invocation.globals, readOnly: true)
+            let fileVault = try VaultAccess.openVault(invocation.globals, readOnly: true)
+            vault = fileVault
+            store = try VaultAccess.openStore(invocation.globals, vault: fileVault, readOnly: true)
         }
         let statuses = try tenantStatuses(vault: vault, store: store, plans: plans, now: Date())
         if format == "json" {
@@ -75,7 +80,9 @@ package enum StatusCommand {
         } else {
             for line in text(statuses, withPlans: invocation.value("spec") != nil) { invocation.console.out(line) }
         }
-        return .success
+        let problems = statuses.compactMap { status in status.problem.map { "tenant \(status.tenant): \($0)" } }
+        for problem in problems { invocation.console.err("status: error: \(problem)") }
+        return problems.isEmpty ? .success : .itemsFailed
     }
 
     /// Every tenant with a secret or with rows, in name order.
@@ -86,6 +93,7 @@ package enum StatusCommand {
         return try names.map { tenant in
             let versions = live.contains { $0.name == tenant } ? try vault.versions(of: tenant) : []
             let latest = versions.last
+            let orphans = versions.isEmpty && !deleted.contains(tenant) ? try store.tokenCount(tenant: tenant, secret: tenant) : 0
             return TenantStatus(
                 tenant: tenant,
                 secret: (!versions.isEmpty ? SecretState.active : deleted.contains(tenant) ? .softDeleted : .absent).word,
@@ -94,7 +102,9 @@ package enum StatusCommand {
                 tokensByVersion: Dictionary(uniqueKeysWithValues: try store.keyVersionCounts(tenant: tenant).map { ("v\($0.key)", $0.value) }),
                 tokensByStatus: Dictionary(uniqueKeysWithValues: try store.statusCounts(tenant: tenant).map { ($0.key.rawValue, $0.value) }),
                 oldestRefresh: try store.oldestRefresh(tenant: tenant),
-                nextJob: plans[tenant] ?? [])
+                nextJob: plans[tenant] ?? [],
+                problem: orphans == 0 ? nil : "\(CountText.of(orphans, "token")) sealed with secret \(tenant), which is not in the vault "
+                    + "(not_found). Restore the secret's file from a backup of the vault, or revoke the tenant's tokens.")
         }
     }
 
@@ -103,7 +113,7 @@ package enum StatusCommand {
         guard !statuses.isEmpty else { return ["no tenants: the vault has no secrets and the store no tokens"] }
         var lines: [String] = []
         for status in statuses {
-            var key = "secret \(status.secret)"
+            var key = status.problem == nil ? "secret \(status.secret)" : "secret MISSING"
             if let version = status.latestVersion, let age = status.keyAgeDays { key = "key version \(version), \(age) d old" }
             lines.append("\(status.tenant): \(key)")
             let rows = status.tokensByVersion.sorted { $0.key < $1.key }.map { "\($0.key) \(CountText.number($0.value))" }

@@ -34,6 +34,7 @@ package enum TokenAccessCommands {
     ) { invocation in
         let format = try invocation.choice("format", default: AccessTokenFormat.json)
         let spec = try JobSpec.load(path: try invocation.required("spec"))
+        try SpecStateOptions.check(invocation, against: spec)
         // One call per process: nothing to keep an access token for.
         let access = try TokenAccess(spec: spec, principal: spec.principal ?? invocation.globals.principal, environment: invocation.globals.environment,
                                      caching: .disabled)
@@ -57,6 +58,7 @@ package enum TokenAccessCommands {
                   .value("scope", "SCOPE", "The scope to ask for (default: the provider's scope in the spec).")]
     ) { invocation in
         let spec = try JobSpec.load(path: try invocation.required("spec"))
+        try SpecStateOptions.check(invocation, against: spec)
         let provider = try invocation.required("provider")
         let assertion = try StandardInput.readSecret(prompt: "The user's access token (input hidden):", console: invocation.console)
         let access = try TokenAccess(spec: spec, principal: spec.principal ?? invocation.globals.principal,

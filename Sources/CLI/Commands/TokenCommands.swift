@@ -35,7 +35,10 @@ package enum TokenCommands {
         discussion: """
             Reads exactly one refresh token from standard input (never from an argument: arguments show in process
             lists); on a terminal it asks for it without echo. Creates the tenant's vault secret on first use when the
-            principal has the set permission. Replaces an existing token for the same tenant, user and provider.
+            principal has the set permission (never while stored tokens name a secret the vault has lost). Replaces an
+            existing token for the same tenant, user and provider. On a new vault, the first token creates the store
+            (--store); a vault whose store has held tokens never gets a new one here: a missing store is restored, or
+            replaced with `tokenkeeper state init --replace`.
             """,
         options: keyOptions + [.value("expires-in", "DURATION", "When the refresh token expires, if known: 90d, 12h ...")]
     ) { invocation in
@@ -48,7 +51,7 @@ package enum TokenCommands {
             expiresAt = Date().addingTimeInterval(seconds)
         }
         let token = try StandardInput.readSecret(prompt: "Refresh token for \(key) (input hidden):", console: invocation.console)
-        let custodian = try VaultAccess.openCustodian(invocation.globals)
+        let custodian = try VaultAccess.openCustodian(invocation.globals, source: .createForNewVault)
         let outcome = try custodian.put(key, token: token, issuedAt: Date(), expiresAt: expiresAt)
         invocation.console.out("\(key): \(outcome.rawValue) (sealed with \(key.tenant) version \(try custodian.store.get(key)?.keyVersion ?? 0))")
         return .success
@@ -68,8 +71,9 @@ package enum TokenCommands {
             }
             return status
         }
-        try VaultAccess.openVault(invocation.globals, readOnly: true).requirePermission(.list, operation: "list tokens")
-        let store = try VaultAccess.openStore(invocation.globals, readOnly: true)
+        let vault = try VaultAccess.openVault(invocation.globals, readOnly: true)
+        try vault.requirePermission(.list, operation: "list tokens")
+        let store = try VaultAccess.openStore(invocation.globals, vault: vault, readOnly: true)
         var rows: [[String]] = []
         var objects: [TokenMetadata] = []
         try store.forEach(tenant: invocation.value("tenant"), user: invocation.value("user"), provider: invocation.value("provider"),
@@ -112,8 +116,9 @@ package enum TokenCommands {
         options: keyOptions
     ) { invocation in
         let key = try key(invocation)
-        try VaultAccess.openVault(invocation.globals).requirePermission(.delete, operation: "delete token")
-        let removed = try VaultAccess.openStore(invocation.globals).delete(key)
+        let vault = try VaultAccess.openVault(invocation.globals)
+        try vault.requirePermission(.delete, operation: "delete token")
+        let removed = try VaultAccess.openStore(invocation.globals, vault: vault).delete(key)
         invocation.console.out("\(key): \(removed ? "deleted" : "already gone")")
         return .success
     }
@@ -125,8 +130,9 @@ package enum TokenCommands {
         options: keyOptions
     ) { invocation in
         let key = try key(invocation)
-        try VaultAccess.openVault(invocation.globals).requirePermission(.delete, operation: "drop refresh token")
-        let store = try VaultAccess.openStore(invocation.globals)
+        let vault = try VaultAccess.openVault(invocation.globals)
+        try vault.requirePermission(.delete, operation: "drop refresh token")
+        let store = try VaultAccess.openStore(invocation.globals, vault: vault)
         guard try store.get(key) != nil else { throw StoreError.notFound(key) }
         let dropped = try store.dropRefreshToken(key)
         invocation.console.out("\(key): \(dropped ? "refresh token dropped" : "already dropped")")

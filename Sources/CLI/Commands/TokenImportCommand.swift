@@ -17,7 +17,7 @@ enum TokenImportCommand {
             --tenant is used for entries whose id_token has no tid (Google, Facebook, X). A leading byte order mark is
             ignored; a refresh token with white space or control characters is refused, as token put refuses it.
             Prints a count of each outcome (added, updated, skipped, failed) and the place of every entry not
-            stored. Exits 1 when any entry failed.
+            stored. Exits 1 when any entry failed. On a new vault it creates the store, as `token put` does.
             """,
         options: [.value("provider", "NAME", "Provider name for the rows (required for token responses)."),
                   .value("tenant", "TENANT", "Tenant for entries without a tid claim.")],
@@ -27,7 +27,7 @@ enum TokenImportCommand {
         let data = source == "-" ? FileHandle.standardInput.readDataToEndOfFile() : Data(try PrivateFiles.readFile(source))
         let result = try TokenImportParser.parse(data, source: source == "-" ? "standard input" : source,
                                                  provider: invocation.value("provider"), defaultTenant: invocation.value("tenant"), now: Date())
-        let custodian = try VaultAccess.openCustodian(invocation.globals)
+        let custodian = try VaultAccess.openCustodian(invocation.globals, source: .createForNewVault)
         var counts: [String: Int] = ["added": 0, "updated": 0, "skipped": 0, "failed": 0]
         for problem in result.problems {
             counts[problem.isSkip ? "skipped" : "failed", default: 0] += 1

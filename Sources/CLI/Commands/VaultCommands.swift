@@ -1,4 +1,8 @@
 import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
 import Support
 import Vault
 
@@ -33,17 +37,22 @@ package enum VaultCommands {
         let path = invocation.positionals.first ?? invocation.globals.vaultPath
         let principal = try invocation.globals.principal  // before anything is created: init gives it every permission
         let retention = try invocation.integer("retention-days", default: 90, in: 7...90)
+        // Check everything first, then write the key file, then make the vault: a refused init leaves no key
+        // file, and one whose vault cannot be made removes the key file it wrote (a key for no vault).
+        try FileVault.checkInitializable(at: path, retentionDays: retention)
+        let out = invocation.value("master-key-out")
+        if let out { try requireNewKeyFile(out, option: "--master-key-out") }
         let masterKey = try MasterKey.generate()
-        if let out = invocation.value("master-key-out") {
-            try MasterKey.refuseKeyAsPath(out, option: "--master-key-out")
-            guard !PrivateFiles.exists(out) else {
-                throw GeneralError(item: out, problem: "already exists; tokenkeeper never overwrites a master key file",
-                                   remedy: "Choose a new path for --master-key-out.", exitStatus: .usage)
+        if let out { try PrivateFiles.writeNew(Array((masterKey.base64 + "\n").utf8), to: out) }
+        do {
+            _ = try FileVault.initialize(at: path, masterKey: masterKey, principal: principal, retentionDays: retention)
+        } catch {
+            if let out, unlink(out) == 0 {
+                invocation.console.err("tokenkeeper: removed \(out): the vault its key was made for could not be created")
             }
-            try PrivateFiles.writeAtomically(Array((masterKey.base64 + "\n").utf8), to: out)
+            throw error
         }
-        _ = try FileVault.initialize(at: path, masterKey: masterKey, principal: principal, retentionDays: retention)
-        if let out = invocation.value("master-key-out") {
+        if let out {
             invocation.console.err("Created vault \(path); master key written to \(out) (mode 0600).")
         } else {
             invocation.console.err("Created vault \(path). The master key follows; it is shown once and stored nowhere:")
@@ -68,13 +77,10 @@ package enum VaultCommands {
         if let file = invocation.value("new-master-key-file") {
             newKey = try MasterKey(fileNamedBy: "--new-master-key-file", path: file)
         } else if let out = invocation.value("new-master-key-out") {
-            try MasterKey.refuseKeyAsPath(out, option: "--new-master-key-out")
-            guard !PrivateFiles.exists(out) else {
-                throw GeneralError(item: out, problem: "already exists; tokenkeeper never overwrites a master key file",
-                                   remedy: "To resume an interrupted rekey, pass it as --new-master-key-file \(out).", exitStatus: .usage)
-            }
+            try requireNewKeyFile(out, option: "--new-master-key-out",
+                                  remedy: "To resume an interrupted rekey, pass it as --new-master-key-file \(out).")
             newKey = try MasterKey.generate()
-            try PrivateFiles.writeAtomically(Array((newKey.base64 + "\n").utf8), to: out)
+            try PrivateFiles.writeNew(Array((newKey.base64 + "\n").utf8), to: out)
         } else {
             throw UsageError(command: invocation.path, problem: "no new master key given",
                              remedy: "Add --new-master-key-out FILE to generate one, or --new-master-key-file FILE.")
@@ -88,6 +94,21 @@ package enum VaultCommands {
         }
         invocation.console.err("Rekeyed \(invocation.globals.vaultPath). Use the new master key from now on.")
         return .success
+    }
+
+    /// Refuses a key file path that exists (a master key file is never overwritten) or whose folder does not.
+    static func requireNewKeyFile(_ path: String, option: String, remedy: String? = nil) throws {
+        try MasterKey.refuseKeyAsPath(path, option: option)
+        var info = stat()
+        guard lstat(path, &info) != 0 else {
+            throw GeneralError(item: path, problem: "already exists; tokenkeeper never overwrites a master key file",
+                               remedy: remedy ?? "Choose a new path for \(option).", exitStatus: .usage)
+        }
+        let folder = (path as NSString).deletingLastPathComponent
+        guard folder.isEmpty || PrivateFiles.exists(folder) else {
+            throw GeneralError(item: path, problem: "its folder \(folder) does not exist", remedy: "Create the folder first, or choose another path for \(option).",
+                               exitStatus: .usage)
+        }
     }
 
     static let auditCommand = Command(

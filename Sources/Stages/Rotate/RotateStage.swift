@@ -83,7 +83,9 @@ package struct RotateStage {
     /// The tenants the spec selects: every live secret, a list, or the lines of a file.
     func selectedTenants(_ context: StageContext) throws -> [String] {
         switch options.tenants {
-        case .all: try context.vault.secrets().map(\.name)
+        // Every secret (named from its file, so a damaged one fails only its own tenant), and every tenant
+        // whose rows hold tokens: a tenant whose secret went missing is reported, never passed over.
+        case .all: Set(try context.vault.secretNames()).union(try context.store.tenantsHoldingTokens()).sorted()
         case .list(let tenants): tenants
         case .file(let path): try TenantUserList.tenants(path: path)
         }
@@ -104,6 +106,11 @@ package struct RotateStage {
                               message: "tenant \(tenant): \(CountText.of(rows, "token")) but no key secret in the vault. "
                                   + "Restore the vault from a backup, or revoke the tenant's tokens.")
             }
+            return nil
+        } catch VaultError.secretDeleted {
+            // A revoked tenant: nothing to rotate. Listed only while rows still hold tokens (a crypto-shred
+            // under way, which the revoke stage finishes).
+            if !counts.isEmpty { recorder.skip(tenant, "key secret soft-deleted (revoked tenant): nothing to rotate") }
             return nil
         }
         return TenantKeyState(tenant: tenant, versions: versions.map { KeyVersionState(number: $0.number, createdAt: $0.createdAt, enabled: $0.enabled) },
@@ -233,7 +240,8 @@ package struct RotateStage {
                 recorder.count(.versionsDisabled)
                 tenant.done.append("disabled version \(version)")
             }
-            try context.vault.purgeVersion(secret: name, version: version)
+            // The vault refuses unless this store is the one it serves (I1 across a missing or swapped store).
+            try context.vault.purgeVersion(secret: name, version: version, servingStore: context.store.identity.id)
             recorder.count(.versionsPurged)
             tenant.done.append("purged version \(version)")
         }

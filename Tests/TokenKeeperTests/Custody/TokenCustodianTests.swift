@@ -9,7 +9,7 @@ import Testing
 @Suite struct TokenCustodianTests {
     private func custodian(_ folder: String) throws -> TokenCustodian {
         let fixture = try VaultFixture(folder: folder)
-        return TokenCustodian(vault: try fixture.open(), store: try SQLiteTokenStore(path: folder + "/tokens.db"))
+        return TokenCustodian(vault: try fixture.open(), store: try SQLiteTokenStore.create(at: folder + "/tokens.db"))
     }
 
     let alice = TokenKey(tenant: "t1", user: "alice", provider: "entra")

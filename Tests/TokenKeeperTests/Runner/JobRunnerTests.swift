@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CLI
+@testable import Custody
 @testable import Crypto
 @testable import Report
 @testable import Runner
@@ -45,7 +46,8 @@ import Testing
     @Test func dryRunOnAStoreThatDoesNotExistIsAnEnvironmentErrorThatCreatesNothing() async throws {
         try await withTemporaryDirectory { folder in
             let fixture = try JobFixture(folder: folder)
-            let error = await #expect(throws: FileSystemError.self) { try await fixture.run(try fixture.spec(Self.twoStages), dryRun: true) }
+            unlink(fixture.storePath)
+            let error = await #expect(throws: StateBindingError.self) { try await fixture.run(try fixture.spec(Self.twoStages), dryRun: true) }
             #expect(error?.exitStatus == .environment)
             #expect(!PrivateFiles.exists(fixture.storePath))
         }

@@ -22,7 +22,7 @@ import Testing
 
     @Test func putCountsANewRowAndMovesAReplacedRowsVersion() throws {
         try withTemporaryDirectory { folder in
-            let store = try SQLiteTokenStore(path: folder + "/tokens.db")
+            let store = try SQLiteTokenStore.create(at: folder + "/tokens.db")
             try store.put(token("u1"))
             try store.put(token("u2"))
             #expect(try checkedCounts(store) == ["a": [1: 2]])
@@ -33,7 +33,7 @@ import Testing
 
     @Test func rowsWithoutATokenAreNotCounted() throws {
         try withTemporaryDirectory { folder in
-            let store = try SQLiteTokenStore(path: folder + "/tokens.db")
+            let store = try SQLiteTokenStore.create(at: folder + "/tokens.db")
             var empty = token("u1")
             empty.sealedToken = nil
             try store.put(empty)
@@ -46,7 +46,7 @@ import Testing
 
     @Test func batchInsertCountsEveryRow() throws {
         try withTemporaryDirectory { folder in
-            let store = try SQLiteTokenStore(path: folder + "/tokens.db")
+            let store = try SQLiteTokenStore.create(at: folder + "/tokens.db")
             try store.insertBatch([token("u1"), token("u2"), token("u3", version: 2), token("u1", tenant: "b")])
             #expect(try checkedCounts(store) == ["a": [1: 2, 2: 1], "b": [1: 1]])
         }
@@ -54,7 +54,7 @@ import Testing
 
     @Test func deletingARowOrDroppingItsTokenUncountsIt() throws {
         try withTemporaryDirectory { folder in
-            let store = try SQLiteTokenStore(path: folder + "/tokens.db")
+            let store = try SQLiteTokenStore.create(at: folder + "/tokens.db")
             for user in ["u1", "u2", "u3"] { try store.put(token(user)) }
             #expect(try store.delete(token("u1").key))
             #expect(try store.delete(token("u1").key) == false)
@@ -67,7 +67,7 @@ import Testing
 
     @Test func deletingATenantRemovesItsCounts() throws {
         try withTemporaryDirectory { folder in
-            let store = try SQLiteTokenStore(path: folder + "/tokens.db")
+            let store = try SQLiteTokenStore.create(at: folder + "/tokens.db")
             try store.put(token("u1"))
             try store.put(token("u1", tenant: "b"))
             #expect(try store.deleteTenant("a") == 1)
@@ -78,7 +78,7 @@ import Testing
 
     @Test func committedRefreshMovesTheRowToTheVersionItWasSealedWith() throws {
         try withTemporaryDirectory { folder in
-            let store = try SQLiteTokenStore(path: folder + "/tokens.db")
+            let store = try SQLiteTokenStore.create(at: folder + "/tokens.db")
             try store.put(token("u1"))
             let key = token("u1").key
             #expect(try store.acquireLease(key, owner: "job", until: t0.addingTimeInterval(60), now: t0))
@@ -94,7 +94,7 @@ import Testing
 
     @Test func rewrapMovesOnlyTheRowsItChanged() throws {
         try withTemporaryDirectory { folder in
-            let store = try SQLiteTokenStore(path: folder + "/tokens.db")
+            let store = try SQLiteTokenStore.create(at: folder + "/tokens.db")
             for user in ["u1", "u2", "u3"] { try store.put(token(user)) }
             let rows = try store.sealedRows(tenant: "a", notOn: 2, after: ("", ""), limit: 10)
             try store.put(token("u1", version: 3))  // moved meanwhile: the compare-and-set skips it
@@ -108,7 +108,7 @@ import Testing
 
     @Test func rewrapNeverPutsATokenBackIntoARowWhoseTokenWasDropped() throws {
         try withTemporaryDirectory { folder in
-            let store = try SQLiteTokenStore(path: folder + "/tokens.db")
+            let store = try SQLiteTokenStore.create(at: folder + "/tokens.db")
             try store.put(token("u1"))
             let rows = try store.sealedRows(tenant: "a", notOn: 2, after: ("", ""), limit: 10)
             #expect(try store.dropRefreshToken(token("u1").key, now: t0))
@@ -126,7 +126,8 @@ import Testing
             let path = folder + "/tokens.db"
             do {
                 // A store as tokenkeeper wrote it before the counts existed.
-                let connection = try SQLiteConnection(path: path)
+                close(open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600))
+                let connection = try SQLiteConnection(path: path, opening: .newFile)
                 try connection.writeTransaction {
                     try connection.execute(StoreSchema.migrations[0])
                     try connection.execute("PRAGMA user_version = 1")

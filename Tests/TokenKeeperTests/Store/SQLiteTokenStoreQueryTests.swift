@@ -7,7 +7,7 @@ import Testing
     let t0 = SQLiteTokenStoreTests.t0
 
     private func seeded(_ folder: String) throws -> SQLiteTokenStore {
-        let store = try SQLiteTokenStore(path: folder + "/tokens.db")
+        let store = try SQLiteTokenStore.create(at: folder + "/tokens.db")
         for index in 0..<10 { try store.put(SQLiteTokenStoreTests.token("a", "u\(index)", version: index < 6 ? 1 : 2)) }
         try store.put(SQLiteTokenStoreTests.token("b", "u0", version: 1))
         return store
@@ -66,7 +66,7 @@ import Testing
 
     @Test func dueRowsAreThoseRefreshedBeforeTheCutoffOrExpiringSoon() throws {
         try withTemporaryDirectory { folder in
-            let store = try SQLiteTokenStore(path: folder + "/tokens.db")
+            let store = try SQLiteTokenStore.create(at: folder + "/tokens.db")
             var old = SQLiteTokenStoreTests.token("t", "old")
             old.refreshedAt = t0.addingTimeInterval(-10 * 86_400)
             var expiring = SQLiteTokenStoreTests.token("t", "expiring")

@@ -16,7 +16,7 @@ import Testing
 
     @Test func putThenGetRoundTripsEveryColumn() throws {
         try withTemporaryDirectory { folder in
-            let store = try SQLiteTokenStore(path: folder + "/tokens.db")
+            let store = try SQLiteTokenStore.create(at: folder + "/tokens.db")
             var token = Self.token()
             token.status = .needsReauth
             token.failureCount = 2
@@ -33,7 +33,7 @@ import Testing
 
     @Test func putOfAnExistingKeyUpdatesTheSameRow() throws {
         try withTemporaryDirectory { folder in
-            let store = try SQLiteTokenStore(path: folder + "/tokens.db")
+            let store = try SQLiteTokenStore.create(at: folder + "/tokens.db")
             try store.put(Self.token(version: 1))
             let id = try #require(try store.get(Self.token().key)).id
             #expect(try store.put(Self.token(version: 2, sealed: [9])) == false)
@@ -45,7 +45,7 @@ import Testing
 
     @Test func deleteRemovesTheRowAndSaysWhetherThereWasOne() throws {
         try withTemporaryDirectory { folder in
-            let store = try SQLiteTokenStore(path: folder + "/tokens.db")
+            let store = try SQLiteTokenStore.create(at: folder + "/tokens.db")
             try store.put(Self.token())
             #expect(try store.delete(Self.token().key))
             #expect(try store.delete(Self.token().key) == false)
@@ -55,7 +55,7 @@ import Testing
 
     @Test func dropRefreshTokenKeepsTheRecordAsRevoked() throws {
         try withTemporaryDirectory { folder in
-            let store = try SQLiteTokenStore(path: folder + "/tokens.db")
+            let store = try SQLiteTokenStore.create(at: folder + "/tokens.db")
             try store.put(Self.token())
             #expect(try store.dropRefreshToken(Self.token().key))
             let row = try #require(try store.get(Self.token().key))
@@ -66,7 +66,7 @@ import Testing
 
     @Test func deleteTenantRemovesOnlyThatTenant() throws {
         try withTemporaryDirectory { folder in
-            let store = try SQLiteTokenStore(path: folder + "/tokens.db")
+            let store = try SQLiteTokenStore.create(at: folder + "/tokens.db")
             try store.put(Self.token("a", "1"))
             try store.put(Self.token("a", "2"))
             try store.put(Self.token("b", "1"))
@@ -78,7 +78,7 @@ import Testing
     @Test func storeFilesAreCreatedPrivate() throws {
         try withTemporaryDirectory { folder in
             let path = folder + "/state/tokens.db"
-            let store = try SQLiteTokenStore(path: path)
+            let store = try SQLiteTokenStore.create(at: path)
             try store.put(Self.token())
             for file in [path, path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) {
                 #expect(try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int == 0o600, "\(file)")
@@ -90,7 +90,7 @@ import Testing
     @Test func groupReadableStoreIsRefusedWithTheFix() throws {
         try withTemporaryDirectory { folder in
             let path = folder + "/tokens.db"
-            _ = try SQLiteTokenStore(path: path)
+            _ = try SQLiteTokenStore.create(at: path)
             chmod(path, 0o640)
             let error = #expect(throws: InsecurePermissionsError.self) { try SQLiteTokenStore(path: path) }
             #expect(error?.description.contains("chmod 600") == true)
@@ -99,7 +99,7 @@ import Testing
 
     @Test func storeUsesWriteAheadLogging() throws {
         try withTemporaryDirectory { folder in
-            let store = try SQLiteTokenStore(path: folder + "/tokens.db")
+            let store = try SQLiteTokenStore.create(at: folder + "/tokens.db")
             let statement = try store.connection.cached("PRAGMA journal_mode")
             #expect(try statement.step() && statement.text(0) == "wal")
             statement.reset()
@@ -108,7 +108,7 @@ import Testing
 
     @Test func reopeningMigratesNothingTwice() throws {
         try withTemporaryDirectory { folder in
-            try SQLiteTokenStore(path: folder + "/tokens.db").put(Self.token())
+            try SQLiteTokenStore.create(at: folder + "/tokens.db").put(Self.token())
             let store = try SQLiteTokenStore(path: folder + "/tokens.db")
             #expect(try store.connection.scalar("PRAGMA user_version") == Int64(StoreSchema.currentVersion))
             #expect(try store.count() == 1)
@@ -118,7 +118,7 @@ import Testing
     @Test func storeFromANewerTokenkeeperIsRefused() throws {
         try withTemporaryDirectory { folder in
             let path = folder + "/tokens.db"
-            try SQLiteTokenStore(path: path).connection.execute("PRAGMA user_version = 99")
+            try SQLiteTokenStore.create(at: path).connection.execute("PRAGMA user_version = 99")
             let error = #expect(throws: StoreError.self) { try SQLiteTokenStore(path: path) }
             #expect(error?.description.contains("newer than this tokenkeeper") == true)
         }
@@ -128,7 +128,7 @@ import Testing
         try withTemporaryDirectory { folder in
             let path = folder + "/tokens.db"
             do {
-                let store = try SQLiteTokenStore(path: path)
+                let store = try SQLiteTokenStore.create(at: path)
                 for index in 0..<50 { try store.put(Self.token("t", "u\(index)")) }
             }
             let before = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -145,7 +145,7 @@ import Testing
     @Test func committedRowsAreMadeDurableOnceNoReaderHoldsAnOlderSnapshot() throws {
         try withTemporaryDirectory { folder in
             let path = folder + "/tokens.db"
-            let store = try SQLiteTokenStore(path: path, busyTimeout: 0.1)
+            let store = try SQLiteTokenStore.create(at: path, busyTimeout: 0.1)
             try store.put(Self.token("t", "u1"))
             let reader = try SQLiteConnection(path: path)
             try reader.execute("BEGIN")
@@ -170,7 +170,7 @@ import Testing
     @Test func busyStoreMakesAWriterWaitThenFailWithABusyError() throws {
         try withTemporaryDirectory { folder in
             let path = folder + "/tokens.db"
-            let holder = try SQLiteTokenStore(path: path)
+            let holder = try SQLiteTokenStore.create(at: path)
             try holder.connection.execute("BEGIN IMMEDIATE")
             defer { try? holder.connection.execute("ROLLBACK") }
             let writer = try SQLiteTokenStore(path: path, busyTimeout: 0.2)
@@ -183,7 +183,7 @@ import Testing
 
     @Test func errorsNeverContainBoundValues() throws {
         try withTemporaryDirectory { folder in
-            let store = try SQLiteTokenStore(path: folder + "/tokens.db")
+            let store = try SQLiteTokenStore.create(at: folder + "/tokens.db")
             try store.connection.execute("CREATE TRIGGER refuse BEFORE INSERT ON tokens BEGIN SELECT RAISE(ABORT, 'refused'); END")
             let secret = Array("rt-SECRET-VALUE".utf8)
             let error = #expect(throws: SQLiteError.self) { try store.put(Self.token(sealed: secret)) }

@@ -18,14 +18,16 @@ struct JobFixture {
     var storePath: String { folder + "/state/tokens.db" }
     var environment: [String: String] { ["TOKENKEEPER_MASTER_KEY": masterKey.base64] }
 
-    /// Creates the vault, dated `keyAge` seconds in the past so the first rotation is due.
+    /// Creates the vault, dated `keyAge` seconds in the past so the first rotation is due, and the store it
+    /// serves (as `tokenkeeper state init` does).
     init(folder: String, keyAge: TimeInterval = 40 * 86_400) throws {
         self.folder = folder
         masterKey = try MasterKey.generate()
         let origin = Date().addingTimeInterval(-keyAge)
         self.origin = origin
         try PrivateFiles.createPrivateDirectory(folder + "/state")
-        _ = try FileVault.initialize(at: folder + "/state/vault", masterKey: masterKey, principal: "pipeline", clock: { origin })
+        let vault = try FileVault.initialize(at: folder + "/state/vault", masterKey: masterKey, principal: "pipeline", clock: { origin })
+        _ = try StateBinding.openStore(at: folder + "/state/tokens.db", vault: vault, source: .create(replacing: false))
     }
 
     /// A custodian over the vault and store, acting at `origin` (so new secrets are as old as the vault).

@@ -23,7 +23,7 @@ import Testing
                 let original = try Data(contentsOf: URL(fileURLWithPath: file))
                 try flipByte(in: file, at: offset)
                 let error = #expect(throws: VaultError.self, "offset \(offset)") { try fixture.open().dataKey(secret: "tenant-a", version: 1) }
-                if case .corrupt(let named, _) = error { #expect(named == file) } else { Issue.record("offset \(offset): \(String(describing: error))") }
+                if case .corruptSecret("tenant-a", let named, _) = error { #expect(named == file) } else { Issue.record("offset \(offset): \(String(describing: error))") }
                 try original.write(to: URL(fileURLWithPath: file))
             }
         }

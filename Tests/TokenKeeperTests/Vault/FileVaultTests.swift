@@ -84,11 +84,12 @@ import Testing
     @Test func onlyADisabledOlderVersionCanBePurged() throws {
         try withTemporaryDirectory { folder in
             let vault = try VaultFixture(folder: folder).open()
+            try vault.bindStore("store-1", heldTokens: true, replacing: nil)
             _ = try vault.createSecret("t1")
             _ = try vault.addVersion(to: "t1")
-            #expect(throws: VaultError.self) { try vault.purgeVersion(secret: "t1", version: 1) }
+            #expect(throws: VaultError.self) { try vault.purgeVersion(secret: "t1", version: 1, servingStore: "store-1") }
             try vault.disableVersion(secret: "t1", version: 1)
-            try vault.purgeVersion(secret: "t1", version: 1)
+            try vault.purgeVersion(secret: "t1", version: 1, servingStore: "store-1")
             #expect(try vault.versions(of: "t1").map(\.number) == [2])
             #expect(throws: VaultError.versionNotFound(secret: "t1", version: 1)) { try vault.dataKey(secret: "t1", version: 1) }
         }
