@@ -156,17 +156,11 @@ public final class TokenAccess: @unchecked Sendable {
             throw error
         }
         // Commit the rotated refresh token before the access token goes anywhere (I8).
-        let now = Date()
-        let committed = try locked {
-            let (version, sealed) = try custodian.seal(response.refreshToken ?? token, for: key, secret: key.tenant)
-            let expires = response.refreshTokenExpiresIn.map { now.addingTimeInterval($0) } ?? row.expiresAt
-            return try custodian.store.commitRefreshed(key, owner: owner, secretName: key.tenant, keyVersion: version, sealedToken: sealed,
-                                                       refreshedAt: now, expiresAt: expires)
-        }
-        guard committed else {
+        let commit = try locked { try custodian.commitRedeemed(row, owner: owner, response: response, usedToken: token, at: Date()) }
+        guard commit != .leaseLost else {
             throw AccessError(item: "token \(key)",
-                              problem: "lost its lease while it was being redeemed (the row was replaced, or the lease ran out and was taken), "
-                                  + "so the refresh token the provider returned was not stored",
+                              problem: "lost its lease while it was being redeemed, and another holder changed the row meanwhile "
+                                  + "(lease_lost), so the refresh token the provider returned was not stored",
                               remedy: "Try again; if the provider rotates refresh tokens and the next attempt is refused, the user must sign in again.")
         }
         let expiresAt = response.expiresIn.map { requestedAt.addingTimeInterval($0) }

@@ -44,7 +44,7 @@ public final class TokenCustodian {
     @discardableResult
     public func put(_ key: TokenKey, token: SecretText, issuedAt: Date, expiresAt: Date?) throws -> PutOutcome {
         if let problem = RefreshTokenSyntax.problem(token.revealed) { throw CustodyError.badToken(key, problem) }
-        let secret = key.tenant
+        let secret = Self.secretName(for: key)
         let (version, sealed) = try seal(token, for: key, secret: secret)
         // Before the first token goes in: from then on a missing store is one to restore, never to make anew.
         if !storeHoldsTokensRecorded {

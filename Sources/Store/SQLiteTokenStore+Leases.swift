@@ -67,6 +67,41 @@ extension SQLiteTokenStore {
 }
 
 extension SQLiteTokenStore {
+    /// Stores a refreshed token for a row whose lease was lost, but only if the row still holds
+    /// `startedFrom`, the sealed token the redemption began with (compare-and-set): nobody else has
+    /// committed a newer token meanwhile. Clears the lease only if it is still `owner`'s; another
+    /// holder's lease stays. One transaction.
+    /// - Returns: whether the row held `startedFrom` and now holds the new token.
+    public func commitRefreshed(_ key: TokenKey, replacing startedFrom: [UInt8], owner: String, secretName: String, keyVersion: Int,
+                                sealedToken: [UInt8], refreshedAt: Date, expiresAt: Date?) throws -> Bool {
+        try connection.writeTransaction {
+            let previous = try sealedKeyVersion(of: key)
+            let statement = try connection.cached("""
+                UPDATE tokens SET secret_name = ?5, key_version = ?6, sealed_token = ?7, refreshed_at = ?8, expires_at = ?9,
+                    status = 'active', failure_count = 0, last_error_code = NULL, updated_at = ?8,
+                    lease_until = CASE WHEN lease_owner = ?4 THEN NULL ELSE lease_until END,
+                    lease_owner = CASE WHEN lease_owner = ?4 THEN NULL ELSE lease_owner END
+                WHERE tenant = ?1 AND user_id = ?2 AND provider = ?3 AND sealed_token = ?10
+                """)
+            statement.bind(1, key.tenant)
+            statement.bind(2, key.user)
+            statement.bind(3, key.provider)
+            statement.bind(4, owner)
+            statement.bind(5, secretName)
+            statement.bind(6, keyVersion)
+            statement.bind(7, sealedToken)
+            statement.bind(8, refreshedAt)
+            statement.bind(9, expiresAt)
+            statement.bind(10, startedFrom)
+            try statement.run()
+            guard statement.changes > 0 else { return false }
+            try moveKeyVersionRow(tenant: key.tenant, from: previous, to: keyVersion)
+            return true
+        }
+    }
+}
+
+extension SQLiteTokenStore {
     /// The statement of ``countDueForRefresh(provider:refreshedBefore:expiringBefore:now:)``, planned by the tests.
     static let countDueForRefreshSQL = """
         SELECT count(*) FROM tokens

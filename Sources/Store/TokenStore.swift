@@ -90,6 +90,12 @@ public protocol TokenStore: AnyObject {
     func commitRefreshed(_ key: TokenKey, owner: String, secretName: String, keyVersion: Int, sealedToken: [UInt8],
                          refreshedAt: Date, expiresAt: Date?) throws -> Bool
 
+    /// Stores a refreshed token after the lease was lost, only if the row still holds `startedFrom`
+    /// (compare-and-set on the sealed token); clears the lease only if it is still `owner`'s. Returns
+    /// whether it stored it.
+    func commitRefreshed(_ key: TokenKey, replacing startedFrom: [UInt8], owner: String, secretName: String, keyVersion: Int,
+                         sealedToken: [UInt8], refreshedAt: Date, expiresAt: Date?) throws -> Bool
+
     // MARK: Key versions and rotation (I1)
 
     /// Rows of a tenant that hold a token, per key version (versions without such rows are absent).

@@ -160,7 +160,7 @@ struct RotationBenchmark {
         for index in 0..<size {
             let key = TokenKey(tenant: tenants[index % tenants.count], user: UUID().uuidString.lowercased(), provider: "entra")
             let token = SecretText(String(Data(try SecureRandom.bytes(options.tokenBytes * 3 / 4)).base64EncodedString().prefix(options.tokenBytes)))
-            let (version, sealed) = try custodian.seal(token, for: key, secret: key.tenant)
+            let (version, sealed) = try custodian.seal(token, for: key, secret: TokenCustodian.secretName(for: key))
             batch.append(StoredToken(key: key, secretName: key.tenant, keyVersion: version, sealedToken: sealed, issuedAt: past,
                                      expiresAt: nil, updatedAt: past))
             if batch.count == 1_000 || index == size - 1 {

@@ -81,14 +81,10 @@ struct RefreshWorker: Sendable {
             do {
                 let response = try await client.refresh(token, scope: profile.spec.scope)
                 // Commit before anything else: a rotating provider has just invalidated the old token.
-                let newToken = response.refreshToken ?? token
-                let (version, sealed) = try custodian.seal(newToken, for: key, secret: key.tenant)
-                let now = clock()
-                let expiresAt = response.refreshTokenExpiresIn.map { now.addingTimeInterval($0) } ?? row.expiresAt
-                guard try store.commitRefreshed(key, owner: leaseOwner, secretName: key.tenant, keyVersion: version, sealedToken: sealed,
-                                                refreshedAt: now, expiresAt: expiresAt) else {
+                let commit = try custodian.commitRedeemed(row, owner: leaseOwner, response: response, usedToken: token, at: clock())
+                guard commit != .leaseLost else {
                     return .failed(key, .transient, code: "lease_lost",
-                                   message: "\(key): the lease ran out before the answer came, and another holder took the row; "
+                                   message: "\(key): the lease ran out before the answer came, and another holder changed the row; "
                                        + "raise the stage's lease above request_timeout × (retries + 1)")
                 }
                 await pacer.succeeded()

@@ -1,0 +1,50 @@
+import Foundation
+import Identity
+import Store
+import Support
+
+/// How a redeemed token's commit ended (I8).
+public enum RefreshCommit: Sendable, Equatable {
+    /// Stored while the lease was held.
+    case committed
+    /// The lease was lost meanwhile, but the row still held the very token this redemption started
+    /// from, so the new one was stored in its place (compare-and-set on the sealed token).
+    case committedAfterLeaseLost
+    /// The lease was lost and another holder changed the row: theirs stays, the provider's answer is
+    /// not stored. With a provider that rotates refresh tokens the user may have to sign in again.
+    case leaseLost
+}
+
+extension TokenCustodian {
+    /// The vault secret a row's tokens are sealed with: the tenant's (DESIGN.md: `secretId = tid`). The
+    /// one place that decides it, for `token put`, refresh, token use and the benchmark alike.
+    public static func secretName(for key: TokenKey) -> String { key.tenant }
+
+    /// Commits what the provider returned for `row` (its new refresh token, or the same one when the
+    /// provider does not rotate), sealed under the newest key version, before the token is used again:
+    /// the one I8 commit path of the refresh stage and of token use.
+    ///
+    /// - Parameters:
+    ///   - row: the row as read when the redemption started (its sealed token is the compare-and-set value).
+    ///   - owner: the lease the redemption held.
+    ///   - response: the provider's answer.
+    ///   - usedToken: the refresh token that was redeemed (kept when the provider returns none).
+    ///   - now: the commit time.
+    /// - Returns: how the commit ended; ``RefreshCommit/leaseLost`` is never silent, callers report it.
+    public func commitRedeemed(_ row: StoredToken, owner: String, response: TokenGrantResponse, usedToken: SecretText,
+                               at now: Date) throws -> RefreshCommit {
+        let key = row.key
+        let secret = Self.secretName(for: key)
+        let (version, sealed) = try seal(response.refreshToken ?? usedToken, for: key, secret: secret)
+        let expiresAt = response.refreshTokenExpiresIn.map { now.addingTimeInterval($0) } ?? row.expiresAt
+        if try store.commitRefreshed(key, owner: owner, secretName: secret, keyVersion: version, sealedToken: sealed,
+                                     refreshedAt: now, expiresAt: expiresAt) {
+            return .committed
+        }
+        guard let startedFrom = row.sealedToken,
+              try store.commitRefreshed(key, replacing: startedFrom, owner: owner, secretName: secret, keyVersion: version,
+                                        sealedToken: sealed, refreshedAt: now, expiresAt: expiresAt)
+        else { return .leaseLost }
+        return .committedAfterLeaseLost
+    }
+}
