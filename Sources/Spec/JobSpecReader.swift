@@ -116,59 +116,70 @@ struct JobSpecReader {
             checkName(name, at: nameNode.mark, what: "the stage name", use: "it names a JUnit suite and is typed after run --stage")
         }
         let onFailure = map["on_failure"].flatMap { choice($0, StageSpec.OnFailure.self) } ?? .stop
-        let options: StageSpec.Options
-        switch kind {
-        case "rotate":
-            var tenants = TenantSelection.all
-            if let node = map["tenants"] {
-                if case .scalar(let scalar) = node, scalar.text == "all" { tenants = .all } else if let list = stringList(node) { tenants = .list(list) }
-            } else if let file = map["tenants_file"].flatMap({ path($0) }) {
-                tenants = .file(file)
-            } else {
-                report(node.mark, "a rotate stage needs 'tenants' or 'tenants_file'", "add 'tenants: all' or a list of tenants")
-            }
-            options = .rotate(RotateOptions(
-                tenants: tenants, maxKeyAge: map["max_key_age"].flatMap { duration($0) } ?? 30 * 86_400,
-                keepVersions: map["keep_versions"].flatMap { integer($0, in: 0...100) } ?? 1,
-                batchSize: map["batch_size"].flatMap { integer($0, in: 1...20_000) } ?? 2_000))
-        case "revoke":
-            var users: [TenantUser] = []
-            if let node = map["users"], let list = stringList(node) {
-                for (offset, text) in list.enumerated() {
-                    let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-                    if parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty {
-                        users.append(TenantUser(tenant: String(parts[0]), user: String(parts[1])))
-                    } else {
-                        report(itemMark(node, offset), "'\(text)' is not tenant/user", "write each user as TENANT/USER")
-                    }
-                }
-            }
-            let usersFile = map["users_file"].flatMap { path($0) }
-            let tenants = map["tenants"].flatMap { stringList($0) } ?? []
-            let purge = map["purge"].flatMap { boolean($0) } ?? false
-            if users.isEmpty, usersFile == nil, tenants.isEmpty, map["users"] == nil {
-                report(node.mark, "a revoke stage needs 'users', 'users_file' or 'tenants'", "say whom to revoke")
-            }
-            if purge, tenants.isEmpty, let purgeNode = map["purge"] {
-                report(purgeNode.mark, "'purge: true' applies only to 'tenants'", "list the tenants to purge, or remove 'purge'")
-            }
-            let provider = map["provider"].flatMap { string($0) }
-            if let provider, providers[provider] == nil, let mark = map["provider"]?.mark { unknownProvider(provider, mark, providers) }
-            options = .revoke(RevokeOptions(
-                users: users, usersFile: usersFile, mode: map["mode"].flatMap { choice($0, RevokeMode.self) } ?? .deleteRecord,
-                tenants: tenants, purge: purge, atProvider: map["at_provider"].flatMap { boolean($0) } ?? false, provider: provider))
-        default:
-            let provider = required(map, "provider", in: node).flatMap { string($0) } ?? ""
-            if !provider.isEmpty, providers[provider] == nil, let mark = map["provider"]?.mark { unknownProvider(provider, mark, providers) }
-            options = .refresh(RefreshOptions(
-                provider: provider, refreshAfter: map["refresh_after"].flatMap { duration($0) } ?? 7 * 86_400,
-                expiringWithin: map["expiring_within"].flatMap { duration($0) },
-                concurrency: map["concurrency"].flatMap { integer($0, in: 1...256) } ?? 8,
-                maxRate: map["max_rate"].flatMap { rate($0) }, retries: map["retries"].flatMap { integer($0, in: 0...10) } ?? 3,
-                requestTimeout: map["request_timeout"].flatMap { duration($0) } ?? 30,
-                lease: map["lease"].flatMap { duration($0) } ?? 300))
+        let options: StageSpec.Options = switch kind {
+        case "rotate": rotateOptions(map, at: node)
+        case "revoke": revokeOptions(map, at: node, providers: providers)
+        default: refreshOptions(map, at: node, providers: providers)
         }
         return StageSpec(name: name, onFailure: onFailure, options: options, mark: node.mark)
+    }
+
+    /// A rotate stage's options: which tenants, key age, versions kept, batch size.
+    private mutating func rotateOptions(_ map: YAMLMapping, at node: YAMLNode) -> StageSpec.Options {
+        var tenants = TenantSelection.all
+        if let node = map["tenants"] {
+            if case .scalar(let scalar) = node, scalar.text == "all" { tenants = .all } else if let list = stringList(node) { tenants = .list(list) }
+        } else if let file = map["tenants_file"].flatMap({ path($0) }) {
+            tenants = .file(file)
+        } else {
+            report(node.mark, "a rotate stage needs 'tenants' or 'tenants_file'", "add 'tenants: all' or a list of tenants")
+        }
+        return .rotate(RotateOptions(
+            tenants: tenants, maxKeyAge: map["max_key_age"].flatMap { duration($0) } ?? 30 * 86_400,
+            keepVersions: map["keep_versions"].flatMap { integer($0, in: 0...100) } ?? 1,
+            batchSize: map["batch_size"].flatMap { integer($0, in: 1...20_000) } ?? 2_000))
+    }
+
+    /// A revoke stage's options: whom to revoke (users, a users file, tenants), how, and at which provider.
+    private mutating func revokeOptions(_ map: YAMLMapping, at node: YAMLNode, providers: [String: ProviderSpec]) -> StageSpec.Options {
+        var users: [TenantUser] = []
+        if let node = map["users"], let list = stringList(node) {
+            for (offset, text) in list.enumerated() {
+                let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+                if parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty {
+                    users.append(TenantUser(tenant: String(parts[0]), user: String(parts[1])))
+                } else {
+                    report(itemMark(node, offset), "'\(text)' is not tenant/user", "write each user as TENANT/USER")
+                }
+            }
+        }
+        let usersFile = map["users_file"].flatMap { path($0) }
+        let tenants = map["tenants"].flatMap { stringList($0) } ?? []
+        let purge = map["purge"].flatMap { boolean($0) } ?? false
+        if users.isEmpty, usersFile == nil, tenants.isEmpty, map["users"] == nil {
+            report(node.mark, "a revoke stage needs 'users', 'users_file' or 'tenants'", "say whom to revoke")
+        }
+        if purge, tenants.isEmpty, let purgeNode = map["purge"] {
+            report(purgeNode.mark, "'purge: true' applies only to 'tenants'", "list the tenants to purge, or remove 'purge'")
+        }
+        let provider = map["provider"].flatMap { string($0) }
+        if let provider, providers[provider] == nil, let mark = map["provider"]?.mark { unknownProvider(provider, mark, providers) }
+        return .revoke(RevokeOptions(
+            users: users, usersFile: usersFile, mode: map["mode"].flatMap { choice($0, RevokeMode.self) } ?? .deleteRecord,
+            tenants: tenants, purge: purge, atProvider: map["at_provider"].flatMap { boolean($0) } ?? false, provider: provider))
+    }
+
+    /// A refresh stage's options: the provider, when a token is due, and how hard to call the provider.
+    private mutating func refreshOptions(_ map: YAMLMapping, at node: YAMLNode, providers: [String: ProviderSpec]) -> StageSpec.Options {
+        let provider = required(map, "provider", in: node).flatMap { string($0) } ?? ""
+        if !provider.isEmpty, providers[provider] == nil, let mark = map["provider"]?.mark { unknownProvider(provider, mark, providers) }
+        return .refresh(RefreshOptions(
+            provider: provider, refreshAfter: map["refresh_after"].flatMap { duration($0) } ?? 7 * 86_400,
+            expiringWithin: map["expiring_within"].flatMap { duration($0) },
+            concurrency: map["concurrency"].flatMap { integer($0, in: 1...256) } ?? 8,
+            maxRate: map["max_rate"].flatMap { rate($0) }, retries: map["retries"].flatMap { integer($0, in: 0...10) } ?? 3,
+            requestTimeout: map["request_timeout"].flatMap { duration($0) } ?? 30,
+            lease: map["lease"].flatMap { duration($0) } ?? 300))
     }
 
     private mutating func unknownProvider(_ name: String, _ mark: SourceMark, _ providers: [String: ProviderSpec]) {

@@ -82,7 +82,7 @@ package struct RevokeStage {
     // MARK: - Tenants
 
     private func revokeTenant(_ tenant: String, context: StageContext, recorder: StageRecorder, revoker: ProviderRevoker?) async {
-        let started = Date()
+        let started = context.clock()
         do {
             let secret = try context.vault.secretState(tenant)
             let rows = try context.store.count(tenant: tenant)
@@ -100,99 +100,132 @@ package struct RevokeStage {
             }
             var done: [String] = []
             if let revoker, plan.softDeletesSecret {
-                // At the provider first, while the tenant's key can still open the tokens.
-                var rows: [StoredToken] = []
-                try context.store.forEach(tenant: tenant) { rows.append($0); return true }
-                var revokedThere = 0
-                for row in rows where row.sealedToken != nil {
-                    do {
-                        if try await revoker.revoke(row) { revokedThere += 1 }
-                    } catch {
-                        recorder.fail(row.key.description, error)
-                    }
-                }
+                let revokedThere = try await revokeAtProvider(tenant, revoker: revoker, context: context, recorder: recorder)
                 if revokedThere > 0 { done.append("\(CountText.of(revokedThere, "token")) revoked at the provider") }
             }
-            // The secret goes first: from that instant no token of the tenant can be opened.
-            if plan.softDeletesSecret {
-                try context.vault.deleteSecret(tenant)
-                done.append("secret soft-deleted (every token unreadable)")
-            }
-            if plan.rowsToDelete > 0 {
-                let deleted = try context.store.deleteTenant(tenant)
-                recorder.count(.rowsDeleted, deleted)
-                done.append("\(CountText.of(deleted, "row")) deleted")
-            }
-            if plan.purgesSecret {
-                try context.vault.purgeSecret(tenant)
-                done.append("secret purged")
-            }
+            done += try shred(tenant, plan: plan, context: context, recorder: recorder)
             recorder.count(.tenantsRevoked)
             recorder.note("\(tenant): \(done.joined(separator: ", "))")
-            recorder.pass(tenant, done.joined(separator: ", "), duration: Date().timeIntervalSince(started))
+            recorder.pass(tenant, done.joined(separator: ", "), duration: context.clock().timeIntervalSince(started))
         } catch {
             recorder.count(.tenantsFailed)
-            recorder.fail(tenant, error, duration: Date().timeIntervalSince(started))
+            recorder.fail(tenant, error, duration: context.clock().timeIntervalSince(started))
         }
+    }
+
+    /// Revokes every token of the tenant at the provider, while the tenant's key can still open them.
+    /// A token the provider refuses to revoke is a failed item; the tenant goes on.
+    /// - Returns: how many tokens the provider revoked.
+    private func revokeAtProvider(_ tenant: String, revoker: ProviderRevoker, context: StageContext,
+                                  recorder: StageRecorder) async throws -> Int {
+        var rows: [StoredToken] = []
+        try context.store.forEach(tenant: tenant) { rows.append($0); return true }
+        var revoked = 0
+        for row in rows where row.sealedToken != nil {
+            do {
+                if try await revoker.revoke(row) { revoked += 1 }
+            } catch {
+                recorder.fail(row.key.description, error)
+            }
+        }
+        return revoked
+    }
+
+    /// Crypto-shredding as planned: the secret goes first (from that instant no token of the tenant
+    /// opens), then the rows, then the secret for good. Returns what was done, for the report.
+    private func shred(_ tenant: String, plan: TenantRevokePlan, context: StageContext, recorder: StageRecorder) throws -> [String] {
+        var done: [String] = []
+        if plan.softDeletesSecret {
+            try context.vault.deleteSecret(tenant)
+            done.append("secret soft-deleted (every token unreadable)")
+        }
+        if plan.rowsToDelete > 0 {
+            let deleted = try context.store.deleteTenant(tenant)
+            recorder.count(.rowsDeleted, deleted)
+            done.append("\(CountText.of(deleted, "row")) deleted")
+        }
+        if plan.purgesSecret {
+            try context.vault.purgeSecret(tenant)
+            done.append("secret purged")
+        }
+        return done
     }
 
     // MARK: - Users
 
+    /// What revoking a tenant's users came to.
+    private struct UsersTally {
+        var revoked = 0, already = 0, failed = 0, rows = 0
+    }
+
     private func revokeUsers(of tenant: String, _ users: [TenantUser], context: StageContext, recorder: StageRecorder,
                              revoker: ProviderRevoker?) async {
-        let started = Date()
-        var revoked = 0, already = 0, failed = 0, rows = 0
+        let started = context.clock()
+        var tally = UsersTally()
         for user in users {
             defer { context.progress.advance(1) }
             do {
-                var state = UserRowsState(tenant: user.tenant, user: user.user, rows: [])
-                try context.store.forEach(tenant: user.tenant, user: user.user) { row in
-                    state.rows.append((row.key.provider, row.sealedToken != nil))
-                    return true
-                }
-                let plan = RevokePlanner.plan(state, mode: options.mode)
-                if plan.isAlreadyRevoked {
-                    already += 1
-                    recorder.passItem(user.description, "already revoked")
-                    continue
-                }
-                if !context.dryRun {
-                    for provider in plan.providers {
-                        let key = TokenKey(tenant: user.tenant, user: user.user, provider: provider)
-                        if let revoker, let row = try context.store.get(key), row.sealedToken != nil {
-                            // A failure here throws: the record stays, so the next run tries the provider again.
-                            _ = try await revoker.revoke(row)
-                        }
-                        switch options.mode {
-                        case .deleteRecord: _ = try context.store.delete(key)
-                        case .dropRefreshToken: _ = try context.store.dropRefreshToken(key, now: context.clock())
-                        }
-                    }
-                }
-                revoked += 1
-                rows += plan.providers.count
-                recorder.passItem(user.description, "\(context.dryRun ? "would revoke" : "revoked") (\(plan.providers.joined(separator: ", ")))")
+                try await revoke(user, context: context, recorder: recorder, revoker: revoker, tally: &tally)
             } catch {
-                failed += 1
+                tally.failed += 1
                 recorder.fail(user.description, error)
             }
         }
-        recorder.count(.usersRevoked, revoked)
-        recorder.count(.usersAlreadyRevoked, already)
-        if failed > 0 { recorder.count(.usersFailed, failed) }
-        recorder.count(options.mode == .deleteRecord ? .rowsDeleted : .tokensDropped, context.dryRun ? 0 : rows)
-        let action = options.mode == .deleteRecord ? "record\(rows == 1 ? "" : "s") deleted" : "refresh token\(rows == 1 ? "" : "s") dropped"
-        var message = context.dryRun
-            ? "would revoke \(CountText.of(revoked, "user")) (\(options.mode == .deleteRecord ? CountText.of(rows, "record") + " to delete" : CountText.of(rows, "refresh token") + " to drop"))"
-            : "revoked \(CountText.of(revoked, "user")) (\(CountText.number(rows)) \(action))"
-        message += ", \(CountText.number(already)) already revoked"
-        if failed > 0 {
+        let message = record(tally, recorder: recorder, dryRun: context.dryRun)
+        if tally.failed > 0 {
             recorder.fail(tenant, type: recorder.cases.last?.failureType ?? .unexpected,
-                          message: "\(message); \(CountText.of(failed, "user")) failed (see the item cases)", duration: Date().timeIntervalSince(started))
+                          message: "\(message); \(CountText.of(tally.failed, "user")) failed (see the item cases)",
+                          duration: context.clock().timeIntervalSince(started))
         } else {
-            recorder.pass(tenant, message, duration: Date().timeIntervalSince(started))
+            recorder.pass(tenant, message, duration: context.clock().timeIntervalSince(started))
         }
         recorder.note("\(tenant): \(message)")
+    }
+
+    /// Revokes one user's rows as planned: at the provider first (a failure there throws, so the record
+    /// stays and the next run tries again), then the record or its refresh token.
+    private func revoke(_ user: TenantUser, context: StageContext, recorder: StageRecorder, revoker: ProviderRevoker?,
+                        tally: inout UsersTally) async throws {
+        var state = UserRowsState(tenant: user.tenant, user: user.user, rows: [])
+        try context.store.forEach(tenant: user.tenant, user: user.user) { row in
+            state.rows.append((row.key.provider, row.sealedToken != nil))
+            return true
+        }
+        let plan = RevokePlanner.plan(state, mode: options.mode)
+        if plan.isAlreadyRevoked {
+            tally.already += 1
+            recorder.passItem(user.description, "already revoked")
+            return
+        }
+        if !context.dryRun {
+            for provider in plan.providers {
+                let key = TokenKey(tenant: user.tenant, user: user.user, provider: provider)
+                if let revoker, let row = try context.store.get(key), row.sealedToken != nil {
+                    _ = try await revoker.revoke(row)
+                }
+                switch options.mode {
+                case .deleteRecord: _ = try context.store.delete(key)
+                case .dropRefreshToken: _ = try context.store.dropRefreshToken(key, now: context.clock())
+                }
+            }
+        }
+        tally.revoked += 1
+        tally.rows += plan.providers.count
+        recorder.passItem(user.description, "\(context.dryRun ? "would revoke" : "revoked") (\(plan.providers.joined(separator: ", ")))")
+    }
+
+    /// Records a tenant's user counts and returns its one-line summary.
+    private func record(_ tally: UsersTally, recorder: StageRecorder, dryRun: Bool) -> String {
+        recorder.count(.usersRevoked, tally.revoked)
+        recorder.count(.usersAlreadyRevoked, tally.already)
+        if tally.failed > 0 { recorder.count(.usersFailed, tally.failed) }
+        let rows = tally.rows
+        recorder.count(options.mode == .deleteRecord ? .rowsDeleted : .tokensDropped, dryRun ? 0 : rows)
+        let deleting = options.mode == .deleteRecord
+        let message = dryRun
+            ? "would revoke \(CountText.of(tally.revoked, "user")) (\(deleting ? CountText.of(rows, "record") + " to delete" : CountText.of(rows, "refresh token") + " to drop"))"
+            : "revoked \(CountText.of(tally.revoked, "user")) (\(CountText.number(rows)) \(deleting ? "record\(rows == 1 ? "" : "s") deleted" : "refresh token\(rows == 1 ? "" : "s") dropped"))"
+        return message + ", \(CountText.number(tally.already)) already revoked"
     }
 
     /// `items` without repeats, in first-seen order.
