@@ -4,8 +4,8 @@ import Foundation
 struct BenchOptions {
     /// Store sizes to measure, in order (memory should not grow with them).
     var sizes = [1_000_000]
-    /// Tenants the tokens are spread over.
-    var tenants = 100
+    /// Tenants the tokens are spread over (default 100 for the rotation, 10 for the refresh).
+    var tenants: Int?
     /// Bytes per refresh token.
     var tokenBytes = 1_200
     /// Where stores are created (removed afterwards unless `keep`).
@@ -29,12 +29,19 @@ struct BenchOptions {
     var runSpec: String?
     /// Only seed (and keep) the store, for profiling `tokenkeeper run` by hand.
     var seedOnly = false
+    /// Instead of the rotation, time a refresh stage of this many tokens against the project's identity provider.
+    var refreshTokens: Int?
+    /// Requests in flight at once in the refresh benchmark.
+    var concurrency = 16
+    /// The identity provider the refresh benchmark starts (Tests/IdentityProvider/idp.py).
+    var identityProvider = "Tests/IdentityProvider/idp.py"
 
     static let help = """
         USAGE: tokenkeeper-bench [--tokens N[,N...]] [--tenants 100] [--token-bytes 1200] [--dir DIR]
                                  [--tokenkeeper PATH] [--python PATH] [--baseline PATH] [--c-reference PATH]
                                  [--no-baseline] [--keep] [--seed-only]
                tokenkeeper-bench --report-cases 100000
+               tokenkeeper-bench --refresh 3000 [--concurrency 16] [--tenants 10] [--idp PATH] [--python PATH]
 
         Seeds N synthetic refresh tokens over the tenants (each tenant's key version 1 dated 40 days ago), then
         times `tokenkeeper run` of a rotate job (every token rewrapped under a new version) and a second, no-op
@@ -44,7 +51,10 @@ struct BenchOptions {
         each child's own peak memory (measured with GNU time) and the no-op time, then one JSON line. --seed-only stops after seeding and keeps the folder (its path and the
         master key are printed) so `tokenkeeper run rotate.yml` can be profiled by hand; --run-spec SPEC runs a
         spec in-process on the main thread (for profilers). --report-cases N instead times `tokenkeeper report show`
-        and `report diff` on JUnit reports of N testcases. Build with `swift build -c release` first (scripts/bench does, and builds the C reference).
+        and `report diff` on JUnit reports of N testcases. --refresh N instead starts the project's identity provider
+        (Tests/IdentityProvider/idp.py, rotating refresh tokens) on 127.0.0.1, signs N users in, stores their tokens as
+        due, and times `tokenkeeper run` of a refresh stage (concurrency 16): tokens per second, and tokenkeeper's
+        own CPU time (user + system, from GNU time) per refresh; the run is killed after 60 s + 20 ms per token. Build with `swift build -c release` first (scripts/bench does, and builds the C reference).
         """
 
     init(arguments: [String]) throws {
@@ -75,6 +85,9 @@ struct BenchOptions {
             case "--report-cases": reportCases = try number(argument, try value(argument))
             case "--run-spec": runSpec = try value(argument)
             case "--seed-only": seedOnly = true; keep = true
+            case "--refresh": refreshTokens = try number(argument, try value(argument))
+            case "--concurrency": concurrency = try number(argument, try value(argument))
+            case "--idp": identityProvider = try value(argument)
             case "--help", "-h": throw BenchUsage(Self.help, isHelp: true)
             default: throw BenchUsage("unknown argument '\(argument)'\n\n\(Self.help)", isHelp: false)
             }
