@@ -43,7 +43,7 @@ struct RefreshBenchmark {
         defer { provider.stop() }
         print("tokenkeeper refresh benchmark: \(tokens) tokens over \(tenants) tenants, concurrency \(options.concurrency), "
               + "identity provider \(provider.baseURL) (\(ProcessInfo.processInfo.activeProcessorCount) cores)")
-        fflush(stdout)
+        fflush(nil)  // the header before the run's own output
 
         let masterKey = try MasterKey.generate()
         let seedSeconds = try await seed(tenants: tenants, in: folder, masterKey: masterKey, provider: provider)

@@ -18,7 +18,8 @@ public struct AccessGrant: Sendable {
 }
 
 /// The path a web service takes: open the stored refresh token, redeem it for an access token, commit
-/// any rotated refresh token at once (I8), and hand back the access token, which is never stored. Also
+/// any rotated refresh token at once, durable against a power cut too (I8), and hand back the access
+/// token, which is never stored. Also
 /// the On-Behalf-Of add-token sequence. `tokenkeeper token access` and `token obo` are this API.
 ///
 /// It never takes the job lock (I7): it leases the row, so a nightly refresh and a user's request never
@@ -33,6 +34,8 @@ public final class TokenAccess: @unchecked Sendable {
     private let clients = OAuthClientCache()
     private let requestTimeout: TimeInterval
     private let leaseWait: TimeInterval
+    /// Makes the store's commits durable against a power cut; shared with every other user of the store in this process.
+    private let commitSync: WALGroupSync
 
     /// Opens the spec's vault and store as the spec's principal (or `principal`).
     /// - throws: the vault's, store's and master key's errors.
@@ -44,7 +47,9 @@ public final class TokenAccess: @unchecked Sendable {
         self.leaseWait = leaseWait
         let masterKey = try spec.loadMasterKey(environment: environment)
         let vault = try FileVault.open(at: spec.vaultPath, masterKey: masterKey, principal: spec.principal ?? principal)
-        custodian = TokenCustodian(vault: vault, store: try SQLiteTokenStore(path: spec.storePath))
+        let store = try SQLiteTokenStore(path: spec.storePath)
+        custodian = TokenCustodian(vault: vault, store: store)
+        commitSync = store.commitSync
     }
 
     /// An access token for `key`'s stored refresh token.
@@ -83,14 +88,15 @@ public final class TokenAccess: @unchecked Sendable {
             }
             throw error
         }
-        // Commit the rotated refresh token before the access token goes anywhere (I8).
+        // Commit the rotated refresh token, durably (power cut included), before the access token goes anywhere (I8).
         let now = Date()
         try locked {
             let (version, sealed) = try custodian.seal(response.refreshToken ?? token, for: key, secret: key.tenant)
             let expires = response.refreshTokenExpiresIn.map { now.addingTimeInterval($0) } ?? row.expiresAt
-            _ = try custodian.store.commitRefreshed(key, owner: owner, secretName: key.tenant, keyVersion: version, sealedToken: sealed,
-                                                    refreshedAt: now, expiresAt: expires)
+            _ = try custodian.store.commitRefreshedTransaction(key, owner: owner, secretName: key.tenant, keyVersion: version,
+                                                               sealedToken: sealed, refreshedAt: now, expiresAt: expires)
         }
+        try await commitSync.sync()
         return AccessGrant(key: key, providerKind: provider.kind, accessToken: response.accessToken,
                            expiresAt: response.expiresIn.map { now.addingTimeInterval($0) }, idToken: response.idToken, tokenType: response.tokenType)
     }
@@ -121,6 +127,7 @@ public final class TokenAccess: @unchecked Sendable {
         try locked {
             _ = try custodian.put(key, token: refresh, issuedAt: now, expiresAt: response.refreshTokenExpiresIn.map { now.addingTimeInterval($0) })
         }
+        try await commitSync.sync()  // the new token family is what the provider gave: durable before the answer goes out
         return AccessGrant(key: key, providerKind: provider.kind, accessToken: response.accessToken,
                            expiresAt: response.expiresIn.map { now.addingTimeInterval($0) }, idToken: response.idToken, tokenType: response.tokenType)
     }

@@ -38,10 +38,26 @@ extension SQLiteTokenStore {
     }
 
     /// Stores a refreshed token for a row whose lease `owner` still holds, clears the lease, resets
-    /// the failure count and status, all in one transaction (I8: commit before the token is used again).
+    /// the failure count and status, all in one transaction, and returns once that transaction is on
+    /// disk, durable against a power cut too (I8: what the provider gave is committed before the token
+    /// is used again, and before anything else goes on). Commits that wait at once share one sync
+    /// (``WALGroupSync``).
     /// - Returns: false when the lease was lost (expired and taken by someone else): nothing is written.
+    /// - throws: the store's errors, or ``FileSystemError`` when the sync fails (the row is committed then,
+    ///   but may not survive a power cut).
     public func commitRefreshed(_ key: TokenKey, owner: String, secretName: String, keyVersion: Int, sealedToken: [UInt8],
-                                refreshedAt: Date, expiresAt: Date?) throws -> Bool {
+                                refreshedAt: Date, expiresAt: Date?) async throws -> Bool {
+        guard try commitRefreshedTransaction(key, owner: owner, secretName: secretName, keyVersion: keyVersion,
+                                             sealedToken: sealedToken, refreshedAt: refreshedAt, expiresAt: expiresAt) else { return false }
+        try await syncCommits()
+        return true
+    }
+
+    /// The transaction of ``commitRefreshed(_:owner:secretName:keyVersion:sealedToken:refreshedAt:expiresAt:)``
+    /// without its sync, for a caller that must commit under a lock of its own: it must then await
+    /// ``syncCommits()`` before the token (or the access token redeemed with it) goes anywhere.
+    package func commitRefreshedTransaction(_ key: TokenKey, owner: String, secretName: String, keyVersion: Int, sealedToken: [UInt8],
+                                            refreshedAt: Date, expiresAt: Date?) throws -> Bool {
         try connection.writeTransaction {
             let previous = try sealedKeyVersion(of: key)
             let statement = try connection.cached("""

@@ -20,11 +20,23 @@ public final class SQLiteTokenStore {
     /// - throws: ``InsecurePermissionsError``, ``SQLiteError``, ``StoreError``.
     public init(path: String, readOnly: Bool = false, busyTimeout: TimeInterval = 5) throws {
         connection = try SQLiteConnection(path: path, readOnly: readOnly, busyTimeout: busyTimeout)
+        commitSync = WALGroupSync.forStore(path: path)
         try StoreSchema.migrate(connection)
     }
 
     /// The store file.
     public var path: String { connection.path }
+
+    /// Syncs this store's write-ahead log for every connection of this process (see ``syncCommits()``).
+    package let commitSync: WALGroupSync
+
+    /// Returns once every transaction this process has committed to the store is durable against a power
+    /// cut, not only against a crash of the process (the store commits with `synchronous=NORMAL`). Callers
+    /// that wait at once share one sync.
+    /// - throws: ``FileSystemError`` when the sync fails.
+    public func syncCommits() async throws {
+        try await commitSync.sync()
+    }
 
     // MARK: - Single rows
 

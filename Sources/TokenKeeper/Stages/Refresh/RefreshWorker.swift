@@ -76,7 +76,8 @@ struct RefreshWorker: Sendable {
                 let (version, sealed) = try custodian.seal(newToken, for: key, secret: key.tenant)
                 let now = clock()
                 let expiresAt = response.refreshTokenExpiresIn.map { now.addingTimeInterval($0) } ?? row.expiresAt
-                guard try store.commitRefreshed(key, owner: leaseOwner, secretName: key.tenant, keyVersion: version, sealedToken: sealed,
+                // Durable before the next redemption: returns once the commit survives a power cut too.
+                guard try await store.commitRefreshed(key, owner: leaseOwner, secretName: key.tenant, keyVersion: version, sealedToken: sealed,
                                                 refreshedAt: now, expiresAt: expiresAt) else {
                     return .failed(key, .transient, code: "lease_lost",
                                    message: "\(key): the lease ran out before the answer came, and another holder took the row; "
