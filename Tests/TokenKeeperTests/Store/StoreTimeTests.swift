@@ -1,0 +1,77 @@
+import Foundation
+import Testing
+@testable import TokenKeeper
+
+/// The store keeps times in milliseconds: leases last as long as they were given, and a store written
+/// with whole seconds keeps its times when it is migrated.
+@Suite struct StoreTimeTests {
+    static let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+
+    @Test func aLeaseOfNSecondsLastsNSecondsNotUpToNPlusOne() throws {
+        try withTemporaryDirectory { folder in
+            let store = try SQLiteTokenStore(path: folder + "/tokens.db")
+            let key = TokenKey(tenant: "a", user: "u", provider: "p")
+            try store.put(StoredToken(key: key, secretName: "a", keyVersion: 1, sealedToken: [1], issuedAt: Self.t0))
+            let taken = Self.t0.addingTimeInterval(0.3)
+            #expect(try store.acquireLease(key, owner: "job", until: taken.addingTimeInterval(1), now: taken))
+            // Held for the whole second...
+            #expect(try store.acquireLease(key, owner: "web", until: taken.addingTimeInterval(61), now: taken.addingTimeInterval(0.99)) == false)
+            #expect(try store.rowsDueForRefresh(provider: "p", refreshedBefore: taken, expiringBefore: nil,
+                                                now: taken.addingTimeInterval(0.99), afterID: 0, limit: 10).isEmpty)
+            // ... and over 10 ms after it, not up to a second later.
+            #expect(try store.rowsDueForRefresh(provider: "p", refreshedBefore: taken, expiringBefore: nil,
+                                                now: taken.addingTimeInterval(1.01), afterID: 0, limit: 10).count == 1)
+            #expect(try store.acquireLease(key, owner: "web", until: taken.addingTimeInterval(61), now: taken.addingTimeInterval(1.01)))
+        }
+    }
+
+    @Test func timesKeepTheirMilliseconds() throws {
+        try withTemporaryDirectory { folder in
+            let store = try SQLiteTokenStore(path: folder + "/tokens.db")
+            let key = TokenKey(tenant: "a", user: "u", provider: "p")
+            let issued = Self.t0.addingTimeInterval(0.123), refreshed = Self.t0.addingTimeInterval(5.456)
+            try store.put(StoredToken(key: key, secretName: "a", keyVersion: 1, sealedToken: [1], issuedAt: issued, refreshedAt: refreshed,
+                                      expiresAt: Self.t0.addingTimeInterval(86_400.789), updatedAt: refreshed))
+            let row = try #require(try store.get(key))
+            #expect(Self.sameMillisecond(row.issuedAt, issued) && Self.sameMillisecond(row.refreshedAt, refreshed))
+            #expect(Self.sameMillisecond(row.updatedAt, refreshed))
+            #expect(Self.sameMillisecond(try #require(row.expiresAt), Self.t0.addingTimeInterval(86_400.789)))
+        }
+    }
+
+    /// Whether two dates fall on the same millisecond (a Date is a binary floating-point number of seconds,
+    /// so one rebuilt from milliseconds may differ from the original in its last bits).
+    static func sameMillisecond(_ a: Date, _ b: Date) -> Bool { abs(a.timeIntervalSince(b)) < 0.0005 }
+
+    @Test func aStoreMigratedFromWholeSecondsKeepsItsTimes() throws {
+        try withTemporaryDirectory { folder in
+            let path = folder + "/tokens.db"
+            // A store as schema version 2 left it: times in whole unix seconds.
+            do {
+                let connection = try SQLiteConnection(path: path)
+                try connection.execute(StoreSchema.migrations[0])
+                try connection.execute("""
+                    INSERT INTO tokens (tenant, user_id, provider, secret_name, key_version, sealed_token, issued_at, refreshed_at,
+                        expires_at, status, lease_owner, lease_until, updated_at)
+                    VALUES ('a', 'leased', 'p', 'a', 1, x'01', 1800000000, 1800000100, 1800000200, 'active', 'job', 1800000300, 1800000400),
+                           ('a', 'plain', 'p', 'a', 1, x'02', 1800000000, 1800000000, NULL, 'active', NULL, NULL, 1800000000);
+                    """)
+                try connection.execute(StoreSchema.migrations[1])
+                try connection.execute("PRAGMA user_version = 2")
+            }
+            let store = try SQLiteTokenStore(path: path)
+            #expect(try store.connection.scalar("PRAGMA user_version") == Int64(StoreSchema.currentVersion))
+            let leased = try #require(try store.get(TokenKey(tenant: "a", user: "leased", provider: "p")))
+            #expect(leased.issuedAt == Self.t0)
+            #expect(leased.refreshedAt == Self.t0.addingTimeInterval(100))
+            #expect(leased.expiresAt == Self.t0.addingTimeInterval(200))
+            #expect(leased.leaseUntil == Self.t0.addingTimeInterval(300))
+            #expect(leased.updatedAt == Self.t0.addingTimeInterval(400))
+            let plain = try #require(try store.get(TokenKey(tenant: "a", user: "plain", provider: "p")))
+            #expect(plain.expiresAt == nil && plain.leaseUntil == nil && plain.refreshedAt == Self.t0)
+            // The converted lease still ends when it did.
+            #expect(try store.acquireLease(leased.key, owner: "web", until: Self.t0.addingTimeInterval(999), now: Self.t0.addingTimeInterval(299)) == false)
+            #expect(try store.acquireLease(leased.key, owner: "web", until: Self.t0.addingTimeInterval(999), now: Self.t0.addingTimeInterval(300.001)))
+        }
+    }
+}
