@@ -53,10 +53,10 @@ package final class SQLiteStatement {
         if let value { sqlite3_bind_int64(handle, index, Self.milliseconds(value)) } else { sqlite3_bind_null(handle, index) }
     }
 
-    /// A date as whole unix milliseconds, rounded to the nearest (so a time given in whole milliseconds,
-    /// such as t + 1.3 s, is kept exactly despite its binary floating-point form).
+    /// A date as whole unix milliseconds, rounded down: a stored time is never later than the time it
+    /// records, so "refreshed before" and "lease ended" compare conservatively, as with whole seconds before.
     package static func milliseconds(_ date: Date) -> Int64 {
-        Int64((date.timeIntervalSince1970 * 1000).rounded())
+        Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
     }
 
     /// Binds optional text, or NULL.

@@ -39,9 +39,12 @@ import Testing
         }
     }
 
-    /// Whether two dates fall on the same millisecond (a Date is a binary floating-point number of seconds,
-    /// so one rebuilt from milliseconds may differ from the original in its last bits).
-    static func sameMillisecond(_ a: Date, _ b: Date) -> Bool { abs(a.timeIntervalSince(b)) < 0.0005 }
+    /// Whether `stored` is `original` rounded down to a millisecond (a Date is a binary floating-point number of
+    /// seconds, so t + 0.123 may be a hair below the millisecond it names and come back one millisecond early).
+    static func sameMillisecond(_ stored: Date, _ original: Date) -> Bool {
+        let lag = original.timeIntervalSince(stored), noise = 0.000_01  // binary rounding of the two Dates
+        return lag > -noise && lag < 0.001 + noise
+    }
 
     @Test func aStoreMigratedFromWholeSecondsKeepsItsTimes() throws {
         try withTemporaryDirectory { folder in
