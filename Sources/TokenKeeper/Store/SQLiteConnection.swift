@@ -8,7 +8,8 @@ import Glibc
 /// One SQLite database connection, closed when the object goes away.
 ///
 /// Opening turns on extended result codes, a busy timeout, WAL journaling with `synchronous=NORMAL`
-/// (durable at every checkpoint and safe against corruption on power loss, the usual WAL trade-off),
+/// (durable at every checkpoint and safe against corruption on power loss, the usual WAL trade-off;
+/// commits that must survive a power cut at once, such as refreshed tokens, are synced by ``WALGroupSync``),
 /// and foreign keys. A new database file is created with mode 0600 inside a 0700 folder, and an
 /// existing one that group or others can read is refused (I6). Read-only connections never write
 /// the database file, so a dry run leaves it byte-identical (I5).
