@@ -34,8 +34,6 @@ public final class TokenAccess: @unchecked Sendable {
     private let clients = OAuthClientCache()
     private let requestTimeout: TimeInterval
     private let leaseWait: TimeInterval
-    /// Makes the store's commits durable against a power cut; shared with every other user of the store in this process.
-    private let commitSync: WALGroupSync
 
     /// Opens the spec's vault and store as the spec's principal (or `principal`).
     /// - throws: the vault's, store's and master key's errors.
@@ -47,9 +45,7 @@ public final class TokenAccess: @unchecked Sendable {
         self.leaseWait = leaseWait
         let masterKey = try spec.loadMasterKey(environment: environment)
         let vault = try FileVault.open(at: spec.vaultPath, masterKey: masterKey, principal: spec.principal ?? principal)
-        let store = try SQLiteTokenStore(path: spec.storePath)
-        custodian = TokenCustodian(vault: vault, store: store)
-        commitSync = store.commitSync
+        custodian = TokenCustodian(vault: vault, store: try SQLiteTokenStore(path: spec.storePath))
     }
 
     /// An access token for `key`'s stored refresh token.
@@ -96,7 +92,8 @@ public final class TokenAccess: @unchecked Sendable {
             _ = try custodian.store.commitRefreshedTransaction(key, owner: owner, secretName: key.tenant, keyVersion: version,
                                                                sealedToken: sealed, refreshedAt: now, expiresAt: expires)
         }
-        try await commitSync.sync()
+        // Outside the lock: the sync uses no connection, and requests that wait at once share one.
+        try await custodian.store.syncCommits()
         return AccessGrant(key: key, providerKind: provider.kind, accessToken: response.accessToken,
                            expiresAt: response.expiresIn.map { now.addingTimeInterval($0) }, idToken: response.idToken, tokenType: response.tokenType)
     }
@@ -127,7 +124,7 @@ public final class TokenAccess: @unchecked Sendable {
         try locked {
             _ = try custodian.put(key, token: refresh, issuedAt: now, expiresAt: response.refreshTokenExpiresIn.map { now.addingTimeInterval($0) })
         }
-        try await commitSync.sync()  // the new token family is what the provider gave: durable before the answer goes out
+        try await custodian.store.syncCommits()  // the new token family is what the provider gave: durable before the answer goes out
         return AccessGrant(key: key, providerKind: provider.kind, accessToken: response.accessToken,
                            expiresAt: response.expiresIn.map { now.addingTimeInterval($0) }, idToken: response.idToken, tokenType: response.tokenType)
     }
