@@ -40,7 +40,8 @@ extension AccessGrant: CustomStringConvertible, CustomReflectable {
 }
 
 /// The path a web service takes: open the stored refresh token, redeem it for an access token, commit
-/// any rotated refresh token at once (I8), and hand back the access token, which is never stored. Also
+/// any rotated refresh token at once, durable against a power cut too (I8), and hand back the access
+/// token, which is never stored. Also
 /// the On-Behalf-Of add-token sequence. `tokenkeeper token access` and `token obo` are this API.
 ///
 /// Like App Service's token store and MSAL, it keeps each access token in memory (never on disk) per
@@ -156,7 +157,10 @@ public final class TokenAccess: @unchecked Sendable {
             throw error
         }
         // Commit the rotated refresh token before the access token goes anywhere (I8).
-        let commit = try locked { try custodian.commitRedeemed(row, owner: owner, response: response, usedToken: token, at: Date()) }
+        // Durably (power cut included): the transaction under this object's lock, the sync outside it, shared
+        // with the requests that wait at once.
+        let commit = try await custodian.commitRedeemed(row, owner: owner, response: response, usedToken: token, at: Date(),
+                                                        serializedBy: lock)
         guard commit != .leaseLost else {
             throw AccessError(item: "token \(key)",
                               problem: "lost its lease while it was being redeemed, and another holder changed the row meanwhile "
@@ -215,6 +219,7 @@ public final class TokenAccess: @unchecked Sendable {
         try locked {
             _ = try custodian.put(key, token: refresh, issuedAt: now, expiresAt: response.refreshTokenExpiresIn.map { now.addingTimeInterval($0) })
         }
+        try await custodian.store.syncCommits()  // the new token family is what the provider gave: durable before the answer goes out
         return AccessGrant(key: key, providerKind: provider.kind, accessToken: response.accessToken,
                            expiresAt: response.expiresIn.map { now.addingTimeInterval($0) }, idToken: response.idToken, tokenType: response.tokenType)
     }

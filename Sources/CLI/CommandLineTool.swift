@@ -7,6 +7,7 @@ import Darwin
 #endif
 import Spec
 import Support
+import Vault
 
 /// The `tokenkeeper` command line: parses arguments, runs one command, prints errors, exits.
 ///
@@ -28,10 +29,15 @@ public enum CommandLineTool {
             subcommands: CommandCatalog.all)
     }
 
-    /// Runs one command line and exits the process with its ``ExitStatus``.
+    /// Runs one command line and exits the process with its ``ExitStatus``, after writing the audit
+    /// entries of vault reads still buffered (exit 3 when they cannot be written).
     public static func main(arguments: [String]) async {
-        let status = await run(arguments: arguments, environment: ProcessInfo.processInfo.environment,
-                               console: .standard())
+        let console = Console.standard()
+        var status = await run(arguments: arguments, environment: ProcessInfo.processInfo.environment, console: console)
+        for failure in AuditLog.flushAll() {
+            console.err("tokenkeeper: error: \((failure as? any ActionableError)?.description ?? "the vault's audit log could not be written")")
+            if status == .success { status = .environment }
+        }
         exit(status.rawValue)
     }
 

@@ -8,6 +8,8 @@ import Support
 
 
 
+
+
 /// One parsed command line: the command that was chosen, its options and positional arguments,
 /// the global options, and where to print.
 

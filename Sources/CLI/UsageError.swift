@@ -8,6 +8,8 @@ import Support
 
 
 
+
+
 /// A command line that tokenkeeper cannot run: an unknown command or option, a missing value.
 ///
 /// Exits with status 2 (DESIGN.md) and tells the person which `--help` to read.

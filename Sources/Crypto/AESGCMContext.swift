@@ -9,6 +9,8 @@ import Support
 
 
 
+
+
 /// An AES-256-GCM key ready for many seals and opens: the OpenSSL contexts are set up once per key
 /// and only the nonce changes per message.
 ///

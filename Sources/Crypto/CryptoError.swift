@@ -9,6 +9,8 @@ import Support
 
 
 
+
+
 /// A failure of a cryptographic operation. Never carries key or plaintext bytes.
 
 public enum CryptoError: ActionableError, SealingFailure, Equatable {

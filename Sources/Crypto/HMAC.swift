@@ -8,6 +8,8 @@ import COpenSSL
 
 
 
+
+
 /// HMAC-SHA256 (RFC 2104) through OpenSSL 3's one-shot `EVP_Q_mac`, for integrity trailers on vault files.
 
 public enum HMAC {

@@ -8,6 +8,8 @@ import COpenSSL
 
 
 
+
+
 /// Random bytes from OpenSSL's `RAND_bytes` (a CSPRNG seeded from the operating system).
 
 public enum SecureRandom {

@@ -4,6 +4,7 @@ import Store
 import Support
 
 /// How a redeemed token's commit ended (I8).
+
 public enum RefreshCommit: Sendable, Equatable {
     /// Stored while the lease was held.
     case committed
@@ -21,8 +22,10 @@ extension TokenCustodian {
     public static func secretName(for key: TokenKey) -> String { key.tenant }
 
     /// Commits what the provider returned for `row` (its new refresh token, or the same one when the
-    /// provider does not rotate), sealed under the newest key version, before the token is used again:
-    /// the one I8 commit path of the refresh stage and of token use.
+    /// provider does not rotate), sealed under the newest key version, and returns once the commit is
+    /// durable against a power cut too (``TokenStore/syncCommits()``): the one I8 commit path of the
+    /// refresh stage and of token use. Callers hand the token (or the access token redeemed with it)
+    /// on only after it returns.
     ///
     /// - Parameters:
     ///   - row: the row as read when the redemption started (its sealed token is the compare-and-set value).
@@ -30,9 +33,21 @@ extension TokenCustodian {
     ///   - response: the provider's answer.
     ///   - usedToken: the refresh token that was redeemed (kept when the provider returns none).
     ///   - now: the commit time.
+    ///   - lock: a lock the caller serializes its store session with (token use); the transaction runs
+    ///     under it, the sync outside it, so concurrent commits share one sync.
     /// - Returns: how the commit ended; ``RefreshCommit/leaseLost`` is never silent, callers report it.
     public func commitRedeemed(_ row: StoredToken, owner: String, response: TokenGrantResponse, usedToken: SecretText,
-                               at now: Date) throws -> RefreshCommit {
+                               at now: Date, serializedBy lock: NSLock? = nil) async throws -> RefreshCommit {
+        let transaction = { try self.commitTransaction(row, owner: owner, response: response, usedToken: usedToken, at: now) }
+        let commit = try lock.map { try $0.withLock(transaction) } ?? transaction()
+        if commit != .leaseLost { try await store.syncCommits() }
+        return commit
+    }
+
+    /// The commit itself, one or two store transactions: under the lease, else compare-and-set on the
+    /// token the redemption started from.
+    private func commitTransaction(_ row: StoredToken, owner: String, response: TokenGrantResponse, usedToken: SecretText,
+                                   at now: Date) throws -> RefreshCommit {
         let key = row.key
         let secret = Self.secretName(for: key)
         let (version, sealed) = try seal(response.refreshToken ?? usedToken, for: key, secret: secret)

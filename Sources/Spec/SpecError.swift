@@ -8,6 +8,8 @@ import Support
 
 
 
+
+
 /// One problem in a spec file, at a line and column, with what to write instead.
 ///
 /// Prints GCC-style, `job.yml:12:5: error: <problem>; <fix>`, which editors and CI logs turn into links.

@@ -1,6 +1,8 @@
 import Support
 
 
+
+
 /// A spec path that names no spec file: it does not exist, or it is a folder. A usage mistake (exit
 /// code 2, as for an invalid spec), not an environment failure.
 

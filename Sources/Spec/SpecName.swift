@@ -8,6 +8,8 @@ import Support
 
 
 
+
+
 /// The rule for names a spec gives that become file names, class names and command-line words: the
 /// job's name (`JOB.xml`, `JOB.md`, `JOB.json` under `run --report-dir`, `tokenkeeper.JOB.STAGE`) and
 /// each stage's name (`run --stage NAME`, a JUnit suite). A name is never a path: no `/`, no `..`, no

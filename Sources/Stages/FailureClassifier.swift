@@ -14,6 +14,8 @@ import Vault
 
 
 
+
+
 /// Turns any error a stage meets into the ``FailureType`` a report files it under.
 ///
 /// The message is the error's own actionable description (item, problem, remedy), which by contract

@@ -9,7 +9,8 @@ import Support
 /// One SQLite database connection, closed when the object goes away.
 ///
 /// Opening turns on extended result codes, a busy timeout, WAL journaling with `synchronous=NORMAL`
-/// (durable at every checkpoint and safe against corruption on power loss, the usual WAL trade-off),
+/// (durable at every checkpoint and safe against corruption on power loss, the usual WAL trade-off;
+/// commits that must survive a power cut at once, such as refreshed tokens, are synced by ``WALGroupSync``),
 /// and foreign keys. It never creates a database (``SQLiteTokenStore/create(at:busyTimeout:)`` does, under a
 /// temporary name); a file that group or others can read is refused (I6), and so is one that belongs
 /// to another user, or sits in a folder others can write (issue 10). Read-only connections never

@@ -9,6 +9,8 @@ import Support
 
 
 
+
+
 /// A failure reported by SQLite, with the extended result code, SQLite's message and the SQL text.
 ///
 /// Bound values are never part of it: they may be sealed tokens (GRDB hides them the same way).

@@ -48,9 +48,16 @@ package final class SQLiteStatement {
     /// Binds an integer.
     package func bind(_ index: Int32, _ value: Int) { sqlite3_bind_int64(handle, index, Int64(value)) }
 
-    /// Binds a date as whole unix seconds, or NULL.
+    /// Binds a date as whole unix milliseconds (the unit of every time column of the store, see StoreSchema), or NULL.
+    /// Milliseconds, not seconds: a lease of N seconds must last N seconds, not up to N + 1.
     package func bind(_ index: Int32, _ value: Date?) {
-        if let value { sqlite3_bind_int64(handle, index, Int64(value.timeIntervalSince1970.rounded(.down))) } else { sqlite3_bind_null(handle, index) }
+        if let value { sqlite3_bind_int64(handle, index, Self.milliseconds(value)) } else { sqlite3_bind_null(handle, index) }
+    }
+
+    /// A date as whole unix milliseconds, rounded down: a stored time is never later than the time it
+    /// records, so "refreshed before" and "lease ended" compare conservatively, as with whole seconds before.
+    package static func milliseconds(_ date: Date) -> Int64 {
+        Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
     }
 
     /// Binds optional text, or NULL.
@@ -118,9 +125,9 @@ package final class SQLiteStatement {
     /// An optional text column.
     package func optionalText(_ column: Int32) -> String? { isNull(column) ? nil : text(column) }
 
-    /// An optional date column stored as unix seconds.
+    /// An optional date column stored as unix milliseconds.
     package func date(_ column: Int32) -> Date? {
-        isNull(column) ? nil : Date(timeIntervalSince1970: TimeInterval(int(column)))
+        isNull(column) ? nil : Date(timeIntervalSince1970: TimeInterval(int(column)) / 1000)
     }
 
     /// A blob column copied out, or nil for NULL.

@@ -39,9 +39,11 @@ extension SQLiteTokenStore {
 
     /// Stores a refreshed token for a row whose lease `owner` still holds, clears the lease, resets
     /// the failure count and status, all in one transaction (I8: commit before the token is used again).
+    /// The commit survives a crash of the process at once; await ``syncCommits()`` before the token (or
+    /// the access token redeemed with it) goes anywhere, so it survives a power cut too.
     /// - Returns: false when the lease was lost (expired and taken by someone else): nothing is written.
     public func commitRefreshed(_ key: TokenKey, owner: String, secretName: String, keyVersion: Int, sealedToken: [UInt8],
-                                refreshedAt: Date, expiresAt: Date?) throws -> Bool {
+                                            refreshedAt: Date, expiresAt: Date?) throws -> Bool {
         try connection.writeTransaction {
             let previous = try sealedKeyVersion(of: key)
             let statement = try connection.cached("""

@@ -35,6 +35,7 @@ public final class SQLiteTokenStore: TokenStore {
 
     private init(connection: SQLiteConnection, creating: Bool) throws {
         self.connection = connection
+        commitSync = WALGroupSync.forStore(path: connection.path)
         try StoreSchema.migrate(connection, creating: creating)
         identity = try StoreIdentity.read(connection)
     }
@@ -83,6 +84,17 @@ public final class SQLiteTokenStore: TokenStore {
     /// Another connection on the same file, read-only if this one is.
     public func openSession() throws -> any TokenStore {
         try SQLiteTokenStore(path: path, readOnly: isReadOnly)
+    }
+
+    /// Syncs this store's write-ahead log for every connection of this process (see ``syncCommits()``).
+    package let commitSync: WALGroupSync
+
+    /// Returns once every transaction this process has committed to the store is durable against a power
+    /// cut, not only against a crash of the process (the store commits with `synchronous=NORMAL`). Callers
+    /// that wait at once share one sync.
+    /// - throws: ``FileSystemError`` when the sync fails.
+    public func syncCommits() async throws {
+        try await commitSync.sync()
     }
 
     // MARK: - Single rows

@@ -8,6 +8,8 @@ import Support
 
 
 
+
+
 /// A token store that tokenkeeper cannot use as it is, or a row it cannot find.
 
 public enum StoreError: ActionableError {

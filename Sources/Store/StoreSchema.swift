@@ -61,6 +61,13 @@ enum StoreSchema {
         INSERT INTO store_identity (singleton, id, created_at)
             VALUES (1, lower(hex(randomblob(16))), strftime('%Y-%m-%dT%H:%M:%SZ', 'now'));
         """,
+        // 4: times in unix milliseconds instead of seconds, so a lease of N seconds lasts N seconds (with whole
+        // seconds, its end was rounded down and "ended" meant a whole second later: up to N + 1). Every stored
+        // time is converted; NULL stays NULL.
+        """
+        UPDATE tokens SET issued_at = issued_at * 1000, refreshed_at = refreshed_at * 1000, expires_at = expires_at * 1000,
+            lease_until = lease_until * 1000, updated_at = updated_at * 1000;
+        """,
     ]
 
     /// The schema version this build of tokenkeeper writes.

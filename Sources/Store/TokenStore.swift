@@ -86,7 +86,8 @@ public protocol TokenStore: AnyObject {
     /// Releases `owner`'s lease on `key`; does nothing if someone else holds it.
     func releaseLease(_ key: TokenKey, owner: String) throws
     /// Stores a refreshed token while `owner` holds the lease, clears the lease and the failure state,
-    /// in one transaction. Returns false, writing nothing, when the lease was lost.
+    /// in one transaction. Returns false, writing nothing, when the lease was lost. Durable against a
+    /// crash of the process when it returns; ``syncCommits()`` makes it durable against a power cut.
     func commitRefreshed(_ key: TokenKey, owner: String, secretName: String, keyVersion: Int, sealedToken: [UInt8],
                          refreshedAt: Date, expiresAt: Date?) throws -> Bool
 
@@ -95,6 +96,11 @@ public protocol TokenStore: AnyObject {
     /// whether it stored it.
     func commitRefreshed(_ key: TokenKey, replacing startedFrom: [UInt8], owner: String, secretName: String, keyVersion: Int,
                          sealedToken: [UInt8], refreshedAt: Date, expiresAt: Date?) throws -> Bool
+
+    /// Returns once every transaction this process committed to the store is durable against a power
+    /// cut (I8: a rotated refresh token the provider gave is never lost). Callers that wait at once may
+    /// share one sync. Safe to call from any task.
+    func syncCommits() async throws
 
     // MARK: Key versions and rotation (I1)
 

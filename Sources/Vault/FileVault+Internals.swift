@@ -16,10 +16,10 @@ extension FileVault {
         try check([permission], operation: operation, secret: secret, version: version)
         do {
             let result = try body()
-            try auditIfWritable(operation, secret: secret, version: version, outcome: "ok")
+            try auditIfWritable(operation, secret: secret, version: version, outcome: "ok", durably: false)
             return result
         } catch {
-            try? auditIfWritable(operation, secret: secret, version: version, outcome: "error")
+            try? auditIfWritable(operation, secret: secret, version: version, outcome: "error", durably: false)
             throw error
         }
     }
@@ -50,19 +50,21 @@ extension FileVault {
     private func check(_ permissions: Set<VaultPermission>, operation: String, secret: String?, version: Int?) throws {
         let granted = Set(try loadPolicies().principals[principal] ?? [])
         if let missing = permissions.sorted().first(where: { !granted.contains($0) }) {
-            try? auditIfWritable(operation, secret: secret, version: version, outcome: "denied")
+            try? auditIfWritable(operation, secret: secret, version: version, outcome: "denied", durably: true)
             throw VaultError.permissionDenied(principal: principal, permission: missing, operation: operation, secret: secret)
         }
     }
 
-    func audit(_ operation: String, secret: String?, version: Int?, outcome: String) throws {
+    /// Audits an operation. Mutations and denied attempts are written `durably` (synced before this
+    /// returns); reads are buffered and synced within a second (``AuditLog``).
+    func audit(_ operation: String, secret: String?, version: Int?, outcome: String, durably: Bool = true) throws {
         try auditLog.append(AuditLog.Entry(time: clock(), principal: principal, operation: operation, secret: secret,
-                                           version: version, outcome: outcome))
+                                           version: version, outcome: outcome), durably: durably)
     }
 
-    private func auditIfWritable(_ operation: String, secret: String?, version: Int?, outcome: String) throws {
+    private func auditIfWritable(_ operation: String, secret: String?, version: Int?, outcome: String, durably: Bool) throws {
         guard !isReadOnly else { return }
-        try audit(operation, secret: secret, version: version, outcome: outcome)
+        try audit(operation, secret: secret, version: version, outcome: outcome, durably: durably)
     }
 
     /// Serializes writers: an in-process lock, then `flock` on `write.lock` against other processes.

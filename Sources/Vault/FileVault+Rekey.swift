@@ -49,8 +49,8 @@ extension FileVault {
             throw VaultError.permissionDenied(principal: principal, permission: missing, operation: "rekey", secret: nil)
         }
         try performRekey(path: path, old: oldMasterKey, new: newMasterKey, clock: clock, stopAfterFiles: nil)
-        try AuditLog(path: path + "/audit.log").append(AuditLog.Entry(time: clock(), principal: principal, operation: "rekey (resumed)",
-                                                                     secret: nil, version: nil, outcome: "ok"))
+        try AuditLog.at(path + "/audit.log").append(AuditLog.Entry(time: clock(), principal: principal, operation: "rekey (resumed)",
+                                                                  secret: nil, version: nil, outcome: "ok"), durably: true)
     }
 
     private static func performRekey(path: String, old: MasterKey, new: MasterKey, clock: @escaping @Sendable () -> Date,

@@ -18,6 +18,7 @@ import Support
 ///                         master key with AES-256-GCM, associated data "tokenkeeper.vault.v1|name|version"),
 ///                         and the soft-delete block (deleted at, purge on)
 ///   audit.log             JSON lines: time, principal, operation, secret, version, outcome
+///                         (mutations synced at once, reads within a second: see ``AuditLog``)
 ///   write.lock            flock(2) target that serializes writers across processes
 ///   rekey.json            present only while a rekey is under way
 /// ```
@@ -44,6 +45,8 @@ public final class FileVault: KeyVault, @unchecked Sendable {
     let macKey: SymmetricKey
     let clock: @Sendable () -> Date
     let lockInProcess = NSLock()
+    /// The audit log, shared with every other vault object on the same folder in this process.
+    let auditLog: AuditLog
 
     /// The format of the vault folder this build writes.
     static let format = 1
@@ -58,6 +61,21 @@ public final class FileVault: KeyVault, @unchecked Sendable {
         self.macKey = try masterKey.fileMACKey
         self.retentionDays = manifest.retentionDays
         self.clock = clock
+        self.auditLog = AuditLog.at(path + "/audit.log")
+    }
+
+    /// Writes the audit entries of reads still buffered (best effort; see ``flushAuditLog()``).
+    deinit {
+        try? auditLog.flush()
+    }
+
+    /// Writes and syncs the audit entries of reads (key fetches) that are still buffered: they are
+    /// otherwise written within a second (``AuditLog/flushDelay``), when the vault object goes away, and
+    /// at `exit(3)`. Mutations are always written and synced before they return. A process about to stop
+    /// in a way that skips `exit` handlers (for example `_exit` after a signal) should call this first.
+    /// - throws: ``FileSystemError`` when the log cannot be written.
+    public func flushAuditLog() throws {
+        try auditLog.flush()
     }
 
     // MARK: - Creating and opening
@@ -134,7 +152,6 @@ public final class FileVault: KeyVault, @unchecked Sendable {
 
     var manifestPath: String { path + "/vault.json" }
     var policiesPath: String { path + "/policies.json" }
-    var auditLog: AuditLog { AuditLog(path: path + "/audit.log") }
     func secretPath(_ name: String) -> String { path + "/secrets/\(name).json" }
 
     // MARK: - KeyVault

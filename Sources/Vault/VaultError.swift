@@ -8,6 +8,8 @@ import Support
 
 
 
+
+
 /// Why a vault operation failed. Never carries a key or token value.
 
 public enum VaultError: ActionableError, Equatable {

@@ -4,8 +4,8 @@ import Foundation
 struct BenchOptions {
     /// Store sizes to measure, in order (memory should not grow with them).
     var sizes = [1_000_000]
-    /// Tenants the tokens are spread over.
-    var tenants = 100
+    /// Tenants the tokens are spread over (default 100 for the rotation, 10 for the refresh).
+    var tenants: Int?
     /// Bytes per refresh token.
     var tokenBytes = 1_200
     /// Where stores are created (removed afterwards unless `keep`).
@@ -37,7 +37,11 @@ struct BenchOptions {
     var accessRounds = 3
     /// Warm (cache hit) calls per round.
     var warmCalls = 20_000
-    /// The identity provider the token use benchmark redeems at (run with `python`).
+    /// Instead of the rotation, time a refresh stage of this many tokens against the project's identity provider.
+    var refreshTokens: Int?
+    /// Requests in flight at once in the refresh benchmark.
+    var concurrency = 16
+    /// The identity provider the token use and refresh benchmarks start (Tests/IdentityProvider/idp.py).
     var identityProvider = "Tests/IdentityProvider/idp.py"
 
     static let help = """
@@ -47,6 +51,7 @@ struct BenchOptions {
                tokenkeeper-bench --report-cases 100000
                tokenkeeper-bench --access-users 500 [--access-tasks 8] [--access-rounds 3] [--warm-calls 20000]
                                  [--python PATH] [--idp Tests/IdentityProvider/idp.py]
+               tokenkeeper-bench --refresh 3000 [--concurrency 16] [--tenants 10] [--idp PATH] [--python PATH]
 
         Seeds N synthetic refresh tokens over the tenants (each tenant's key version 1 dated 40 days ago), then
         times `tokenkeeper run` of a rotate job (every token rewrapped under a new version) and a second, no-op
@@ -59,7 +64,11 @@ struct BenchOptions {
         and `report diff` on JUnit reports of N testcases. --access-users N instead times token use through the library
         (TokenAccess) against the project's identity provider, started on 127.0.0.1: cold calls (every one redeems,
         forceRefresh) and warm calls (cache hits), p50/p99 latency and this process's CPU per call, from concurrent
-        tasks; then that many callers of one user at once on an empty cache, and the provider's redemption count. Build with `swift build -c release` first (scripts/bench does, and builds the C reference).
+        tasks; then that many callers of one user at once on an empty cache, and the provider's redemption count.
+        --refresh N instead starts the project's identity provider
+        (Tests/IdentityProvider/idp.py, rotating refresh tokens) on 127.0.0.1, signs N users in, stores their tokens as
+        due, and times `tokenkeeper run` of a refresh stage (concurrency 16): tokens per second, and tokenkeeper's
+        own CPU time (user + system, from GNU time) per refresh; the run is killed after 60 s + 20 ms per token. Build with `swift build -c release` first (scripts/bench does, and builds the C reference).
         """
 
     init(arguments: [String]) throws {
@@ -94,6 +103,8 @@ struct BenchOptions {
             case "--access-tasks": accessTasks = try number(argument, try value(argument))
             case "--access-rounds": accessRounds = try number(argument, try value(argument))
             case "--warm-calls": warmCalls = try number(argument, try value(argument))
+            case "--refresh": refreshTokens = try number(argument, try value(argument))
+            case "--concurrency": concurrency = try number(argument, try value(argument))
             case "--idp": identityProvider = try value(argument)
             case "--help", "-h": throw BenchUsage(Self.help, isHelp: true)
             default: throw BenchUsage("unknown argument '\(argument)'\n\n\(Self.help)", isHelp: false)

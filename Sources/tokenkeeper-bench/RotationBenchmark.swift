@@ -30,6 +30,10 @@ struct RotationBenchmark {
             try ReportBenchmark(cases: cases, options: options).run()
             return
         }
+        if let tokens = options.refreshTokens {
+            try await RefreshBenchmark(tokens: tokens, options: options).run()
+            return
+        }
         if let spec = options.runSpec {
             var runOptions = RunOptions(defaultPrincipal: "bench")
             runOptions.writesReports = false
@@ -39,7 +43,7 @@ struct RotationBenchmark {
             return
         }
         var all: [Figures] = []
-        print("tokenkeeper rotation benchmark: \(options.tenants) tenants, \(options.tokenBytes)-byte tokens, "
+        print("tokenkeeper rotation benchmark: \(options.tenants ?? 100) tenants, \(options.tokenBytes)-byte tokens, "
               + "\(ProcessInfo.processInfo.activeProcessorCount) cores")
         for size in options.sizes {
             let figures = try measure(size)
@@ -154,7 +158,7 @@ struct RotationBenchmark {
         let vault = try FileVault.open(at: folder + "/vault", masterKey: masterKey, principal: "bench", clock: { past })
         let store = try StateBinding.openStore(at: folder + "/tokens.db", vault: vault, source: .create(replacing: false))
         let custodian = TokenCustodian(vault: vault, store: store)
-        let tenants = (0..<options.tenants).map { _ in UUID().uuidString.lowercased() }
+        let tenants = (0..<(options.tenants ?? 100)).map { _ in UUID().uuidString.lowercased() }
         var batch: [StoredToken] = []
         batch.reserveCapacity(1_000)
         for index in 0..<size {

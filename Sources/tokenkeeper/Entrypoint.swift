@@ -8,6 +8,8 @@ import CLI
 
 
 
+
+
 /// The `tokenkeeper` executable: everything but the process entry lives in the TokenKeeper library.
 
 @main

@@ -8,6 +8,8 @@ import Identity
 
 
 
+
+
 /// Decides what a provider's refusal (``OAuthFailureKind/configuration``) stops in the refresh stage:
 /// the stage, one tenant, or only the token whose request it answered.
 ///

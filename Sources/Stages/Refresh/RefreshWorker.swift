@@ -81,7 +81,7 @@ struct RefreshWorker: Sendable {
             do {
                 let response = try await client.refresh(token, scope: profile.spec.scope)
                 // Commit before anything else: a rotating provider has just invalidated the old token.
-                let commit = try custodian.commitRedeemed(row, owner: leaseOwner, response: response, usedToken: token, at: clock())
+                let commit = try await custodian.commitRedeemed(row, owner: leaseOwner, response: response, usedToken: token, at: clock())
                 guard commit != .leaseLost else {
                     return .failed(key, .transient, code: "lease_lost",
                                    message: "\(key): the lease ran out before the answer came, and another holder changed the row; "

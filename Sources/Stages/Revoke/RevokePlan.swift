@@ -9,6 +9,8 @@ import Vault
 
 
 
+
+
 /// What the revoke stage knows of one user before it acts.
 
 package struct UserRowsState: Sendable, Equatable {

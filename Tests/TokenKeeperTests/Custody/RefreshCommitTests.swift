@@ -24,12 +24,12 @@ import Testing
                                      endpoint: "test")
     }
 
-    @Test func aCommitUnderTheLeaseStoresTheNewTokenAndClearsTheLease() throws {
-        try withTemporaryDirectory { folder in
+    @Test func aCommitUnderTheLeaseStoresTheNewTokenAndClearsTheLease() async throws {
+        try await withTemporaryDirectory { folder in
             let custodian = try custodian(folder)
             let row = try #require(try custodian.store.get(key))
             #expect(try custodian.store.acquireLease(key, owner: "job", until: past.addingTimeInterval(60), now: past))
-            let commit = try custodian.commitRedeemed(row, owner: "job", response: try answer("rt-new"), usedToken: SecretText("rt-old"),
+            let commit = try await custodian.commitRedeemed(row, owner: "job", response: try answer("rt-new"), usedToken: SecretText("rt-old"),
                                                       at: past.addingTimeInterval(1))
             #expect(commit == .committed)
             #expect(try custodian.open(key).revealed == "rt-new")
@@ -37,14 +37,14 @@ import Testing
         }
     }
 
-    @Test func aLostLeaseOnAnUnchangedRowStillStoresTheNewTokenAndKeepsTheOtherHoldersLease() throws {
-        try withTemporaryDirectory { folder in
+    @Test func aLostLeaseOnAnUnchangedRowStillStoresTheNewTokenAndKeepsTheOtherHoldersLease() async throws {
+        try await withTemporaryDirectory { folder in
             let custodian = try custodian(folder)
             let row = try #require(try custodian.store.get(key))
             #expect(try custodian.store.acquireLease(key, owner: "job", until: past.addingTimeInterval(1), now: past))
             // The lease ran out and a web request took the row, but has not committed anything yet.
             #expect(try custodian.store.acquireLease(key, owner: "web", until: past.addingTimeInterval(60), now: past.addingTimeInterval(2)))
-            let commit = try custodian.commitRedeemed(row, owner: "job", response: try answer("rt-new"), usedToken: SecretText("rt-old"),
+            let commit = try await custodian.commitRedeemed(row, owner: "job", response: try answer("rt-new"), usedToken: SecretText("rt-old"),
                                                       at: past.addingTimeInterval(3))
             #expect(commit == .committedAfterLeaseLost)
             #expect(try custodian.open(key).revealed == "rt-new")
@@ -52,16 +52,16 @@ import Testing
         }
     }
 
-    @Test func aLostLeaseOnARowAnotherHolderChangedKeepsTheirTokenAndSaysLeaseLost() throws {
-        try withTemporaryDirectory { folder in
+    @Test func aLostLeaseOnARowAnotherHolderChangedKeepsTheirTokenAndSaysLeaseLost() async throws {
+        try await withTemporaryDirectory { folder in
             let custodian = try custodian(folder)
             let row = try #require(try custodian.store.get(key))
             #expect(try custodian.store.acquireLease(key, owner: "job", until: past.addingTimeInterval(1), now: past))
             #expect(try custodian.store.acquireLease(key, owner: "web", until: past.addingTimeInterval(60), now: past.addingTimeInterval(2)))
-            let theirs = try custodian.commitRedeemed(row, owner: "web", response: try answer("rt-theirs"), usedToken: SecretText("rt-old"),
+            let theirs = try await custodian.commitRedeemed(row, owner: "web", response: try answer("rt-theirs"), usedToken: SecretText("rt-old"),
                                                       at: past.addingTimeInterval(3))
             #expect(theirs == .committed)
-            let ours = try custodian.commitRedeemed(row, owner: "job", response: try answer("rt-ours"), usedToken: SecretText("rt-old"),
+            let ours = try await custodian.commitRedeemed(row, owner: "job", response: try answer("rt-ours"), usedToken: SecretText("rt-old"),
                                                     at: past.addingTimeInterval(4))
             #expect(ours == .leaseLost)
             #expect(try custodian.open(key).revealed == "rt-theirs")
@@ -70,13 +70,13 @@ import Testing
         }
     }
 
-    @Test func aProviderThatKeepsTheRefreshTokenCommitsTheSameTokenResealed() throws {
-        try withTemporaryDirectory { folder in
+    @Test func aProviderThatKeepsTheRefreshTokenCommitsTheSameTokenResealed() async throws {
+        try await withTemporaryDirectory { folder in
             let custodian = try custodian(folder)
             let row = try #require(try custodian.store.get(key))
             #expect(try custodian.store.acquireLease(key, owner: "job", until: past.addingTimeInterval(60), now: past))
             let kept = try TokenGrantResponse.parse(Data(#"{"access_token":"at","token_type":"Bearer"}"#.utf8), endpoint: "test")
-            #expect(try custodian.commitRedeemed(row, owner: "job", response: kept, usedToken: SecretText("rt-old"), at: past) == .committed)
+            #expect(try await custodian.commitRedeemed(row, owner: "job", response: kept, usedToken: SecretText("rt-old"), at: past) == .committed)
             #expect(try custodian.open(key).revealed == "rt-old")
         }
     }

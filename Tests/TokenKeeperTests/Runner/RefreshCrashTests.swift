@@ -82,7 +82,7 @@ import Glibc
                     } else {
                         landedMidRun += 1
                     }
-                    usleep(2_100_000)  // let the killed run's leases (1s, stored in whole seconds) run out
+                    usleep(2_100_000)  // let the killed run's leases (1 s) run out
                     let rerun = try runTokenKeeper(["run", specPath], environment: environment)
                     #expect(rerun.status <= 1, "\(rerun.stderr)")
                 }

@@ -76,18 +76,18 @@ import Testing
         }
     }
 
-    @Test func committedRefreshMovesTheRowToTheVersionItWasSealedWith() throws {
-        try withTemporaryDirectory { folder in
+    @Test func committedRefreshMovesTheRowToTheVersionItWasSealedWith() async throws {
+        try await withTemporaryDirectory { folder in
             let store = try SQLiteTokenStore.create(at: folder + "/tokens.db")
             try store.put(token("u1"))
             let key = token("u1").key
             #expect(try store.acquireLease(key, owner: "job", until: t0.addingTimeInterval(60), now: t0))
             #expect(try store.commitRefreshed(key, owner: "job", secretName: "a", keyVersion: 4, sealedToken: [9],
-                                              refreshedAt: t0, expiresAt: nil))
+                                                    refreshedAt: t0, expiresAt: nil))
             #expect(try checkedCounts(store) == ["a": [4: 1]])
             // A commit refused for a lost lease moves nothing.
             #expect(try store.commitRefreshed(key, owner: "job", secretName: "a", keyVersion: 5, sealedToken: [9],
-                                              refreshedAt: t0, expiresAt: nil) == false)
+                                                    refreshedAt: t0, expiresAt: nil) == false)
             #expect(try checkedCounts(store) == ["a": [4: 1]])
         }
     }

@@ -120,16 +120,16 @@ import Testing
         }
     }
 
-    @Test func commitOfARefreshIsRefusedWhenTheLeaseWasLost() throws {
-        try withTemporaryDirectory { folder in
+    @Test func commitOfARefreshIsRefusedWhenTheLeaseWasLost() async throws {
+        try await withTemporaryDirectory { folder in
             let store = try seeded(folder)
             let key = TokenKey(tenant: "a", user: "u0", provider: "p")
             #expect(try store.acquireLease(key, owner: "job", until: t0.addingTimeInterval(60), now: t0))
             #expect(try store.acquireLease(key, owner: "web", until: t0.addingTimeInterval(500), now: t0.addingTimeInterval(100)))
             #expect(try store.commitRefreshed(key, owner: "job", secretName: "a", keyVersion: 1, sealedToken: [5],
-                                              refreshedAt: t0, expiresAt: nil) == false)
+                                                    refreshedAt: t0, expiresAt: nil) == false)
             #expect(try store.commitRefreshed(key, owner: "web", secretName: "a", keyVersion: 1, sealedToken: [6],
-                                              refreshedAt: t0, expiresAt: nil))
+                                                    refreshedAt: t0, expiresAt: nil))
             let row = try #require(try store.get(key))
             #expect(row.sealedToken == [6] && row.leaseOwner == nil)
         }
