@@ -262,13 +262,15 @@ import Testing
             let rows = [Self.token("b", "u1", "p"), Self.token("a", "u2", "q", status: .needsReauth), Self.token("a", "u2", "p"),
                         Self.token("a", "u1", "q", sealed: nil, status: .revoked), Self.token("a", "u1", "p"), Self.token("c", "u2", "p")]
             for row in rows { try store.put(row) }
-            func keys(tenant: String? = nil, user: String? = nil, provider: String? = nil, status: TokenStatus? = nil) throws -> [TokenKey] {
+            func keys(tenant: String? = nil, user: String? = nil, provider: String? = nil,
+                      status: TokenStatus? = nil) throws -> [TokenKey] {
                 var seen: [TokenKey] = []
                 try store.forEach(tenant: tenant, user: user, provider: provider, status: status) { seen.append($0.key); return true }
                 return seen
             }
             #expect(try keys() == rows.map(\.key).sorted())
-            #expect(try keys(tenant: "a") == [Self.key("a", "u1", "p"), Self.key("a", "u1", "q"), Self.key("a", "u2", "p"), Self.key("a", "u2", "q")])
+            #expect(try keys(tenant: "a") == [Self.key("a", "u1", "p"), Self.key("a", "u1", "q"), Self.key("a", "u2", "p"),
+                                              Self.key("a", "u2", "q")])
             #expect(try keys(user: "u2") == [Self.key("a", "u2", "p"), Self.key("a", "u2", "q"), Self.key("c", "u2", "p")])
             #expect(try keys(provider: "q") == [Self.key("a", "u1", "q"), Self.key("a", "u2", "q")])
             #expect(try keys(status: .revoked) == [Self.key("a", "u1", "q")])
@@ -310,7 +312,8 @@ import Testing
 
     /// Every row of provider `p` due at `t0` (refreshed over a day ago or, if `byExpiry`, expiring within
     /// a day), walked one page at a time, with what ``TokenStore/countDueForRefresh(provider:refreshedBefore:expiringBefore:now:)`` says.
-    private func dueForRefresh(_ store: any TokenStore, byExpiry: Bool = true, pageSize: Int = 100) throws -> (users: Set<String>, count: Int) {
+    private func dueForRefresh(_ store: any TokenStore, byExpiry: Bool = true,
+                               pageSize: Int = 100) throws -> (users: Set<String>, count: Int) {
         let refreshedBefore = Self.t0.addingTimeInterval(-Self.day)
         let expiringBefore = byExpiry ? Self.t0.addingTimeInterval(Self.day) : nil
         var users: Set<String> = []
@@ -324,7 +327,8 @@ import Testing
             guard let last = page.last else { break }
             afterID = last.id
         }
-        let count = try store.countDueForRefresh(provider: "p", refreshedBefore: refreshedBefore, expiringBefore: expiringBefore, now: Self.t0)
+        let count = try store.countDueForRefresh(provider: "p", refreshedBefore: refreshedBefore, expiringBefore: expiringBefore,
+                                                 now: Self.t0)
         return (users, count)
     }
 
@@ -390,7 +394,8 @@ import Testing
             #expect(try store.acquireLease(Self.key(), owner: "run-a", until: t0.addingTimeInterval(60), now: t0))
             var row = try #require(try store.get(Self.key()))
             #expect(row.leaseOwner == "run-a" && row.leaseUntil == t0.addingTimeInterval(60))
-            #expect(try store.acquireLease(Self.key(), owner: "run-b", until: t0.addingTimeInterval(120), now: t0.addingTimeInterval(30)) == false)
+            #expect(try store.acquireLease(Self.key(), owner: "run-b", until: t0.addingTimeInterval(120),
+                                           now: t0.addingTimeInterval(30)) == false)
             row = try #require(try store.get(Self.key()))
             #expect(row.leaseOwner == "run-a" && row.leaseUntil == t0.addingTimeInterval(60))
             // The holder may extend its own lease.
@@ -514,7 +519,8 @@ import Testing
             let u2 = try #require(try store.get(Self.key("a", "u2")))
             let u3 = try #require(try store.get(Self.key("a", "u3")))
             let u5 = try #require(try store.get(Self.key("a", "u5")))
-            try store.replaceSealedTokens([update(u2, from: 2, to: 6), update(u3, from: 1, to: 6), update(u5, from: 2, to: 6)], now: Self.t0)
+            try store.replaceSealedTokens([update(u2, from: 2, to: 6), update(u3, from: 1, to: 6), update(u5, from: 2, to: 6)],
+                                          now: Self.t0)
             try check("rewrap (one applied, one stale, one dropped)")
             let b1 = try #require(try store.get(Self.key("b", "u1")))
             let b2 = try #require(try store.get(Self.key("b", "u2")))
@@ -559,7 +565,8 @@ import Testing
                 after = (last.key.user, last.key.provider)
             }
             #expect(pages == [2, 2, 0])
-            #expect(walked.map(\.key) == [Self.key("a", "u1", "p"), Self.key("a", "u1", "q"), Self.key("a", "u4", "p"), Self.key("a", "u5", "p")])
+            #expect(walked.map(\.key) == [Self.key("a", "u1", "p"), Self.key("a", "u1", "q"), Self.key("a", "u4", "p"),
+                                          Self.key("a", "u5", "p")])
             for row in walked {
                 let stored = try #require(try store.get(row.key))
                 #expect(row.id == stored.id && row.secretName == stored.secretName && row.keyVersion == stored.keyVersion)
@@ -624,7 +631,9 @@ import Testing
             #expect(read.count == 3)
             // Meanwhile a refresh moved u2 to version 3.
             try store.put(Self.token("a", "u2", version: 3, sealed: [3, 3]))
-            let updates = read.map { SealedTokenUpdate(id: $0.id, tenant: "a", expectedKeyVersion: 1, newKeyVersion: 2, sealedToken: [9, 9]) }
+            let updates = read.map {
+                SealedTokenUpdate(id: $0.id, tenant: "a", expectedKeyVersion: 1, newKeyVersion: 2, sealedToken: [9, 9])
+            }
             #expect(try store.replaceSealedTokens(updates, now: Self.t0) == 2)
             for user in ["u1", "u3"] {
                 let row = try #require(try store.get(Self.key("a", user)))
@@ -647,7 +656,9 @@ import Testing
             try store.dropRefreshToken(Self.key("a", "u1"), now: Self.t0)
             let dropped = try StoreState(of: store)
             #expect(try store.replaceSealedTokens([update(row, from: 1, to: 2)], now: Self.t0) == 0)
-            let changed = try store.replacingSealedTokensInOneTransaction(now: Self.t0) { apply in try apply([update(row, from: 1, to: 2)]) }
+            let changed = try store.replacingSealedTokensInOneTransaction(now: Self.t0) { apply in
+                try apply([update(row, from: 1, to: 2)])
+            }
             #expect(changed == [false])
             #expect(try StoreState(of: store) == dropped)
             #expect(try store.get(Self.key("a", "u1"))?.sealedToken == nil)
@@ -746,8 +757,8 @@ import Testing
         }),
         ("replaceSealedTokens", { store in
             let row = try #require(try store.get(key("a", "u1")))
-            try store.replaceSealedTokens([SealedTokenUpdate(id: row.id, tenant: "a", expectedKeyVersion: 1, newKeyVersion: 2, sealedToken: [8])],
-                                          now: t0)
+            let update = SealedTokenUpdate(id: row.id, tenant: "a", expectedKeyVersion: 1, newKeyVersion: 2, sealedToken: [8])
+            try store.replaceSealedTokens([update], now: t0)
         }),
         ("replacingSealedTokensInOneTransaction", { store in
             let row = try #require(try store.get(key("a", "u1")))
@@ -769,7 +780,8 @@ import Testing
                 try store.put(Self.token("a", "u2", version: 2, status: .needsReauth))
                 try store.put(Self.token("b", "u1", sealed: nil, status: .revoked))
                 try store.put(Self.token("a", "leased"))
-                #expect(try store.acquireLease(Self.key("a", "leased"), owner: "holder", until: Self.t0.addingTimeInterval(3_600), now: Self.t0))
+                #expect(try store.acquireLease(Self.key("a", "leased"), owner: "holder", until: Self.t0.addingTimeInterval(3_600),
+                                               now: Self.t0))
             }
             let bytesBefore = try backend.bytesAtRest(folder: folder)
             do {
@@ -812,7 +824,8 @@ import Testing
             try other.delete(Self.key("a", "u1"))
             #expect(try store.get(Self.key("a", "u1")) == nil)
             #expect(try store.acquireLease(Self.key("a", "u2"), owner: "run-a", until: Self.t0.addingTimeInterval(60), now: Self.t0))
-            #expect(try other.acquireLease(Self.key("a", "u2"), owner: "request-b", until: Self.t0.addingTimeInterval(60), now: Self.t0) == false)
+            #expect(try other.acquireLease(Self.key("a", "u2"), owner: "request-b", until: Self.t0.addingTimeInterval(60),
+                                           now: Self.t0) == false)
         }
     }
 
@@ -846,7 +859,11 @@ import Testing
             do {
                 let store = try backend.make(folder: folder)
                 try store.put(Self.token("a", "u1", sealed: marker))
-                do { try store.insertBatch([Self.token("a", "u2", sealed: marker), Self.token("a", "u1", sealed: marker)]) } catch { errors.append(error) }
+                do {
+                    try store.insertBatch([Self.token("a", "u2", sealed: marker), Self.token("a", "u1", sealed: marker)])
+                } catch {
+                    errors.append(error)
+                }
             }
             let readOnly = try backend.openReadOnly(folder: folder)
             do { try readOnly.put(Self.token("a", "u3", sealed: marker)) } catch { errors.append(error) }

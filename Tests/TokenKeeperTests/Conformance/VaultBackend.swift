@@ -16,7 +16,8 @@ struct VaultBackend: Sendable, CustomTestStringConvertible {
 
     /// The backend's name in test results.
     let name: String
-    private let create: @Sendable (_ folder: String, _ masterKey: MasterKey, _ principal: String, _ clock: @escaping Clock) throws -> any KeyVault
+    private let create: @Sendable (_ folder: String, _ masterKey: MasterKey, _ principal: String,
+                                   _ clock: @escaping Clock) throws -> any KeyVault
     private let open: @Sendable (_ folder: String, _ masterKey: MasterKey, _ principal: String, _ readOnly: Bool,
                                  _ clock: @escaping Clock) throws -> any KeyVault
     private let storedBytes: @Sendable (_ folder: String) throws -> [String: Data]?

@@ -270,7 +270,9 @@ import Vault
             let before = try VaultState(of: vault.admin)
             for missing in call.permissions.sorted() {
                 try vault.admin.setPolicy(for: "app", permissions: Set(VaultPermission.allCases).subtracting([missing]))
-                let error = #expect(throws: VaultError.self, "\(call.name) without \(missing.rawValue)") { try call.run(vault.open(as: "app")) }
+                let error = #expect(throws: VaultError.self, "\(call.name) without \(missing.rawValue)") {
+                    try call.run(vault.open(as: "app"))
+                }
                 guard case .permissionDenied(let principal, let permission, _, _) = error else {
                     Issue.record("\(call.name) without \(missing.rawValue) gave \(String(describing: error))")
                     continue
