@@ -22,6 +22,7 @@ import Testing
                     expiresAt: expiresAt, status: status, updatedAt: t0.addingTimeInterval(-30 * day))
     }
 
+    /// The key of the row ``token(_:_:_:version:sealed:refreshedAt:expiresAt:status:)`` makes with the same names.
     static func key(_ tenant: String = "a", _ user: String = "u1", _ provider: String = "p") -> TokenKey {
         TokenKey(tenant: tenant, user: user, provider: provider)
     }
@@ -36,6 +37,7 @@ import Testing
         SealedTokenUpdate(id: row.id, tenant: row.key.tenant, expectedKeyVersion: expected, newKeyVersion: new, sealedToken: sealed)
     }
 
+    /// What a test's body throws to see that the store rolls back or passes the error on.
     private struct BodyFailed: Error {}
 
     // MARK: - Single rows
