@@ -3,7 +3,8 @@ import Foundation
 /// The token store as tokenkeeper uses it: one row per (tenant, user, provider) holding a sealed
 /// refresh token and the bookkeeping refresh needs. ``SQLiteTokenStore`` is the embedded backend;
 /// every stage, the runner, the custodian, token use and `status` hold `any TokenStore`, so another
-/// backend plugs in here, and `StoreConformance` in the tests is the suite each backend must pass.
+/// backend plugs in here, and `StoreConformanceTests` (Tests/TokenKeeperTests/Conformance) is the
+/// suite each backend must pass.
 ///
 /// The contract every conformer keeps:
 /// - It never encrypts or decrypts: it keeps the sealed bytes the custodian gives it, and never puts

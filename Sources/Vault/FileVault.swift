@@ -323,9 +323,15 @@ public final class FileVault: KeyVault, @unchecked Sendable {
         try reading(operation, secret: nil, permission: permission) {}
     }
 
-    /// Purges every soft-deleted secret whose purge date has passed. Needs `purge`. Returns their names.
+    /// Purges every soft-deleted secret whose purge date has passed. Needs `purge` (and nothing else: it
+    /// lists the deleted secrets itself), even when nothing is overdue; refused on a read-only vault. Returns their names.
     public func purgeOverdue() throws -> [String] {
-        let overdue = try deletedSecrets().filter { $0.scheduledPurgeAt <= clock() }.map(\.name)
+        let operation = "purge overdue secrets"
+        guard !isReadOnly else { throw VaultError.readOnly(operation: operation) }
+        let overdue = try reading(operation, secret: nil, permission: .purge) {
+            let now = clock()
+            return try allSecretFiles().filter { file in file.deleted.map { $0.scheduledPurgeAt <= now } ?? false }.map(\.name)
+        }
         for name in overdue { try purgeSecret(name) }
         return overdue
     }

@@ -8,14 +8,13 @@ import Crypto
 /// Every call acts as ``principal`` and is refused with ``VaultError/permissionDenied(principal:permission:operation:secret:)``
 /// when the principal's policy lacks the permission named on the method.
 ///
-/// The contract every conformer keeps (the tests' `VaultConformance` suite checks it for each backend):
-/// versions are immutable and ordered, a version's key never changes once written; each mutation is
-/// atomic and durable before it returns (I3); a disabled version still opens (I1); a version is
-/// purged only when the caller asks, and the caller must know that no token uses it (I1); data keys
-/// are stored wrapped under the master key and bound to their secret and version (I2); a wrong master
-/// key is named as such; every call is audited (never with a value); a read-only vault refuses writes
-/// and stays byte-identical (I5). Conformers are `Sendable`: the refresh workers share one.
-
+/// The contract every conformer keeps (`VaultConformanceTests`, in Tests/TokenKeeperTests/Conformance,
+/// checks it for each backend): versions are immutable and ordered, a version's key never changes once
+/// written; each mutation is atomic and durable before it returns (I3); a disabled version still opens
+/// (I1); a version is purged only when the caller asks, and the caller must know that no token uses it
+/// (I1); data keys are stored wrapped under the master key and bound to their secret and version (I2); a
+/// wrong master key is named as such; every call is audited (never with a value); a read-only vault refuses
+/// writes and stays byte-identical (I5). Conformers are `Sendable`: the refresh workers share one.
 public protocol KeyVault: AnyObject, Sendable {
     /// The principal every call acts as.
     var principal: String { get }
@@ -59,7 +58,8 @@ public protocol KeyVault: AnyObject, Sendable {
     /// Checks that the principal holds `permission` for `operation` (audited as any call), for an
     /// operation that is not a vault call itself (listing the store's rows, reading the audit log).
     func requirePermission(_ permission: VaultPermission, operation: String) throws
-    /// Purges every soft-deleted secret whose purge date has passed. Needs `purge`. Returns their names.
+    /// Purges every soft-deleted secret whose purge date has passed. Needs `purge` (only), even when nothing
+    /// is overdue; a write, so a read-only vault refuses it. Returns their names.
     func purgeOverdue() throws -> [String]
     /// The store this vault serves (``StoreBinding``), read now; nil while it serves none.
     func storeBinding() throws -> StoreBinding?

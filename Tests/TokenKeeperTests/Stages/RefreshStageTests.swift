@@ -141,9 +141,10 @@ import Glibc
             // Retried after Retry-After, and no worker sent anything before it was over.
             #expect(later.allSatisfy { $0 >= limited.time + 1.95 }, "\(later.map { $0 - limited.time })")
             // And the stage's rate is halved (without max_rate it counts from 20/s: now 10/s), so the three go out about
-            // 0.1 s apart: 0.2 s from first to last (unpaced, a few milliseconds). Judged on the span, not on each gap,
-            // since a loaded machine delays single arrivals at the provider.
-            #expect(later.last! - later.first! >= 0.15, "requests \(later.map { $0 - limited.time }) s after the 429 are not paced")
+            // 0.1 s apart, the last one 0.2 s after the pause (unpaced, a few milliseconds after it). Judged on when the
+            // last one arrived, which a loaded machine can only make later, never earlier: the provider records a
+            // request when it handles it, and under load it may handle several at once.
+            #expect(later.last! - limited.time >= 2.15, "requests \(later.map { $0 - limited.time }) s after the 429 are not paced")
         }
     }
 
