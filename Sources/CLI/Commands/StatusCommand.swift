@@ -10,22 +10,6 @@ import Vault
 /// `tokenkeeper status`: the state of the vault and the store for a person at a terminal.
 
 package enum StatusCommand {
-    /// One tenant's line of the status.
-    package struct TenantStatus: Codable, Sendable, Equatable {
-        package var tenant: String
-        /// `active`, `soft-deleted` or `absent` (rows without a secret).
-        package var secret: String
-        package var latestVersion: Int?
-        package var keyAgeDays: Int?
-        package var tokensByVersion: [String: Int]
-        package var tokensByStatus: [String: Int]
-        package var oldestRefresh: Date?
-        /// What the next run of `--spec` would do to this tenant, per stage.
-        package var nextJob: [String]
-        /// What is wrong with the tenant, when something is (tokens sealed with a secret the vault lacks).
-        package var problem: String?
-    }
-
     static let command = Command(
         "status", abstract: "Per tenant: key version and age, tokens per key version, tokens by status, and what the next job would do.",
         usage: "[--spec JOB.yml] [--format text|json]",
@@ -74,7 +58,7 @@ package enum StatusCommand {
             vault = fileVault
             store = try VaultAccess.openStore(invocation.globals, vault: fileVault, readOnly: true)
         }
-        let statuses = try tenantStatuses(vault: vault, store: store, plans: plans, now: Date())
+        let statuses = try TenantStatus.all(vault: vault, store: store, plans: plans, now: Date())
         if format == "json" {
             invocation.console.out(try JSONText.encode(statuses))
         } else {
@@ -83,29 +67,6 @@ package enum StatusCommand {
         let problems = statuses.compactMap { status in status.problem.map { "tenant \(status.tenant): \($0)" } }
         for problem in problems { invocation.console.err("status: error: \(problem)") }
         return problems.isEmpty ? .success : .itemsFailed
-    }
-
-    /// Every tenant with a secret or with rows, in name order.
-    package static func tenantStatuses(vault: any KeyVault, store: any TokenStore, plans: [String: [String]], now: Date) throws -> [TenantStatus] {
-        let live = try vault.secrets()
-        let deleted = Set(try vault.deletedSecrets().map(\.name))
-        let names = Set(live.map(\.name)).union(deleted).union(try store.tenants()).sorted()
-        return try names.map { tenant in
-            let versions = live.contains { $0.name == tenant } ? try vault.versions(of: tenant) : []
-            let latest = versions.last
-            let orphans = versions.isEmpty && !deleted.contains(tenant) ? try store.tokenCount(tenant: tenant, secret: tenant) : 0
-            return TenantStatus(
-                tenant: tenant,
-                secret: (!versions.isEmpty ? SecretState.active : deleted.contains(tenant) ? .softDeleted : .absent).word,
-                latestVersion: latest?.number,
-                keyAgeDays: latest.map { Int(now.timeIntervalSince($0.createdAt) / 86_400) },
-                tokensByVersion: Dictionary(uniqueKeysWithValues: try store.keyVersionCounts(tenant: tenant).map { ("v\($0.key)", $0.value) }),
-                tokensByStatus: Dictionary(uniqueKeysWithValues: try store.statusCounts(tenant: tenant).map { ($0.key.rawValue, $0.value) }),
-                oldestRefresh: try store.oldestRefresh(tenant: tenant),
-                nextJob: plans[tenant] ?? [],
-                problem: orphans == 0 ? nil : "\(CountText.of(orphans, "token")) sealed with secret \(tenant), which is not in the vault "
-                    + "(not_found). Restore the secret's file from a backup of the vault, or revoke the tenant's tokens.")
-        }
     }
 
     /// One block per tenant, for people.

@@ -71,13 +71,11 @@ package enum TokenCommands {
             }
             return status
         }
-        let vault = try VaultAccess.openVault(invocation.globals, readOnly: true)
-        try vault.requirePermission(.list, operation: "list tokens")
-        let store = try VaultAccess.openStore(invocation.globals, vault: vault, readOnly: true)
+        let custodian = try VaultAccess.openCustodian(invocation.globals, readOnly: true)
         var rows: [[String]] = []
         var objects: [TokenMetadata] = []
-        try store.forEach(tenant: invocation.value("tenant"), user: invocation.value("user"), provider: invocation.value("provider"),
-                          status: status) { row in
+        try custodian.listTokens(tenant: invocation.value("tenant"), user: invocation.value("user"), provider: invocation.value("provider"),
+                                 status: status) { row in
             if format == "json" { objects.append(TokenMetadata(row)) } else { rows.append(TokenMetadata(row).columns) }
             return true
         }
@@ -95,9 +93,7 @@ package enum TokenCommands {
         let format = try invocation.choice("format", ["text", "json"], default: "text")
         let reveal = invocation.flag("reveal")
         let custodian = try VaultAccess.openCustodian(invocation.globals, readOnly: !reveal)
-        if !reveal { try custodian.vault.requirePermission(.list, operation: "show token") }
-        guard let row = try custodian.store.get(key) else { throw StoreError.notFound(key) }
-        let token = reveal ? try custodian.open(row) : nil
+        let (row, token) = try custodian.showToken(key, reveal: reveal)
         let metadata = TokenMetadata(row)
         if format == "json" {
             invocation.console.out(try JSONText.encode(metadata))
@@ -116,9 +112,7 @@ package enum TokenCommands {
         options: keyOptions
     ) { invocation in
         let key = try key(invocation)
-        let vault = try VaultAccess.openVault(invocation.globals)
-        try vault.requirePermission(.delete, operation: "delete token")
-        let removed = try VaultAccess.openStore(invocation.globals, vault: vault).delete(key)
+        let removed = try VaultAccess.openCustodian(invocation.globals).deleteToken(key)
         invocation.console.out("\(key): \(removed ? "deleted" : "already gone")")
         return .success
     }
@@ -130,11 +124,7 @@ package enum TokenCommands {
         options: keyOptions
     ) { invocation in
         let key = try key(invocation)
-        let vault = try VaultAccess.openVault(invocation.globals)
-        try vault.requirePermission(.delete, operation: "drop refresh token")
-        let store = try VaultAccess.openStore(invocation.globals, vault: vault)
-        guard try store.get(key) != nil else { throw StoreError.notFound(key) }
-        let dropped = try store.dropRefreshToken(key)
+        let dropped = try VaultAccess.openCustodian(invocation.globals).dropRefreshToken(key)
         invocation.console.out("\(key): \(dropped ? "refresh token dropped" : "already dropped")")
         return .success
     }

@@ -85,8 +85,7 @@ package enum VaultCommands {
             throw UsageError(command: invocation.path, problem: "no new master key given",
                              remedy: "Add --new-master-key-out FILE to generate one, or --new-master-key-file FILE.")
         }
-        let journal = invocation.globals.vaultPath + "/rekey.json"
-        if PrivateFiles.exists(journal) {
+        if FileVault.hasInterruptedRekey(at: invocation.globals.vaultPath) {
             try FileVault.resumeRekey(at: invocation.globals.vaultPath, oldMasterKey: VaultAccess.masterKey(invocation.globals),
                                       newMasterKey: newKey, principal: invocation.globals.principal)
         } else {
@@ -116,10 +115,9 @@ package enum VaultCommands {
         options: [.value("tail", "N", "Show only the last N entries (default 50).")]
     ) { invocation in
         let count = try invocation.integer("tail", default: 50, in: 1...1_000_000)
-        let vault = try VaultAccess.openVault(invocation.globals, readOnly: true)
-        try vault.requirePermission(.list)
-        let text = String(decoding: try PrivateFiles.readPrivate(invocation.globals.vaultPath + "/audit.log"), as: UTF8.self)
-        for line in text.split(separator: "\n").suffix(count) { invocation.console.out(String(line)) }
+        for line in try VaultAccess.openVault(invocation.globals, readOnly: true).auditEntries(last: count) {
+            invocation.console.out(line)
+        }
         return .success
     }
 }
