@@ -43,32 +43,11 @@ extension SQLiteTokenStore {
     /// the access token redeemed with it) goes anywhere, so it survives a power cut too.
     /// - Returns: false when the lease was lost (expired and taken by someone else): nothing is written.
     public func commitRefreshed(_ key: TokenKey, owner: String, secretName: String, keyVersion: Int, sealedToken: [UInt8],
-                                            refreshedAt: Date, expiresAt: Date?) throws -> Bool {
-        try connection.writeTransaction {
-            let previous = try sealedKeyVersion(of: key)
-            let statement = try connection.cached("""
-                UPDATE tokens SET secret_name = ?5, key_version = ?6, sealed_token = ?7, refreshed_at = ?8, expires_at = ?9,
-                    status = 'active', failure_count = 0, last_error_code = NULL, lease_owner = NULL, lease_until = NULL, updated_at = ?8
-                WHERE tenant = ?1 AND user_id = ?2 AND provider = ?3 AND lease_owner = ?4
-                """)
-            statement.bind(1, key.tenant)
-            statement.bind(2, key.user)
-            statement.bind(3, key.provider)
-            statement.bind(4, owner)
-            statement.bind(5, secretName)
-            statement.bind(6, keyVersion)
-            statement.bind(7, sealedToken)
-            statement.bind(8, refreshedAt)
-            statement.bind(9, expiresAt)
-            try statement.run()
-            guard statement.changes > 0 else { return false }
-            try moveKeyVersionRow(tenant: key.tenant, from: previous, to: keyVersion)
-            return true
-        }
+                                refreshedAt: Date, expiresAt: Date?) throws -> Bool {
+        try commitRefreshed(key, owner: owner, startedFrom: nil, secretName: secretName, keyVersion: keyVersion,
+                            sealedToken: sealedToken, refreshedAt: refreshedAt, expiresAt: expiresAt)
     }
-}
 
-extension SQLiteTokenStore {
     /// Stores a refreshed token for a row whose lease was lost, but only if the row still holds
     /// `startedFrom`, the sealed token the redemption began with (compare-and-set): nobody else has
     /// committed a newer token meanwhile. Clears the lease only if it is still `owner`'s; another
@@ -76,6 +55,15 @@ extension SQLiteTokenStore {
     /// - Returns: whether the row held `startedFrom` and now holds the new token.
     public func commitRefreshed(_ key: TokenKey, replacing startedFrom: [UInt8], owner: String, secretName: String, keyVersion: Int,
                                 sealedToken: [UInt8], refreshedAt: Date, expiresAt: Date?) throws -> Bool {
+        try commitRefreshed(key, owner: owner, startedFrom: startedFrom, secretName: secretName, keyVersion: keyVersion,
+                            sealedToken: sealedToken, refreshedAt: refreshedAt, expiresAt: expiresAt)
+    }
+
+    /// Both commits: the row changes while `owner` holds its lease, or (with `startedFrom`) while it still
+    /// holds that sealed token; `owner`'s lease is cleared, anyone else's kept. The per-version counts
+    /// move in the same transaction.
+    private func commitRefreshed(_ key: TokenKey, owner: String, startedFrom: [UInt8]?, secretName: String, keyVersion: Int,
+                                 sealedToken: [UInt8], refreshedAt: Date, expiresAt: Date?) throws -> Bool {
         try connection.writeTransaction {
             let previous = try sealedKeyVersion(of: key)
             let statement = try connection.cached("""
@@ -83,7 +71,7 @@ extension SQLiteTokenStore {
                     status = 'active', failure_count = 0, last_error_code = NULL, updated_at = ?8,
                     lease_until = CASE WHEN lease_owner = ?4 THEN NULL ELSE lease_until END,
                     lease_owner = CASE WHEN lease_owner = ?4 THEN NULL ELSE lease_owner END
-                WHERE tenant = ?1 AND user_id = ?2 AND provider = ?3 AND sealed_token = ?10
+                WHERE tenant = ?1 AND user_id = ?2 AND provider = ?3 AND (lease_owner = ?4 OR sealed_token = ?10)
                 """)
             statement.bind(1, key.tenant)
             statement.bind(2, key.user)
