@@ -124,9 +124,22 @@ package struct RotateStage {
         var plan: TenantRotatePlan
         var state: TenantKeyState
         var target: Int
+        var started: Date
         var done: [String] = []
         var error: (any Error)?
-        var started = Date()
+    }
+
+    /// Notes how long each phase of applying took, timed with the stage's clock.
+    private struct PhaseTimer {
+        let clock: @Sendable () -> Date
+        let recorder: StageRecorder
+        var started: Date
+
+        mutating func done(_ phase: String) {
+            let now = clock()
+            recorder.note(String(format: "phase %@: %.3f s", phase, now.timeIntervalSince(started)))
+            started = now
+        }
     }
 
     /// Runs every tenant's plan in three phases: add the due versions; rewrap the tokens of all tenants in
@@ -140,15 +153,24 @@ package struct RotateStage {
             if plan.isUpToDate {
                 recorder.pass(plan.tenant, plan.summary)
             } else {
-                tenants.append(TenantProgress(plan: plan, state: state, target: plan.targetVersion))
+                tenants.append(TenantProgress(plan: plan, state: state, target: plan.targetVersion, started: context.clock()))
             }
         }
-        var phaseStarted = Date()
-        func phaseDone(_ phase: String) {
-            recorder.note(String(format: "phase %@: %.3f s", phase, Date().timeIntervalSince(phaseStarted)))
-            phaseStarted = Date()
-        }
-        // 1. New versions, so that new and rewrapped tokens are sealed with them.
+        var timer = PhaseTimer(clock: context.clock, recorder: recorder, started: context.clock())
+        addVersions(&tenants, context: context, recorder: recorder)
+        timer.done("add versions")
+        let rewrapper = TokenRewrapper(custodian: context.custodian, batchSize: options.batchSize)
+        let rowsToRewrap = fetchKeys(&tenants, into: rewrapper)
+        timer.done("fetch keys")
+        let outcomes = rewrap(&tenants, rows: rowsToRewrap, with: rewrapper, context: context, recorder: recorder)
+        timer.done("rewrap")
+        let failed = retire(&tenants, outcomes: outcomes, context: context, recorder: recorder)
+        timer.done("retire versions")
+        return failed
+    }
+
+    /// Phase 1: new versions, so that new and rewrapped tokens are sealed with them.
+    private func addVersions(_ tenants: inout [TenantProgress], context: StageContext, recorder: StageRecorder) {
         for index in tenants.indices where tenants[index].plan.addsVersion {
             do {
                 tenants[index].target = try context.vault.addVersion(to: tenants[index].plan.tenant).number
@@ -159,9 +181,10 @@ package struct RotateStage {
                 tenants[index].error = error
             }
         }
-        phaseDone("add versions")
-        // 2. Rewrap, all tenants in one walk.
-        let rewrapper = TokenRewrapper(custodian: context.custodian, batchSize: options.batchSize)
+    }
+
+    /// Fetches the keys each tenant's rewrap needs. Returns how many rows are to be rewrapped.
+    private func fetchKeys(_ tenants: inout [TenantProgress], into rewrapper: TokenRewrapper) -> Int {
         var rowsToRewrap = 0
         for index in tenants.indices where tenants[index].error == nil && tenants[index].plan.rowsToRewrap > 0 {
             let tenant = tenants[index]
@@ -173,26 +196,34 @@ package struct RotateStage {
                 tenants[index].error = error
             }
         }
-        phaseDone("fetch keys")
-        var outcomes: [String: TokenRewrapper.Outcome] = [:]
-        if rowsToRewrap > 0 {
-            do {
-                outcomes = try rewrapper.rewrapAll(
-                    // Counted only when there is something to rewrap: a no-op run never scans the table.
-                    scanWholeTable: rowsToRewrap * 4 >= (try context.store.count()), now: context.clock(),
-                    onBatch: { context.progress.advance($0) },
-                    onRewrapped: context.detail == .items ? { key in recorder.passItem(key.description, "rewrapped") } : nil,
-                    onFailure: { key, error in recorder.fail(key.description, error) })
-            } catch {
-                // The store refused a batch: every tenant still in the walk stops here (committed batches stay).
-                for index in tenants.indices where tenants[index].error == nil && tenants[index].plan.rowsToRewrap > 0 {
-                    tenants[index].error = error
-                }
+        return rowsToRewrap
+    }
+
+    /// Phase 2: rewraps the tokens of all tenants in one walk.
+    private func rewrap(_ tenants: inout [TenantProgress], rows rowsToRewrap: Int, with rewrapper: TokenRewrapper,
+                        context: StageContext, recorder: StageRecorder) -> [String: TokenRewrapper.Outcome] {
+        guard rowsToRewrap > 0 else { return [:] }
+        do {
+            return try rewrapper.rewrapAll(
+                // Counted only when there is something to rewrap: a no-op run never scans the table.
+                scanWholeTable: rowsToRewrap * 4 >= (try context.store.count()), now: context.clock(),
+                onBatch: { context.progress.advance($0) },
+                onRewrapped: context.detail == .items ? { key in recorder.passItem(key.description, "rewrapped") } : nil,
+                onFailure: { key, error in recorder.fail(key.description, error) })
+        } catch {
+            // The store refused a batch: every tenant still in the walk stops here (committed batches stay).
+            for index in tenants.indices where tenants[index].error == nil && tenants[index].plan.rowsToRewrap > 0 {
+                tenants[index].error = error
             }
+            return [:]
         }
-        phaseDone("rewrap")
-        // 3. Per tenant: disable and purge what no token uses any more, then the tenant's case. The
-        // rewrapped rows must survive a power loss before a version they were moved off can go (I1).
+    }
+
+    /// Phase 3: per tenant, disable and purge what no token uses any more, then the tenant's case. The
+    /// rewrapped rows must survive a power loss before a version they were moved off can go (I1).
+    /// - Returns: how many tenants failed.
+    private func retire(_ tenants: inout [TenantProgress], outcomes: [String: TokenRewrapper.Outcome], context: StageContext,
+                        recorder: StageRecorder) -> Int {
         let retiring = tenants.indices.filter { tenants[$0].error == nil && !tenants[$0].plan.versionsToPurge.isEmpty }
         if !retiring.isEmpty {
             do {
@@ -215,9 +246,8 @@ package struct RotateStage {
                 }
             }
             if tenant.error != nil || outcome.failed > 0 { failed += 1 }
-            finish(tenant, failedTokens: outcome.failed, recorder: recorder)
+            finish(tenant, failedTokens: outcome.failed, clock: context.clock, recorder: recorder)
         }
-        phaseDone("retire versions")
         return failed
     }
 
@@ -252,9 +282,9 @@ package struct RotateStage {
     }
 
     /// Records the tenant's case: passed, or failed with the first error or the count of tokens not rewrapped.
-    private func finish(_ tenant: TenantProgress, failedTokens: Int, recorder: StageRecorder) {
+    private func finish(_ tenant: TenantProgress, failedTokens: Int, clock: () -> Date, recorder: StageRecorder) {
         let name = tenant.plan.tenant
-        let duration = Date().timeIntervalSince(tenant.started)
+        let duration = clock().timeIntervalSince(tenant.started)
         let message = tenant.done.isEmpty ? "up to date (key version \(tenant.target))" : tenant.done.joined(separator: ", ")
         if let error = tenant.error {
             if !tenant.done.isEmpty { recorder.note("\(name): \(message) before the failure") }
