@@ -23,10 +23,12 @@ struct RekeyJournal: Codable {
 extension FileVault {
     /// Rewraps every version of every secret (soft-deleted ones included) under `newMasterKey`.
     /// Needs every permission. Afterwards only the new key opens the vault.
-    /// - Parameter stopAfterFiles: a test hook that simulates a crash after this many secret files.
-    public func rekey(to newMasterKey: MasterKey, stopAfterFiles: Int? = nil) throws {
+    /// - Parameter afterEachFile: called with how many secret files are rewritten so far, after each one
+    ///   (progress); an error it throws stops the rekey there, as a crash would, and the journal stays for
+    ///   ``resumeRekey(at:oldMasterKey:newMasterKey:principal:clock:)``.
+    public func rekey(to newMasterKey: MasterKey, afterEachFile: (Int) throws -> Void = { _ in }) throws {
         _ = try mutating("rekey", secret: nil, permissions: Set(VaultPermission.allCases)) {
-            try Self.performRekey(path: path, old: masterKey, new: newMasterKey, clock: clock, stopAfterFiles: stopAfterFiles)
+            try Self.performRekey(path: path, old: masterKey, new: newMasterKey, clock: clock, afterEachFile: afterEachFile)
         }
     }
 
@@ -48,13 +50,13 @@ extension FileVault {
         if let missing = VaultPermission.allCases.first(where: { !granted.contains($0) }) {
             throw VaultError.permissionDenied(principal: principal, permission: missing, operation: "rekey", secret: nil)
         }
-        try performRekey(path: path, old: oldMasterKey, new: newMasterKey, clock: clock, stopAfterFiles: nil)
+        try performRekey(path: path, old: oldMasterKey, new: newMasterKey, clock: clock, afterEachFile: { _ in })
         try AuditLog.at(path + "/audit.log").append(AuditLog.Entry(time: clock(), principal: principal, operation: "rekey (resumed)",
                                                                   secret: nil, version: nil, outcome: "ok"), durably: true)
     }
 
     private static func performRekey(path: String, old: MasterKey, new: MasterKey, clock: @escaping @Sendable () -> Date,
-                                     stopAfterFiles: Int?) throws {
+                                     afterEachFile: (Int) throws -> Void) throws {
         let oldID = try old.identifier, newID = try new.identifier
         guard oldID != newID else { return }
         let newMAC = try new.fileMACKey
@@ -86,7 +88,7 @@ extension FileVault {
             }
             try VaultFileCodec.write(file, to: filePath, macKey: newMAC, keyID: newID)
             rewritten += 1
-            if let stopAfterFiles, rewritten >= stopAfterFiles { throw RekeyInterruptedForTest() }
+            try afterEachFile(rewritten)
         }
         let policies = try VaultFileCodec.read(PolicyFile.self, from: path + "/policies.json", macKeys: macKeys).body
         try VaultFileCodec.write(policies, to: path + "/policies.json", macKey: newMAC, keyID: newID)
@@ -98,5 +100,3 @@ extension FileVault {
     }
 }
 
-/// Thrown by the `stopAfterFiles` test hook of ``FileVault/rekey(to:stopAfterFiles:)``.
-struct RekeyInterruptedForTest: Error {}
