@@ -130,8 +130,12 @@ struct AccessTokenCache: CustomStringConvertible, CustomReflectable {
         remove(slot: slot)
     }
 
-    var description: String { "AccessTokenCache(\(count) of \(policy.maxEntries) entries, skew \(Int(policy.expirySkew)) s)" }
-    var customMirror: Mirror { Mirror(self, children: ["count": count, "maxEntries": policy.maxEntries], displayStyle: .struct) }
+    var description: String {
+        "AccessTokenCache(\(count) of \(policy.maxEntries) entries, skew \(Int(policy.expirySkew)) s)"
+    }
+    var customMirror: Mirror {
+        Mirror(self, children: ["count": count, "maxEntries": policy.maxEntries], displayStyle: .struct)
+    }
 
     // MARK: - The recency list
 

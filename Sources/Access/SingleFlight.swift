@@ -33,7 +33,8 @@ final class SingleFlight<Key: Hashable & Sendable, Value: Sendable>: @unchecked 
 
     /// The flight for `key`, started if there is none. The task is created and recorded under the lock,
     /// and lands (removes itself) under the same lock, so it can never be removed before it is recorded.
-    private func task(for key: Key, _ operation: @escaping @Sendable () async throws -> Value) -> Task<Value, any Error> {
+    private func task(for key: Key, _ operation: @escaping @Sendable () async throws -> Value) -> Task<Value, any Error>
+    {
         withLock {
             if let flight = flights[key] { return flight.task }
             started += 1

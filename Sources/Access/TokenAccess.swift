@@ -1,5 +1,5 @@
-import Foundation
 import Custody
+import Foundation
 import Identity
 import Spec
 import Store
@@ -30,12 +30,17 @@ public struct AccessGrant: Sendable {
 /// What `print` and `dump` show of a grant: never the access token nor the id_token.
 extension AccessGrant: CustomStringConvertible, CustomReflectable {
     public var description: String {
-        "AccessGrant(\(key), \(tokenType)" + (expiresAt.map { ", expires " + DateText.timestamp($0) } ?? "") + (fromCache ? ", from cache)" : ")")
+        "AccessGrant(\(key), \(tokenType)" + (expiresAt.map { ", expires " + DateText.timestamp($0) } ?? "")
+            + (fromCache ? ", from cache)" : ")")
     }
     public var customMirror: Mirror {
-        Mirror(self, children: ["key": key, "providerKind": providerKind, "accessToken": accessToken, "expiresAt": expiresAt as Any,
-                                "idToken": idToken == nil ? "none" : "<redacted>", "tokenType": tokenType, "fromCache": fromCache],
-               displayStyle: .struct)
+        Mirror(
+            self,
+            children: [
+                "key": key, "providerKind": providerKind, "accessToken": accessToken, "expiresAt": expiresAt as Any,
+                "idToken": idToken == nil ? "none" : "<redacted>", "tokenType": tokenType, "fromCache": fromCache,
+            ],
+            displayStyle: .struct)
     }
 }
 
@@ -83,9 +88,11 @@ public final class TokenAccess: @unchecked Sendable {
     ///   - caching: how long and how many access tokens are kept in memory (``AccessTokenCaching/default``).
     ///   - clock: the time the cache goes by (tests move it); leases use the real time.
     /// - throws: the vault's, store's and master key's errors.
-    public init(spec: JobSpec, principal: String, environment: [String: String] = ProcessInfo.processInfo.environment,
-                requestTimeout: TimeInterval = 30, leaseWait: TimeInterval = 10, caching: AccessTokenCaching = .default,
-                clock: @escaping @Sendable () -> Date = { Date() }) throws {
+    public init(
+        spec: JobSpec, principal: String, environment: [String: String] = ProcessInfo.processInfo.environment,
+        requestTimeout: TimeInterval = 30, leaseWait: TimeInterval = 10, caching: AccessTokenCaching = .default,
+        clock: @escaping @Sendable () -> Date = { Date() }
+    ) throws {
         self.spec = spec
         self.environment = environment
         self.requestTimeout = requestTimeout
@@ -93,7 +100,8 @@ public final class TokenAccess: @unchecked Sendable {
         self.clock = clock
         cache = AccessTokenCache(policy: caching)
         let masterKey = try spec.loadMasterKey(environment: environment)
-        let state = try JobState.open(spec: spec, masterKey: masterKey, principal: spec.principal ?? principal, readOnly: false)
+        let state = try JobState.open(
+            spec: spec, masterKey: masterKey, principal: spec.principal ?? principal, readOnly: false)
         custodian = TokenCustodian(vault: state.vault, store: state.store)
     }
 
@@ -108,7 +116,9 @@ public final class TokenAccess: @unchecked Sendable {
     /// - throws: ``OAuthError`` (a dead token also marks the row needs_reauth), ``StoreError`` for a missing
     ///   or dropped token, ``AccessError`` when the provider is unknown, the row stays leased, or the lease
     ///   was lost before the rotated refresh token could be committed.
-    public func accessToken(for key: TokenKey, scope: String? = nil, forceRefresh: Bool = false) async throws -> AccessGrant {
+    public func accessToken(for key: TokenKey, scope: String? = nil, forceRefresh: Bool = false) async throws
+        -> AccessGrant
+    {
         let provider = try providerSpec(key.provider)
         let profile = ProviderProfile(provider)
         guard case .refreshable = profile.lifecycle else {
@@ -116,7 +126,9 @@ public final class TokenAccess: @unchecked Sendable {
             let row = try locked { try custodian.store.get(key) }
             guard let row else { throw StoreError.notFound(key) }
             let token = try locked { try custodian.open(row) }
-            return AccessGrant(key: key, providerKind: provider.kind, accessToken: token, expiresAt: row.expiresAt, idToken: nil, tokenType: "Bearer")
+            return AccessGrant(
+                key: key, providerKind: provider.kind, accessToken: token, expiresAt: row.expiresAt, idToken: nil,
+                tokenType: "Bearer")
         }
         let cacheKey = AccessTokenCache.Key(row: key, scope: scope ?? provider.scope)
         if !forceRefresh, let grant = try cachedGrant(cacheKey, kind: provider.kind) { return grant }
@@ -128,7 +140,9 @@ public final class TokenAccess: @unchecked Sendable {
     }
 
     /// Redeems the row's refresh token, commits the rotated one, and caches the access token.
-    private func redeem(_ cacheKey: AccessTokenCache.Key, provider: ProviderSpec, profile: ProviderProfile) async throws -> AccessGrant {
+    private func redeem(_ cacheKey: AccessTokenCache.Key, provider: ProviderSpec, profile: ProviderProfile) async throws
+        -> AccessGrant
+    {
         let key = cacheKey.row
         let owner = "access \(UUID().uuidString.prefix(8))"
         let row = try await lease(key, owner: owner)
@@ -139,9 +153,14 @@ public final class TokenAccess: @unchecked Sendable {
             try? locked { try custodian.store.releaseLease(key, owner: owner) }
             throw error
         }
-        guard let settings = profile.clientSettings(tenant: key.tenant, clientSecret: try secret(provider), requestTimeout: requestTimeout) else {
+        guard
+            let settings = profile.clientSettings(
+                tenant: key.tenant, clientSecret: try secret(provider), requestTimeout: requestTimeout)
+        else {
             try? locked { try custodian.store.releaseLease(key, owner: owner) }
-            throw AccessError(item: "provider \(provider.name)", problem: "has no token endpoint", remedy: "Add token_endpoint to the provider in the job spec.")
+            throw AccessError(
+                item: "provider \(provider.name)", problem: "has no token endpoint",
+                remedy: "Add token_endpoint to the provider in the job spec.")
         }
         let response: TokenGrantResponse
         // The provider's expires_in counts from some moment of the request: from its start, the cache never
@@ -159,23 +178,29 @@ public final class TokenAccess: @unchecked Sendable {
         // Commit the rotated refresh token before the access token goes anywhere (I8).
         // Durably (power cut included): the transaction under this object's lock, the sync outside it, shared
         // with the requests that wait at once.
-        let commit = try await custodian.commitRedeemed(row, owner: owner, response: response, usedToken: token, at: Date(),
-                                                        serializedBy: lock)
+        let commit = try await custodian.commitRedeemed(
+            row, owner: owner, response: response, usedToken: token, at: Date(),
+            serializedBy: lock)
         guard commit != .leaseLost else {
-            throw AccessError(item: "token \(key)",
-                              problem: "lost its lease while it was being redeemed, and another holder changed the row meanwhile "
-                                  + "(lease_lost), so the refresh token the provider returned was not stored",
-                              remedy: "Try again; if the provider rotates refresh tokens and the next attempt is refused, the user must sign in again.")
+            throw AccessError(
+                item: "token \(key)",
+                problem: "lost its lease while it was being redeemed, and another holder changed the row meanwhile "
+                    + "(lease_lost), so the refresh token the provider returned was not stored",
+                remedy:
+                    "Try again; if the provider rotates refresh tokens and the next attempt is refused, the user must sign in again."
+            )
         }
         let expiresAt = response.expiresIn.map { requestedAt.addingTimeInterval($0) }
         if let expiresAt {
-            let entry = AccessTokenCache.Entry(accessToken: response.accessToken, tokenType: response.tokenType,
-                                               idToken: response.idToken.map(SecretText.init), expiresAt: expiresAt, rowID: row.id,
-                                               rowIssuedAt: row.issuedAt)
+            let entry = AccessTokenCache.Entry(
+                accessToken: response.accessToken, tokenType: response.tokenType,
+                idToken: response.idToken.map(SecretText.init), expiresAt: expiresAt, rowID: row.id,
+                rowIssuedAt: row.issuedAt)
             withCache { $0.store(entry, for: cacheKey, at: clock()) }
         }
-        return AccessGrant(key: key, providerKind: provider.kind, accessToken: response.accessToken, expiresAt: expiresAt,
-                           idToken: response.idToken, tokenType: response.tokenType)
+        return AccessGrant(
+            key: key, providerKind: provider.kind, accessToken: response.accessToken, expiresAt: expiresAt,
+            idToken: response.idToken, tokenType: response.tokenType)
     }
 
     /// The cached grant for `cacheKey`, if one is valid and its row (read now, one indexed read) is still the
@@ -186,8 +211,9 @@ public final class TokenAccess: @unchecked Sendable {
             withCache { $0.remove(cacheKey, ifStill: entry) }
             return nil
         }
-        return AccessGrant(key: cacheKey.row, providerKind: kind, accessToken: entry.accessToken, expiresAt: entry.expiresAt,
-                           idToken: entry.idToken?.revealed, tokenType: entry.tokenType, fromCache: true)
+        return AccessGrant(
+            key: cacheKey.row, providerKind: kind, accessToken: entry.accessToken, expiresAt: entry.expiresAt,
+            idToken: entry.idToken?.revealed, tokenType: entry.tokenType, fromCache: true)
     }
 
     /// How many access tokens are in memory now.
@@ -196,32 +222,50 @@ public final class TokenAccess: @unchecked Sendable {
     /// The On-Behalf-Of add-token sequence: trades the user's access token (sent to this middle tier) for a
     /// refresh token and stores it under the tenant and user its id_token (or the assertion) names.
     /// - Returns: the row's key and the access token the exchange returned.
-    public func onBehalfOf(assertion: SecretText, provider name: String, scope: String? = nil) async throws -> AccessGrant {
+    public func onBehalfOf(assertion: SecretText, provider name: String, scope: String? = nil) async throws
+        -> AccessGrant
+    {
         let provider = try providerSpec(name)
         let claimsSource = try IDTokenClaims(decoding: assertion.revealed)
-        let tenantHint = provider.tenant.flatMap { ["organizations", "common", "consumers"].contains($0) ? nil : $0 } ?? claimsSource.tenantID ?? ""
-        guard let settings = ProviderProfile(provider).clientSettings(tenant: tenantHint, clientSecret: try secret(provider), requestTimeout: requestTimeout) else {
-            throw AccessError(item: "provider \(name)", problem: "has no token endpoint", remedy: "Add token_endpoint to the provider in the job spec.")
+        let tenantHint =
+            provider.tenant.flatMap { ["organizations", "common", "consumers"].contains($0) ? nil : $0 } ?? claimsSource
+            .tenantID ?? ""
+        guard
+            let settings = ProviderProfile(provider).clientSettings(
+                tenant: tenantHint, clientSecret: try secret(provider), requestTimeout: requestTimeout)
+        else {
+            throw AccessError(
+                item: "provider \(name)", problem: "has no token endpoint",
+                remedy: "Add token_endpoint to the provider in the job spec.")
         }
         let requested = scope ?? provider.scope ?? "offline_access"
         let response = try await clients.client(for: settings).onBehalfOf(assertion: assertion, scope: requested)
         let claims = try response.idToken.map { try IDTokenClaims(decoding: $0) } ?? claimsSource
-        guard let tenant = claims.tenantID ?? claimsSource.tenantID, let user = claims.userID ?? claimsSource.userID else {
-            throw AccessError(item: "On-Behalf-Of answer", problem: "names no tenant (tid) or user (oid, sub)",
-                              remedy: "Ask for the openid scope so the provider returns an id_token, or check the assertion's claims.")
+        guard let tenant = claims.tenantID ?? claimsSource.tenantID, let user = claims.userID ?? claimsSource.userID
+        else {
+            throw AccessError(
+                item: "On-Behalf-Of answer", problem: "names no tenant (tid) or user (oid, sub)",
+                remedy: "Ask for the openid scope so the provider returns an id_token, or check the assertion's claims."
+            )
         }
         guard let refresh = response.refreshToken else {
-            throw AccessError(item: "On-Behalf-Of answer", problem: "carries no refresh token",
-                              remedy: "Add offline_access to the scope (the provider returns a refresh token only then).")
+            throw AccessError(
+                item: "On-Behalf-Of answer", problem: "carries no refresh token",
+                remedy: "Add offline_access to the scope (the provider returns a refresh token only then).")
         }
         let key = TokenKey(tenant: tenant, user: user, provider: name)
         let now = Date()
         try locked {
-            _ = try custodian.put(key, token: refresh, issuedAt: now, expiresAt: response.refreshTokenExpiresIn.map { now.addingTimeInterval($0) })
+            _ = try custodian.put(
+                key, token: refresh, issuedAt: now,
+                expiresAt: response.refreshTokenExpiresIn.map { now.addingTimeInterval($0) })
         }
-        try await custodian.store.syncCommits()  // the new token family is what the provider gave: durable before the answer goes out
-        return AccessGrant(key: key, providerKind: provider.kind, accessToken: response.accessToken,
-                           expiresAt: response.expiresIn.map { now.addingTimeInterval($0) }, idToken: response.idToken, tokenType: response.tokenType)
+        // the new token family is what the provider gave: durable before the answer goes out
+        try await custodian.store.syncCommits()
+        return AccessGrant(
+            key: key, providerKind: provider.kind, accessToken: response.accessToken,
+            expiresAt: response.expiresIn.map { now.addingTimeInterval($0) }, idToken: response.idToken,
+            tokenType: response.tokenType)
     }
 
     // MARK: - Helpers
@@ -231,14 +275,18 @@ public final class TokenAccess: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(leaseWait)
         while true {
             let (taken, row) = try locked {
-                (try custodian.store.acquireLease(key, owner: owner, until: Date().addingTimeInterval(requestTimeout * 2)),
-                 try custodian.store.get(key))
+                (
+                    try custodian.store.acquireLease(
+                        key, owner: owner, until: Date().addingTimeInterval(requestTimeout * 2)),
+                    try custodian.store.get(key)
+                )
             }
             guard let row else { throw StoreError.notFound(key) }
             if taken { return row }
             if Date() >= deadline {
-                throw AccessError(item: "token \(key)", problem: "is being refreshed by someone else (its lease is held)",
-                                  remedy: "Try again in a moment.")
+                throw AccessError(
+                    item: "token \(key)", problem: "is being refreshed by someone else (its lease is held)",
+                    remedy: "Try again in a moment.")
             }
             try await Task.sleep(for: .milliseconds(100))
         }
@@ -247,8 +295,9 @@ public final class TokenAccess: @unchecked Sendable {
     private func providerSpec(_ name: String) throws -> ProviderSpec {
         guard let provider = spec.providers[name] else {
             let hint = Suggestion.closest(to: name, among: spec.providers.keys).map { "Did you mean '\($0)'? " } ?? ""
-            throw AccessError(item: "provider \(name)", problem: "is not in the job spec \(spec.sourcePath)",
-                              remedy: "\(hint)Providers: \(spec.providers.keys.sorted().joined(separator: ", ")).")
+            throw AccessError(
+                item: "provider \(name)", problem: "is not in the job spec \(spec.sourcePath)",
+                remedy: "\(hint)Providers: \(spec.providers.keys.sorted().joined(separator: ", ")).")
         }
         return provider
     }
@@ -275,7 +324,8 @@ public final class TokenAccess: @unchecked Sendable {
 extension TokenAccess: CustomStringConvertible, CustomReflectable {
     public var description: String { "TokenAccess(spec: \(spec.sourcePath), \(withCache { $0.description }))" }
     public var customMirror: Mirror {
-        Mirror(self, children: ["spec": spec.sourcePath, "cachedAccessTokens": cachedAccessTokens], displayStyle: .class)
+        Mirror(
+            self, children: ["spec": spec.sourcePath, "cachedAccessTokens": cachedAccessTokens], displayStyle: .class)
     }
 }
 

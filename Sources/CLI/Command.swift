@@ -1,15 +1,5 @@
 import Support
 
-
-
-
-
-
-
-
-
-
-
 /// One command of the `tokenkeeper` command tree: its help text, the options it takes, and what it runs.
 ///
 /// A command either has subcommands (a group such as `vault`) or a `run` body (a leaf such as

@@ -96,11 +96,14 @@ package enum CommandLineParser {
     }
 
     /// Reads one `--name`, `--name VALUE` or `--name=VALUE`.
-    private static func option(_ word: String, _ cursor: inout Cursor, known: [String: OptionSpec], path: [String],
-                               into options: inout Options) throws {
+    private static func option(
+        _ word: String, _ cursor: inout Cursor, known: [String: OptionSpec], path: [String],
+        into options: inout Options
+    ) throws {
         guard word.hasPrefix("--") else {
-            throw UsageError(command: path, problem: "unknown option '\(word)'",
-                             remedy: "Options are spelled with two dashes, for example --help.")
+            throw UsageError(
+                command: path, problem: "unknown option '\(word)'",
+                remedy: "Options are spelled with two dashes, for example --help.")
         }
         var name = String(word.dropFirst(2))
         var inlineValue: String?
@@ -131,14 +134,17 @@ package enum CommandLineParser {
 
     /// The word after `--name`, which must be there and must not be another option (`--stage --dry-run`
     /// would otherwise name a stage "--dry-run"). A value that starts with two dashes is written `--name=VALUE`.
-    private static func separateValue(of name: String, valueName: String, _ cursor: inout Cursor, path: [String]) throws -> String {
+    private static func separateValue(of name: String, valueName: String, _ cursor: inout Cursor, path: [String]) throws
+        -> String
+    {
         guard let value = cursor.next else {
             throw UsageError(command: path, problem: "--\(name) needs a value", remedy: "Write --\(name) \(valueName).")
         }
         guard !value.hasPrefix("--") else {
             let option = value.split(separator: "=", maxSplits: 1).first.map(String.init) ?? value
-            throw UsageError(command: path, problem: "--\(name) needs a value, but the option \(option) follows it",
-                             remedy: "Write --\(name) \(valueName) (or --\(name)=VALUE for a value that starts with --).")
+            throw UsageError(
+                command: path, problem: "--\(name) needs a value, but the option \(option) follows it",
+                remedy: "Write --\(name) \(valueName) (or --\(name)=VALUE for a value that starts with --).")
         }
         cursor.index += 1
         return value
@@ -148,17 +154,21 @@ package enum CommandLineParser {
     private static func checkPositionals(_ count: Int, of command: Command, path: [String]) throws {
         guard command.run != nil, !command.positionals.contains(count) else { return }
         let range = command.positionals
-        let expected = range.lowerBound == range.upperBound ? "\(range.lowerBound)" : "\(range.lowerBound) to \(range.upperBound)"
-        throw UsageError(command: path,
-                         problem: "takes \(expected) argument(s), got \(count)",
-                         remedy: command.usage.isEmpty ? "" : "Usage: \((["tokenkeeper"] + path).joined(separator: " ")) \(command.usage).")
+        let expected =
+            range.lowerBound == range.upperBound ? "\(range.lowerBound)" : "\(range.lowerBound) to \(range.upperBound)"
+        throw UsageError(
+            command: path,
+            problem: "takes \(expected) argument(s), got \(count)",
+            remedy: command.usage.isEmpty
+                ? "" : "Usage: \((["tokenkeeper"] + path).joined(separator: " ")) \(command.usage).")
     }
 }
 
 extension Invocation {
     /// The same invocation with `prefix` put in front of its command path.
     fileprivate func prefixed(by prefix: [String]) -> Invocation {
-        Invocation(path: prefix + path, values: values, flags: flags, positionals: positionals, globals: globals,
-                   console: console)
+        Invocation(
+            path: prefix + path, values: values, flags: flags, positionals: positionals, globals: globals,
+            console: console)
     }
 }

@@ -1,13 +1,13 @@
 import Foundation
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Spec
 import Support
 import Vault
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// The `tokenkeeper` command line: parses arguments, runs one command, prints errors, exits.
 ///
@@ -35,7 +35,9 @@ public enum CommandLineTool {
         let console = Console.standard()
         var status = await run(arguments: arguments, environment: ProcessInfo.processInfo.environment, console: console)
         for failure in AuditLog.flushAll() {
-            console.err("tokenkeeper: error: \((failure as? any ActionableError)?.description ?? "the vault's audit log could not be written")")
+            console.err(
+                "tokenkeeper: error: \((failure as? any ActionableError)?.description ?? "the vault's audit log could not be written")"
+            )
             if status == .success { status = .environment }
         }
         exit(status.rawValue)
@@ -62,7 +64,9 @@ public enum CommandLineTool {
             console.err("tokenkeeper: error: \(error.description)")
             return error.exitStatus
         } catch {
-            console.err("tokenkeeper: error: \(type(of: error)): an unexpected failure. Please report it with the command you ran.")
+            console.err(
+                "tokenkeeper: error: \(type(of: error)): an unexpected failure. Please report it with the command you ran."
+            )
             return .environment
         }
     }

@@ -1,11 +1,11 @@
 import Foundation
+import Support
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
-import Support
 
 /// Where commands print: results to standard output, diagnostics and progress to standard error.
 ///

@@ -19,10 +19,13 @@ package struct GlobalOptions: Sendable {
     package static let specs: [OptionSpec] = [
         .value("vault", "PATH", "Vault folder (env TOKENKEEPER_VAULT, default ./state/vault)."),
         .value("store", "PATH", "SQLite token store (env TOKENKEEPER_STORE, default ./state/tokens.db)."),
-        .value("master-key-file", "PATH",
-               "File holding the base64 master key, mode 0600 (else env TOKENKEEPER_MASTER_KEY, base64)."),
-        .value("principal", "NAME",
-               "Who is acting, checked against the vault's access policies (env TOKENKEEPER_PRINCIPAL, default the OS account of the process)."),
+        .value(
+            "master-key-file", "PATH",
+            "File holding the base64 master key, mode 0600 (else env TOKENKEEPER_MASTER_KEY, base64)."),
+        .value(
+            "principal", "NAME",
+            "Who is acting, checked against the vault's access policies (env TOKENKEEPER_PRINCIPAL, default the OS account of the process)."
+        ),
         .flag("help", "Show help for the command."),
     ]
 
@@ -41,7 +44,9 @@ package struct GlobalOptions: Sendable {
 
     /// Merges parsed option values with `environment` and the defaults; `accountName` is the process's
     /// OS account (tests pass their own).
-    package init(values: [String: [String]], environment: [String: String], accountName: String? = ProcessAccount.name()) {
+    package init(
+        values: [String: [String]], environment: [String: String], accountName: String? = ProcessAccount.name()
+    ) {
         func pick(_ option: String, _ variable: String) -> String? {
             if let value = values[option]?.last { return value }
             if let value = environment[variable], !value.isEmpty { return value }

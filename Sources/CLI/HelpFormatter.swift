@@ -34,7 +34,9 @@ package enum HelpFormatter {
         if path.isEmpty {
             lines.append("")
             lines.append("EXIT CODES: 0 done or nothing to do; 1 some items failed (the report names them);")
-            lines.append("            2 bad usage or invalid spec; 3 environment (lock held, vault or store unreadable, wrong master key).")
+            lines.append(
+                "            2 bad usage or invalid spec; 3 environment (lock held, vault or store unreadable, wrong master key)."
+            )
         }
         return lines.joined(separator: "\n")
     }
@@ -43,7 +45,8 @@ package enum HelpFormatter {
         let labels = options.map { "--\($0.name)" + ($0.valueName.map { " \($0)" } ?? "") }
         let width = min((labels.map(\.count).max() ?? 0) + 2, 30)
         return zip(labels, options).map { label, option in
-            let padded = label.count < width ? label.padding(toLength: width, withPad: " ", startingAt: 0) : label + "  "
+            let padded =
+                label.count < width ? label.padding(toLength: width, withPad: " ", startingAt: 0) : label + "  "
             return "  " + padded + option.help
         }
     }

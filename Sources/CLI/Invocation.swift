@@ -1,15 +1,5 @@
 import Support
 
-
-
-
-
-
-
-
-
-
-
 /// One parsed command line: the command that was chosen, its options and positional arguments,
 /// the global options, and where to print.
 
@@ -49,7 +39,9 @@ package struct Invocation: Sendable {
     /// - throws: ``UsageError`` when it is missing, or not a whole number in `range`.
     package func requiredInteger(_ name: String, in range: ClosedRange<Int>, example: Int) throws -> Int {
         guard value(name) != nil else {
-            throw UsageError(command: path, problem: "--\(name) is required", remedy: "Add --\(name) and a value, for example --\(name) \(example).")
+            throw UsageError(
+                command: path, problem: "--\(name) is required",
+                remedy: "Add --\(name) and a value, for example --\(name) \(example).")
         }
         return try integer(name, default: example, in: range)
     }
@@ -59,14 +51,17 @@ package struct Invocation: Sendable {
     package func integer(_ name: String, default defaultValue: Int, in range: ClosedRange<Int>) throws -> Int {
         guard let text = value(name) else { return defaultValue }
         guard let number = Int(text), range.contains(number) else {
-            throw UsageError(command: path, problem: "--\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound)",
-                             remedy: "Write for example --\(name) \(defaultValue).")
+            throw UsageError(
+                command: path,
+                problem: "--\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound)",
+                remedy: "Write for example --\(name) \(defaultValue).")
         }
         return number
     }
 
     /// A value that must be one of `choices`, or `defaultValue` when the option was not given.
-    package func choice<Choice: RawRepresentable & CaseIterable>(_ name: String, default defaultValue: Choice) throws -> Choice
+    package func choice<Choice: RawRepresentable & CaseIterable>(_ name: String, default defaultValue: Choice) throws
+        -> Choice
     where Choice.RawValue == String {
         let text = try choice(name, Choice.allCases.map(\.rawValue), default: defaultValue.rawValue)
         return Choice(rawValue: text) ?? defaultValue
@@ -77,8 +72,9 @@ package struct Invocation: Sendable {
     package func choice(_ name: String, _ choices: [String], default defaultValue: String) throws -> String {
         guard let text = value(name) else { return defaultValue }
         guard choices.contains(text) else {
-            throw UsageError(command: path, problem: "--\(name) must be one of \(choices.joined(separator: ", "))",
-                             remedy: Suggestion.closest(to: text, among: choices).map { "Did you mean --\(name) \($0)?" } ?? "")
+            throw UsageError(
+                command: path, problem: "--\(name) must be one of \(choices.joined(separator: ", "))",
+                remedy: Suggestion.closest(to: text, among: choices).map { "Did you mean --\(name) \($0)?" } ?? "")
         }
         return text
     }

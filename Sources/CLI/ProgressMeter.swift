@@ -43,7 +43,8 @@ package final class ProgressMeter: StageProgress {
         let now = Date()
         guard force || now.timeIntervalSince(lastDrawn) >= 0.1 else { return }
         lastDrawn = now
-        console.progress(Self.line(stage: stage, done: done, total: total, unit: unit, elapsed: now.timeIntervalSince(started)))
+        console.progress(
+            Self.line(stage: stage, done: done, total: total, unit: unit, elapsed: now.timeIntervalSince(started)))
     }
 
     /// `rotate-keys: 120,000/1,000,000 tokens (12%), 95,000/s, 9 s left`.

@@ -1,9 +1,9 @@
 import Foundation
+import Spec
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
-import Spec
 
 /// A job spec names the job's state: `--vault` or `--store` given beside a spec must name the same
 /// paths, or the command is refused (never silently ignored: the operator meant something by them).
@@ -11,11 +11,15 @@ import Spec
 package enum SpecStateOptions {
     /// Throws ``UsageError`` when `--vault` or `--store` was given and names another path than the spec.
     package static func check(_ invocation: Invocation, against spec: JobSpec) throws {
-        for (option, specPath, key) in [("vault", spec.vaultPath, "vault.path"), ("store", spec.storePath, "store.sqlite")] {
+        for (option, specPath, key) in [
+            ("vault", spec.vaultPath, "vault.path"), ("store", spec.storePath, "store.sqlite"),
+        ] {
             guard let given = invocation.value(option), canonical(given) != canonical(specPath) else { continue }
-            throw UsageError(command: invocation.path,
-                             problem: "--\(option) \(given) is not the spec's \(key) (\(specPath)); a job's state is what its spec names",
-                             remedy: "Drop --\(option), or change \(key) in \(spec.sourcePath).")
+            throw UsageError(
+                command: invocation.path,
+                problem:
+                    "--\(option) \(given) is not the spec's \(key) (\(specPath)); a job's state is what its spec names",
+                remedy: "Drop --\(option), or change \(key) in \(spec.sourcePath).")
         }
     }
 

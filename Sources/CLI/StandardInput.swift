@@ -1,10 +1,10 @@
+import Custody
 import Foundation
+import Support
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
-import Custody
-import Support
 
 /// Reading secrets from standard input, never from arguments (arguments show in process lists).
 
@@ -25,14 +25,17 @@ package enum StandardInput {
                 silent.c_lflag &= ~tcflag_t(ECHO)
                 tcsetattr(STDIN_FILENO, TCSAFLUSH, &silent)
             }
-            defer { if hasTerminal { var restore = original; tcsetattr(STDIN_FILENO, TCSAFLUSH, &restore); console.err("") } }
+            defer {
+                if hasTerminal { var restore = original; tcsetattr(STDIN_FILENO, TCSAFLUSH, &restore); console.err("") }
+            }
             bytes = Array((readLine(strippingNewline: true) ?? "").utf8)
         } else {
             bytes = Array(FileHandle.standardInput.readDataToEndOfFile())
         }
         defer { wipe(&bytes) }
         while let last = bytes.last, last == 0x0A || last == 0x0D { bytes.removeLast() }
-        if bytes.starts(with: ByteOrderMark.bytes) { bytes.removeFirst(ByteOrderMark.bytes.count) }  // a file saved by a Windows editor
+        // a file saved by a Windows editor
+        if bytes.starts(with: ByteOrderMark.bytes) { bytes.removeFirst(ByteOrderMark.bytes.count) }
         guard !bytes.isEmpty else { throw CustodyError.badTokenInput("no token was given on standard input") }
         let text = String(decoding: bytes, as: UTF8.self)
         if let problem = RefreshTokenSyntax.problem(text) { throw CustodyError.badTokenInput("the input \(problem)") }

@@ -1,15 +1,5 @@
 import Support
 
-
-
-
-
-
-
-
-
-
-
 /// A command line that tokenkeeper cannot run: an unknown command or option, a missing value.
 ///
 /// Exits with status 2 (DESIGN.md) and tells the person which `--help` to read.

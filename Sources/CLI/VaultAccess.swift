@@ -1,5 +1,5 @@
-import Foundation
 import Custody
+import Foundation
 import Store
 import Support
 import Vault
@@ -15,26 +15,34 @@ package enum VaultAccess {
     ///   the value is not a base64 32-byte key or the file is readable by others.
     package static func masterKey(_ globals: GlobalOptions) throws -> MasterKey {
         if let file = globals.masterKeyFile { return try MasterKey(fileNamedBy: "--master-key-file", path: file) }
-        if let text = globals.environment["TOKENKEEPER_MASTER_KEY"], !text.isEmpty { return try MasterKey(base64: text) }
+        if let text = globals.environment["TOKENKEEPER_MASTER_KEY"], !text.isEmpty {
+            return try MasterKey(base64: text)
+        }
         throw MasterKeyMissingError()
     }
 
     /// Opens the store at `--store` that `vault` serves; it is created only as `source` allows
     /// (``StateBinding``): a missing, empty or different store is an error naming both.
-    package static func openStore(_ globals: GlobalOptions, vault: FileVault, readOnly: Bool = false,
-                                  source: StoreSource = .existing) throws -> SQLiteTokenStore {
+    package static func openStore(
+        _ globals: GlobalOptions, vault: FileVault, readOnly: Bool = false,
+        source: StoreSource = .existing
+    ) throws -> SQLiteTokenStore {
         try StateBinding.openStore(at: globals.storePath, vault: vault, readOnly: readOnly, source: source)
     }
 
     /// Opens vault and store together for token commands.
-    package static func openCustodian(_ globals: GlobalOptions, readOnly: Bool = false, source: StoreSource = .existing) throws -> TokenCustodian {
+    package static func openCustodian(_ globals: GlobalOptions, readOnly: Bool = false, source: StoreSource = .existing)
+        throws -> TokenCustodian
+    {
         let vault = try openVault(globals, readOnly: readOnly)
-        return TokenCustodian(vault: vault, store: try openStore(globals, vault: vault, readOnly: readOnly, source: source))
+        return TokenCustodian(
+            vault: vault, store: try openStore(globals, vault: vault, readOnly: readOnly, source: source))
     }
 
     /// Opens the vault at `--vault` as `--principal`.
     package static func openVault(_ globals: GlobalOptions, readOnly: Bool = false) throws -> FileVault {
-        try FileVault.open(at: globals.vaultPath, masterKey: masterKey(globals), principal: globals.principal, readOnly: readOnly)
+        try FileVault.open(
+            at: globals.vaultPath, masterKey: masterKey(globals), principal: globals.principal, readOnly: readOnly)
     }
 }
 

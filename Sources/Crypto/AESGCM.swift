@@ -9,8 +9,10 @@ public enum AESGCM {
 
     /// Seals `plaintext`, authenticating `associatedData` with it.
     /// - Parameter nonce: only for known-answer tests; nil (the default) draws a random nonce.
-    public static func seal(_ plaintext: [UInt8], key: SymmetricKey, associatedData: [UInt8] = [],
-                            nonce: [UInt8]? = nil) throws -> SealedBox {
+    public static func seal(
+        _ plaintext: [UInt8], key: SymmetricKey, associatedData: [UInt8] = [],
+        nonce: [UInt8]? = nil
+    ) throws -> SealedBox {
         let context = try AESGCMContext(key: key)
         let combined = try plaintext.withUnsafeBytes { text in
             try associatedData.withUnsafeBytes { try context.seal(text, associatedData: $0, nonce: nonce) }
@@ -33,7 +35,9 @@ public enum AESGCM {
     }
 
     /// Seals and returns `nonce ‖ ciphertext ‖ tag`.
-    public static func sealCombined(_ plaintext: [UInt8], key: SymmetricKey, associatedData: [UInt8] = []) throws -> [UInt8] {
+    public static func sealCombined(_ plaintext: [UInt8], key: SymmetricKey, associatedData: [UInt8] = []) throws
+        -> [UInt8]
+    {
         try seal(plaintext, key: key, associatedData: associatedData).combined
     }
 }

@@ -1,16 +1,6 @@
 import COpenSSL
 import Support
 
-
-
-
-
-
-
-
-
-
-
 /// An AES-256-GCM key ready for many seals and opens: the OpenSSL contexts are set up once per key
 /// and only the nonce changes per message.
 ///
@@ -26,7 +16,9 @@ package final class AESGCMContext {
     /// Prepares `key` for sealing and opening.
     /// - throws: ``CryptoError/openSSL(operation:code:)`` when OpenSSL cannot set the key.
     package init(key: SymmetricKey) throws {
-        guard let cipher = Self.cipher, let seal = EVP_CIPHER_CTX_new() else { throw CryptoError.lastOpenSSLError("EVP_CIPHER_CTX_new") }
+        guard let cipher = Self.cipher, let seal = EVP_CIPHER_CTX_new() else {
+            throw CryptoError.lastOpenSSLError("EVP_CIPHER_CTX_new")
+        }
         guard let open = EVP_CIPHER_CTX_new() else {
             EVP_CIPHER_CTX_free(seal)
             throw CryptoError.lastOpenSSLError("EVP_CIPHER_CTX_new")
@@ -51,20 +43,28 @@ package final class AESGCMContext {
     nonisolated(unsafe) private static let cipher: OpaquePointer? = EVP_CIPHER_fetch(nil, "AES-256-GCM", nil)
 
     /// The size of a sealed value for a plaintext of `count` bytes.
-    package static func sealedCount(plaintextCount count: Int) -> Int { count + AESGCM.nonceByteCount + AESGCM.tagByteCount }
+    package static func sealedCount(plaintextCount count: Int) -> Int {
+        count + AESGCM.nonceByteCount + AESGCM.tagByteCount
+    }
 
     /// Seals `plaintext` with `associatedData` and returns `nonce ‖ ciphertext ‖ tag`.
     /// - Parameter nonce: only for known-answer tests; leave nil to get a fresh random nonce.
-    package func seal(_ plaintext: UnsafeRawBufferPointer, associatedData: UnsafeRawBufferPointer,
-                      nonce: [UInt8]? = nil) throws -> [UInt8] {
+    package func seal(
+        _ plaintext: UnsafeRawBufferPointer, associatedData: UnsafeRawBufferPointer,
+        nonce: [UInt8]? = nil
+    ) throws -> [UInt8] {
         var output = [UInt8](repeating: 0, count: Self.sealedCount(plaintextCount: plaintext.count))
-        try output.withUnsafeMutableBytes { try seal(plaintext, associatedData: associatedData, into: $0, nonce: nonce) }
+        try output.withUnsafeMutableBytes {
+            try seal(plaintext, associatedData: associatedData, into: $0, nonce: nonce)
+        }
         return output
     }
 
     /// Seals into `output`, which must be exactly ``sealedCount(plaintextCount:)`` bytes.
-    package func seal(_ plaintext: UnsafeRawBufferPointer, associatedData: UnsafeRawBufferPointer,
-                      into output: UnsafeMutableRawBufferPointer, nonce: [UInt8]? = nil) throws {
+    package func seal(
+        _ plaintext: UnsafeRawBufferPointer, associatedData: UnsafeRawBufferPointer,
+        into output: UnsafeMutableRawBufferPointer, nonce: [UInt8]? = nil
+    ) throws {
         precondition(output.count == Self.sealedCount(plaintextCount: plaintext.count), "output buffer size")
         let base = output.baseAddress!.assumingMemoryBound(to: UInt8.self)
         if let nonce {
@@ -74,16 +74,22 @@ package final class AESGCMContext {
             try SecureRandom.fill(UnsafeMutableRawBufferPointer(rebasing: output[0..<AESGCM.nonceByteCount]))
         }
         var length: Int32 = 0
-        guard EVP_EncryptInit_ex2(sealContext, nil, nil, base, nil) == 1 else { throw CryptoError.lastOpenSSLError("EVP_EncryptInit_ex2") }
+        guard EVP_EncryptInit_ex2(sealContext, nil, nil, base, nil) == 1 else {
+            throw CryptoError.lastOpenSSLError("EVP_EncryptInit_ex2")
+        }
         if associatedData.count > 0 {
-            guard EVP_EncryptUpdate(sealContext, nil, &length, associatedData.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                                    Int32(associatedData.count)) == 1
+            guard
+                EVP_EncryptUpdate(
+                    sealContext, nil, &length, associatedData.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                    Int32(associatedData.count)) == 1
             else { throw CryptoError.lastOpenSSLError("EVP_EncryptUpdate(aad)") }
         }
         let cipherStart = base + AESGCM.nonceByteCount
         if plaintext.count > 0 {
-            guard EVP_EncryptUpdate(sealContext, cipherStart, &length, plaintext.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                                    Int32(plaintext.count)) == 1
+            guard
+                EVP_EncryptUpdate(
+                    sealContext, cipherStart, &length, plaintext.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                    Int32(plaintext.count)) == 1
             else { throw CryptoError.lastOpenSSLError("EVP_EncryptUpdate") }
         }
         guard EVP_EncryptFinal_ex(sealContext, cipherStart + plaintext.count, &length) == 1 else {
@@ -111,8 +117,10 @@ package final class AESGCMContext {
     }
 
     /// Opens into `output`, which must be exactly `sealed.count - 28` bytes. On failure `output` is zeroed.
-    package func open(_ sealed: UnsafeRawBufferPointer, associatedData: UnsafeRawBufferPointer,
-                      into output: UnsafeMutableRawBufferPointer) throws {
+    package func open(
+        _ sealed: UnsafeRawBufferPointer, associatedData: UnsafeRawBufferPointer,
+        into output: UnsafeMutableRawBufferPointer
+    ) throws {
         let overhead = AESGCM.nonceByteCount + AESGCM.tagByteCount
         guard sealed.count >= overhead, output.count == sealed.count - overhead else {
             throw CryptoError.malformedSealedBox(sealed.count)
@@ -120,15 +128,20 @@ package final class AESGCMContext {
         let base = sealed.baseAddress!.assumingMemoryBound(to: UInt8.self)
         let cipherCount = sealed.count - overhead
         var length: Int32 = 0
-        guard EVP_DecryptInit_ex2(openContext, nil, nil, base, nil) == 1 else { throw CryptoError.lastOpenSSLError("EVP_DecryptInit_ex2") }
+        guard EVP_DecryptInit_ex2(openContext, nil, nil, base, nil) == 1 else {
+            throw CryptoError.lastOpenSSLError("EVP_DecryptInit_ex2")
+        }
         if associatedData.count > 0 {
-            guard EVP_DecryptUpdate(openContext, nil, &length, associatedData.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                                    Int32(associatedData.count)) == 1
+            guard
+                EVP_DecryptUpdate(
+                    openContext, nil, &length, associatedData.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                    Int32(associatedData.count)) == 1
             else { throw CryptoError.lastOpenSSLError("EVP_DecryptUpdate(aad)") }
         }
         let out = output.baseAddress?.assumingMemoryBound(to: UInt8.self)
         if cipherCount > 0 {
-            guard EVP_DecryptUpdate(openContext, out, &length, base + AESGCM.nonceByteCount, Int32(cipherCount)) == 1 else {
+            guard EVP_DecryptUpdate(openContext, out, &length, base + AESGCM.nonceByteCount, Int32(cipherCount)) == 1
+            else {
                 throw CryptoError.lastOpenSSLError("EVP_DecryptUpdate")
             }
         }

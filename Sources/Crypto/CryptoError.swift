@@ -1,16 +1,6 @@
 import COpenSSL
 import Support
 
-
-
-
-
-
-
-
-
-
-
 /// A failure of a cryptographic operation. Never carries key or plaintext bytes.
 
 public enum CryptoError: ActionableError, SealingFailure, Equatable {
@@ -30,14 +20,16 @@ public enum CryptoError: ActionableError, SealingFailure, Equatable {
         switch self {
         case .authenticationFailed: "authentication failed: the ciphertext, its associated data or the key do not match"
         case .wrongKeySize(let count): "a key must be 32 bytes, got \(count)"
-        case .malformedSealedBox(let count): "a sealed value must hold a 12-byte nonce and a 16-byte tag, got \(count) bytes"
+        case .malformedSealedBox(let count):
+            "a sealed value must hold a 12-byte nonce and a 16-byte tag, got \(count) bytes"
         case .randomFailed: "the system random generator (RAND_bytes) failed"
         case .openSSL(let operation, let code): "OpenSSL \(operation) failed (error \(String(code, radix: 16)))"
         }
     }
     public var remedy: String {
         switch self {
-        case .authenticationFailed: "The data was changed or belongs elsewhere; restore it from a backup or re-add the token."
+        case .authenticationFailed:
+            "The data was changed or belongs elsewhere; restore it from a backup or re-add the token."
         case .randomFailed, .openSSL: "Check the OpenSSL 3 installation (libssl3) and try again."
         case .wrongKeySize, .malformedSealedBox: "The value is corrupt; restore it from a backup."
         }

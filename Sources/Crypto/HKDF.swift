@@ -1,9 +1,9 @@
-
-#if canImport(Glibc)
-import Glibc
-#endif
 import COpenSSL
 import Support
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// HKDF with SHA-256 (RFC 5869), through OpenSSL's EVP_KDF "HKDF".
 
@@ -19,7 +19,9 @@ public enum HKDF {
     /// Derives `outputByteCount` bytes from `inputKey`, `salt` and `info`. An empty salt means
     /// "not provided" (RFC 5869 section 2.2: a string of zeros), an empty info means none.
     public static func sha256(inputKey: [UInt8], salt: [UInt8], info: [UInt8], outputByteCount: Int) throws -> [UInt8] {
-        guard let kdf = EVP_KDF_fetch(nil, "HKDF", nil) else { throw CryptoError.lastOpenSSLError("EVP_KDF_fetch(HKDF)") }
+        guard let kdf = EVP_KDF_fetch(nil, "HKDF", nil) else {
+            throw CryptoError.lastOpenSSLError("EVP_KDF_fetch(HKDF)")
+        }
         defer { EVP_KDF_free(kdf) }
         guard let context = EVP_KDF_CTX_new(kdf) else { throw CryptoError.lastOpenSSLError("EVP_KDF_CTX_new") }
         defer { EVP_KDF_CTX_free(context) }
@@ -34,10 +36,12 @@ public enum HKDF {
                         OSSL_PARAM_construct_octet_string(keyName, keyBuffer.baseAddress, keyBuffer.count),
                     ]
                     if saltBuffer.count > 0 {
-                        params.append(OSSL_PARAM_construct_octet_string(saltName, saltBuffer.baseAddress, saltBuffer.count))
+                        params.append(
+                            OSSL_PARAM_construct_octet_string(saltName, saltBuffer.baseAddress, saltBuffer.count))
                     }
                     if infoBuffer.count > 0 {
-                        params.append(OSSL_PARAM_construct_octet_string(infoName, infoBuffer.baseAddress, infoBuffer.count))
+                        params.append(
+                            OSSL_PARAM_construct_octet_string(infoName, infoBuffer.baseAddress, infoBuffer.count))
                     }
                     params.append(OSSL_PARAM_construct_end())
                     return EVP_KDF_derive(context, &output, outputByteCount, &params)

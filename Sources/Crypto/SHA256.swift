@@ -1,15 +1,5 @@
 import COpenSSL
 
-
-
-
-
-
-
-
-
-
-
 /// SHA-256 digests, for the spec hash a run records (not for keys: use ``HKDF``).
 
 public enum SHA256 {

@@ -1,15 +1,5 @@
 import COpenSSL
 
-
-
-
-
-
-
-
-
-
-
 /// A fixed-size buffer for key material that is wiped with `OPENSSL_cleanse` when it is freed.
 ///
 /// Keys live only in these buffers, never in `Array`s that Swift may copy and leave behind. The bytes

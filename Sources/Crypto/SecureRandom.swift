@@ -1,15 +1,5 @@
 import COpenSSL
 
-
-
-
-
-
-
-
-
-
-
 /// Random bytes from OpenSSL's `RAND_bytes` (a CSPRNG seeded from the operating system).
 
 public enum SecureRandom {
@@ -22,7 +12,10 @@ public enum SecureRandom {
 
     /// Fills `buffer` with random bytes.
     static func fill(_ buffer: UnsafeMutableRawBufferPointer) throws {
-        guard buffer.count == 0 || RAND_bytes(buffer.baseAddress!.assumingMemoryBound(to: UInt8.self), Int32(buffer.count)) == 1 else {
+        guard
+            buffer.count == 0
+                || RAND_bytes(buffer.baseAddress!.assumingMemoryBound(to: UInt8.self), Int32(buffer.count)) == 1
+        else {
             throw CryptoError.randomFailed
         }
     }

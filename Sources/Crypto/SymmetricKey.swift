@@ -1,15 +1,5 @@
 import COpenSSL
 
-
-
-
-
-
-
-
-
-
-
 /// A 256-bit AES key held in a ``SecureBytes`` buffer that is wiped when the key goes away.
 
 public struct SymmetricKey: Sendable, Equatable {

@@ -1,16 +1,6 @@
 import Store
 import Support
 
-
-
-
-
-
-
-
-
-
-
 /// A stored token that cannot be opened: its row names the item, the reason says why.
 
 public enum CustodyError: ActionableError, SealingFailure {

@@ -11,7 +11,8 @@ extension JobSpec {
         case .file(let path):
             return try MasterKey(contentsOfFile: path)
         case .environment(let name):
-            return try MasterKey(base64: try masterKey.resolve(environment: environment).revealed, source: "env:\(name)")
+            return try MasterKey(
+                base64: try masterKey.resolve(environment: environment).revealed, source: "env:\(name)")
         }
     }
 }

@@ -15,10 +15,13 @@ public struct JobState {
 
     /// Opens the spec's vault with `masterKey` and its store. Read-only opens never write either (I5).
     /// - throws: the vault's and the store's errors (missing, insecure, corrupt, wrong master key).
-    public static func open(spec: JobSpec, masterKey: MasterKey, principal: String, readOnly: Bool,
-                            clock: @escaping @Sendable () -> Date = { Date() }) throws -> JobState {
-        let vault = try FileVault.open(at: spec.vaultPath, masterKey: masterKey, principal: principal, readOnly: readOnly,
-                                       clock: clock)
+    public static func open(
+        spec: JobSpec, masterKey: MasterKey, principal: String, readOnly: Bool,
+        clock: @escaping @Sendable () -> Date = { Date() }
+    ) throws -> JobState {
+        let vault = try FileVault.open(
+            at: spec.vaultPath, masterKey: masterKey, principal: principal, readOnly: readOnly,
+            clock: clock)
         // The store the vault serves, never created here: a missing, empty or different one is an error (StateBinding).
         let store = try StateBinding.openStore(at: spec.storePath, vault: vault, readOnly: readOnly)
         return JobState(vault: vault, store: store)

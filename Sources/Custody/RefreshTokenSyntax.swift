@@ -1,15 +1,5 @@
 import Support
 
-
-
-
-
-
-
-
-
-
-
 /// The one rule every way a refresh token comes in is held to (`token put`, `token import`, the
 /// library's ``TokenCustodian/put(_:token:issuedAt:expiresAt:)``): one token, as the provider returned
 /// it. White space, a line break or a control character means the input is not one token (a pasted

@@ -32,8 +32,10 @@ public enum StateBinding {
     /// store the vault serves, and binds a vault that serves none yet unless either is read-only.
     /// - throws: ``StateBindingError`` for a missing, empty or different store, or a refused replacement;
     ///   ``StoreError/exists(path:)`` when `state init` finds a file; the store's and vault's own errors.
-    public static func openStore(at path: String, vault: FileVault, readOnly: Bool = false, source: StoreSource = .existing,
-                                 busyTimeout: TimeInterval = 5) throws -> SQLiteTokenStore {
+    public static func openStore(
+        at path: String, vault: FileVault, readOnly: Bool = false, source: StoreSource = .existing,
+        busyTimeout: TimeInterval = 5
+    ) throws -> SQLiteTokenStore {
         var served = try vault.storeBinding()
         switch source {
         case .create(let replacing):
@@ -65,9 +67,12 @@ public enum StateBinding {
         let writable = !readOnly && !vault.isReadOnly
         if let served {
             guard served.storeID == store.identity.id else {
-                throw StateBindingError.mismatch(store: path, storeID: store.identity.id, vault: vault.path, served: served)
+                throw StateBindingError.mismatch(
+                    store: path, storeID: store.identity.id, vault: vault.path, served: served)
             }
-            if writable, !served.heldTokens, try store.holdsTokens() { try vault.bindStore(served.storeID, heldTokens: true, replacing: nil) }
+            if writable, !served.heldTokens, try store.holdsTokens() {
+                try vault.bindStore(served.storeID, heldTokens: true, replacing: nil)
+            }
         } else if writable {
             try vault.bindStore(store.identity.id, heldTokens: try store.holdsTokens(), replacing: nil)
         }
@@ -75,7 +80,9 @@ public enum StateBinding {
     }
 
     /// Makes a new store and binds the vault to it.
-    private static func create(at path: String, for vault: FileVault, replacing: String?, busyTimeout: TimeInterval) throws -> SQLiteTokenStore {
+    private static func create(at path: String, for vault: FileVault, replacing: String?, busyTimeout: TimeInterval)
+        throws -> SQLiteTokenStore
+    {
         let store = try SQLiteTokenStore.create(at: path, busyTimeout: busyTimeout)
         try vault.bindStore(store.identity.id, heldTokens: false, replacing: replacing)
         return store

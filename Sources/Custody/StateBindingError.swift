@@ -16,7 +16,9 @@ public enum StateBindingError: ActionableError, Equatable {
 
     public var item: String {
         switch self {
-        case .missing(let store, _, _), .empty(let store, _, _), .mismatch(let store, _, _, _), .wouldReplace(let store, _, _): store
+        case .missing(let store, _, _), .empty(let store, _, _), .mismatch(let store, _, _, _),
+            .wouldReplace(let store, _, _):
+            store
         }
     }
 
@@ -25,7 +27,8 @@ public enum StateBindingError: ActionableError, Equatable {
         case .missing(_, let vault, let served): "there is no store here, and vault \(vault) \(Self.serving(served))"
         case .empty(_, let vault, let served):
             "the store file is empty (a truncated file or a bad copy), and vault \(vault) \(Self.serving(served))"
-        case .mismatch(_, let storeID, let vault, let served): "is store \(storeID), but vault \(vault) \(Self.serving(served))"
+        case .mismatch(_, let storeID, let vault, let served):
+            "is store \(storeID), but vault \(vault) \(Self.serving(served))"
         case .wouldReplace(_, let vault, let served): "is missing, and vault \(vault) \(Self.serving(served))"
         }
     }
@@ -61,6 +64,7 @@ public enum StateBindingError: ActionableError, Equatable {
     /// "serves store 1a2b... (bound 2026-11-22, has held tokens)", or "serves no store yet".
     private static func serving(_ served: StoreBinding?) -> String {
         guard let served else { return "serves no store yet" }
-        return "serves store \(served.storeID) (bound \(DateText.day(served.boundAt))\(served.heldTokens ? ", has held tokens" : ", never held a token"))"
+        return
+            "serves store \(served.storeID) (bound \(DateText.day(served.boundAt))\(served.heldTokens ? ", has held tokens" : ", never held a token"))"
     }
 }

@@ -1,15 +1,5 @@
 import Store
 
-
-
-
-
-
-
-
-
-
-
 /// The associated data that binds a sealed refresh token to its row (invariant I2).
 ///
 /// AES-256-GCM authenticates these bytes along with the ciphertext, so a ciphertext copied to another

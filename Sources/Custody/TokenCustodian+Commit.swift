@@ -36,9 +36,13 @@ extension TokenCustodian {
     ///   - lock: a lock the caller serializes its store session with (token use); the transaction runs
     ///     under it, the sync outside it, so concurrent commits share one sync.
     /// - Returns: how the commit ended; ``RefreshCommit/leaseLost`` is never silent, callers report it.
-    public func commitRedeemed(_ row: StoredToken, owner: String, response: TokenGrantResponse, usedToken: SecretText,
-                               at now: Date, serializedBy lock: NSLock? = nil) async throws -> RefreshCommit {
-        let transaction = { try self.commitTransaction(row, owner: owner, response: response, usedToken: usedToken, at: now) }
+    public func commitRedeemed(
+        _ row: StoredToken, owner: String, response: TokenGrantResponse, usedToken: SecretText,
+        at now: Date, serializedBy lock: NSLock? = nil
+    ) async throws -> RefreshCommit {
+        let transaction = {
+            try self.commitTransaction(row, owner: owner, response: response, usedToken: usedToken, at: now)
+        }
         let commit = try lock.map { try $0.withLock(transaction) } ?? transaction()
         if commit != .leaseLost { try await store.syncCommits() }
         return commit
@@ -46,19 +50,24 @@ extension TokenCustodian {
 
     /// The commit itself, one or two store transactions: under the lease, else compare-and-set on the
     /// token the redemption started from.
-    private func commitTransaction(_ row: StoredToken, owner: String, response: TokenGrantResponse, usedToken: SecretText,
-                                   at now: Date) throws -> RefreshCommit {
+    private func commitTransaction(
+        _ row: StoredToken, owner: String, response: TokenGrantResponse, usedToken: SecretText,
+        at now: Date
+    ) throws -> RefreshCommit {
         let key = row.key
         let secret = Self.secretName(for: key)
         let (version, sealed) = try seal(response.refreshToken ?? usedToken, for: key, secret: secret)
         let expiresAt = response.refreshTokenExpiresIn.map { now.addingTimeInterval($0) } ?? row.expiresAt
-        if try store.commitRefreshed(key, owner: owner, secretName: secret, keyVersion: version, sealedToken: sealed,
-                                     refreshedAt: now, expiresAt: expiresAt) {
+        if try store.commitRefreshed(
+            key, owner: owner, secretName: secret, keyVersion: version, sealedToken: sealed,
+            refreshedAt: now, expiresAt: expiresAt)
+        {
             return .committed
         }
         guard let startedFrom = row.sealedToken,
-              try store.commitRefreshed(key, replacing: startedFrom, owner: owner, secretName: secret, keyVersion: version,
-                                        sealedToken: sealed, refreshedAt: now, expiresAt: expiresAt)
+            try store.commitRefreshed(
+                key, replacing: startedFrom, owner: owner, secretName: secret, keyVersion: version,
+                sealedToken: sealed, refreshedAt: now, expiresAt: expiresAt)
         else { return .leaseLost }
         return .committedAfterLeaseLost
     }

@@ -9,8 +9,10 @@ import Vault
 extension TokenCustodian {
     /// Streams the rows matching the filters (nil means any), metadata only: the caller never gets a
     /// token from here. Needs `list`.
-    public func listTokens(tenant: String? = nil, user: String? = nil, provider: String? = nil, status: TokenStatus? = nil,
-                           _ body: (StoredToken) throws -> Bool) throws {
+    public func listTokens(
+        tenant: String? = nil, user: String? = nil, provider: String? = nil, status: TokenStatus? = nil,
+        _ body: (StoredToken) throws -> Bool
+    ) throws {
         try vault.requirePermission(.list, operation: "list tokens")
         try store.forEach(tenant: tenant, user: user, provider: provider, status: status, body)
     }

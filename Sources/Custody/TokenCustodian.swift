@@ -1,5 +1,5 @@
-import Foundation
 import Crypto
+import Foundation
 import Store
 import Support
 import Vault
@@ -51,8 +51,10 @@ public final class TokenCustodian {
             try vault.bindStore(store.identity.id, heldTokens: true, replacing: nil)
             storeHoldsTokensRecorded = true
         }
-        let isNew = try store.put(StoredToken(key: key, secretName: secret, keyVersion: version, sealedToken: sealed, issuedAt: issuedAt,
-                                              expiresAt: expiresAt, updatedAt: issuedAt))
+        let isNew = try store.put(
+            StoredToken(
+                key: key, secretName: secret, keyVersion: version, sealedToken: sealed, issuedAt: issuedAt,
+                expiresAt: expiresAt, updatedAt: issuedAt))
         return isNew ? .added : .updated
     }
 
@@ -67,9 +69,11 @@ public final class TokenCustodian {
     /// Opens the token of a row already read.
     public func open(_ row: StoredToken) throws -> SecretText {
         guard let sealed = row.sealedToken else { throw StoreError.tokenDropped(row.key) }
-        var plaintext = try context(secret: row.secretName, version: row.keyVersion).openToken(sealed, binding: row, unreadable: {
-            CustodyError.unreadable(row.key, secret: row.secretName, version: row.keyVersion)
-        })
+        var plaintext = try context(secret: row.secretName, version: row.keyVersion).openToken(
+            sealed, binding: row,
+            unreadable: {
+                CustodyError.unreadable(row.key, secret: row.secretName, version: row.keyVersion)
+            })
         defer { wipe(&plaintext) }
         return SecretText(String(decoding: plaintext, as: UTF8.self))
     }
@@ -84,7 +88,9 @@ public final class TokenCustodian {
         defer { wipe(&plaintext) }
         let context = try context(secret: secret, version: version)
         let binding = TokenBinding.associatedData(for: key, secret: secret, keyVersion: version)
-        let sealed = try plaintext.withUnsafeBytes { text in try binding.withUnsafeBytes { try context.seal(text, associatedData: $0) } }
+        let sealed = try plaintext.withUnsafeBytes { text in
+            try binding.withUnsafeBytes { try context.seal(text, associatedData: $0) }
+        }
         return (version, sealed)
     }
 
@@ -104,7 +110,9 @@ public final class TokenCustodian {
             (version, key) = try vault.latestDataKey(secret: secret)
         } catch VaultError.secretNotFound {
             let orphans = try store.tokenCount(tenant: tenant, secret: secret)
-            guard orphans == 0 else { throw CustodyError.secretMissing(secret: secret, tenant: tenant, tokens: orphans) }
+            guard orphans == 0 else {
+                throw CustodyError.secretMissing(secret: secret, tenant: tenant, tokens: orphans)
+            }
             _ = try vault.createSecret(secret)
             (version, key) = try vault.latestDataKey(secret: secret)
         }
@@ -128,7 +136,8 @@ extension AESGCMContext {
     func openToken(_ sealed: [UInt8], binding row: StoredToken, unreadable: () -> any Error) throws -> [UInt8] {
         let binding = TokenBinding.associatedData(for: row.key, secret: row.secretName, keyVersion: row.keyVersion)
         do {
-            return try sealed.withUnsafeBytes { box in try binding.withUnsafeBytes { try open(box, associatedData: $0) } }
+            return try sealed.withUnsafeBytes { box in try binding.withUnsafeBytes { try open(box, associatedData: $0) }
+            }
         } catch is CryptoError {
             throw unreadable()
         }

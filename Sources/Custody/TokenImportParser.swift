@@ -37,34 +37,45 @@ package enum TokenImportParser {
     ///   - defaultTenant: the tenant for providers whose id_tokens carry no `tid` (Google, Facebook, X).
     ///   - now: the import time, used as the issue time.
     /// - throws: ``ImportError`` when the input as a whole is unreadable (not JSON, wrong shape).
-    package static func parse(_ input: Data, source: String, provider: String?, defaultTenant: String?, now: Date) throws -> Result {
+    package static func parse(_ input: Data, source: String, provider: String?, defaultTenant: String?, now: Date)
+        throws -> Result
+    {
         let data = Data(ByteOrderMark.dropped(from: input))  // a file saved by a Windows editor
         guard let first = data.first(where: { !isWhitespace($0) }) else {
-            throw ImportError(source: source, problem: "is empty", remedy: "Pass a token endpoint response (JSON) or an App Service /.auth/me array.")
+            throw ImportError(
+                source: source, problem: "is empty",
+                remedy: "Pass a token endpoint response (JSON) or an App Service /.auth/me array.")
         }
         if first == UInt8(ascii: "[") {
             guard let array = try? JSONSerialization.jsonObject(with: data) as? [Any] else {
-                throw ImportError(source: source, problem: "starts with '[' but is not a JSON array",
-                                  remedy: "Pass the /.auth/me response body exactly as App Service returned it.")
+                throw ImportError(
+                    source: source, problem: "starts with '[' but is not a JSON array",
+                    remedy: "Pass the /.auth/me response body exactly as App Service returned it.")
             }
             return parseAuthMe(array, provider: provider, defaultTenant: defaultTenant, now: now)
         }
         guard first == UInt8(ascii: "{") else {
-            throw ImportError(source: source, problem: "is neither JSON objects nor a JSON array",
-                              remedy: "Pass token endpoint responses (one JSON object per line) or an App Service /.auth/me array.")
+            throw ImportError(
+                source: source, problem: "is neither JSON objects nor a JSON array",
+                remedy: "Pass token endpoint responses (one JSON object per line) or an App Service /.auth/me array.")
         }
         guard let provider, !provider.isEmpty else {
-            throw ImportError(source: source, problem: "holds token endpoint responses, which do not name their provider",
-                              remedy: "Add --provider NAME (the provider's name in the job spec).")
+            throw ImportError(
+                source: source, problem: "holds token endpoint responses, which do not name their provider",
+                remedy: "Add --provider NAME (the provider's name in the job spec).")
         }
         return try parseResponses(data, source: source, provider: provider, defaultTenant: defaultTenant, now: now)
     }
 
-    private static func parseResponses(_ data: Data, source: String, provider: String, defaultTenant: String?, now: Date) throws -> Result {
+    private static func parseResponses(
+        _ data: Data, source: String, provider: String, defaultTenant: String?, now: Date
+    ) throws -> Result {
         var result = Result()
         // One pretty-printed object, or JSON lines.
         if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
-            add(response: object, location: "object 1", provider: provider, defaultTenant: defaultTenant, now: now, to: &result)
+            add(
+                response: object, location: "object 1", provider: provider, defaultTenant: defaultTenant, now: now,
+                to: &result)
             return result
         }
         var lineNumber = 0
@@ -76,47 +87,60 @@ package enum TokenImportParser {
                 result.problems.append(ImportProblem(location: location, reason: "not a JSON object", isSkip: false))
                 continue
             }
-            add(response: object, location: location, provider: provider, defaultTenant: defaultTenant, now: now, to: &result)
+            add(
+                response: object, location: location, provider: provider, defaultTenant: defaultTenant, now: now,
+                to: &result)
         }
         return result
     }
 
-    private static func add(response: [String: Any], location: String, provider: String, defaultTenant: String?, now: Date,
-                            to result: inout Result) {
+    private static func add(
+        response: [String: Any], location: String, provider: String, defaultTenant: String?, now: Date,
+        to result: inout Result
+    ) {
         if let error = response["error"] as? String {
-            result.problems.append(ImportProblem(location: location, reason: "is an error response (\(safe(error)))", isSkip: true))
+            result.problems.append(
+                ImportProblem(location: location, reason: "is an error response (\(safe(error)))", isSkip: true))
             return
         }
         guard let refreshToken = response["refresh_token"] as? String, !refreshToken.isEmpty else {
-            result.problems.append(ImportProblem(
-                location: location, reason: "has no refresh_token (request the offline_access scope)", isSkip: true))
+            result.problems.append(
+                ImportProblem(
+                    location: location, reason: "has no refresh_token (request the offline_access scope)", isSkip: true)
+            )
             return
         }
         if let problem = RefreshTokenSyntax.problem(refreshToken) {
-            result.problems.append(ImportProblem(location: location, reason: "has a refresh_token that \(problem) (token put refuses it too)",
-                                                 isSkip: false))
+            result.problems.append(
+                ImportProblem(
+                    location: location, reason: "has a refresh_token that \(problem) (token put refuses it too)",
+                    isSkip: false))
             return
         }
         var claims = IDTokenClaims()
         if let idToken = response["id_token"] as? String {
             guard let decoded = try? IDTokenClaims(decoding: idToken) else {
-                result.problems.append(ImportProblem(location: location, reason: "has an id_token that is not a JWT", isSkip: false))
+                result.problems.append(
+                    ImportProblem(location: location, reason: "has an id_token that is not a JWT", isSkip: false))
                 return
             }
             claims = decoded
         }
         guard let tenant = claims.tenantID ?? defaultTenant, let user = claims.userID else {
-            result.problems.append(ImportProblem(
-                location: location,
-                reason: claims.userID == nil ? "has no id_token with oid or sub (request the openid scope)"
-                    : "has no tid claim (give --tenant for providers without tenants)",
-                isSkip: false))
+            result.problems.append(
+                ImportProblem(
+                    location: location,
+                    reason: claims.userID == nil
+                        ? "has no id_token with oid or sub (request the openid scope)"
+                        : "has no tid claim (give --tenant for providers without tenants)",
+                    isSkip: false))
             return
         }
         let expiresIn = number(response["refresh_token_expires_in"])
-        result.records.append(ImportRecord(
-            key: TokenKey(tenant: tenant, user: user, provider: provider), refreshToken: SecretText(refreshToken),
-            issuedAt: now, expiresAt: expiresIn.map { now.addingTimeInterval($0) }, location: location))
+        result.records.append(
+            ImportRecord(
+                key: TokenKey(tenant: tenant, user: user, provider: provider), refreshToken: SecretText(refreshToken),
+                issuedAt: now, expiresAt: expiresIn.map { now.addingTimeInterval($0) }, location: location))
     }
 
     private static func parseAuthMe(_ entries: [Any], provider: String?, defaultTenant: String?, now: Date) -> Result {
@@ -128,17 +152,24 @@ package enum TokenImportParser {
                 continue
             }
             guard let name = provider ?? (entry["provider_name"] as? String), !name.isEmpty else {
-                result.problems.append(ImportProblem(location: location, reason: "has no provider_name (or give --provider)", isSkip: false))
+                result.problems.append(
+                    ImportProblem(
+                        location: location, reason: "has no provider_name (or give --provider)", isSkip: false))
                 continue
             }
             guard let refreshToken = entry["refresh_token"] as? String, !refreshToken.isEmpty else {
-                result.problems.append(ImportProblem(
-                    location: location, reason: "has no refresh_token (enable the token store and request offline_access)", isSkip: true))
+                result.problems.append(
+                    ImportProblem(
+                        location: location,
+                        reason: "has no refresh_token (enable the token store and request offline_access)", isSkip: true
+                    ))
                 continue
             }
             if let problem = RefreshTokenSyntax.problem(refreshToken) {
-                result.problems.append(ImportProblem(location: location, reason: "has a refresh_token that \(problem) (token put refuses it too)",
-                                                     isSkip: false))
+                result.problems.append(
+                    ImportProblem(
+                        location: location, reason: "has a refresh_token that \(problem) (token put refuses it too)",
+                        isSkip: false))
                 continue
             }
             var claims = IDTokenClaims()
@@ -150,18 +181,23 @@ package enum TokenImportParser {
                 userClaims.first { types.contains(($0["typ"] as? String) ?? "") }?["val"] as? String
             }
             let tenant = claims.tenantID ?? claim(tenantClaimTypes) ?? defaultTenant
-            let user = claims.objectID ?? claim(objectClaimTypes) ?? claims.subject ?? claim(subjectClaimTypes)
+            let user =
+                claims.objectID ?? claim(objectClaimTypes) ?? claims.subject ?? claim(subjectClaimTypes)
                 ?? (entry["user_id"] as? String)
             guard let tenant, let user, !tenant.isEmpty, !user.isEmpty else {
-                result.problems.append(ImportProblem(
-                    location: location,
-                    reason: tenant == nil ? "has no tid (in id_token or user_claims); give --tenant" : "has no user id (oid, sub or user_id)",
-                    isSkip: false))
+                result.problems.append(
+                    ImportProblem(
+                        location: location,
+                        reason: tenant == nil
+                            ? "has no tid (in id_token or user_claims); give --tenant"
+                            : "has no user id (oid, sub or user_id)",
+                        isSkip: false))
                 continue
             }
-            result.records.append(ImportRecord(
-                key: TokenKey(tenant: tenant, user: user, provider: name), refreshToken: SecretText(refreshToken),
-                issuedAt: now, expiresAt: nil, location: location))
+            result.records.append(
+                ImportRecord(
+                    key: TokenKey(tenant: tenant, user: user, provider: name), refreshToken: SecretText(refreshToken),
+                    issuedAt: now, expiresAt: nil, location: location))
         }
         return result
     }

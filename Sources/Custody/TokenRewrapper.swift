@@ -1,5 +1,5 @@
-import Foundation
 import Crypto
+import Foundation
 import Store
 import Support
 
@@ -58,7 +58,8 @@ package final class TokenRewrapper {
         for version in oldVersions where version != target {
             openers[version] = try custodian.context(secret: tenant, version: version)
         }
-        tenants[tenant] = TenantKeys(target: target, sealer: try custodian.context(secret: tenant, version: target), openers: openers)
+        tenants[tenant] = TenantKeys(
+            target: target, sealer: try custodian.context(secret: tenant, version: target), openers: openers)
     }
 
     /// One batch resealed by the producer thread, ready to write.
@@ -82,11 +83,14 @@ package final class TokenRewrapper {
     ///   - onFailure: called for each row that could not be rewrapped, with the reason.
     /// - Returns: per tenant, what was done.
     /// - throws: store errors (a batch that cannot be read or committed); the batches committed before stay committed.
-    package func rewrapAll(scanWholeTable: Bool, now: Date, onBatch: (Int) -> Void, onRewrapped: ((TokenKey) -> Void)? = nil,
-                           onFailure: (TokenKey, any Error) -> Void) throws -> [String: Outcome] {
+    package func rewrapAll(
+        scanWholeTable: Bool, now: Date, onBatch: (Int) -> Void, onRewrapped: ((TokenKey) -> Void)? = nil,
+        onFailure: (TokenKey, any Error) -> Void
+    ) throws -> [String: Outcome] {
         let queue = BatchQueue<ResealedBatch>(capacity: 2)
-        let producer = ProducerBox(rewrapper: self, sessions: TokenStoreSessions(custodian.store), listItems: onRewrapped != nil,
-                                   scanWholeTable: scanWholeTable)
+        let producer = ProducerBox(
+            rewrapper: self, sessions: TokenStoreSessions(custodian.store), listItems: onRewrapped != nil,
+            scanWholeTable: scanWholeTable)
         Thread.detachNewThread { producer.run(into: queue) }
         defer {
             queue.cancel()
@@ -166,12 +170,17 @@ package final class TokenRewrapper {
         for row in rows {
             do {
                 let keys = tenants[row.key.tenant]!
-                let opener = try row.secretName == row.key.tenant ? keys.openers[row.keyVersion]!
+                let opener =
+                    try row.secretName == row.key.tenant
+                    ? keys.openers[row.keyVersion]!
                     : custodian.context(secret: row.secretName, version: row.keyVersion)
-                let sealed = try Self.reseal(row, opener: opener, sealer: keys.sealer, newVersion: keys.target, buffer: &buffer,
-                                            bindings: &bindings)
-                batch.updates.append(SealedTokenUpdate(id: row.id, tenant: row.key.tenant, expectedKeyVersion: row.keyVersion,
-                                                       newKeyVersion: keys.target, sealedToken: sealed))
+                let sealed = try Self.reseal(
+                    row, opener: opener, sealer: keys.sealer, newVersion: keys.target, buffer: &buffer,
+                    bindings: &bindings)
+                batch.updates.append(
+                    SealedTokenUpdate(
+                        id: row.id, tenant: row.key.tenant, expectedKeyVersion: row.keyVersion,
+                        newKeyVersion: keys.target, sealedToken: sealed))
                 if listItems { batch.keysOfUpdate.append(row.key) }
             } catch {
                 batch.failures.append((row.key, error))
@@ -211,10 +220,14 @@ package final class TokenRewrapper {
     }
 
     /// Opens one row with the old key and seals its token with the new one, through `buffer`.
-    private static func reseal(_ row: SealedRow, opener: AESGCMContext, sealer: AESGCMContext, newVersion: Int,
-                               buffer: inout [UInt8], bindings: inout (old: [UInt8], new: [UInt8])) throws -> [UInt8] {
+    private static func reseal(
+        _ row: SealedRow, opener: AESGCMContext, sealer: AESGCMContext, newVersion: Int,
+        buffer: inout [UInt8], bindings: inout (old: [UInt8], new: [UInt8])
+    ) throws -> [UInt8] {
         let overhead = AESGCM.nonceByteCount + AESGCM.tagByteCount
-        guard row.sealedToken.count >= overhead else { throw CustodyError.unreadable(row.key, secret: row.secretName, version: row.keyVersion) }
+        guard row.sealedToken.count >= overhead else {
+            throw CustodyError.unreadable(row.key, secret: row.secretName, version: row.keyVersion)
+        }
         let count = row.sealedToken.count - overhead
         if buffer.count < count {
             wipe(&buffer)
@@ -232,7 +245,9 @@ package final class TokenRewrapper {
             } catch is CryptoError {
                 throw CustodyError.unreadable(row.key, secret: row.secretName, version: row.keyVersion)
             }
-            return try newBinding.withUnsafeBytes { try sealer.seal(UnsafeRawBufferPointer(plaintext), associatedData: $0) }
+            return try newBinding.withUnsafeBytes {
+                try sealer.seal(UnsafeRawBufferPointer(plaintext), associatedData: $0)
+            }
         }
     }
 }

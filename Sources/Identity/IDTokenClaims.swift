@@ -24,8 +24,10 @@ public struct IDTokenClaims: Sendable, Equatable {
     public var userID: String? { objectID ?? subject }
 
     /// Creates claims from known values (mostly for tests and providers without id_tokens).
-    public init(tenantID: String? = nil, objectID: String? = nil, subject: String? = nil, issuer: String? = nil,
-                expiresAt: Date? = nil) {
+    public init(
+        tenantID: String? = nil, objectID: String? = nil, subject: String? = nil, issuer: String? = nil,
+        expiresAt: Date? = nil
+    ) {
         self.tenantID = tenantID
         self.objectID = objectID
         self.subject = subject

@@ -1,10 +1,10 @@
 import Foundation
-
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Spec
 import Support
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// How tokenkeeper reaches one provider's endpoints as one client.
 
@@ -26,8 +26,10 @@ public struct OAuthClientSettings: Sendable {
     public var endpointDependsOnTenant: Bool
 
     /// Creates settings.
-    public init(tokenEndpoint: URL, revocationEndpoint: URL?, clientID: String, clientSecret: SecretText?,
-                clientAuth: ProviderSpec.ClientAuth, requestTimeout: TimeInterval, endpointDependsOnTenant: Bool = false) {
+    public init(
+        tokenEndpoint: URL, revocationEndpoint: URL?, clientID: String, clientSecret: SecretText?,
+        clientAuth: ProviderSpec.ClientAuth, requestTimeout: TimeInterval, endpointDependsOnTenant: Bool = false
+    ) {
         self.tokenEndpoint = tokenEndpoint
         self.revocationEndpoint = revocationEndpoint
         self.clientID = clientID
@@ -73,17 +75,21 @@ public final class OAuthClient: Sendable {
     public func refresh(_ refreshToken: SecretText, scope: String? = nil) async throws -> TokenGrantResponse {
         var form = [("grant_type", "refresh_token"), ("refresh_token", refreshToken.revealed)]
         if let scope, !scope.isEmpty { form.append(("scope", scope)) }
-        return try TokenGrantResponse.parse(try await post(settings.tokenEndpoint, form: form, secrets: [refreshToken]),
-                                            endpoint: endpointText(settings.tokenEndpoint))
+        return try TokenGrantResponse.parse(
+            try await post(settings.tokenEndpoint, form: form, secrets: [refreshToken]),
+            endpoint: endpointText(settings.tokenEndpoint))
     }
 
     /// Microsoft Entra's On-Behalf-Of exchange: trades the user's access token (`assertion`, sent to this
     /// middle tier) for tokens of the middle tier, with a refresh token when `scope` has offline_access.
     public func onBehalfOf(assertion: SecretText, scope: String) async throws -> TokenGrantResponse {
-        let form = [("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"), ("requested_token_use", "on_behalf_of"),
-                    ("assertion", assertion.revealed), ("scope", scope)]
-        return try TokenGrantResponse.parse(try await post(settings.tokenEndpoint, form: form, secrets: [assertion]),
-                                            endpoint: endpointText(settings.tokenEndpoint))
+        let form = [
+            ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"), ("requested_token_use", "on_behalf_of"),
+            ("assertion", assertion.revealed), ("scope", scope),
+        ]
+        return try TokenGrantResponse.parse(
+            try await post(settings.tokenEndpoint, form: form, secrets: [assertion]),
+            endpoint: endpointText(settings.tokenEndpoint))
     }
 
     /// Revokes a token at the provider (RFC 7009). The provider answers 200 also for tokens it does not
@@ -91,8 +97,10 @@ public final class OAuthClient: Sendable {
     /// - throws: ``OAuthError``; a configuration error when the provider has no revocation endpoint.
     public func revoke(_ token: SecretText, hint: String = "refresh_token") async throws {
         guard let endpoint = settings.revocationEndpoint else {
-            throw OAuthError(kind: .configuration, endpoint: endpointText(settings.tokenEndpoint), status: 0, error: "no_revocation_endpoint",
-                             errorDescription: "the provider has no revocation endpoint", providerCode: nil, retryAfter: nil)
+            throw OAuthError(
+                kind: .configuration, endpoint: endpointText(settings.tokenEndpoint), status: 0,
+                error: "no_revocation_endpoint",
+                errorDescription: "the provider has no revocation endpoint", providerCode: nil, retryAfter: nil)
         }
         _ = try await post(endpoint, form: [("token", token.revealed), ("token_type_hint", hint)], secrets: [token])
     }
@@ -104,7 +112,8 @@ public final class OAuthClient: Sendable {
     private func post(_ url: URL, form: [(String, String)], secrets: [SecretText]) async throws -> Data {
         var fields = form
         var authorization: String?
-        var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: settings.requestTimeout)
+        var request = URLRequest(
+            url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: settings.requestTimeout)
         request.httpMethod = "POST"
         request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
         request.setValue("application/json", forHTTPHeaderField: "Accept")
@@ -118,29 +127,40 @@ public final class OAuthClient: Sendable {
             fields.append(("client_id", settings.clientID))
             if let secret = settings.clientSecret { fields.append(("client_secret", secret.revealed)) }
         }
-        request.httpBody = Data(fields.map { Self.formEncode($0.0) + "=" + Self.formEncode($0.1) }.joined(separator: "&").utf8)
+        request.httpBody = Data(
+            fields.map { Self.formEncode($0.0) + "=" + Self.formEncode($0.1) }.joined(separator: "&").utf8)
         let endpoint = endpointText(url)
         let data: Data
         let response: URLResponse
         do {
             (data, response) = try await session.data(for: request)
         } catch let error as URLError {
-            let code = error.code == .timedOut ? "timeout" : Self.neverConnected.contains(error.code) ? "unreachable" : "network"
-            throw OAuthError(kind: .transient, endpoint: endpoint, status: 0, error: code,
-                             errorDescription: "no answer (\(error.code.rawValue)): \(error.localizedDescription)", providerCode: nil, retryAfter: nil)
+            let code =
+                error.code == .timedOut
+                ? "timeout" : Self.neverConnected.contains(error.code) ? "unreachable" : "network"
+            throw OAuthError(
+                kind: .transient, endpoint: endpoint, status: 0, error: code,
+                errorDescription: "no answer (\(error.code.rawValue)): \(error.localizedDescription)",
+                providerCode: nil, retryAfter: nil)
         } catch {
-            throw OAuthError(kind: .transient, endpoint: endpoint, status: 0, error: "network", errorDescription: "\(type(of: error))",
-                             providerCode: nil, retryAfter: nil)
+            throw OAuthError(
+                kind: .transient, endpoint: endpoint, status: 0, error: "network",
+                errorDescription: "\(type(of: error))",
+                providerCode: nil, retryAfter: nil)
         }
         guard let http = response as? HTTPURLResponse else {
-            throw OAuthError(kind: .transient, endpoint: endpoint, status: 0, error: "network", errorDescription: "not an HTTP answer",
-                             providerCode: nil, retryAfter: nil)
+            throw OAuthError(
+                kind: .transient, endpoint: endpoint, status: 0, error: "network",
+                errorDescription: "not an HTTP answer",
+                providerCode: nil, retryAfter: nil)
         }
         guard (200..<300).contains(http.statusCode) else {
-            let sent = SentSecrets(secrets + [settings.clientSecret].compactMap { $0 }, literals: [authorization].compactMap { $0 })
-            throw OAuthError.fromResponse(endpoint: endpoint, status: http.statusCode, body: data,
-                                          retryAfter: Self.retryAfter(http.value(forHTTPHeaderField: "Retry-After")),
-                                          endpointDependsOnTenant: settings.endpointDependsOnTenant, sent: sent)
+            let sent = SentSecrets(
+                secrets + [settings.clientSecret].compactMap { $0 }, literals: [authorization].compactMap { $0 })
+            throw OAuthError.fromResponse(
+                endpoint: endpoint, status: http.statusCode, body: data,
+                retryAfter: Self.retryAfter(http.value(forHTTPHeaderField: "Retry-After")),
+                endpointDependsOnTenant: settings.endpointDependsOnTenant, sent: sent)
         }
         return data
     }
@@ -149,7 +169,9 @@ public final class OAuthClient: Sendable {
     static let maxConnectionsPerHost = 256
 
     /// Failures before any connection was made (refused, no such host): the request never left this host.
-    private static let neverConnected: Set<URLError.Code> = [.cannotConnectToHost, .cannotFindHost, .dnsLookupFailed, .notConnectedToInternet]
+    private static let neverConnected: Set<URLError.Code> = [
+        .cannotConnectToHost, .cannotFindHost, .dnsLookupFailed, .notConnectedToInternet,
+    ]
 
     /// `application/x-www-form-urlencoded` for one name or value.
     static func formEncode(_ text: String) -> String {

@@ -63,11 +63,13 @@ public struct OAuthError: ActionableError {
     }
     public var remedy: String {
         switch kind {
-        case .deadToken: "The user must sign in again; store the new refresh token with `tokenkeeper token put` or `token obo`."
+        case .deadToken:
+            "The user must sign in again; store the new refresh token with `tokenkeeper token put` or `token obo`."
         case .transient: "The next run retries it; if it persists, check the provider's status and the network."
         case .configuration:
             switch scope {
-            case .client: "Check the provider's client_id, client_secret reference, client_auth and endpoints in the job spec."
+            case .client:
+                "Check the provider's client_id, client_secret reference, client_auth and endpoints in the job spec."
             case .tenant:
                 "The provider refuses this client for this tenant only (for example the app was removed from the customer's tenant, "
                     + "or its consent was revoked): ask the tenant's admin to consent again, or revoke the tenant's tokens."
@@ -93,17 +95,23 @@ public struct OAuthError: ActionableError {
     /// Entra codes that concern the client's standing in one tenant, whatever the OAuth error says:
     /// tenant not found (90002), the app not found in the tenant (700016), the app disabled there
     /// (7000112), the resource not in the tenant (500011), a service the tenant has not subscribed to (650052).
-    static let tenantProviderCodes: Set<String> = ["AADSTS90002", "AADSTS700016", "AADSTS7000112", "AADSTS500011", "AADSTS650052"]
+    static let tenantProviderCodes: Set<String> = [
+        "AADSTS90002", "AADSTS700016", "AADSTS7000112", "AADSTS500011", "AADSTS650052",
+    ]
 
     /// How far a refusal reaches: tenant for Entra's tenant codes and for errors about the client's
     /// standing (unauthorized_client, invalid_scope, invalid_resource, access_denied); for bad client
     /// credentials (invalid_client, 401) every request at a tenant-independent endpoint, else the tenant;
     /// every request for an unsupported grant type; otherwise (an error tokenkeeper does not know) the token.
-    static func refusalScope(error: String, status: Int, providerCode: String?, endpointDependsOnTenant: Bool) -> OAuthFailureScope {
+    static func refusalScope(error: String, status: Int, providerCode: String?, endpointDependsOnTenant: Bool)
+        -> OAuthFailureScope
+    {
         if let providerCode, tenantProviderCodes.contains(providerCode) { return .tenant }
         if error == "invalid_client" || status == 401 { return endpointDependsOnTenant ? .tenant : .client }
         if error == "unsupported_grant_type" { return .client }
-        if ["unauthorized_client", "invalid_scope", "invalid_resource", "access_denied"].contains(error) { return .tenant }
+        if ["unauthorized_client", "invalid_scope", "invalid_resource", "access_denied"].contains(error) {
+            return .tenant
+        }
         return .token
     }
 
@@ -112,8 +120,10 @@ public struct OAuthError: ActionableError {
     ///   - endpointDependsOnTenant: whether the endpoint is the row's tenant's own (Entra's
     ///     `{authority}/{tenant}/...`): bad client credentials there may concern that tenant only.
     ///   - sent: the secrets the request carried, taken out of the provider's text (which may echo them).
-    static func fromResponse(endpoint: String, status: Int, body: Data, retryAfter: TimeInterval?, endpointDependsOnTenant: Bool = false,
-                             sent: SentSecrets = SentSecrets([])) -> OAuthError {
+    static func fromResponse(
+        endpoint: String, status: Int, body: Data, retryAfter: TimeInterval?, endpointDependsOnTenant: Bool = false,
+        sent: SentSecrets = SentSecrets([])
+    ) -> OAuthError {
         let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any]
         let error = object?["error"] as? String ?? "http_\(status)"
         let description = object?["error_description"] as? String
@@ -131,11 +141,15 @@ public struct OAuthError: ActionableError {
         default:
             kind = .configuration
         }
-        let scope = kind == .configuration
-            ? refusalScope(error: error, status: status, providerCode: providerCode, endpointDependsOnTenant: endpointDependsOnTenant)
+        let scope =
+            kind == .configuration
+            ? refusalScope(
+                error: error, status: status, providerCode: providerCode,
+                endpointDependsOnTenant: endpointDependsOnTenant)
             : .token
-        return OAuthError(kind: kind, endpoint: endpoint, status: status, error: sent.clean(error, limit: maximumErrorLength),
-                          errorDescription: description.map { sent.clean($0, limit: maximumDescriptionLength) },
-                          providerCode: providerCode, retryAfter: retryAfter, scope: scope)
+        return OAuthError(
+            kind: kind, endpoint: endpoint, status: status, error: sent.clean(error, limit: maximumErrorLength),
+            errorDescription: description.map { sent.clean($0, limit: maximumDescriptionLength) },
+            providerCode: providerCode, retryAfter: retryAfter, scope: scope)
     }
 }

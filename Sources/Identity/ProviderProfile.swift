@@ -61,11 +61,14 @@ public struct ProviderProfile: Sendable {
     public var endpointDependsOnTenant: Bool { spec.kind == .entra && spec.tokenEndpoint == nil && spec.tenant == nil }
 
     /// Client settings for a row of `tenant`, or nil when the provider has no token endpoint.
-    public func clientSettings(tenant: String, clientSecret: SecretText?, requestTimeout: TimeInterval) -> OAuthClientSettings? {
+    public func clientSettings(tenant: String, clientSecret: SecretText?, requestTimeout: TimeInterval)
+        -> OAuthClientSettings?
+    {
         tokenEndpoint(tenant: tenant).map {
-            OAuthClientSettings(tokenEndpoint: $0, revocationEndpoint: revocationEndpoint, clientID: spec.clientID ?? "",
-                                clientSecret: clientSecret, clientAuth: spec.clientAuth, requestTimeout: requestTimeout,
-                                endpointDependsOnTenant: endpointDependsOnTenant)
+            OAuthClientSettings(
+                tokenEndpoint: $0, revocationEndpoint: revocationEndpoint, clientID: spec.clientID ?? "",
+                clientSecret: clientSecret, clientAuth: spec.clientAuth, requestTimeout: requestTimeout,
+                endpointDependsOnTenant: endpointDependsOnTenant)
         }
     }
 }

@@ -60,7 +60,8 @@ struct SentSecrets: Sendable {
         let characters = Array(text.unicodeScalars)
         guard !fragments.isEmpty, characters.count >= Self.fragmentLength else { return text }
         var covered = [Bool](repeating: false, count: characters.count)
-        for start in 0...(characters.count - Self.fragmentLength) where fragments.contains(Self.text(characters[start..<(start + Self.fragmentLength)])) {
+        for start in 0...(characters.count - Self.fragmentLength)
+        where fragments.contains(Self.text(characters[start..<(start + Self.fragmentLength)])) {
             for index in start..<(start + Self.fragmentLength) { covered[index] = true }
         }
         guard covered.contains(true) else { return text }
@@ -98,11 +99,14 @@ struct SentSecrets: Sendable {
         var javascript = CharacterSet.alphanumerics
         javascript.insert(charactersIn: "-_.!~*'()")
         let base64 = Data(secret.utf8).base64EncodedString()
-        return [secret, formEncoded, lowercasingHex(formEncoded), formEncoded.replacingOccurrences(of: "%20", with: "+"),
-                secret.addingPercentEncoding(withAllowedCharacters: python) ?? secret,
-                secret.addingPercentEncoding(withAllowedCharacters: javascript) ?? secret,
-                secret.replacingOccurrences(of: "/", with: "\\/"), base64,
-                base64.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")]
+        return [
+            secret, formEncoded, lowercasingHex(formEncoded), formEncoded.replacingOccurrences(of: "%20", with: "+"),
+            secret.addingPercentEncoding(withAllowedCharacters: python) ?? secret,
+            secret.addingPercentEncoding(withAllowedCharacters: javascript) ?? secret,
+            secret.replacingOccurrences(of: "/", with: "\\/"), base64,
+            base64.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+                .replacingOccurrences(of: "=", with: ""),
+        ]
     }
 
     /// Percent-encoding with lower-case hex digits: `%2b` for `%2B`.

@@ -24,9 +24,12 @@ public struct TokenGrantResponse: Sendable {
     /// - throws: ``OAuthError`` (configuration) for a body that is not a token response.
     static func parse(_ body: Data, endpoint: String) throws -> TokenGrantResponse {
         guard let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any],
-              let access = object["access_token"] as? String, !access.isEmpty else {
-            throw OAuthError(kind: .transient, endpoint: endpoint, status: 200, error: "invalid_response",
-                             errorDescription: "the answer is not a token response (no access_token)", providerCode: nil, retryAfter: nil)
+            let access = object["access_token"] as? String, !access.isEmpty
+        else {
+            throw OAuthError(
+                kind: .transient, endpoint: endpoint, status: 200, error: "invalid_response",
+                errorDescription: "the answer is not a token response (no access_token)", providerCode: nil,
+                retryAfter: nil)
         }
         func seconds(_ key: String) -> TimeInterval? {
             if let number = object[key] as? NSNumber { return number.doubleValue }
@@ -34,8 +37,9 @@ public struct TokenGrantResponse: Sendable {
             return nil
         }
         let refresh = (object["refresh_token"] as? String).flatMap { $0.isEmpty ? nil : SecretText($0) }
-        return TokenGrantResponse(accessToken: SecretText(access), refreshToken: refresh, expiresIn: seconds("expires_in"),
-                                  refreshTokenExpiresIn: seconds("refresh_token_expires_in"), idToken: object["id_token"] as? String,
-                                  scope: object["scope"] as? String, tokenType: object["token_type"] as? String ?? "Bearer")
+        return TokenGrantResponse(
+            accessToken: SecretText(access), refreshToken: refresh, expiresIn: seconds("expires_in"),
+            refreshTokenExpiresIn: seconds("refresh_token_expires_in"), idToken: object["id_token"] as? String,
+            scope: object["scope"] as? String, tokenType: object["token_type"] as? String ?? "Bearer")
     }
 }

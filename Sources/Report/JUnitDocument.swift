@@ -1,9 +1,9 @@
 import Foundation
+import Support
 
 #if canImport(FoundationXML)
-import FoundationXML
+    import FoundationXML
 #endif
-import Support
 
 /// A JUnit XML report as read back: tokenkeeper's own, or any JUnit file a CI produced.
 ///
@@ -47,7 +47,8 @@ public struct JUnitSuite: Sendable, Equatable {
     }
 
     public static func == (lhs: JUnitSuite, rhs: JUnitSuite) -> Bool {
-        lhs.name == rhs.name && lhs.timestamp == rhs.timestamp && lhs.time == rhs.time && lhs.properties == rhs.properties
+        lhs.name == rhs.name && lhs.timestamp == rhs.timestamp && lhs.time == rhs.time
+            && lhs.properties == rhs.properties
             && lhs.cases == rhs.cases
     }
 }
@@ -79,7 +80,9 @@ public struct JUnitReadError: ActionableError {
     /// What is wrong with it.
     public let problem: String
     public var item: String { path }
-    public var remedy: String { "Give a JUnit XML report (a <testsuites> or <testsuite> document), such as tokenkeeper run writes." }
+    public var remedy: String {
+        "Give a JUnit XML report (a <testsuites> or <testsuite> document), such as tokenkeeper run writes."
+    }
     public var exitStatus: ExitStatus { .usage }
 }
 
@@ -112,7 +115,10 @@ extension JUnitDocument {
         let parser = XMLParser(stream: InputStream(data: data))
         parser.delegate = delegate
         guard parser.parse(), delegate.sawRoot, delegate.depth == 0 else {
-            let reason = parser.parserError.map { "line \(parser.lineNumber): \($0.localizedDescription)" } ?? (delegate.sawRoot ? "the document ends before its elements are closed" : "no <testsuites> or <testsuite> element")
+            let reason =
+                parser.parserError.map { "line \(parser.lineNumber): \($0.localizedDescription)" }
+                ?? (delegate.sawRoot
+                    ? "the document ends before its elements are closed" : "no <testsuites> or <testsuite> element")
             throw JUnitReadError(path: path, problem: "is not a readable JUnit report (\(reason))")
         }
         return JUnitDocument(path: path, suites: delegate.suites)
@@ -128,21 +134,25 @@ private final class JUnitParserDelegate: NSObject, XMLParserDelegate {
     private var suite: JUnitSuite?
     private var testcase: JUnitCase?
 
-    func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
-                attributes: [String: String] = [:]) {
+    func parser(
+        _ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
+        attributes: [String: String] = [:]
+    ) {
         depth += 1
         switch name {
         case "testsuites":
             sawRoot = true
         case "testsuite":
             sawRoot = true
-            suite = JUnitSuite(name: attributes["name"] ?? "", timestamp: attributes["timestamp"],
-                               time: Double(attributes["time"] ?? "") ?? 0, properties: [:], cases: [])
+            suite = JUnitSuite(
+                name: attributes["name"] ?? "", timestamp: attributes["timestamp"],
+                time: Double(attributes["time"] ?? "") ?? 0, properties: [:], cases: [])
         case "property":
             if let key = attributes["name"] { suite?.properties[key] = attributes["value"] ?? "" }
         case "testcase":
-            testcase = JUnitCase(name: attributes["name"] ?? "", classname: attributes["classname"] ?? "",
-                                 time: Double(attributes["time"] ?? "") ?? 0, outcome: .passed)
+            testcase = JUnitCase(
+                name: attributes["name"] ?? "", classname: attributes["classname"] ?? "",
+                time: Double(attributes["time"] ?? "") ?? 0, outcome: .passed)
         case "failure", "error", "skipped":
             testcase?.outcome = name == "failure" ? .failed : name == "error" ? .errored : .skipped
             testcase?.type = attributes["type"]

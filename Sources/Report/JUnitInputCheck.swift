@@ -27,7 +27,9 @@ enum JUnitInputCheck {
         func skip(past pattern: [UInt8], from start: Int) -> Int {
             var position = start
             while position + pattern.count <= count {
-                if bytes[position] == pattern[0], (1..<pattern.count).allSatisfy({ bytes[position + $0] == pattern[$0] }) {
+                if bytes[position] == pattern[0],
+                    (1..<pattern.count).allSatisfy({ bytes[position + $0] == pattern[$0] })
+                {
                     return position + pattern.count
                 }
                 position += 1
@@ -48,8 +50,11 @@ enum JUnitInputCheck {
             case UInt8(ascii: "!") where starts(with: cdataStart, at: index):
                 index = skip(past: cdataEnd, from: index + cdataStart.count)
             case UInt8(ascii: "!"):
-                throw JUnitReadError(path: path, problem: "has a DOCTYPE or other declaration at line \(line(of: index, in: bytes)); "
-                                     + "JUnit reports have none, and tokenkeeper does not read one (entity definitions can expand without limit)")
+                throw JUnitReadError(
+                    path: path,
+                    problem: "has a DOCTYPE or other declaration at line \(line(of: index, in: bytes)); "
+                        + "JUnit reports have none, and tokenkeeper does not read one (entity definitions can expand without limit)"
+                )
             case UInt8(ascii: "?"):
                 index = skip(past: instructionEnd, from: index + 2)
             case UInt8(ascii: "/"):
@@ -76,9 +81,11 @@ enum JUnitInputCheck {
             } else if byte == UInt8(ascii: "=") {
                 attributes += 1
                 if attributes > maximumAttributesPerElement {
-                    throw JUnitReadError(path: path, problem: "has an element with more than \(maximumAttributesPerElement) attributes at line "
-                                         + "\(line(of: start, in: bytes)); tokenkeeper refuses it (no JUnit element has that many, and "
-                                         + "reading them would take time growing with their square)")
+                    throw JUnitReadError(
+                        path: path,
+                        problem: "has an element with more than \(maximumAttributesPerElement) attributes at line "
+                            + "\(line(of: start, in: bytes)); tokenkeeper refuses it (no JUnit element has that many, and "
+                            + "reading them would take time growing with their square)")
                 }
             } else if byte == UInt8(ascii: ">") {
                 break

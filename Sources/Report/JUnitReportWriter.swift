@@ -27,18 +27,24 @@ public enum JUnitReportWriter {
     public static func className(job: String, stage: String) -> String { "tokenkeeper.\(job).\(stage)" }
 
     private static func write(_ stage: StageReport, id: Int, of report: RunReport, into xml: inout String) {
-        let cases = stage.result == .notRun && stage.cases.isEmpty
+        let cases =
+            stage.result == .notRun && stage.cases.isEmpty
             ? [CaseReport(name: stage.name, status: .skipped, message: stage.summary)] : stage.cases
         let tally = CaseTally(cases)
         let name = XMLText.attribute(stage.name)
-        xml += "  <testsuite package=\"\(XMLText.attribute("tokenkeeper.\(report.job)"))\" id=\"\(id)\" name=\"\(name)\""
-        xml += " timestamp=\"\(DateText.junitTimestamp(stage.startedAt))\" hostname=\"\(XMLText.attribute(hostname(report)))\""
-        xml += " tests=\"\(tally.total)\" failures=\"\(tally.failed)\" errors=\"\(tally.errored)\" skipped=\"\(tally.skipped)\""
+        xml +=
+            "  <testsuite package=\"\(XMLText.attribute("tokenkeeper.\(report.job)"))\" id=\"\(id)\" name=\"\(name)\""
+        xml +=
+            " timestamp=\"\(DateText.junitTimestamp(stage.startedAt))\" hostname=\"\(XMLText.attribute(hostname(report)))\""
+        xml +=
+            " tests=\"\(tally.total)\" failures=\"\(tally.failed)\" errors=\"\(tally.errored)\" skipped=\"\(tally.skipped)\""
         xml += " time=\"\(DateText.seconds(stage.duration))\">\n"
         xml += "    <properties>\n"
         var properties: [(String, String)] = [
-            ("run_id", report.runID), ("job", report.job), ("stage_kind", stage.kind), ("stage_result", stage.result.rawValue),
-            ("spec", report.specPath), ("spec_sha256", report.specSHA256), ("dry_run", report.dryRun ? "true" : "false"),
+            ("run_id", report.runID), ("job", report.job), ("stage_kind", stage.kind),
+            ("stage_result", stage.result.rawValue),
+            ("spec", report.specPath), ("spec_sha256", report.specSHA256),
+            ("dry_run", report.dryRun ? "true" : "false"),
             ("tokenkeeper_version", report.toolVersion), ("principal", report.principal),
         ]
         properties += stage.counts.map { ("count.\($0.name)", String($0.value)) }
@@ -48,7 +54,8 @@ public enum JUnitReportWriter {
         xml += "    </properties>\n"
         let className = XMLText.attribute(className(job: report.job, stage: stage.name))
         for item in cases {
-            xml += "    <testcase name=\"\(XMLText.attribute(item.name))\" classname=\"\(className)\" time=\"\(DateText.seconds(item.duration))\""
+            xml +=
+                "    <testcase name=\"\(XMLText.attribute(item.name))\" classname=\"\(className)\" time=\"\(DateText.seconds(item.duration))\""
             switch item.status {
             case .passed:
                 xml += "/>\n"

@@ -1,10 +1,10 @@
 import Foundation
-
-#if canImport(Glibc)
-import Glibc
-#endif
 import Spec
 import Support
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Where one run's reports are written, and the writing itself.
 
@@ -26,12 +26,16 @@ public struct ReportFiles: Sendable, Equatable {
     /// The paths a spec asks for, or, with `directory` (`run --report-dir`), the same file names in
     /// that folder (`JOB.xml`, `JOB.md`, `JOB.json` for the formats the spec does not name).
     public static func resolve(_ settings: ReportSettings, job: String, directory: String?) -> ReportFiles {
-        guard let directory else { return ReportFiles(junit: settings.junit, markdown: settings.markdown, json: settings.json) }
-        func inDirectory(_ configured: String?, _ fallback: String) -> String {
-            (directory as NSString).appendingPathComponent(configured.map { ($0 as NSString).lastPathComponent } ?? fallback)
+        guard let directory else {
+            return ReportFiles(junit: settings.junit, markdown: settings.markdown, json: settings.json)
         }
-        return ReportFiles(junit: inDirectory(settings.junit, "\(job).xml"), markdown: inDirectory(settings.markdown, "\(job).md"),
-                           json: inDirectory(settings.json, "\(job).json"))
+        func inDirectory(_ configured: String?, _ fallback: String) -> String {
+            (directory as NSString).appendingPathComponent(
+                configured.map { ($0 as NSString).lastPathComponent } ?? fallback)
+        }
+        return ReportFiles(
+            junit: inDirectory(settings.junit, "\(job).xml"), markdown: inDirectory(settings.markdown, "\(job).md"),
+            json: inDirectory(settings.json, "\(job).json"))
     }
 
     /// Every path that will be written.
@@ -55,8 +59,9 @@ public struct ReportFiles: Sendable, Equatable {
                 // FileManager wraps the POSIX error; report its errno rather than a guess.
                 let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError
                 let code = underlying?.domain == NSPOSIXErrorDomain ? Int32(underlying!.code) : EIO
-                throw FileSystemError(path: folder, operation: "create report folder", code: code,
-                                      advice: "Check that the report folder's parent exists and is writable.")
+                throw FileSystemError(
+                    path: folder, operation: "create report folder", code: code,
+                    advice: "Check that the report folder's parent exists and is writable.")
             }
         }
         try PrivateFiles.writeAtomically(Array(text.utf8), to: path, mode: 0o644)

@@ -33,11 +33,13 @@ public struct ReportSummary: Codable, Sendable, Equatable {
                 let counts = suite.counts
                 var failures: [String: [Item]] = [:]
                 for item in suite.cases where item.outcome == .failed || item.outcome == .errored {
-                    failures[item.type ?? "untyped", default: []].append(Item(name: item.name, message: item.message ?? ""))
+                    failures[item.type ?? "untyped", default: []].append(
+                        Item(name: item.name, message: item.message ?? ""))
                 }
-                return Suite(file: document.path, run: document.runID ?? (document.path as NSString).lastPathComponent,
-                             suite: suite.name, passed: counts.passed, failed: counts.failed, skipped: counts.skipped,
-                             seconds: suite.time, failures: failures)
+                return Suite(
+                    file: document.path, run: document.runID ?? (document.path as NSString).lastPathComponent,
+                    suite: suite.name, passed: counts.passed, failed: counts.failed, skipped: counts.skipped,
+                    seconds: suite.time, failures: failures)
             }
         }
     }
@@ -52,14 +54,20 @@ public struct ReportSummary: Codable, Sendable, Equatable {
                 if !lines.isEmpty { lines.append("") }
                 lines.append("run \(DisplayText.escaped(suite.run)) (\(DisplayText.escaped(suite.file)))")
             }
-            lines.append("  \(DisplayText.escaped(suite.suite)): \(suite.passed) passed, \(suite.failed) failed, \(suite.skipped) skipped, \(DateText.seconds(suite.seconds)) s")
+            lines.append(
+                "  \(DisplayText.escaped(suite.suite)): \(suite.passed) passed, \(suite.failed) failed, \(suite.skipped) skipped, \(DateText.seconds(suite.seconds)) s"
+            )
             for type in suite.failures.keys.sorted() {
                 let items = suite.failures[type]!
                 lines.append("    \(DisplayText.escaped(type)) (\(items.count)):")
                 for item in items.prefix(itemsPerType) {
-                    lines.append("      \(DisplayText.escaped(item.name))" + (item.message.isEmpty ? "" : ": \(Self.oneLine(item.message))"))
+                    lines.append(
+                        "      \(DisplayText.escaped(item.name))"
+                            + (item.message.isEmpty ? "" : ": \(Self.oneLine(item.message))"))
                 }
-                if items.count > itemsPerType { lines.append("      … and \(CountText.number(items.count - itemsPerType)) more") }
+                if items.count > itemsPerType {
+                    lines.append("      … and \(CountText.number(items.count - itemsPerType)) more")
+                }
             }
         }
         return lines.joined(separator: "\n") + "\n"
@@ -69,19 +77,23 @@ public struct ReportSummary: Codable, Sendable, Equatable {
     public func markdown(itemsPerType: Int) -> String {
         var lines = ["| Run | Stage | Passed | Failed | Skipped | Time (s) |", "|---|---|---:|---:|---:|---:|"]
         for suite in suites {
-            lines.append("| \(MarkdownReportWriter.cell(suite.run)) | \(MarkdownReportWriter.cell(suite.suite)) | \(suite.passed) | "
-                         + "\(suite.failed) | \(suite.skipped) | \(DateText.seconds(suite.seconds)) |")
+            lines.append(
+                "| \(MarkdownReportWriter.cell(suite.run)) | \(MarkdownReportWriter.cell(suite.suite)) | \(suite.passed) | "
+                    + "\(suite.failed) | \(suite.skipped) | \(DateText.seconds(suite.seconds)) |")
         }
         for suite in suites where !suite.failures.isEmpty {
             lines.append("")
-            lines.append("### Failures in \(MarkdownReportWriter.cell(suite.suite)) (\(MarkdownReportWriter.cell(suite.run)))")
+            lines.append(
+                "### Failures in \(MarkdownReportWriter.cell(suite.suite)) (\(MarkdownReportWriter.cell(suite.run)))")
             for type in suite.failures.keys.sorted() {
                 let items = suite.failures[type]!
                 lines.append("")
                 lines.append("**\(MarkdownReportWriter.cell(type))** (\(items.count))")
                 lines.append("")
                 for item in items.prefix(itemsPerType) {
-                    lines.append("- `\(MarkdownReportWriter.cell(item.name))`" + (item.message.isEmpty ? "" : ": \(MarkdownReportWriter.cell(item.message))"))
+                    lines.append(
+                        "- `\(MarkdownReportWriter.cell(item.name))`"
+                            + (item.message.isEmpty ? "" : ": \(MarkdownReportWriter.cell(item.message))"))
                 }
                 if items.count > itemsPerType { lines.append("- … and \(items.count - itemsPerType) more") }
             }
@@ -91,7 +103,8 @@ public struct ReportSummary: Codable, Sendable, Equatable {
 
     /// A message on one line: line breaks as spaces, other control characters escaped, at most 200 characters.
     static func oneLine(_ text: String) -> String {
-        let line = DisplayText.escaped(text.replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " "))
+        let line = DisplayText.escaped(
+            text.replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " "))
         return line.count > 200 ? String(line.prefix(199)) + "…" : line
     }
 }
@@ -147,7 +160,8 @@ public struct ReportDiff: Codable, Sendable, Equatable {
             var items: [String: Item] = [:]
             for suite in document.suites {
                 for item in suite.cases where item.outcome == .failed || item.outcome == .errored {
-                    items[key(suite.name, item.name)] = Item(suite: suite.name, name: item.name, type: item.type ?? "untyped")
+                    items[key(suite.name, item.name)] = Item(
+                        suite: suite.name, name: item.name, type: item.type ?? "untyped")
                 }
             }
             return items
@@ -185,7 +199,9 @@ public struct ReportDiff: Codable, Sendable, Equatable {
         var names: [String] = []
         for suite in old.suites + new.suites where !names.contains(suite.name) { names.append(suite.name) }
         suites = names.map { name in
-            SuiteCounts(suite: name, old: counts(old.suites.first { $0.name == name }), new: counts(new.suites.first { $0.name == name }))
+            SuiteCounts(
+                suite: name, old: counts(old.suites.first { $0.name == name }),
+                new: counts(new.suites.first { $0.name == name }))
         }
     }
 
@@ -201,27 +217,35 @@ public struct ReportDiff: Codable, Sendable, Equatable {
 
     /// The lists, in the order they are printed, with their titles.
     private var lists: [(title: String, items: [Item])] {
-        [("new failures", newFailures), ("fixed", fixed), ("still failing", stillFailing), ("not run tonight", notRun),
-         ("not listed tonight", notListed)]
+        [
+            ("new failures", newFailures), ("fixed", fixed), ("still failing", stillFailing),
+            ("not run tonight", notRun),
+            ("not listed tonight", notListed),
+        ]
     }
 
     /// Plain text, at most `limit` items per list.
     public func text(limit: Int) -> String {
         var lines: [String] = []
         for suite in suites {
-            func show(_ counts: Counts?) -> String { counts.map { "\($0.passed) passed, \($0.failed) failed, \($0.skipped) skipped" } ?? "not run" }
+            func show(_ counts: Counts?) -> String {
+                counts.map { "\($0.passed) passed, \($0.failed) failed, \($0.skipped) skipped" } ?? "not run"
+            }
             lines.append("\(DisplayText.escaped(suite.suite)): \(show(suite.old)) -> \(show(suite.new))")
         }
         for (title, items) in lists where !items.isEmpty || ["new failures", "fixed", "still failing"].contains(title) {
             lines.append("\(title): \(items.count)")
             for item in items.prefix(limit) {
-                lines.append("  \(DisplayText.escaped(item.suite)) \(DisplayText.escaped(item.name)) [\(DisplayText.escaped(item.type))]")
+                lines.append(
+                    "  \(DisplayText.escaped(item.suite)) \(DisplayText.escaped(item.name)) [\(DisplayText.escaped(item.type))]"
+                )
             }
             if items.count > limit { lines.append("  … and \(CountText.number(items.count - limit)) more") }
         }
         if !notListed.isEmpty {
-            lines.append("(not listed: their stage ran but its report does not list them as passed; successes are counted, not listed, "
-                         + "unless the spec says detail: items)")
+            lines.append(
+                "(not listed: their stage ran but its report does not list them as passed; successes are counted, not listed, "
+                    + "unless the spec says detail: items)")
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -230,7 +254,9 @@ public struct ReportDiff: Codable, Sendable, Equatable {
     public func markdown(limit: Int) -> String {
         var lines = ["| Stage | Old (passed/failed/skipped) | New (passed/failed/skipped) |", "|---|---|---|"]
         for suite in suites {
-            func show(_ counts: Counts?) -> String { counts.map { "\($0.passed)/\($0.failed)/\($0.skipped)" } ?? "not run" }
+            func show(_ counts: Counts?) -> String {
+                counts.map { "\($0.passed)/\($0.failed)/\($0.skipped)" } ?? "not run"
+            }
             lines.append("| \(MarkdownReportWriter.cell(suite.suite)) | \(show(suite.old)) | \(show(suite.new)) |")
         }
         for (title, items) in lists where !items.isEmpty {
@@ -238,7 +264,9 @@ public struct ReportDiff: Codable, Sendable, Equatable {
             lines.append("**\(title.prefix(1).uppercased() + title.dropFirst())** (\(items.count))")
             lines.append("")
             for item in items.prefix(limit) {
-                lines.append("- \(MarkdownReportWriter.cell(item.suite)): `\(MarkdownReportWriter.cell(item.name))` (\(MarkdownReportWriter.cell(item.type)))")
+                lines.append(
+                    "- \(MarkdownReportWriter.cell(item.suite)): `\(MarkdownReportWriter.cell(item.name))` (\(MarkdownReportWriter.cell(item.type)))"
+                )
             }
             if items.count > limit { lines.append("- … and \(items.count - limit) more") }
         }

@@ -32,8 +32,10 @@ public struct RunReport: Codable, Sendable, Equatable {
     public var stages: [StageReport]
 
     /// Creates a report.
-    public init(job: String, runID: String, specPath: String, specSHA256: String, dryRun: Bool, toolVersion: String,
-                principal: String, hostname: String, startedAt: Date, duration: TimeInterval, stages: [StageReport]) {
+    public init(
+        job: String, runID: String, specPath: String, specSHA256: String, dryRun: Bool, toolVersion: String,
+        principal: String, hostname: String, startedAt: Date, duration: TimeInterval, stages: [StageReport]
+    ) {
         self.job = job
         self.runID = runID
         self.specPath = specPath
@@ -85,8 +87,10 @@ public struct StageReport: Codable, Sendable, Equatable {
     public var log: [String]
 
     /// Creates a stage report.
-    public init(name: String, kind: String, startedAt: Date, duration: TimeInterval, result: Result, summary: String,
-                counts: [Count] = [], cases: [CaseReport] = [], log: [String] = []) {
+    public init(
+        name: String, kind: String, startedAt: Date, duration: TimeInterval, result: Result, summary: String,
+        counts: [Count] = [], cases: [CaseReport] = [], log: [String] = []
+    ) {
         self.name = name
         self.kind = kind
         self.startedAt = startedAt
@@ -144,8 +148,10 @@ public struct CaseReport: Codable, Sendable, Equatable {
     public var duration: TimeInterval
 
     /// Creates a case.
-    public init(name: String, status: Status, failureType: FailureType? = nil, code: String? = nil, message: String,
-                duration: TimeInterval = 0) {
+    public init(
+        name: String, status: Status, failureType: FailureType? = nil, code: String? = nil, message: String,
+        duration: TimeInterval = 0
+    ) {
         self.name = name
         self.status = status
         self.failureType = failureType

@@ -1,11 +1,11 @@
 import Foundation
+import Support
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
-import Support
 
 /// The exclusive lock that lets one job at a time work on a vault and a store (invariant I7).
 ///
@@ -41,13 +41,17 @@ package final class JobLock {
     /// - throws: ``JobLockError/held`` after `timeout`, naming the holder; ``FileSystemError`` when a lock
     ///   file cannot be created or is a symbolic link; ``WritableStateFolderError`` and ``ForeignOwnerError``
     ///   for a folder others could plant links in, or a folder or lock file of another user.
-    package static func acquire(protecting protectedPaths: [String], timeout: TimeInterval, owner: String,
-                                readOnly: Bool = false) throws -> JobLock {
+    package static func acquire(
+        protecting protectedPaths: [String], timeout: TimeInterval, owner: String,
+        readOnly: Bool = false
+    ) throws -> JobLock {
         let lockPaths = Array(Set(protectedPaths.map { Self.lockPath(for: $0) })).sorted()
         var taken: [Int32] = []
         do {
             for path in lockPaths {
-                if let descriptor = try lockOne(path, timeout: timeout, owner: owner, readOnly: readOnly) { taken.append(descriptor) }
+                if let descriptor = try lockOne(path, timeout: timeout, owner: owner, readOnly: readOnly) {
+                    taken.append(descriptor)
+                }
             }
         } catch {
             for descriptor in taken { close(descriptor) }
@@ -94,8 +98,9 @@ package final class JobLock {
             if Date() >= deadline {
                 let holder = (try? PrivateFiles.readFile(path)).map { String(decoding: $0, as: UTF8.self) } ?? ""
                 close(descriptor)
-                throw JobLockError.held(path: path, holder: holder.trimmingCharacters(in: .whitespacesAndNewlines),
-                                        waited: timeout)
+                throw JobLockError.held(
+                    path: path, holder: holder.trimmingCharacters(in: .whitespacesAndNewlines),
+                    waited: timeout)
             }
             usleep(50_000)
         }
@@ -117,22 +122,25 @@ package final class JobLock {
         let code = errno
         switch code {
         case ELOOP:
-            throw FileSystemError(path: path, operation: "open lock file", code: code,
-                                  advice: "The lock file is a symbolic link; tokenkeeper never writes through one. Remove it, "
-                                      + "and check who can write its folder.")
+            throw FileSystemError(
+                path: path, operation: "open lock file", code: code,
+                advice: "The lock file is a symbolic link; tokenkeeper never writes through one. Remove it, "
+                    + "and check who can write its folder.")
         case EROFS where readOnly, EACCES where readOnly:
             let reader = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
             if reader >= 0 { return (reader, false) }
             if errno == ENOENT { return nil }
             throw FileSystemError(path: path, operation: "open lock file", code: errno)
         case EROFS:
-            throw FileSystemError(path: path, operation: "open lock file", code: code,
-                                  advice: "The state's folder is read-only (a read-only mount?), and a run changes the state. "
-                                      + "Commands that only read (status, plan, token list, run --dry-run) work on a read-only mount.")
+            throw FileSystemError(
+                path: path, operation: "open lock file", code: code,
+                advice: "The state's folder is read-only (a read-only mount?), and a run changes the state. "
+                    + "Commands that only read (status, plan, token list, run --dry-run) work on a read-only mount.")
         case EACCES:
-            throw FileSystemError(path: path, operation: "open lock file", code: code,
-                                  advice: "This user may not create files in the folder that holds the vault and the store; "
-                                      + "run as the state's owner, or give the folder to the user that runs the jobs.")
+            throw FileSystemError(
+                path: path, operation: "open lock file", code: code,
+                advice: "This user may not create files in the folder that holds the vault and the store; "
+                    + "run as the state's owner, or give the folder to the user that runs the jobs.")
         default:
             throw FileSystemError(path: path, operation: "open lock file", code: code)
         }
@@ -145,7 +153,9 @@ package enum JobLockError: ActionableError {
     case held(path: String, holder: String, waited: TimeInterval)
 
     package var item: String {
-        switch self { case .held(let path, _, _): path }
+        switch self {
+        case .held(let path, _, _): path
+        }
     }
     package var problem: String {
         switch self {

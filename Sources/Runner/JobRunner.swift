@@ -1,16 +1,16 @@
-import Foundation
-
-#if canImport(Glibc)
-import Glibc
-#endif
 import Crypto
 import Custody
+import Foundation
 import Report
 import Spec
 import Stages
 import Store
 import Support
 import Vault
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Runs one job: takes the exclusive lock (I7), opens the vault and the store (read-only in a dry
 /// run, I5), runs the stages in order with `on_failure`, and writes the reports.
@@ -51,19 +51,25 @@ package struct JobRunner {
         let runID = Self.makeRunID(at: startedAt)
         let principal = try options.principal(for: spec)
         let masterKey = try loadMasterKey()
-        let lock = try JobLock.acquire(protecting: [spec.vaultPath, spec.storePath], timeout: options.lockTimeout,
-                                       owner: "job \(spec.name), run \(runID)\(options.dryRun ? " (dry run)" : "")", readOnly: options.dryRun)
+        let lock = try JobLock.acquire(
+            protecting: [spec.vaultPath, spec.storePath], timeout: options.lockTimeout,
+            owner: "job \(spec.name), run \(runID)\(options.dryRun ? " (dry run)" : "")", readOnly: options.dryRun)
         defer { lock.release() }
-        let state = try JobState.open(spec: spec, masterKey: masterKey, principal: principal, readOnly: options.dryRun,
-                                      clock: options.clock)
-        let context = StageContext(job: spec.name, vault: state.vault, store: state.store, dryRun: options.dryRun, detail: spec.report.detail,
-                                   progress: progress, environment: options.environment, clock: options.clock, runID: runID)
+        let state = try JobState.open(
+            spec: spec, masterKey: masterKey, principal: principal, readOnly: options.dryRun,
+            clock: options.clock)
+        let context = StageContext(
+            job: spec.name, vault: state.vault, store: state.store, dryRun: options.dryRun, detail: spec.report.detail,
+            progress: progress, environment: options.environment, clock: options.clock, runID: runID)
         var reports: [StageReport] = []
         var stoppedBy: String?
         for stage in stages {
             if let stoppedBy {
-                reports.append(StageReport(name: stage.name, kind: stage.kind.rawValue, startedAt: options.clock(), duration: 0, result: .notRun,
-                                           summary: "not run: stage \(stoppedBy) failed and its on_failure is stop"))
+                reports.append(
+                    StageReport(
+                        name: stage.name, kind: stage.kind.rawValue, startedAt: options.clock(), duration: 0,
+                        result: .notRun,
+                        summary: "not run: stage \(stoppedBy) failed and its on_failure is stop"))
                 progress.end(stage: stage.name, summary: reports.last!.summary)
                 continue
             }
@@ -87,8 +93,11 @@ package struct JobRunner {
     private func run(_ stage: StageSpec, context: StageContext) async -> StageReport {
         switch stage.options {
         case .rotate(let options): RotateStage(name: stage.name, options: options).run(context)
-        case .revoke(let options): await RevokeStage(name: stage.name, options: options, providers: spec.providers).run(context)
-        case .refresh(let options): await RefreshStage(name: stage.name, options: options, provider: spec.providers[options.provider]!).run(context)
+        case .revoke(let options):
+            await RevokeStage(name: stage.name, options: options, providers: spec.providers).run(context)
+        case .refresh(let options):
+            await RefreshStage(name: stage.name, options: options, provider: spec.providers[options.provider]!).run(
+                context)
         }
     }
 
@@ -108,7 +117,8 @@ package struct JobRunner {
 
     /// `20261124T030000Z-1a2b3c`: sortable by time, unique by six random hex digits.
     static func makeRunID(at date: Date) -> String {
-        let stamp = DateText.timestamp(date).replacingOccurrences(of: "-", with: "").replacingOccurrences(of: ":", with: "")
+        let stamp = DateText.timestamp(date).replacingOccurrences(of: "-", with: "").replacingOccurrences(
+            of: ":", with: "")
         let random = (try? SecureRandom.bytes(3)).map(Hex.encode) ?? String(UInt32.random(in: 0...0xFFFFFF), radix: 16)
         return "\(stamp)-\(random)"
     }

@@ -1,15 +1,5 @@
 import Support
 
-
-
-
-
-
-
-
-
-
-
 /// An error of the job runner itself (not of a stage): the run was asked for something the spec
 /// does not have. Exits with status 2, as any bad usage does (DESIGN.md).
 

@@ -187,18 +187,25 @@ extension JobSpec {
     public static func load(path: String) throws -> JobSpec {
         let absolute = SpecPaths.resolve(path, against: FileManager.default.currentDirectoryPath)
         var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: absolute, isDirectory: &isFolder) else { throw SpecFileError(path: path, isFolder: false) }
+        guard FileManager.default.fileExists(atPath: absolute, isDirectory: &isFolder) else {
+            throw SpecFileError(path: path, isFolder: false)
+        }
         guard !isFolder.boolValue else { throw SpecFileError(path: path, isFolder: true) }
         let bytes = try PrivateFiles.readFile(absolute)
         guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw SpecError([SpecDiagnostic(file: path, mark: SourceMark(line: 1, column: 1), message: "the file is not UTF-8",
-                                            fix: "save it as UTF-8")])
+            throw SpecError([
+                SpecDiagnostic(
+                    file: path, mark: SourceMark(line: 1, column: 1), message: "the file is not UTF-8",
+                    fix: "save it as UTF-8")
+            ])
         }
         return try parse(text: text, fileName: path, sourcePath: absolute, sourceBytes: bytes)
     }
 
     /// Parses spec text; relative paths resolve against `sourcePath`'s folder.
-    public static func parse(text: String, fileName: String, sourcePath: String, sourceBytes: [UInt8]? = nil) throws -> JobSpec {
+    public static func parse(text: String, fileName: String, sourcePath: String, sourceBytes: [UInt8]? = nil) throws
+        -> JobSpec
+    {
         let root = try YAMLLiteParser.parse(text, file: fileName)
         var reader = JobSpecReader(file: fileName, baseDirectory: (sourcePath as NSString).deletingLastPathComponent)
         let spec = reader.read(root, sourcePath: sourcePath, sourceBytes: sourceBytes ?? Array(text.utf8))

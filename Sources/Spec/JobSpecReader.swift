@@ -20,18 +20,25 @@ struct JobSpecReader {
             report(SourceMark(line: 1, column: 1), "the spec is empty", "start with 'version: 1' and 'name: ...'")
             return nil
         }
-        guard let top = mapping(root, keys: ["version", "name", "principal", "vault", "store", "providers", "stages", "report"],
-                                context: "the spec")
+        guard
+            let top = mapping(
+                root, keys: ["version", "name", "principal", "vault", "store", "providers", "stages", "report"],
+                context: "the spec")
         else { return nil }
-        let version = required(top, "version", in: root).flatMap { integer($0, in: 1...1, fix: "write 'version: 1'") } ?? 1
+        let version =
+            required(top, "version", in: root).flatMap { integer($0, in: 1...1, fix: "write 'version: 1'") } ?? 1
         let nameNode = required(top, "name", in: root)
         let name = nameNode.flatMap { string($0) } ?? ""
         if let nameNode, !name.isEmpty {
-            checkName(name, at: nameNode.mark, what: "the job name", use: "it names the report files (NAME.xml, NAME.md, NAME.json) and JUnit classes")
+            checkName(
+                name, at: nameNode.mark, what: "the job name",
+                use: "it names the report files (NAME.xml, NAME.md, NAME.json) and JUnit classes")
         }
         let principal = top["principal"].flatMap { string($0) }
         var vaultPath = "", masterKey = SecretReference.environment("TOKENKEEPER_MASTER_KEY"), storePath = ""
-        if let node = required(top, "vault", in: root), let vault = mapping(node, keys: ["path", "master_key"], context: "vault") {
+        if let node = required(top, "vault", in: root),
+            let vault = mapping(node, keys: ["path", "master_key"], context: "vault")
+        {
             vaultPath = required(vault, "path", in: node).flatMap { path($0) } ?? ""
             if let keyNode = vault["master_key"], let reference = secret(keyNode) { masterKey = reference }
         }
@@ -44,7 +51,9 @@ struct JobSpecReader {
                 if let provider = provider(entry.key.text, entry.value) { providers[entry.key.text] = provider }
             }
         } else if let node = top["providers"], !isEmpty(node) {
-            report(node.mark, "providers must be a mapping of names to providers", "write 'providers:' and each provider's name indented under it")
+            report(
+                node.mark, "providers must be a mapping of names to providers",
+                "write 'providers:' and each provider's name indented under it")
         }
         var stages: [StageSpec] = []
         if let node = required(top, "stages", in: root) {
@@ -53,41 +62,57 @@ struct JobSpecReader {
                 for item in list.items {
                     guard let stage = stage(item, providers: providers) else { continue }
                     if let first = names[stage.name] {
-                        report(stage.mark, "a second stage named '\(stage.name)' (first at line \(first.line))", "give each stage its own name")
+                        report(
+                            stage.mark, "a second stage named '\(stage.name)' (first at line \(first.line))",
+                            "give each stage its own name")
                     }
                     names[stage.name] = stage.mark
                     stages.append(stage)
                 }
             } else {
-                report(node.mark, "stages must be a list with at least one stage", "write '- name: ...' items under 'stages:'")
+                report(
+                    node.mark, "stages must be a list with at least one stage",
+                    "write '- name: ...' items under 'stages:'")
             }
         }
         var settings = ReportSettings(junit: nil, markdown: nil, json: nil, detail: .summary)
-        if let node = top["report"], let report = mapping(node, keys: ["junit", "markdown", "json", "detail"], context: "report") {
+        if let node = top["report"],
+            let report = mapping(node, keys: ["junit", "markdown", "json", "detail"], context: "report")
+        {
             settings.junit = report["junit"].flatMap { path($0) }
             settings.markdown = report["markdown"].flatMap { path($0) }
             settings.json = report["json"].flatMap { path($0) }
             settings.detail = report["detail"].flatMap { choice($0, ReportSettings.Detail.self) } ?? .summary
         }
-        return JobSpec(version: version, name: name, principal: principal, vaultPath: vaultPath, masterKey: masterKey, storePath: storePath,
-                       providers: providers, stages: stages, report: settings, sourcePath: sourcePath, sourceBytes: sourceBytes)
+        return JobSpec(
+            version: version, name: name, principal: principal, vaultPath: vaultPath, masterKey: masterKey,
+            storePath: storePath,
+            providers: providers, stages: stages, report: settings, sourcePath: sourcePath, sourceBytes: sourceBytes)
     }
 
     // MARK: - Providers
 
     private mutating func provider(_ name: String, _ node: YAMLNode) -> ProviderSpec? {
-        let keys = ["kind", "token_endpoint", "revocation_endpoint", "client_id", "client_secret", "client_auth", "scope", "tenant", "authority"]
+        let keys = [
+            "kind", "token_endpoint", "revocation_endpoint", "client_id", "client_secret", "client_auth", "scope",
+            "tenant", "authority",
+        ]
         guard let map = mapping(node, keys: keys, context: "provider '\(name)'") else { return nil }
-        guard let kind = required(map, "kind", in: node).flatMap({ choice($0, ProviderSpec.Kind.self) }) else { return nil }
+        guard let kind = required(map, "kind", in: node).flatMap({ choice($0, ProviderSpec.Kind.self) }) else {
+            return nil
+        }
         let spec = ProviderSpec(
             name: name, kind: kind, tokenEndpoint: map["token_endpoint"].flatMap { url($0) },
-            revocationEndpoint: map["revocation_endpoint"].flatMap { url($0) }, clientID: map["client_id"].flatMap { string($0) },
+            revocationEndpoint: map["revocation_endpoint"].flatMap { url($0) },
+            clientID: map["client_id"].flatMap { string($0) },
             clientSecret: map["client_secret"].flatMap { secret($0) },
             clientAuth: map["client_auth"].flatMap { choice($0, ProviderSpec.ClientAuth.self) } ?? .clientSecretPost,
             scope: map["scope"].flatMap { string($0) }, tenant: map["tenant"].flatMap { string($0) },
             authority: map["authority"].flatMap { url($0) })
         if kind == .oauth2, spec.tokenEndpoint == nil, map["token_endpoint"] == nil {
-            report(node.mark, "provider '\(name)' of kind oauth2 has no token_endpoint", "add 'token_endpoint: https://...'")
+            report(
+                node.mark, "provider '\(name)' of kind oauth2 has no token_endpoint",
+                "add 'token_endpoint: https://...'")
         }
         return spec
     }
@@ -99,28 +124,36 @@ struct JobSpecReader {
         let byKind: [String: [String]] = [
             "rotate": ["tenants", "tenants_file", "max_key_age", "keep_versions", "batch_size"],
             "revoke": ["users", "users_file", "mode", "tenants", "purge", "at_provider", "provider"],
-            "refresh": ["provider", "refresh_after", "expiring_within", "concurrency", "max_rate", "retries", "request_timeout", "lease"],
+            "refresh": [
+                "provider", "refresh_after", "expiring_within", "concurrency", "max_rate", "retries", "request_timeout",
+                "lease",
+            ],
         ]
         guard case .mapping(let peek) = node else {
             report(node.mark, "a stage must be a mapping", "write '- name: ...' with 'kind:' and its options")
             return nil
         }
         guard let kindNode = peek["kind"], let kind = choice(kindNode, ["rotate", "revoke", "refresh"]) else {
-            if peek["kind"] == nil { report(node.mark, "this stage has no 'kind'", "add 'kind: rotate', 'kind: refresh' or 'kind: revoke'") }
+            if peek["kind"] == nil {
+                report(node.mark, "this stage has no 'kind'", "add 'kind: rotate', 'kind: refresh' or 'kind: revoke'")
+            }
             return nil
         }
         guard let map = mapping(node, keys: common + byKind[kind]!, context: "a \(kind) stage") else { return nil }
         let nameNode = required(map, "name", in: node)
         let name = nameNode.flatMap { string($0) } ?? kind
         if let nameNode, !name.isEmpty {
-            checkName(name, at: nameNode.mark, what: "the stage name", use: "it names a JUnit suite and is typed after run --stage")
+            checkName(
+                name, at: nameNode.mark, what: "the stage name",
+                use: "it names a JUnit suite and is typed after run --stage")
         }
         let onFailure = map["on_failure"].flatMap { choice($0, StageSpec.OnFailure.self) } ?? .stop
-        let options: StageSpec.Options = switch kind {
-        case "rotate": rotateOptions(map, at: node)
-        case "revoke": revokeOptions(map, at: node, providers: providers)
-        default: refreshOptions(map, at: node, providers: providers)
-        }
+        let options: StageSpec.Options =
+            switch kind {
+            case "rotate": rotateOptions(map, at: node)
+            case "revoke": revokeOptions(map, at: node, providers: providers)
+            default: refreshOptions(map, at: node, providers: providers)
+            }
         return StageSpec(name: name, onFailure: onFailure, options: options, mark: node.mark)
     }
 
@@ -128,20 +161,29 @@ struct JobSpecReader {
     private mutating func rotateOptions(_ map: YAMLMapping, at node: YAMLNode) -> StageSpec.Options {
         var tenants = TenantSelection.all
         if let node = map["tenants"] {
-            if case .scalar(let scalar) = node, scalar.text == "all" { tenants = .all } else if let list = stringList(node) { tenants = .list(list) }
+            if case .scalar(let scalar) = node, scalar.text == "all" {
+                tenants = .all
+            } else if let list = stringList(node) {
+                tenants = .list(list)
+            }
         } else if let file = map["tenants_file"].flatMap({ path($0) }) {
             tenants = .file(file)
         } else {
-            report(node.mark, "a rotate stage needs 'tenants' or 'tenants_file'", "add 'tenants: all' or a list of tenants")
+            report(
+                node.mark, "a rotate stage needs 'tenants' or 'tenants_file'", "add 'tenants: all' or a list of tenants"
+            )
         }
-        return .rotate(RotateOptions(
-            tenants: tenants, maxKeyAge: map["max_key_age"].flatMap { duration($0) } ?? 30 * 86_400,
-            keepVersions: map["keep_versions"].flatMap { integer($0, in: 0...100) } ?? 1,
-            batchSize: map["batch_size"].flatMap { integer($0, in: 1...20_000) } ?? 2_000))
+        return .rotate(
+            RotateOptions(
+                tenants: tenants, maxKeyAge: map["max_key_age"].flatMap { duration($0) } ?? 30 * 86_400,
+                keepVersions: map["keep_versions"].flatMap { integer($0, in: 0...100) } ?? 1,
+                batchSize: map["batch_size"].flatMap { integer($0, in: 1...20_000) } ?? 2_000))
     }
 
     /// A revoke stage's options: whom to revoke (users, a users file, tenants), how, and at which provider.
-    private mutating func revokeOptions(_ map: YAMLMapping, at node: YAMLNode, providers: [String: ProviderSpec]) -> StageSpec.Options {
+    private mutating func revokeOptions(_ map: YAMLMapping, at node: YAMLNode, providers: [String: ProviderSpec])
+        -> StageSpec.Options
+    {
         var users: [TenantUser] = []
         if let node = map["users"], let list = stringList(node) {
             for (offset, text) in list.enumerated() {
@@ -160,30 +202,44 @@ struct JobSpecReader {
             report(node.mark, "a revoke stage needs 'users', 'users_file' or 'tenants'", "say whom to revoke")
         }
         if purge, tenants.isEmpty, let purgeNode = map["purge"] {
-            report(purgeNode.mark, "'purge: true' applies only to 'tenants'", "list the tenants to purge, or remove 'purge'")
+            report(
+                purgeNode.mark, "'purge: true' applies only to 'tenants'",
+                "list the tenants to purge, or remove 'purge'")
         }
         let provider = map["provider"].flatMap { string($0) }
-        if let provider, providers[provider] == nil, let mark = map["provider"]?.mark { unknownProvider(provider, mark, providers) }
-        return .revoke(RevokeOptions(
-            users: users, usersFile: usersFile, mode: map["mode"].flatMap { choice($0, RevokeMode.self) } ?? .deleteRecord,
-            tenants: tenants, purge: purge, atProvider: map["at_provider"].flatMap { boolean($0) } ?? false, provider: provider))
+        if let provider, providers[provider] == nil, let mark = map["provider"]?.mark {
+            unknownProvider(provider, mark, providers)
+        }
+        return .revoke(
+            RevokeOptions(
+                users: users, usersFile: usersFile,
+                mode: map["mode"].flatMap { choice($0, RevokeMode.self) } ?? .deleteRecord,
+                tenants: tenants, purge: purge, atProvider: map["at_provider"].flatMap { boolean($0) } ?? false,
+                provider: provider))
     }
 
     /// A refresh stage's options: the provider, when a token is due, and how hard to call the provider.
-    private mutating func refreshOptions(_ map: YAMLMapping, at node: YAMLNode, providers: [String: ProviderSpec]) -> StageSpec.Options {
+    private mutating func refreshOptions(_ map: YAMLMapping, at node: YAMLNode, providers: [String: ProviderSpec])
+        -> StageSpec.Options
+    {
         let provider = required(map, "provider", in: node).flatMap { string($0) } ?? ""
-        if !provider.isEmpty, providers[provider] == nil, let mark = map["provider"]?.mark { unknownProvider(provider, mark, providers) }
-        return .refresh(RefreshOptions(
-            provider: provider, refreshAfter: map["refresh_after"].flatMap { duration($0) } ?? 7 * 86_400,
-            expiringWithin: map["expiring_within"].flatMap { duration($0) },
-            concurrency: map["concurrency"].flatMap { integer($0, in: 1...256) } ?? 8,
-            maxRate: map["max_rate"].flatMap { rate($0) }, retries: map["retries"].flatMap { integer($0, in: 0...10) } ?? 3,
-            requestTimeout: map["request_timeout"].flatMap { duration($0) } ?? 30,
-            lease: map["lease"].flatMap { duration($0) } ?? 300))
+        if !provider.isEmpty, providers[provider] == nil, let mark = map["provider"]?.mark {
+            unknownProvider(provider, mark, providers)
+        }
+        return .refresh(
+            RefreshOptions(
+                provider: provider, refreshAfter: map["refresh_after"].flatMap { duration($0) } ?? 7 * 86_400,
+                expiringWithin: map["expiring_within"].flatMap { duration($0) },
+                concurrency: map["concurrency"].flatMap { integer($0, in: 1...256) } ?? 8,
+                maxRate: map["max_rate"].flatMap { rate($0) },
+                retries: map["retries"].flatMap { integer($0, in: 0...10) } ?? 3,
+                requestTimeout: map["request_timeout"].flatMap { duration($0) } ?? 30,
+                lease: map["lease"].flatMap { duration($0) } ?? 300))
     }
 
     private mutating func unknownProvider(_ name: String, _ mark: SourceMark, _ providers: [String: ProviderSpec]) {
-        let hint = Suggestion.closest(to: name, among: providers.keys).map { "did you mean '\($0)'?" }
+        let hint =
+            Suggestion.closest(to: name, among: providers.keys).map { "did you mean '\($0)'?" }
             ?? "define it under 'providers:'"
         report(mark, "no provider named '\(name)'", hint)
     }
@@ -207,11 +263,14 @@ struct JobSpecReader {
     /// A mapping with only `keys`; unknown keys are reported with the closest known key.
     private mutating func mapping(_ node: YAMLNode, keys: [String], context: String) -> YAMLMapping? {
         guard case .mapping(let map) = node else {
-            report(node.mark, "\(context) must be a mapping, not \(node.kindDescription)", "write its keys indented on the lines below")
+            report(
+                node.mark, "\(context) must be a mapping, not \(node.kindDescription)",
+                "write its keys indented on the lines below")
             return nil
         }
         for entry in map.entries where !keys.contains(entry.key.text) {
-            let hint = Suggestion.closest(to: entry.key.text, among: keys).map { "did you mean '\($0)'?" }
+            let hint =
+                Suggestion.closest(to: entry.key.text, among: keys).map { "did you mean '\($0)'?" }
                 ?? "known keys here: \(keys.joined(separator: ", "))"
             report(entry.key.mark, "unknown key '\(entry.key.text)' in \(context)", hint)
         }
@@ -228,7 +287,9 @@ struct JobSpecReader {
 
     private mutating func string(_ node: YAMLNode) -> String? {
         guard case .scalar(let scalar) = node else {
-            report(node.mark, "expected a single value, found \(node.kindDescription)", "write the value on the key's line")
+            report(
+                node.mark, "expected a single value, found \(node.kindDescription)", "write the value on the key's line"
+            )
             return nil
         }
         guard !scalar.isEmpty else {
@@ -249,8 +310,9 @@ struct JobSpecReader {
     private mutating func integer(_ node: YAMLNode, in range: ClosedRange<Int>, fix: String? = nil) -> Int? {
         guard let text = string(node) else { return nil }
         guard let value = Int(text), range.contains(value) else {
-            report(node.mark, "'\(text)' is not a whole number from \(range.lowerBound) to \(range.upperBound)",
-                   fix ?? "write a number such as \(range.lowerBound)")
+            report(
+                node.mark, "'\(text)' is not a whole number from \(range.lowerBound) to \(range.upperBound)",
+                fix ?? "write a number such as \(range.lowerBound)")
             return nil
         }
         return value
@@ -262,7 +324,9 @@ struct JobSpecReader {
         case "true": return true
         case "false": return false
         default:
-            report(node.mark, "'\(text)' is not a boolean", "write true or false (yes, no, on and off are not booleans here)")
+            report(
+                node.mark, "'\(text)' is not a boolean",
+                "write true or false (yes, no, on and off are not booleans here)")
             return nil
         }
     }
@@ -287,14 +351,17 @@ struct JobSpecReader {
         return Double(count) / per
     }
 
-    private mutating func choice<T: RawRepresentable & CaseIterable>(_ node: YAMLNode, _ type: T.Type) -> T? where T.RawValue == String {
+    private mutating func choice<T: RawRepresentable & CaseIterable>(_ node: YAMLNode, _ type: T.Type) -> T?
+    where T.RawValue == String {
         choice(node, T.allCases.map(\.rawValue)).flatMap(T.init(rawValue:))
     }
 
     private mutating func choice(_ node: YAMLNode, _ choices: [String]) -> String? {
         guard let text = string(node) else { return nil }
         guard choices.contains(text) else {
-            let hint = Suggestion.closest(to: text, among: choices).map { "did you mean '\($0)'?" } ?? "write one of \(choices.joined(separator: ", "))"
+            let hint =
+                Suggestion.closest(to: text, among: choices).map { "did you mean '\($0)'?" }
+                ?? "write one of \(choices.joined(separator: ", "))"
             report(node.mark, "'\(text)' is not one of \(choices.joined(separator: ", "))", hint)
             return nil
         }
@@ -311,8 +378,10 @@ struct JobSpecReader {
     /// break or an escape makes it print as something else.
     private mutating func hasControlCharacter(_ path: String, at mark: SourceMark) -> Bool {
         guard path.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return false }
-        report(mark, "the path \"\(DisplayText.escaped(path))\" holds a control character (a NUL, a line break or an escape)",
-               "write the path without it")
+        report(
+            mark,
+            "the path \"\(DisplayText.escaped(path))\" holds a control character (a NUL, a line break or an escape)",
+            "write the path without it")
         return true
     }
 
@@ -327,8 +396,9 @@ struct JobSpecReader {
         guard let text = string(node) else { return nil }
         if text.hasPrefix("file:"), hasControlCharacter(String(text.dropFirst(5)), at: node.mark) { return nil }
         guard let reference = SecretReference.parse(text, baseDirectory: baseDirectory) else {
-            report(node.mark, "secrets are references, and this value is not one (it is not repeated here)",
-                   "write env:NAME or file:PATH and keep the secret out of the spec")
+            report(
+                node.mark, "secrets are references, and this value is not one (it is not repeated here)",
+                "write env:NAME or file:PATH and keep the secret out of the spec")
             return nil
         }
         return reference
@@ -337,13 +407,16 @@ struct JobSpecReader {
     /// An endpoint URL: https, or http only for loopback hosts.
     private mutating func url(_ node: YAMLNode) -> URL? {
         guard let text = string(node) else { return nil }
-        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), let host = url.host?.lowercased() else {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), let host = url.host?.lowercased()
+        else {
             report(node.mark, "'\(text)' is not a URL", "write https://host/path")
             return nil
         }
         let loopback = host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
         guard scheme == "https" || (scheme == "http" && loopback) else {
-            report(node.mark, "'\(text)' is not https", "use https:// (http:// is accepted only for 127.0.0.1, ::1 and localhost)")
+            report(
+                node.mark, "'\(text)' is not https",
+                "use https:// (http:// is accepted only for 127.0.0.1, ::1 and localhost)")
             return nil
         }
         return url

@@ -14,9 +14,12 @@ public enum SecretReference: Sendable, Equatable, CustomStringConvertible {
     static func parse(_ text: String, baseDirectory: String) -> SecretReference? {
         if text.hasPrefix("env:"), text.count > 4 {
             let name = String(text.dropFirst(4))
-            return name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) ? .environment(name) : nil
+            return name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") })
+                ? .environment(name) : nil
         }
-        if text.hasPrefix("file:"), text.count > 5 { return .file(SpecPaths.resolve(String(text.dropFirst(5)), against: baseDirectory)) }
+        if text.hasPrefix("file:"), text.count > 5 {
+            return .file(SpecPaths.resolve(String(text.dropFirst(5)), against: baseDirectory))
+        }
         return nil
     }
 
@@ -33,8 +36,9 @@ public enum SecretReference: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .environment(let name):
             guard let value = environment[name], !value.isEmpty else {
-                throw SecretReferenceError(reference: description, problem: "the environment variable \(name) is not set",
-                                           remedy: "Set \(name) (in CI, map the secret variable into the step's environment).")
+                throw SecretReferenceError(
+                    reference: description, problem: "the environment variable \(name) is not set",
+                    remedy: "Set \(name) (in CI, map the secret variable into the step's environment).")
             }
             return SecretText(value)
         case .file(let path):
@@ -42,7 +46,8 @@ public enum SecretReference: Sendable, Equatable, CustomStringConvertible {
             defer { wipe(&bytes) }
             let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             guard !text.isEmpty else {
-                throw SecretReferenceError(reference: description, problem: "the file is empty", remedy: "Write the secret into \(path).")
+                throw SecretReferenceError(
+                    reference: description, problem: "the file is empty", remedy: "Write the secret into \(path).")
             }
             return SecretText(text)
         }

@@ -1,15 +1,5 @@
 import Support
 
-
-
-
-
-
-
-
-
-
-
 /// One problem in a spec file, at a line and column, with what to write instead.
 ///
 /// Prints GCC-style, `job.yml:12:5: error: <problem>; <fix>`, which editors and CI logs turn into links.
@@ -32,7 +22,9 @@ public struct SpecDiagnostic: Sendable, Equatable, CustomStringConvertible {
         self.fix = fix
     }
 
-    public var description: String { "\(file):\(mark.line):\(mark.column): error: \(message)\(fix.isEmpty ? "" : "; \(fix)")" }
+    public var description: String {
+        "\(file):\(mark.line):\(mark.column): error: \(message)\(fix.isEmpty ? "" : "; \(fix)")"
+    }
 }
 
 /// A spec that cannot be used: every problem found, sorted by position. Exit status 2.

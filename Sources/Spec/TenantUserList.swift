@@ -27,9 +27,11 @@ public enum TenantUserList {
             if parts.count == fields {
                 result.append(parts)
             } else {
-                problems.append(SpecDiagnostic(file: path, mark: SourceMark(line: offset + 1, column: 1),
-                                               message: "expected '\(shape)', found \(parts.count) field\(parts.count == 1 ? "" : "s")",
-                                               fix: "write one '\(shape)' per line"))
+                problems.append(
+                    SpecDiagnostic(
+                        file: path, mark: SourceMark(line: offset + 1, column: 1),
+                        message: "expected '\(shape)', found \(parts.count) field\(parts.count == 1 ? "" : "s")",
+                        fix: "write one '\(shape)' per line"))
             }
         }
         if !problems.isEmpty { throw SpecError(problems) }

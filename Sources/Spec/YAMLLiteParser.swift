@@ -50,7 +50,8 @@ public struct YAMLLiteParser {
 
     private mutating func parseDocument(_ text: String) throws -> YAMLNode? {
         guard text.utf8.count <= Self.maximumBytes else {
-            throw fail(SourceMark(line: 1, column: 1), "the document is larger than 1 MiB", "split it or remove unused parts")
+            throw fail(
+                SourceMark(line: 1, column: 1), "the document is larger than 1 MiB", "split it or remove unused parts")
         }
         var sawContent = false
         var sawStart = false
@@ -60,31 +61,40 @@ public struct YAMLLiteParser {
             let characters = Array(raw)
             let number = offset + 1
             if let carriageReturn = characters.firstIndex(of: "\r") {
-                throw fail(SourceMark(line: number, column: carriageReturn + 1), "a carriage return without a line feed",
-                           "save the file with LF or CRLF line ends")
+                throw fail(
+                    SourceMark(line: number, column: carriageReturn + 1), "a carriage return without a line feed",
+                    "save the file with LF or CRLF line ends")
             }
             var indent = 0
             while indent < characters.count, characters[indent] == " " { indent += 1 }
             if indent < characters.count, characters[indent] == "\t" {
-                throw fail(SourceMark(line: number, column: indent + 1), "a tab in the indentation", "indent with spaces only")
+                throw fail(
+                    SourceMark(line: number, column: indent + 1), "a tab in the indentation", "indent with spaces only")
             }
             let content = Array(characters[indent...])
             if content.isEmpty || content.first == "#" { continue }
             if indent == 0, Self.isMarker(content, "---") {
                 guard !sawContent, !sawStart else {
-                    throw fail(SourceMark(line: number, column: 1), "a second document ('---')", "keep one document per spec file")
+                    throw fail(
+                        SourceMark(line: number, column: 1), "a second document ('---')",
+                        "keep one document per spec file")
                 }
                 sawStart = true
                 if content.count > 3, !Self.isComment(Array(content[3...])) {
-                    throw fail(SourceMark(line: number, column: 5), "content after '---'", "start the content on the next line")
+                    throw fail(
+                        SourceMark(line: number, column: 5), "content after '---'", "start the content on the next line"
+                    )
                 }
                 continue
             }
             if indent == 0, Self.isMarker(content, "...") {
-                throw fail(SourceMark(line: number, column: 1), "a document end marker ('...')", "remove it; a spec is one document")
+                throw fail(
+                    SourceMark(line: number, column: 1), "a document end marker ('...')",
+                    "remove it; a spec is one document")
             }
             if indent == 0, content.first == "%" {
-                throw fail(SourceMark(line: number, column: 1), "a YAML directive", "remove it; YAML-lite has no directives")
+                throw fail(
+                    SourceMark(line: number, column: 1), "a YAML directive", "remove it; YAML-lite has no directives")
             }
             sawContent = true
             lines.append(Line(number: number, indent: indent, text: content))
@@ -93,7 +103,8 @@ public struct YAMLLiteParser {
         let node = try parseBlock(indent: first.indent, depth: 0)
         if index < lines.count {
             let line = lines[index]
-            throw fail(line.mark, "unexpected indentation", "align this line with the keys of the mapping it belongs to")
+            throw fail(
+                line.mark, "unexpected indentation", "align this line with the keys of the mapping it belongs to")
         }
         return node
     }
@@ -135,14 +146,19 @@ public struct YAMLLiteParser {
             let line = lines[index]
             if line.indent < indent { break }
             guard line.indent == indent else {
-                throw fail(line.mark, "unexpected indentation", "indent a nested value under a key that ends with ':', or align this line with its siblings")
+                throw fail(
+                    line.mark, "unexpected indentation",
+                    "indent a nested value under a key that ends with ':', or align this line with its siblings")
             }
             if Self.isSequenceItem(line.text) {
-                throw fail(line.mark, "a list item where a key was expected", "indent the list under its key, or write it as a key: value line")
+                throw fail(
+                    line.mark, "a list item where a key was expected",
+                    "indent the list under its key, or write it as a key: value line")
             }
             guard let colon = try keyEnd(in: line) else {
-                throw fail(line.mark, "a line that is not 'key: value' inside a mapping",
-                           "write 'key: value', or quote a value that spans lines onto one line")
+                throw fail(
+                    line.mark, "a line that is not 'key: value' inside a mapping",
+                    "write 'key: value', or quote a value that spans lines onto one line")
             }
             let key = try parseKey(line, end: colon)
             if let first = seen[key.text] {
@@ -158,7 +174,10 @@ public struct YAMLLiteParser {
                 } else if index < lines.count, lines[index].indent == indent, Self.isSequenceItem(lines[index].text) {
                     value = try parseSequence(indent: indent, depth: depth + 1)
                 } else {
-                    value = .scalar(YAMLScalar(text: "", style: .plain, mark: SourceMark(line: line.number, column: line.indent + valueStart + 1)))
+                    value = .scalar(
+                        YAMLScalar(
+                            text: "", style: .plain,
+                            mark: SourceMark(line: line.number, column: line.indent + valueStart + 1)))
                 }
             } else {
                 value = try parseInlineValue(line, from: valueStart)
@@ -178,7 +197,8 @@ public struct YAMLLiteParser {
             if line.indent < indent { break }
             guard line.indent == indent, Self.isSequenceItem(line.text) else {
                 if line.indent == indent { break }  // a sibling key of a mapping that holds this list at its own indent
-                throw fail(line.mark, "unexpected indentation in a list", "start each item with '- ' at the same column")
+                throw fail(
+                    line.mark, "unexpected indentation in a list", "start each item with '- ' at the same column")
             }
             var offset = 1
             while offset < line.text.count, line.text[offset] == " " { offset += 1 }
@@ -188,7 +208,10 @@ public struct YAMLLiteParser {
                 if index < lines.count, lines[index].indent > indent {
                     items.append(try parseBlock(indent: lines[index].indent, depth: depth + 1))
                 } else {
-                    items.append(.scalar(YAMLScalar(text: "", style: .plain, mark: SourceMark(line: line.number, column: line.indent + 2))))
+                    items.append(
+                        .scalar(
+                            YAMLScalar(
+                                text: "", style: .plain, mark: SourceMark(line: line.number, column: line.indent + 2))))
                 }
                 continue
             }
@@ -203,8 +226,10 @@ public struct YAMLLiteParser {
     /// A line more indented than a finished scalar would continue it in YAML (a multi-line scalar).
     private func refuseContinuation(after line: Line, indent: Int) throws {
         if index < lines.count, lines[index].indent > indent {
-            throw fail(lines[index].mark, "a value spread over several lines",
-                       "YAML would join these lines into one value; put the whole value on line \(line.number), quoted if needed")
+            throw fail(
+                lines[index].mark, "a value spread over several lines",
+                "YAML would join these lines into one value; put the whole value on line \(line.number), quoted if needed"
+            )
         }
     }
 
@@ -220,7 +245,8 @@ public struct YAMLLiteParser {
             guard let close = try? Self.quotedEnd(text, from: 0) else { return nil }
             var position = close + 1
             while position < text.count, text[position] == " " { position += 1 }
-            return position < text.count && text[position] == ":" && (position + 1 == text.count || text[position + 1] == " ") ? position : nil
+            return position < text.count && text[position] == ":"
+                && (position + 1 == text.count || text[position + 1] == " ") ? position : nil
         }
         var position = 0
         while position < text.count {
@@ -261,7 +287,8 @@ public struct YAMLLiteParser {
             let close = try quotedClose(line, from: start)
             let value = try unquote(line, from: start, to: close)
             try requireEnd(line, after: close + 1)
-            return .scalar(YAMLScalar(text: value, style: text[start] == "\"" ? .doubleQuoted : .singleQuoted, mark: mark))
+            return .scalar(
+                YAMLScalar(text: value, style: text[start] == "\"" ? .doubleQuoted : .singleQuoted, mark: mark))
         case "[":
             return try parseFlowSequence(line, from: start)
         default:
@@ -271,8 +298,9 @@ public struct YAMLLiteParser {
             while value.last == " " { value.removeLast() }
             try refuseIndicators(value, line: line, column: start, what: "a value")
             if let colon = Self.mappingIndicator(in: value) {
-                throw fail(line, column: start + colon, "a second ': ' on one line",
-                           "YAML reads 'a: b: c' as nested mappings; quote the value: \"\(String(value))\"")
+                throw fail(
+                    line, column: start + colon, "a second ': ' on one line",
+                    "YAML reads 'a: b: c' as nested mappings; quote the value: \"\(String(value))\"")
             }
             if let tab = value.firstIndex(of: "\t") {
                 throw fail(line, column: start + tab, "a tab inside a plain value", "use spaces, or quote the value")
@@ -293,19 +321,21 @@ public struct YAMLLiteParser {
     private func refuseIndicators(_ value: [Character], line: Line, column: Int, what: String) throws {
         guard let first = value.first else { return }
         let second: Character? = value.count > 1 ? value[1] : nil
-        let refusal: (message: String, fix: String)? = switch first {
-        case "&": ("an anchor ('&')", "YAML-lite has no anchors; write the value out")
-        case "*": ("an alias ('*')", "YAML-lite has no aliases; write the value out")
-        case "!": ("a tag ('!')", "YAML-lite has no tags; the schema gives each value its type")
-        case "|", ">": ("a block scalar ('\(first)')", "put the value on one line, quoted if needed")
-        case "{": ("a flow mapping ('{')", "write the mapping as indented 'key: value' lines")
-        case "}", "]": ("an unexpected '\(first)'", "quote the value")
-        case "@", "`", "%": ("a value starting with the reserved character '\(first)'", "quote the value")
-        case "?" where second == nil || second == " ": ("a complex key ('? ')", "write a plain 'key: value' line")
-        case "-" where second == nil || second == " ": ("a list item here", "start a list on its own line under the key")
-        case "," : ("a value starting with ','", "quote the value")
-        default: nil
-        }
+        let refusal: (message: String, fix: String)? =
+            switch first {
+            case "&": ("an anchor ('&')", "YAML-lite has no anchors; write the value out")
+            case "*": ("an alias ('*')", "YAML-lite has no aliases; write the value out")
+            case "!": ("a tag ('!')", "YAML-lite has no tags; the schema gives each value its type")
+            case "|", ">": ("a block scalar ('\(first)')", "put the value on one line, quoted if needed")
+            case "{": ("a flow mapping ('{')", "write the mapping as indented 'key: value' lines")
+            case "}", "]": ("an unexpected '\(first)'", "quote the value")
+            case "@", "`", "%": ("a value starting with the reserved character '\(first)'", "quote the value")
+            case "?" where second == nil || second == " ": ("a complex key ('? ')", "write a plain 'key: value' line")
+            case "-" where second == nil || second == " ":
+                ("a list item here", "start a list on its own line under the key")
+            case ",": ("a value starting with ','", "quote the value")
+            default: nil
+            }
         if let refusal { throw fail(line, column: column, "\(what) is \(refusal.message)", refusal.fix) }
     }
 
@@ -325,33 +355,44 @@ public struct YAMLLiteParser {
         skipSpaces()
         if position < text.count, text[position] == "]" {
             try requireEnd(line, after: position + 1)
-            return .sequence(YAMLSequence(items: [], mark: SourceMark(line: line.number, column: line.indent + start + 1)))
+            return .sequence(
+                YAMLSequence(items: [], mark: SourceMark(line: line.number, column: line.indent + start + 1)))
         }
         while true {
             skipSpaces()
             guard position < text.count else {
-                throw fail(line, column: start, "a '[' list that does not close on this line", "close it with ']' on the same line, or use '- ' items")
+                throw fail(
+                    line, column: start, "a '[' list that does not close on this line",
+                    "close it with ']' on the same line, or use '- ' items")
             }
             let mark = SourceMark(line: line.number, column: line.indent + position + 1)
             switch text[position] {
             case "[": throw fail(line, column: position, "a list inside a '[' list", "use '- ' items for nested lists")
-            case "{": throw fail(line, column: position, "a flow mapping ('{')", "write mappings as indented 'key: value' lines")
+            case "{":
+                throw fail(
+                    line, column: position, "a flow mapping ('{')", "write mappings as indented 'key: value' lines")
             case ",", "]": throw fail(line, column: position, "an empty item in a '[' list", "remove the extra ','")
             case "\"", "'":
                 let close = try quotedClose(line, from: position)
-                items.append(.scalar(YAMLScalar(text: try unquote(line, from: position, to: close),
-                                                style: text[position] == "\"" ? .doubleQuoted : .singleQuoted, mark: mark)))
+                items.append(
+                    .scalar(
+                        YAMLScalar(
+                            text: try unquote(line, from: position, to: close),
+                            style: text[position] == "\"" ? .doubleQuoted : .singleQuoted, mark: mark)))
                 position = close + 1
             default:
                 let itemStart = position
-                while position < text.count, !",[]{}".contains(text[position]), !(text[position] == "#" && text[position - 1] == " ") {
+                while position < text.count, !",[]{}".contains(text[position]),
+                    !(text[position] == "#" && text[position - 1] == " ")
+                {
                     position += 1
                 }
                 var value = Array(text[itemStart..<position])
                 while value.last == " " { value.removeLast() }
                 try refuseIndicators(value, line: line, column: itemStart, what: "a list item")
                 if Self.mappingIndicator(in: value) != nil || value.contains("#") || value.contains("\t") {
-                    throw fail(line, column: itemStart, "a list item YAML would not read as plain text", "quote the item")
+                    throw fail(
+                        line, column: itemStart, "a list item YAML would not read as plain text", "quote the item")
                 }
                 items.append(.scalar(YAMLScalar(text: String(value), style: .plain, mark: mark)))
             }
@@ -359,10 +400,13 @@ public struct YAMLLiteParser {
             guard position < text.count else { continue }
             if text[position] == "]" {
                 try requireEnd(line, after: position + 1)
-                return .sequence(YAMLSequence(items: items, mark: SourceMark(line: line.number, column: line.indent + start + 1)))
+                return .sequence(
+                    YAMLSequence(items: items, mark: SourceMark(line: line.number, column: line.indent + start + 1)))
             }
             guard text[position] == "," else {
-                throw fail(line, column: position, "'\(text[position])' where ',' or ']' was expected", "separate items with ', '")
+                throw fail(
+                    line, column: position, "'\(text[position])' where ',' or ']' was expected",
+                    "separate items with ', '")
             }
             let comma = position
             position += 1
@@ -396,7 +440,9 @@ public struct YAMLLiteParser {
         do {
             return try Self.quotedEnd(line.text, from: start)
         } catch {
-            throw fail(line, column: start, "a quoted value that does not close on this line", "close the quote on the same line")
+            throw fail(
+                line, column: start, "a quoted value that does not close on this line",
+                "close the quote on the same line")
         }
     }
 
@@ -415,19 +461,29 @@ public struct YAMLLiteParser {
             guard position + 1 < body.count else { break }
             let code = body[position + 1]
             position += 2
-            let simple: [Character: String] = ["0": "\0", "a": "\u{07}", "b": "\u{08}", "t": "\t", "\t": "\t", "n": "\n", "v": "\u{0B}",
-                                               "f": "\u{0C}", "r": "\r", "e": "\u{1B}", " ": " ", "\"": "\"", "/": "/", "\\": "\\",
-                                               "N": "\u{85}", "_": "\u{A0}", "L": "\u{2028}", "P": "\u{2029}"]
+            let simple: [Character: String] = [
+                "0": "\0", "a": "\u{07}", "b": "\u{08}", "t": "\t", "\t": "\t", "n": "\n", "v": "\u{0B}",
+                "f": "\u{0C}", "r": "\r", "e": "\u{1B}", " ": " ", "\"": "\"", "/": "/", "\\": "\\",
+                "N": "\u{85}", "_": "\u{A0}", "L": "\u{2028}", "P": "\u{2029}",
+            ]
             if let replacement = simple[code] {
                 result += replacement
                 continue
             }
-            let width: Int? = switch code { case "x": 2; case "u": 4; case "U": 8; default: nil }
-            guard let width, position + width <= body.count, let value = UInt32(String(body[position..<(position + width)]), radix: 16),
-                  let scalar = Unicode.Scalar(value)
+            let width: Int? =
+                switch code {
+                case "x": 2;
+                case "u": 4;
+                case "U": 8;
+                default: nil
+                }
+            guard let width, position + width <= body.count,
+                let value = UInt32(String(body[position..<(position + width)]), radix: 16),
+                let scalar = Unicode.Scalar(value)
             else {
-                throw fail(line, column: start + 1 + position - 2, "an unknown escape '\\\(code)' in a double-quoted value",
-                           "use a YAML escape such as \\n, \\\", \\\\ or \\u00e9, or single quotes")
+                throw fail(
+                    line, column: start + 1 + position - 2, "an unknown escape '\\\(code)' in a double-quoted value",
+                    "use a YAML escape such as \\n, \\\", \\\\ or \\u00e9, or single quotes")
             }
             result.unicodeScalars.append(scalar)
             position += width

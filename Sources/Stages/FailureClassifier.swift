@@ -6,16 +6,6 @@ import Store
 import Support
 import Vault
 
-
-
-
-
-
-
-
-
-
-
 /// Turns any error a stage meets into the ``FailureType`` a report files it under.
 ///
 /// The message is the error's own actionable description (item, problem, remedy), which by contract
@@ -49,7 +39,8 @@ package enum FailureClassifier {
         case let error as StoreError:
             switch error {
             case .notFound, .tokenDropped: return (.notFound, nil, message)
-            case .schemaTooNew, .needsMigration, .missing, .empty, .exists, .readOnlyFolder: return (.environment, nil, message)
+            case .schemaTooNew, .needsMigration, .missing, .empty, .exists, .readOnlyFolder:
+                return (.environment, nil, message)
             case .notDurable: return (.transient, "store_busy", message)
             }
         case let error as SQLiteError:
@@ -58,7 +49,8 @@ package enum FailureClassifier {
             case .corrupt: return (.corrupt, "sqlite_corrupt", message)
             case .other: return (.environment, "sqlite_\(error.code)", message)
             }
-        case is FileSystemError, is InsecurePermissionsError, is ForeignOwnerError, is WritableStateFolderError: return (.environment, nil, message)
+        case is FileSystemError, is InsecurePermissionsError, is ForeignOwnerError, is WritableStateFolderError:
+            return (.environment, nil, message)
         case is SpecError, is SecretReferenceError: return (.configuration, nil, message)
         default: return (.unexpected, nil, message)
         }

@@ -1,5 +1,5 @@
-import Foundation
 import Custody
+import Foundation
 import Spec
 import Store
 import Vault
@@ -33,9 +33,11 @@ package final class StageContext {
     package let runID: String
 
     /// Creates a context.
-    package init(job: String, vault: any KeyVault, store: any TokenStore, dryRun: Bool, detail: ReportSettings.Detail,
-                 progress: any StageProgress, environment: [String: String], clock: @escaping @Sendable () -> Date,
-                 runID: String = "library") {
+    package init(
+        job: String, vault: any KeyVault, store: any TokenStore, dryRun: Bool, detail: ReportSettings.Detail,
+        progress: any StageProgress, environment: [String: String], clock: @escaping @Sendable () -> Date,
+        runID: String = "library"
+    ) {
         self.runID = runID
         self.job = job
         self.vault = vault

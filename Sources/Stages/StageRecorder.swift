@@ -51,9 +51,13 @@ package final class StageRecorder {
     }
 
     /// A case that failed for a known reason.
-    package func fail(_ caseName: String, type: FailureType, code: String? = nil, message: String,
-                               duration: TimeInterval = 0) {
-        cases.append(CaseReport(name: caseName, status: .failed, failureType: type, code: code, message: message, duration: duration))
+    package func fail(
+        _ caseName: String, type: FailureType, code: String? = nil, message: String,
+        duration: TimeInterval = 0
+    ) {
+        cases.append(
+            CaseReport(
+                name: caseName, status: .failed, failureType: type, code: code, message: message, duration: duration))
     }
 
     /// A case that could not run at all (JUnit `error`), for example a tenant whose snapshot could not be read.
@@ -81,9 +85,9 @@ package final class StageRecorder {
 
     /// The finished report: failed when any case failed or errored, else passed.
     package func finish(summary: String, at end: Date) -> StageReport {
-        StageReport(name: name, kind: kind.rawValue, startedAt: startedAt, duration: end.timeIntervalSince(startedAt),
-                    result: hasFailures ? .failed : .passed, summary: summary,
-                    counts: countNames.map { Count($0, countValues[$0]!) }, cases: cases, log: log)
+        StageReport(
+            name: name, kind: kind.rawValue, startedAt: startedAt, duration: end.timeIntervalSince(startedAt),
+            result: hasFailures ? .failed : .passed, summary: summary,
+            counts: countNames.map { Count($0, countValues[$0]!) }, cases: cases, log: log)
     }
 }
-

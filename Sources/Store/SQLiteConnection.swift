@@ -1,10 +1,10 @@
+import CSQLite
 import Foundation
+import Support
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
-import CSQLite
-import Support
 
 /// One SQLite database connection, closed when the object goes away.
 ///
@@ -62,7 +62,9 @@ package final class SQLiteConnection {
             try Self.requireStoreFile(path)
             // SQLITE_OPEN_NOFOLLOW refuses a link anywhere in the path, so SQLite is given the folder's real
             // path: a state folder that is a link (a mounted volume) is fine; a store file that is one is not.
-            guard let real = realpath(folder, nil) else { throw FileSystemError(path: folder, operation: "resolve folder", code: errno) }
+            guard let real = realpath(folder, nil) else {
+                throw FileSystemError(path: folder, operation: "resolve folder", code: errno)
+            }
             defer { free(real) }
             target = String(cString: real) + "/" + (path as NSString).lastPathComponent
             if StateOwnership.isReadOnlyFolder(folder) {
@@ -72,7 +74,9 @@ package final class SQLiteConnection {
                 if lstat(path + "-wal", &log) != 0 || log.st_size == 0 {
                     // Nothing waits in a write-ahead log, and nobody can write the store here: it is opened as
                     // immutable, so SQLite reads the file as it is, without the -shm file WAL mode otherwise needs.
-                    target = "file:" + (target.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? target) + "?immutable=1"
+                    target =
+                        "file:" + (target.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? target)
+                        + "?immutable=1"
                     flags |= SQLITE_OPEN_URI
                     immutable = true
                 }
@@ -131,9 +135,10 @@ package final class SQLiteConnection {
         for companion in [path, path + "-wal", path + "-shm"] {
             guard lstat(companion, &info) == 0 else { continue }
             guard (info.st_mode & S_IFMT) == S_IFREG else {
-                throw FileSystemError(path: companion, operation: "open store", code: ELOOP,
-                                      advice: "It is a symbolic link or not a plain file; tokenkeeper opens only the store's own files. "
-                                          + "Give the store's real path (a linked folder is fine), and check who can write its folder.")
+                throw FileSystemError(
+                    path: companion, operation: "open store", code: ELOOP,
+                    advice: "It is a symbolic link or not a plain file; tokenkeeper opens only the store's own files. "
+                        + "Give the store's real path (a linked folder is fine), and check who can write its folder.")
             }
             try PrivateFiles.requirePrivate(companion, isDirectory: false)
             try StateOwnership.requireOwned(companion)
@@ -188,8 +193,9 @@ package final class SQLiteConnection {
 
     /// An error for `code`, with SQLite's message and the SQL (never bound values).
     func error(_ code: Int32, sql: String?) -> SQLiteError {
-        SQLiteError(path: path, code: sqlite3_extended_errcode(handle) != 0 ? sqlite3_extended_errcode(handle) : code,
-                    message: String(cString: sqlite3_errmsg(handle)), sql: sql)
+        SQLiteError(
+            path: path, code: sqlite3_extended_errcode(handle) != 0 ? sqlite3_extended_errcode(handle) : code,
+            message: String(cString: sqlite3_errmsg(handle)), sql: sql)
     }
 }
 

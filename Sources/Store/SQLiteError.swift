@@ -1,16 +1,6 @@
 import CSQLite
 import Support
 
-
-
-
-
-
-
-
-
-
-
 /// A failure reported by SQLite, with the extended result code, SQLite's message and the SQL text.
 ///
 /// Bound values are never part of it: they may be sealed tokens (GRDB hides them the same way).

@@ -1,5 +1,5 @@
-import Foundation
 import CSQLite
+import Foundation
 
 /// SQLite's `SQLITE_TRANSIENT`: tells `sqlite3_bind_*` to copy the value. It is a C cast macro that
 /// Swift cannot import, so it is rebuilt here (as GRDB does).
@@ -51,7 +51,11 @@ package final class SQLiteStatement {
     /// Binds a date as whole unix milliseconds (the unit of every time column of the store, see StoreSchema), or NULL.
     /// Milliseconds, not seconds: a lease of N seconds must last N seconds, not up to N + 1.
     package func bind(_ index: Int32, _ value: Date?) {
-        if let value { sqlite3_bind_int64(handle, index, Self.milliseconds(value)) } else { sqlite3_bind_null(handle, index) }
+        if let value {
+            sqlite3_bind_int64(handle, index, Self.milliseconds(value))
+        } else {
+            sqlite3_bind_null(handle, index)
+        }
     }
 
     /// A date as whole unix milliseconds, rounded down: a stored time is never later than the time it
@@ -70,13 +74,16 @@ package final class SQLiteStatement {
         guard let value else { sqlite3_bind_null(handle, index); return }
         _ = value.withUnsafeBytes { buffer in
             // A zero-length blob needs a non-null pointer to stay a blob rather than NULL.
-            sqlite3_bind_blob(handle, index, buffer.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(buffer.count), SQLITE_TRANSIENT)
+            sqlite3_bind_blob(
+                handle, index, buffer.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(buffer.count),
+                SQLITE_TRANSIENT)
         }
     }
 
     /// Binds a blob from raw memory, copied by SQLite.
     package func bind(_ index: Int32, bytes: UnsafeRawBufferPointer) {
-        sqlite3_bind_blob(handle, index, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(bytes.count), SQLITE_TRANSIENT)
+        sqlite3_bind_blob(
+            handle, index, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(bytes.count), SQLITE_TRANSIENT)
     }
 
     // MARK: - Stepping

@@ -6,7 +6,8 @@ extension SQLiteTokenStore {
     public func insertBatch(_ tokens: [StoredToken]) throws -> Int {
         guard !tokens.isEmpty else { return 0 }
         return try connection.writeTransaction {
-            let statement = try connection.cached("""
+            let statement = try connection.cached(
+                """
                 INSERT INTO tokens (tenant, user_id, provider, secret_name, key_version, sealed_token, issued_at, refreshed_at,
                     expires_at, status, failure_count, last_error_code, lease_owner, lease_until, updated_at)
                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)

@@ -10,7 +10,8 @@ import Foundation
 extension SQLiteTokenStore {
     /// Rows of a tenant that hold a token, per key version (versions without such rows are absent).
     public func keyVersionCounts(tenant: String) throws -> [Int: Int] {
-        let statement = try connection.cached("SELECT key_version, rows FROM key_version_rows WHERE tenant = ? AND rows > 0")
+        let statement = try connection.cached(
+            "SELECT key_version, rows FROM key_version_rows WHERE tenant = ? AND rows > 0")
         defer { statement.reset() }
         statement.bind(1, tenant)
         var counts: [Int: Int] = [:]
@@ -21,7 +22,8 @@ extension SQLiteTokenStore {
     /// Every tenant with rows that hold a token, sorted: rotation covers them even when their secret is
     /// missing from the vault, so such a tenant is reported instead of passed over.
     public func tenantsHoldingTokens() throws -> [String] {
-        let statement = try connection.cached("SELECT DISTINCT tenant FROM key_version_rows WHERE rows > 0 ORDER BY tenant")
+        let statement = try connection.cached(
+            "SELECT DISTINCT tenant FROM key_version_rows WHERE rows > 0 ORDER BY tenant")
         defer { statement.reset() }
         var tenants: [String] = []
         while try statement.step() { tenants.append(statement.text(0)) }
@@ -31,7 +33,9 @@ extension SQLiteTokenStore {
     /// The counts recomputed from the rows themselves, a full scan: for checking that the kept counts
     /// agree (tests, diagnostics), never on a hot path.
     package func recountedKeyVersionRows() throws -> [String: [Int: Int]] {
-        try countsByTenant("SELECT tenant, key_version, count(*) FROM tokens WHERE sealed_token IS NOT NULL GROUP BY tenant, key_version")
+        try countsByTenant(
+            "SELECT tenant, key_version, count(*) FROM tokens WHERE sealed_token IS NOT NULL GROUP BY tenant, key_version"
+        )
     }
 
     /// Every kept count above zero, per tenant: what ``recountedKeyVersionRows()`` must equal.
@@ -44,14 +48,17 @@ extension SQLiteTokenStore {
         let statement = try connection.cached(sql)
         defer { statement.reset() }
         var counts: [String: [Int: Int]] = [:]
-        while try statement.step() { counts[statement.text(0), default: [:]][Int(statement.int(1))] = Int(statement.int(2)) }
+        while try statement.step() {
+            counts[statement.text(0), default: [:]][Int(statement.int(1))] = Int(statement.int(2))
+        }
         return counts
     }
 
     /// The key version the token in `key`'s row is sealed with; nil when there is no row or it holds no token.
     /// Read inside the write transaction that changes the row, so the count moves from the right version.
     func sealedKeyVersion(of key: TokenKey) throws -> Int? {
-        let statement = try connection.cached("""
+        let statement = try connection.cached(
+            """
             SELECT key_version FROM tokens WHERE tenant = ?1 AND user_id = ?2 AND provider = ?3 AND sealed_token IS NOT NULL
             """)
         defer { statement.reset() }
@@ -72,14 +79,17 @@ extension SQLiteTokenStore {
     /// Writes the summed changes of many rows, once per tenant and version. Call inside the write
     /// transaction that changed the rows.
     func apply(_ changes: KeyVersionRowChanges) throws {
-        for (entry, delta) in changes.deltas { try adjustKeyVersionRows(tenant: entry.tenant, version: entry.version, by: delta) }
+        for (entry, delta) in changes.deltas {
+            try adjustKeyVersionRows(tenant: entry.tenant, version: entry.version, by: delta)
+        }
     }
 
     /// Adds `delta` to the count of `tenant`'s rows on `version` (removing a count that reaches zero).
     /// Call inside the write transaction that changed the rows.
     private func adjustKeyVersionRows(tenant: String, version: Int, by delta: Int) throws {
         guard delta != 0 else { return }
-        let statement = try connection.cached("""
+        let statement = try connection.cached(
+            """
             INSERT INTO key_version_rows (tenant, key_version, rows) VALUES (?1, ?2, ?3)
             ON CONFLICT (tenant, key_version) DO UPDATE SET rows = rows + ?3
             """)
@@ -88,7 +98,8 @@ extension SQLiteTokenStore {
         statement.bind(3, delta)
         try statement.run()
         if delta < 0 {
-            let cleanup = try connection.cached("DELETE FROM key_version_rows WHERE tenant = ?1 AND key_version = ?2 AND rows = 0")
+            let cleanup = try connection.cached(
+                "DELETE FROM key_version_rows WHERE tenant = ?1 AND key_version = ?2 AND rows = 0")
             cleanup.bind(1, tenant)
             cleanup.bind(2, version)
             try cleanup.run()

@@ -8,7 +8,8 @@ extension SQLiteTokenStore {
     /// - Returns: whether the lease is now `owner`'s.
     public func acquireLease(_ key: TokenKey, owner: String, until: Date, now: Date) throws -> Bool {
         try connection.writeTransaction {
-            let statement = try connection.cached("""
+            let statement = try connection.cached(
+                """
                 UPDATE tokens SET lease_owner = ?4, lease_until = ?5
                 WHERE tenant = ?1 AND user_id = ?2 AND provider = ?3
                   AND (lease_owner IS NULL OR lease_owner = ?4 OR lease_until IS NULL OR lease_until < ?6)
@@ -26,7 +27,8 @@ extension SQLiteTokenStore {
 
     /// Releases `owner`'s lease on `key`; does nothing if someone else holds it now.
     public func releaseLease(_ key: TokenKey, owner: String) throws {
-        let statement = try connection.cached("""
+        let statement = try connection.cached(
+            """
             UPDATE tokens SET lease_owner = NULL, lease_until = NULL
             WHERE tenant = ?1 AND user_id = ?2 AND provider = ?3 AND lease_owner = ?4
             """)
@@ -42,10 +44,13 @@ extension SQLiteTokenStore {
     /// The commit survives a crash of the process at once; await ``syncCommits()`` before the token (or
     /// the access token redeemed with it) goes anywhere, so it survives a power cut too.
     /// - Returns: false when the lease was lost (expired and taken by someone else): nothing is written.
-    public func commitRefreshed(_ key: TokenKey, owner: String, secretName: String, keyVersion: Int, sealedToken: [UInt8],
-                                refreshedAt: Date, expiresAt: Date?) throws -> Bool {
-        try commitRefreshed(key, owner: owner, startedFrom: nil, secretName: secretName, keyVersion: keyVersion,
-                            sealedToken: sealedToken, refreshedAt: refreshedAt, expiresAt: expiresAt)
+    public func commitRefreshed(
+        _ key: TokenKey, owner: String, secretName: String, keyVersion: Int, sealedToken: [UInt8],
+        refreshedAt: Date, expiresAt: Date?
+    ) throws -> Bool {
+        try commitRefreshed(
+            key, owner: owner, startedFrom: nil, secretName: secretName, keyVersion: keyVersion,
+            sealedToken: sealedToken, refreshedAt: refreshedAt, expiresAt: expiresAt)
     }
 
     /// Stores a refreshed token for a row whose lease was lost, but only if the row still holds
@@ -53,20 +58,26 @@ extension SQLiteTokenStore {
     /// committed a newer token meanwhile. Clears the lease only if it is still `owner`'s; another
     /// holder's lease stays. One transaction.
     /// - Returns: whether the row held `startedFrom` and now holds the new token.
-    public func commitRefreshed(_ key: TokenKey, replacing startedFrom: [UInt8], owner: String, secretName: String, keyVersion: Int,
-                                sealedToken: [UInt8], refreshedAt: Date, expiresAt: Date?) throws -> Bool {
-        try commitRefreshed(key, owner: owner, startedFrom: startedFrom, secretName: secretName, keyVersion: keyVersion,
-                            sealedToken: sealedToken, refreshedAt: refreshedAt, expiresAt: expiresAt)
+    public func commitRefreshed(
+        _ key: TokenKey, replacing startedFrom: [UInt8], owner: String, secretName: String, keyVersion: Int,
+        sealedToken: [UInt8], refreshedAt: Date, expiresAt: Date?
+    ) throws -> Bool {
+        try commitRefreshed(
+            key, owner: owner, startedFrom: startedFrom, secretName: secretName, keyVersion: keyVersion,
+            sealedToken: sealedToken, refreshedAt: refreshedAt, expiresAt: expiresAt)
     }
 
     /// Both commits: the row changes while `owner` holds its lease, or (with `startedFrom`) while it still
     /// holds that sealed token; `owner`'s lease is cleared, anyone else's kept. The per-version counts
     /// move in the same transaction.
-    private func commitRefreshed(_ key: TokenKey, owner: String, startedFrom: [UInt8]?, secretName: String, keyVersion: Int,
-                                 sealedToken: [UInt8], refreshedAt: Date, expiresAt: Date?) throws -> Bool {
+    private func commitRefreshed(
+        _ key: TokenKey, owner: String, startedFrom: [UInt8]?, secretName: String, keyVersion: Int,
+        sealedToken: [UInt8], refreshedAt: Date, expiresAt: Date?
+    ) throws -> Bool {
         try connection.writeTransaction {
             let previous = try sealedKeyVersion(of: key)
-            let statement = try connection.cached("""
+            let statement = try connection.cached(
+                """
                 UPDATE tokens SET secret_name = ?5, key_version = ?6, sealed_token = ?7, refreshed_at = ?8, expires_at = ?9,
                     status = 'active', failure_count = 0, last_error_code = NULL, updated_at = ?8,
                     lease_until = CASE WHEN lease_owner = ?4 THEN NULL ELSE lease_until END,
@@ -103,7 +114,9 @@ extension SQLiteTokenStore {
         """
 
     /// How many rows ``rowsDueForRefresh(provider:refreshedBefore:expiringBefore:now:afterID:limit:)`` would walk.
-    public func countDueForRefresh(provider: String, refreshedBefore: Date, expiringBefore: Date?, now: Date) throws -> Int {
+    public func countDueForRefresh(provider: String, refreshedBefore: Date, expiringBefore: Date?, now: Date) throws
+        -> Int
+    {
         let statement = try connection.cached(Self.countDueForRefreshSQL)
         defer { statement.reset() }
         statement.bind(1, provider)

@@ -49,7 +49,8 @@ extension SQLiteTokenStore {
     /// The compare-and-set updates themselves, inside a transaction the caller holds, and the
     /// per-version counts they move (once per tenant and version, not per row).
     private func applySealedTokenUpdates(_ updates: [SealedTokenUpdate], now: Date) throws -> [Bool] {
-        let statement = try connection.cached("""
+        let statement = try connection.cached(
+            """
             UPDATE tokens SET key_version = ?1, sealed_token = ?2, updated_at = ?3
             WHERE id = ?4 AND key_version = ?5 AND sealed_token IS NOT NULL
             """)
@@ -65,7 +66,9 @@ extension SQLiteTokenStore {
             try statement.run()
             let didChange = statement.changes > 0
             changed.append(didChange)
-            if didChange { moved.move(tenant: update.tenant, from: update.expectedKeyVersion, to: update.newKeyVersion) }
+            if didChange {
+                moved.move(tenant: update.tenant, from: update.expectedKeyVersion, to: update.newKeyVersion)
+            }
         }
         try apply(moved)
         return changed
@@ -99,7 +102,9 @@ extension SQLiteTokenStore {
     /// the row `after` (user, provider) in that order, with only the columns a rewrap needs. One batch of
     /// a keyset walk over the (tenant, user, provider) key: memory stays at one batch whatever the store's
     /// size, and only the tenant's rows are read.
-    public func sealedRows(tenant: String, notOn target: Int, after: (user: String, provider: String), limit: Int) throws -> [SealedRow] {
+    public func sealedRows(tenant: String, notOn target: Int, after: (user: String, provider: String), limit: Int)
+        throws -> [SealedRow]
+    {
         let statement = try connection.cached(Self.tenantSealedRowsSQL)
         defer { statement.reset() }
         statement.bind(1, tenant)
@@ -110,8 +115,12 @@ extension SQLiteTokenStore {
         var rows: [SealedRow] = []
         rows.reserveCapacity(limit)
         while try statement.step() {
-            rows.append(SealedRow(id: statement.int(0), key: TokenKey(tenant: tenant, user: statement.text(1), provider: statement.text(2)),
-                                  secretName: statement.text(3), keyVersion: Int(statement.int(4)), sealedToken: statement.blob(5) ?? []))
+            rows.append(
+                SealedRow(
+                    id: statement.int(0),
+                    key: TokenKey(tenant: tenant, user: statement.text(1), provider: statement.text(2)),
+                    secretName: statement.text(3), keyVersion: Int(statement.int(4)),
+                    sealedToken: statement.blob(5) ?? []))
         }
         return rows
     }
@@ -122,8 +131,11 @@ extension SQLiteTokenStore {
     /// each page once), that `wanted(tenant, keyVersion)` selects and that still hold a token. Rows not
     /// selected are skipped before their token is read. One batch of a keyset walk over the whole table.
     /// - Returns: the selected rows, and the last id looked at (the cursor for the next batch; nil at the end).
-    public func sealedRows(afterID: Int64, scanLimit: Int, where wanted: (String, Int) -> Bool) throws -> (rows: [SealedRow], lastID: Int64?) {
-        let statement = try connection.cached("""
+    public func sealedRows(afterID: Int64, scanLimit: Int, where wanted: (String, Int) -> Bool) throws -> (
+        rows: [SealedRow], lastID: Int64?
+    ) {
+        let statement = try connection.cached(
+            """
             SELECT id, tenant, key_version, user_id, provider, secret_name, sealed_token FROM tokens
             WHERE id > ?1 AND sealed_token IS NOT NULL ORDER BY id LIMIT ?2
             """)
@@ -139,8 +151,10 @@ extension SQLiteTokenStore {
             if !statement.textEquals(1, tenant) { tenant = statement.text(1) }
             let version = Int(statement.int(2))
             guard wanted(tenant, version) else { continue }
-            rows.append(SealedRow(id: lastID!, key: TokenKey(tenant: tenant, user: statement.text(3), provider: statement.text(4)),
-                                  secretName: statement.text(5), keyVersion: version, sealedToken: statement.blob(6) ?? []))
+            rows.append(
+                SealedRow(
+                    id: lastID!, key: TokenKey(tenant: tenant, user: statement.text(3), provider: statement.text(4)),
+                    secretName: statement.text(5), keyVersion: version, sealedToken: statement.blob(6) ?? []))
         }
         return (rows, lastID)
     }

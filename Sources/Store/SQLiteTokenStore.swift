@@ -1,9 +1,9 @@
 import Foundation
+import Support
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
-import Support
 
 /// The SQLite token store: one row per (tenant, user, provider) holding a sealed refresh token.
 ///
@@ -30,7 +30,8 @@ public final class SQLiteTokenStore: TokenStore {
     /// - throws: ``StoreError`` (missing, empty, read-only folder, schema), ``InsecurePermissionsError``,
     ///   ``ForeignOwnerError``, ``WritableStateFolderError``, ``SQLiteError``.
     public convenience init(path: String, readOnly: Bool = false, busyTimeout: TimeInterval = 5) throws {
-        try self.init(connection: SQLiteConnection(path: path, readOnly: readOnly, busyTimeout: busyTimeout), creating: false)
+        try self.init(
+            connection: SQLiteConnection(path: path, readOnly: readOnly, busyTimeout: busyTimeout), creating: false)
     }
 
     private init(connection: SQLiteConnection, creating: Bool) throws {
@@ -48,20 +49,27 @@ public final class SQLiteTokenStore: TokenStore {
         let folder = SQLiteConnection.folder(of: path)
         if !PrivateFiles.exists(folder) { try PrivateFiles.createPrivateDirectory(folder) }
         try StateOwnership.requireSafeFolder(folder)
-        guard !StateOwnership.isReadOnlyFolder(folder) else { throw StoreError.readOnlyFolder(path: path, folder: folder) }
+        guard !StateOwnership.isReadOnlyFolder(folder) else {
+            throw StoreError.readOnlyFolder(path: path, folder: folder)
+        }
         var info = stat()
         guard lstat(path, &info) != 0 else { throw StoreError.exists(path: path) }
-        guard let resolved = realpath(folder, nil) else { throw FileSystemError(path: folder, operation: "resolve folder", code: errno) }
+        guard let resolved = realpath(folder, nil) else {
+            throw FileSystemError(path: folder, operation: "resolve folder", code: errno)
+        }
         let real = String(cString: resolved)
         free(resolved)
-        let temporary = real + "/.\((path as NSString).lastPathComponent).new-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        let temporary =
+            real + "/.\((path as NSString).lastPathComponent).new-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, PrivateFiles.fileMode)
         guard fd >= 0 else { throw FileSystemError(path: temporary, operation: "create store", code: errno) }
         close(fd)
         defer { for suffix in ["", "-wal", "-shm"] { unlink(temporary + suffix) } }
         do {
             // Closing the last connection checkpoints the WAL into the file and removes it.
-            _ = try SQLiteTokenStore(connection: SQLiteConnection(path: temporary, opening: .newFile, busyTimeout: busyTimeout), creating: true)
+            _ = try SQLiteTokenStore(
+                connection: SQLiteConnection(path: temporary, opening: .newFile, busyTimeout: busyTimeout),
+                creating: true)
         }
         guard link(temporary, real + "/" + (path as NSString).lastPathComponent) == 0 else {
             let code = errno
@@ -105,7 +113,8 @@ public final class SQLiteTokenStore: TokenStore {
     public func put(_ token: StoredToken) throws -> Bool {
         try connection.writeTransaction {
             let existed = try get(token.key)
-            let statement = try connection.cached("""
+            let statement = try connection.cached(
+                """
                 INSERT INTO tokens (tenant, user_id, provider, secret_name, key_version, sealed_token, issued_at, refreshed_at,
                     expires_at, status, failure_count, last_error_code, lease_owner, lease_until, updated_at)
                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
@@ -115,15 +124,17 @@ public final class SQLiteTokenStore: TokenStore {
                 """)
             bindAll(statement, token)
             try statement.run()
-            try moveKeyVersionRow(tenant: token.key.tenant, from: existed?.sealedToken == nil ? nil : existed?.keyVersion,
-                                  to: token.sealedToken == nil ? nil : token.keyVersion)
+            try moveKeyVersionRow(
+                tenant: token.key.tenant, from: existed?.sealedToken == nil ? nil : existed?.keyVersion,
+                to: token.sealedToken == nil ? nil : token.keyVersion)
             return existed == nil
         }
     }
 
     /// The row for `key`, or nil.
     public func get(_ key: TokenKey) throws -> StoredToken? {
-        let statement = try connection.cached("SELECT \(Self.columns) FROM tokens WHERE tenant = ? AND user_id = ? AND provider = ?")
+        let statement = try connection.cached(
+            "SELECT \(Self.columns) FROM tokens WHERE tenant = ? AND user_id = ? AND provider = ?")
         defer { statement.reset() }
         statement.bind(1, key.tenant)
         statement.bind(2, key.user)
@@ -136,7 +147,9 @@ public final class SQLiteTokenStore: TokenStore {
     public func delete(_ key: TokenKey) throws -> Bool {
         try connection.writeTransaction {
             let version = try sealedKeyVersion(of: key)
-            guard try changing("DELETE FROM tokens WHERE tenant = ? AND user_id = ? AND provider = ?", key) else { return false }
+            guard try changing("DELETE FROM tokens WHERE tenant = ? AND user_id = ? AND provider = ?", key) else {
+                return false
+            }
             try moveKeyVersionRow(tenant: key.tenant, from: version, to: nil)
             return true
         }
@@ -145,7 +158,8 @@ public final class SQLiteTokenStore: TokenStore {
     /// Drops the refresh token but keeps the record, with status `revoked`. Returns whether a token was dropped.
     @discardableResult
     public func dropRefreshToken(_ key: TokenKey, now: Date) throws -> Bool {
-        let statement = try connection.cached("""
+        let statement = try connection.cached(
+            """
             UPDATE tokens SET sealed_token = NULL, status = 'revoked', lease_owner = NULL, lease_until = NULL, updated_at = ?4
             WHERE tenant = ?1 AND user_id = ?2 AND provider = ?3 AND (sealed_token IS NOT NULL OR status != 'revoked')
             """)
@@ -161,7 +175,8 @@ public final class SQLiteTokenStore: TokenStore {
     /// Marks a row `needs_reauth` with the provider's error code (the token is dead; the user must sign in again).
     @discardableResult
     public func markNeedsReauth(_ key: TokenKey, errorCode: String?, now: Date) throws -> Bool {
-        let statement = try connection.cached("""
+        let statement = try connection.cached(
+            """
             UPDATE tokens SET status = 'needs_reauth', last_error_code = ?4, failure_count = failure_count + 1,
                 lease_owner = NULL, lease_until = NULL, updated_at = ?5
             WHERE tenant = ?1 AND user_id = ?2 AND provider = ?3
@@ -174,7 +189,8 @@ public final class SQLiteTokenStore: TokenStore {
     /// Records a failed refresh that leaves the token usable (a transient error): counts it, keeps the code.
     @discardableResult
     public func recordFailure(_ key: TokenKey, errorCode: String?, now: Date) throws -> Bool {
-        let statement = try connection.cached("""
+        let statement = try connection.cached(
+            """
             UPDATE tokens SET failure_count = failure_count + 1, last_error_code = ?4, updated_at = ?5
             WHERE tenant = ?1 AND user_id = ?2 AND provider = ?3
             """)
@@ -231,7 +247,8 @@ public final class SQLiteTokenStore: TokenStore {
 
     /// The oldest `refreshed_at` among a tenant's rows that still hold a token.
     public func oldestRefresh(tenant: String) throws -> Date? {
-        let statement = try connection.cached("SELECT min(refreshed_at) FROM tokens WHERE tenant = ? AND sealed_token IS NOT NULL")
+        let statement = try connection.cached(
+            "SELECT min(refreshed_at) FROM tokens WHERE tenant = ? AND sealed_token IS NOT NULL")
         defer { statement.reset() }
         statement.bind(1, tenant)
         return try statement.step() ? statement.date(0) : nil
@@ -258,9 +275,12 @@ public final class SQLiteTokenStore: TokenStore {
 
     /// Streams rows matching the filters (nil means any), ordered by tenant, user, provider. The row
     /// value passed to `body` is only valid during the call; `body` may stop early by returning false.
-    public func forEach(tenant: String?, user: String?, provider: String?, status: TokenStatus?,
-                        _ body: (StoredToken) throws -> Bool) throws {
-        let statement = try connection.cached("""
+    public func forEach(
+        tenant: String?, user: String?, provider: String?, status: TokenStatus?,
+        _ body: (StoredToken) throws -> Bool
+    ) throws {
+        let statement = try connection.cached(
+            """
             SELECT \(Self.columns) FROM tokens
             WHERE (?1 IS NULL OR tenant = ?1) AND (?2 IS NULL OR user_id = ?2) AND (?3 IS NULL OR provider = ?3) AND (?4 IS NULL OR status = ?4)
             ORDER BY tenant, user_id, provider
@@ -278,8 +298,10 @@ public final class SQLiteTokenStore: TokenStore {
     /// Up to `limit` active rows of `provider` that hold a token and are due for refresh: refreshed
     /// before `refreshedBefore`, or expiring before `expiringBefore`, and not leased by anyone at `now`.
     /// Keyset-paginated by id.
-    public func rowsDueForRefresh(provider: String, refreshedBefore: Date, expiringBefore: Date?, now: Date,
-                                  afterID: Int64, limit: Int) throws -> [StoredToken] {
+    public func rowsDueForRefresh(
+        provider: String, refreshedBefore: Date, expiringBefore: Date?, now: Date,
+        afterID: Int64, limit: Int
+    ) throws -> [StoredToken] {
         let statement = try connection.cached(Self.dueForRefreshSQL)
         defer { statement.reset() }
         statement.bind(1, provider)

@@ -1,15 +1,5 @@
 import Support
 
-
-
-
-
-
-
-
-
-
-
 /// A token store that tokenkeeper cannot use as it is, or a row it cannot find.
 
 public enum StoreError: ActionableError {
@@ -37,22 +27,27 @@ public enum StoreError: ActionableError {
 
     public var item: String {
         switch self {
-        case .schemaTooNew(let path, _, _), .needsMigration(let path, _, _), .notDurable(let path), .missing(let path), .empty(let path),
-             .exists(let path), .readOnlyFolder(let path, _): path
+        case .schemaTooNew(let path, _, _), .needsMigration(let path, _, _), .notDurable(let path), .missing(let path),
+            .empty(let path),
+            .exists(let path), .readOnlyFolder(let path, _):
+            path
         case .notFound(let key), .tokenDropped(let key): key.description
         }
     }
     public var problem: String {
         switch self {
-        case .schemaTooNew(_, let found, let known): "store schema version \(found) is newer than this tokenkeeper knows (\(known))"
-        case .needsMigration(_, let found, let known): "store schema version \(found) must be upgraded to \(known), which a dry run may not do"
+        case .schemaTooNew(_, let found, let known):
+            "store schema version \(found) is newer than this tokenkeeper knows (\(known))"
+        case .needsMigration(_, let found, let known):
+            "store schema version \(found) must be upgraded to \(known), which a dry run may not do"
         case .notFound: "no stored token for this tenant, user and provider"
         case .tokenDropped: "the refresh token was dropped (revoked); only the record is left"
         case .notDurable: "the store stayed busy, so its latest changes could not be synced to disk yet"
         case .missing: "there is no store file here"
         case .empty: "the store file is empty (a truncated file or a bad copy, not a store)"
         case .exists: "exists already, so no new store is made here"
-        case .readOnlyFolder(_, let folder): "its folder \(folder) is read-only (a read-only mount?), and this command changes the store"
+        case .readOnlyFolder(_, let folder):
+            "its folder \(folder) is read-only (a read-only mount?), and this command changes the store"
         }
     }
     public var remedy: String {
@@ -61,11 +56,14 @@ public enum StoreError: ActionableError {
         case .needsMigration: "Run once without --dry-run (or any writing command) to upgrade the store."
         case .notFound: "Check the tenant, user and provider (`tokenkeeper token list`)."
         case .tokenDropped: "Have the user sign in again and store the new token with `tokenkeeper token put`."
-        case .notDurable: "Nothing is lost; run the job again when fewer readers hold the store open (it finishes the step it skipped)."
-        case .missing: "Restore it from a backup or mount the share that holds it; a new store is made only by `tokenkeeper state init`."
+        case .notDurable:
+            "Nothing is lost; run the job again when fewer readers hold the store open (it finishes the step it skipped)."
+        case .missing:
+            "Restore it from a backup or mount the share that holds it; a new store is made only by `tokenkeeper state init`."
         case .empty: "Restore the store from a backup; tokenkeeper never takes an empty file for a new store."
         case .exists: "Use the store that is there, or move it away first if it really must be replaced."
-        case .readOnlyFolder: "Run it where the state is writable; status, plan, token list and run --dry-run only read and work on a read-only mount."
+        case .readOnlyFolder:
+            "Run it where the state is writable; status, plan, token list and run --dry-run only read and work on a read-only mount."
         }
     }
     public var exitStatus: ExitStatus {

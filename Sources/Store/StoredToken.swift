@@ -45,9 +45,11 @@ public struct StoredToken: Sendable, Equatable {
     public var updatedAt: Date
 
     /// Creates a row value.
-    public init(id: Int64 = 0, key: TokenKey, secretName: String, keyVersion: Int, sealedToken: [UInt8]?, issuedAt: Date,
-                refreshedAt: Date? = nil, expiresAt: Date? = nil, status: TokenStatus = .active, failureCount: Int = 0,
-                lastErrorCode: String? = nil, leaseOwner: String? = nil, leaseUntil: Date? = nil, updatedAt: Date? = nil) {
+    public init(
+        id: Int64 = 0, key: TokenKey, secretName: String, keyVersion: Int, sealedToken: [UInt8]?, issuedAt: Date,
+        refreshedAt: Date? = nil, expiresAt: Date? = nil, status: TokenStatus = .active, failureCount: Int = 0,
+        lastErrorCode: String? = nil, leaseOwner: String? = nil, leaseUntil: Date? = nil, updatedAt: Date? = nil
+    ) {
         self.id = id
         self.key = key
         self.secretName = secretName

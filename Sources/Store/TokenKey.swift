@@ -1,15 +1,5 @@
 import Support
 
-
-
-
-
-
-
-
-
-
-
 /// The identity of one stored refresh token: one row per (tenant, user, provider).
 ///
 /// `tenant` is also the name of the tenant's vault secret by default (DESIGN.md: `secretId = tid`),

@@ -71,12 +71,15 @@ public protocol TokenStore: AnyObject {
     func oldestRefresh(tenant: String) throws -> Date?
     /// Streams rows matching the filters (nil means any), ordered by tenant, user, provider; `body`
     /// stops the walk by returning false. Memory does not grow with the store.
-    func forEach(tenant: String?, user: String?, provider: String?, status: TokenStatus?,
-                 _ body: (StoredToken) throws -> Bool) throws
+    func forEach(
+        tenant: String?, user: String?, provider: String?, status: TokenStatus?,
+        _ body: (StoredToken) throws -> Bool) throws
     /// Up to `limit` active, unleased rows of `provider` holding a token that are due for refresh,
     /// keyset-paginated by id after `afterID`.
-    func rowsDueForRefresh(provider: String, refreshedBefore: Date, expiringBefore: Date?, now: Date,
-                           afterID: Int64, limit: Int) throws -> [StoredToken]
+    func rowsDueForRefresh(
+        provider: String, refreshedBefore: Date, expiringBefore: Date?, now: Date,
+        afterID: Int64, limit: Int
+    ) throws -> [StoredToken]
     /// How many rows ``rowsDueForRefresh(provider:refreshedBefore:expiringBefore:now:afterID:limit:)`` would give in all.
     func countDueForRefresh(provider: String, refreshedBefore: Date, expiringBefore: Date?, now: Date) throws -> Int
 
@@ -89,14 +92,18 @@ public protocol TokenStore: AnyObject {
     /// Stores a refreshed token while `owner` holds the lease, clears the lease and the failure state,
     /// in one transaction. Returns false, writing nothing, when the lease was lost. Durable against a
     /// crash of the process when it returns; ``syncCommits()`` makes it durable against a power cut.
-    func commitRefreshed(_ key: TokenKey, owner: String, secretName: String, keyVersion: Int, sealedToken: [UInt8],
-                         refreshedAt: Date, expiresAt: Date?) throws -> Bool
+    func commitRefreshed(
+        _ key: TokenKey, owner: String, secretName: String, keyVersion: Int, sealedToken: [UInt8],
+        refreshedAt: Date, expiresAt: Date?
+    ) throws -> Bool
 
     /// Stores a refreshed token after the lease was lost, only if the row still holds `startedFrom`
     /// (compare-and-set on the sealed token); clears the lease only if it is still `owner`'s. Returns
     /// whether it stored it.
-    func commitRefreshed(_ key: TokenKey, replacing startedFrom: [UInt8], owner: String, secretName: String, keyVersion: Int,
-                         sealedToken: [UInt8], refreshedAt: Date, expiresAt: Date?) throws -> Bool
+    func commitRefreshed(
+        _ key: TokenKey, replacing startedFrom: [UInt8], owner: String, secretName: String, keyVersion: Int,
+        sealedToken: [UInt8], refreshedAt: Date, expiresAt: Date?
+    ) throws -> Bool
 
     /// Returns once every transaction this process committed to the store is durable against a power
     /// cut (I8: a rotated refresh token the provider gave is never lost). Callers that wait at once may
@@ -109,10 +116,13 @@ public protocol TokenStore: AnyObject {
     func keyVersionCounts(tenant: String) throws -> [Int: Int]
     /// Up to `limit` rows of `tenant` holding a token sealed with a version other than `target`, after
     /// (user, provider) `after`, in that order.
-    func sealedRows(tenant: String, notOn target: Int, after: (user: String, provider: String), limit: Int) throws -> [SealedRow]
+    func sealedRows(tenant: String, notOn target: Int, after: (user: String, provider: String), limit: Int) throws
+        -> [SealedRow]
     /// Up to `scanLimit` rows after `afterID` in id order that `wanted(tenant, keyVersion)` selects and
     /// that hold a token, and the last id looked at (nil at the end).
-    func sealedRows(afterID: Int64, scanLimit: Int, where wanted: (String, Int) -> Bool) throws -> (rows: [SealedRow], lastID: Int64?)
+    func sealedRows(afterID: Int64, scanLimit: Int, where wanted: (String, Int) -> Bool) throws -> (
+        rows: [SealedRow], lastID: Int64?
+    )
     /// Writes a batch of rewrapped tokens in one transaction, compare-and-set per row. Returns how many changed.
     @discardableResult func replaceSealedTokens(_ updates: [SealedTokenUpdate], now: Date) throws -> Int
     /// Several batches of rewrapped tokens in one transaction: `body` gets a function that applies one
@@ -133,13 +143,17 @@ extension TokenStore {
     public func referencedVersions(tenant: String) throws -> Set<Int> { Set(try keyVersionCounts(tenant: tenant).keys) }
 
     /// ``forEach(tenant:user:provider:status:_:)`` with every filter optional.
-    public func forEach(tenant: String? = nil, user: String? = nil, provider: String? = nil, status: TokenStatus? = nil,
-                        _ body: (StoredToken) throws -> Bool) throws {
+    public func forEach(
+        tenant: String? = nil, user: String? = nil, provider: String? = nil, status: TokenStatus? = nil,
+        _ body: (StoredToken) throws -> Bool
+    ) throws {
         try forEach(tenant: tenant, user: user, provider: provider, status: status, body)
     }
 
     /// ``dropRefreshToken(_:now:)`` now.
-    @discardableResult public func dropRefreshToken(_ key: TokenKey) throws -> Bool { try dropRefreshToken(key, now: Date()) }
+    @discardableResult public func dropRefreshToken(_ key: TokenKey) throws -> Bool {
+        try dropRefreshToken(key, now: Date())
+    }
     /// ``markNeedsReauth(_:errorCode:now:)`` now.
     @discardableResult public func markNeedsReauth(_ key: TokenKey, errorCode: String?) throws -> Bool {
         try markNeedsReauth(key, errorCode: errorCode, now: Date())

@@ -1,9 +1,9 @@
 import Foundation
+import Support
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
-import Support
 
 /// Makes committed transactions of one SQLite store durable against power loss, with one `fdatasync`
 /// of its WAL for every commit waiting at that moment (group commit).
@@ -111,8 +111,9 @@ package final class WALGroupSync: @unchecked Sendable {
         }
         defer { close(fd) }
         guard fdatasync(fd) == 0 else {
-            throw FileSystemError(path: walPath, operation: "sync the store's write-ahead log", code: errno,
-                                  advice: "The refreshed tokens are committed but may not survive a power cut; check the disk.")
+            throw FileSystemError(
+                path: walPath, operation: "sync the store's write-ahead log", code: errno,
+                advice: "The refreshed tokens are committed but may not survive a power cut; check the disk.")
         }
         var status = stat()
         guard fstat(fd, &status) == 0 else { throw FileSystemError(path: walPath, operation: "stat", code: errno) }

@@ -7,14 +7,16 @@ package enum DurationText {
     package static func seconds(_ text: String) -> Double? {
         guard let unit = text.last, let scale = units[unit] else { return nil }
         let digits = text.dropLast()
-        guard !digits.isEmpty, digits.count <= 9, digits.allSatisfy(\.isASCII), let number = Int(digits), number >= 0 else { return nil }
+        guard !digits.isEmpty, digits.count <= 9, digits.allSatisfy(\.isASCII), let number = Int(digits), number >= 0
+        else { return nil }
         return Double(number) * scale
     }
 
     /// The shortest exact spelling of `seconds`: `30d`, `2w`, `90s` (the inverse of ``seconds(_:)``).
     package static func text(_ seconds: Double) -> String {
         let whole = Int(seconds.rounded())
-        for (unit, scale) in [("w", 604_800), ("d", 86_400), ("h", 3_600), ("m", 60)] where whole >= scale && whole % scale == 0 {
+        for (unit, scale) in [("w", 604_800), ("d", 86_400), ("h", 3_600), ("m", 60)]
+        where whole >= scale && whole % scale == 0 {
             return "\(whole / scale)\(unit)"
         }
         return "\(whole)s"

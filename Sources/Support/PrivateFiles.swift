@@ -1,11 +1,11 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Files and folders that hold secrets: created 0600 and 0700, written atomically, checked for
@@ -26,7 +26,8 @@ package enum PrivateFiles {
     package static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = fileMode) throws {
         let directory = (path as NSString).deletingLastPathComponent
         let name = (path as NSString).lastPathComponent
-        let temporary = (directory.isEmpty ? "." : directory) + "/.\(name).tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        let temporary =
+            (directory.isEmpty ? "." : directory) + "/.\(name).tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, fileMode)
         guard fd >= 0 else { throw FileSystemError(path: temporary, operation: "create", code: errno) }
         var closed = false
@@ -39,7 +40,9 @@ package enum PrivateFiles {
             guard fsync(fd) == 0 else { throw FileSystemError(path: temporary, operation: "fsync", code: errno) }
             closed = true
             guard close(fd) == 0 else { throw FileSystemError(path: temporary, operation: "close", code: errno) }
-            guard rename(temporary, path) == 0 else { throw FileSystemError(path: path, operation: "rename", code: errno) }
+            guard rename(temporary, path) == 0 else {
+                throw FileSystemError(path: path, operation: "rename", code: errno)
+            }
         } catch {
             unlink(temporary)
             throw error
@@ -55,7 +58,8 @@ package enum PrivateFiles {
     package static func writeNew(_ bytes: [UInt8], to path: String) throws {
         let directory = (path as NSString).deletingLastPathComponent
         let name = (path as NSString).lastPathComponent
-        let temporary = (directory.isEmpty ? "." : directory) + "/.\(name).new-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        let temporary =
+            (directory.isEmpty ? "." : directory) + "/.\(name).new-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, fileMode)
         guard fd >= 0 else { throw FileSystemError(path: temporary, operation: "create", code: errno) }
         defer { unlink(temporary) }
@@ -66,8 +70,10 @@ package enum PrivateFiles {
         }
         guard link(temporary, path) == 0 else {
             let code = errno
-            throw FileSystemError(path: path, operation: "create", code: code,
-                                  advice: code == EEXIST ? "Something is there already and is never overwritten; choose a new path." : nil)
+            throw FileSystemError(
+                path: path, operation: "create", code: code,
+                advice: code == EEXIST ? "Something is there already and is never overwritten; choose a new path." : nil
+            )
         }
         try syncDirectory(directory.isEmpty ? "." : directory)
     }
@@ -143,8 +149,9 @@ package enum PrivateFiles {
         var info = stat()
         if stat(path, &info) == 0 {
             guard (info.st_mode & S_IFMT) == S_IFDIR else {
-                throw FileSystemError(path: path, operation: "create folder", code: ENOTDIR,
-                                      advice: "Choose a path that is not a file.")
+                throw FileSystemError(
+                    path: path, operation: "create folder", code: ENOTDIR,
+                    advice: "Choose a path that is not a file.")
             }
             try requirePrivate(path, isDirectory: true)
             return

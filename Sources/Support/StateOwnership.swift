@@ -1,11 +1,11 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Checks on the folders and files that hold tokenkeeper's state (the vault, the store, the job lock
@@ -26,7 +26,8 @@ package enum StateOwnership {
         var info = stat()
         guard stat(path, &info) == 0 else { throw FileSystemError(path: path, operation: "stat folder", code: errno) }
         guard (info.st_mode & S_IFMT) == S_IFDIR else {
-            throw FileSystemError(path: path, operation: "open folder", code: ENOTDIR, advice: "Give a folder for the state, not a file.")
+            throw FileSystemError(
+                path: path, operation: "open folder", code: ENOTDIR, advice: "Give a folder for the state, not a file.")
         }
         if info.st_uid != geteuid(), info.st_uid != 0 { throw ForeignOwnerError(path: path, owner: info.st_uid) }
         let mode = UInt32(info.st_mode) & 0o7777
@@ -49,8 +50,11 @@ package enum StateOwnership {
         var info = stat()
         guard fstat(descriptor, &info) == 0 else { throw FileSystemError(path: path, operation: "stat", code: errno) }
         guard (info.st_mode & S_IFMT) == S_IFREG, info.st_nlink == 1 else {
-            throw FileSystemError(path: path, operation: "open", code: EPERM,
-                                  advice: "It is not a plain file with one name (a device, or a hard link to another file): remove it, and check who can write its folder.")
+            throw FileSystemError(
+                path: path, operation: "open", code: EPERM,
+                advice:
+                    "It is not a plain file with one name (a device, or a hard link to another file): remove it, and check who can write its folder."
+            )
         }
         if info.st_uid != geteuid() { throw ForeignOwnerError(path: path, owner: info.st_uid) }
     }
@@ -68,7 +72,8 @@ package enum StateOwnership {
         var entry = passwd()
         var result: UnsafeMutablePointer<passwd>?
         var buffer = [CChar](repeating: 0, count: 4096)
-        guard getpwuid_r(uid, &entry, &buffer, buffer.count, &result) == 0, result != nil, let name = entry.pw_name else { return nil }
+        guard getpwuid_r(uid, &entry, &buffer, buffer.count, &result) == 0, result != nil, let name = entry.pw_name
+        else { return nil }
         return String(cString: name)
     }
 }
@@ -88,7 +93,8 @@ public struct ForeignOwnerError: ActionableError {
     public var item: String { path }
     public var problem: String {
         let runner = geteuid()
-        return "belongs to \(Self.describe(owner)), but tokenkeeper runs as \(Self.describe(runner)); files it wrote would belong to "
+        return
+            "belongs to \(Self.describe(owner)), but tokenkeeper runs as \(Self.describe(runner)); files it wrote would belong to "
             + "\(StateOwnership.userName(runner) ?? "uid \(runner)") and lock \(StateOwnership.userName(owner) ?? "uid \(owner)") out"
     }
     public var remedy: String {

@@ -11,15 +11,6 @@
 @_exported import Support
 @_exported import Vault
 
-
-
-
-
-
-
-
-
-
 // The product library `TokenKeeper`: one import for Swift callers (a web service using
 // `TokenAccess`, a tool driving the vault). Each layer is its own target so the compiler keeps the
 // layers apart (README "Project layout"); this file only re-exports their public API.

@@ -1,9 +1,9 @@
 import Foundation
+import Support
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
-import Support
 
 /// The vault's append-only audit log, `audit.log`: one JSON object per line with time, principal,
 /// operation, secret, version and outcome. It never holds a key or token value.

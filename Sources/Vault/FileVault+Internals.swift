@@ -1,17 +1,19 @@
+import Crypto
 import Foundation
+import Support
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
-import Crypto
-import Support
 
 /// Permission checks, auditing, locking and the secret files behind ``FileVault``'s operations.
 
 extension FileVault {
     /// Runs a read after checking `permission`; audits it unless the vault is read-only.
-    func reading<T>(_ operation: String, secret: String?, version: Int? = nil, permission: VaultPermission,
-                    _ body: () throws -> T) throws -> T {
+    func reading<T>(
+        _ operation: String, secret: String?, version: Int? = nil, permission: VaultPermission,
+        _ body: () throws -> T
+    ) throws -> T {
         if let secret { try SecretName.validate(secret) }
         try check([permission], operation: operation, secret: secret, version: version)
         do {
@@ -25,14 +27,18 @@ extension FileVault {
     }
 
     /// Runs a change after checking `permission`, holding the write locks, and audits it.
-    func mutating<T>(_ operation: String, secret: String?, version: Int? = nil, permission: VaultPermission,
-                     _ body: () throws -> T) throws -> T {
+    func mutating<T>(
+        _ operation: String, secret: String?, version: Int? = nil, permission: VaultPermission,
+        _ body: () throws -> T
+    ) throws -> T {
         try mutating(operation, secret: secret, version: version, permissions: [permission], body)
     }
 
     /// Runs a change that needs every permission in `permissions`.
-    func mutating<T>(_ operation: String, secret: String?, version: Int? = nil, permissions: Set<VaultPermission>,
-                     _ body: () throws -> T) throws -> T {
+    func mutating<T>(
+        _ operation: String, secret: String?, version: Int? = nil, permissions: Set<VaultPermission>,
+        _ body: () throws -> T
+    ) throws -> T {
         if let secret { try SecretName.validate(secret) }
         guard !isReadOnly else { throw VaultError.readOnly(operation: operation) }
         try check(permissions, operation: operation, secret: secret, version: version)
@@ -51,18 +57,23 @@ extension FileVault {
         let granted = Set(try loadPolicies().principals[principal] ?? [])
         if let missing = permissions.sorted().first(where: { !granted.contains($0) }) {
             try? auditIfWritable(operation, secret: secret, version: version, outcome: "denied", durably: true)
-            throw VaultError.permissionDenied(principal: principal, permission: missing, operation: operation, secret: secret)
+            throw VaultError.permissionDenied(
+                principal: principal, permission: missing, operation: operation, secret: secret)
         }
     }
 
     /// Audits an operation. Mutations and denied attempts are written `durably` (synced before this
     /// returns); reads are buffered and synced within a second (``AuditLog``).
     func audit(_ operation: String, secret: String?, version: Int?, outcome: String, durably: Bool = true) throws {
-        try auditLog.append(AuditLog.Entry(time: clock(), principal: principal, operation: operation, secret: secret,
-                                           version: version, outcome: outcome), durably: durably)
+        try auditLog.append(
+            AuditLog.Entry(
+                time: clock(), principal: principal, operation: operation, secret: secret,
+                version: version, outcome: outcome), durably: durably)
     }
 
-    private func auditIfWritable(_ operation: String, secret: String?, version: Int?, outcome: String, durably: Bool) throws {
+    private func auditIfWritable(_ operation: String, secret: String?, version: Int?, outcome: String, durably: Bool)
+        throws
+    {
         guard !isReadOnly else { return }
         try audit(operation, secret: secret, version: version, outcome: outcome, durably: durably)
     }
@@ -98,7 +109,9 @@ extension FileVault {
             // A damaged secret file harms its own secret's tokens only: an item failure, in every command.
             throw VaultError.corruptSecret(name: name, file: file, detail: detail)
         }
-        guard secret.name == name else { throw VaultError.corruptSecret(name: name, file: file, detail: "it holds secret '\(secret.name)'") }
+        guard secret.name == name else {
+            throw VaultError.corruptSecret(name: name, file: file, detail: "it holds secret '\(secret.name)'")
+        }
         return secret
     }
 
@@ -127,25 +140,31 @@ extension FileVault {
         let number = (file.versions.map(\.version).max() ?? 0) + 1
         let dataKey = try SymmetricKey.random()
         let wrapped = try dataKey.withUnsafeBytes { bytes in
-            try AESGCM.sealCombined(Array(bytes), key: masterKey.key, associatedData: Self.wrapBinding(secret: file.name, version: number))
+            try AESGCM.sealCombined(
+                Array(bytes), key: masterKey.key, associatedData: Self.wrapBinding(secret: file.name, version: number))
         }
-        file.versions.append(SecretFile.Version(version: number, createdAt: now, enabled: true, masterKeyId: keyID,
-                                                wrappedKey: Data(wrapped).base64EncodedString()))
+        file.versions.append(
+            SecretFile.Version(
+                version: number, createdAt: now, enabled: true, masterKeyId: keyID,
+                wrappedKey: Data(wrapped).base64EncodedString()))
         return SecretVersion(number: number, createdAt: now, enabled: true)
     }
 
     /// Unwraps a version's data key with the master key.
     func unwrap(_ entry: SecretFile.Version, secret: String) throws -> SymmetricKey {
         guard let wrapped = Data(base64Encoded: entry.wrappedKey).map(Array.init) else {
-            throw VaultError.corruptSecret(name: secret, file: secretPath(secret), detail: "version \(entry.version)'s wrapped key is not base64")
+            throw VaultError.corruptSecret(
+                name: secret, file: secretPath(secret), detail: "version \(entry.version)'s wrapped key is not base64")
         }
         do {
-            var bytes = try AESGCM.open(combined: wrapped, key: masterKey.key,
-                                        associatedData: Self.wrapBinding(secret: secret, version: entry.version))
+            var bytes = try AESGCM.open(
+                combined: wrapped, key: masterKey.key,
+                associatedData: Self.wrapBinding(secret: secret, version: entry.version))
             defer { wipe(&bytes) }
             return try SymmetricKey(bytes: bytes)
         } catch {
-            throw VaultError.corruptSecret(name: secret, file: secretPath(secret), detail: "version \(entry.version)'s wrapped key does not open")
+            throw VaultError.corruptSecret(
+                name: secret, file: secretPath(secret), detail: "version \(entry.version)'s wrapped key does not open")
         }
     }
 

@@ -1,10 +1,10 @@
+import Crypto
 import Foundation
+import Support
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
-import Crypto
-import Support
 
 /// `rekey`: rewrapping every data key under a new master key, crash-safe and resumable.
 ///
@@ -28,14 +28,17 @@ extension FileVault {
     ///   ``resumeRekey(at:oldMasterKey:newMasterKey:principal:clock:)``.
     public func rekey(to newMasterKey: MasterKey, afterEachFile: (Int) throws -> Void = { _ in }) throws {
         _ = try mutating("rekey", secret: nil, permissions: Set(VaultPermission.allCases)) {
-            try Self.performRekey(path: path, old: masterKey, new: newMasterKey, clock: clock, afterEachFile: afterEachFile)
+            try Self.performRekey(
+                path: path, old: masterKey, new: newMasterKey, clock: clock, afterEachFile: afterEachFile)
         }
     }
 
     /// Finishes a rekey that was interrupted: `oldMasterKey` is the key the vault had, `newMasterKey` the
     /// one the rekey was moving to. Needs every permission (checked with the policies under either key).
-    public static func resumeRekey(at path: String, oldMasterKey: MasterKey, newMasterKey: MasterKey, principal: String,
-                                   clock: @escaping @Sendable () -> Date = { Date() }) throws {
+    public static func resumeRekey(
+        at path: String, oldMasterKey: MasterKey, newMasterKey: MasterKey, principal: String,
+        clock: @escaping @Sendable () -> Date = { Date() }
+    ) throws {
         try requireVaultFolder(path)
         let oldID = try oldMasterKey.identifier, newID = try newMasterKey.identifier
         let macKeys = [oldID: try oldMasterKey.fileMACKey, newID: try newMasterKey.fileMACKey]
@@ -44,27 +47,37 @@ extension FileVault {
             throw VaultError.corrupt(file: journalPath, detail: "there is no interrupted rekey to resume")
         }
         let journal = try VaultFileCodec.read(RekeyJournal.self, from: journalPath, macKeys: macKeys).body
-        guard journal.oldMasterKeyId == oldID, journal.newMasterKeyId == newID else { throw VaultError.wrongMasterKey(vault: path) }
+        guard journal.oldMasterKeyId == oldID, journal.newMasterKeyId == newID else {
+            throw VaultError.wrongMasterKey(vault: path)
+        }
         let policies = try VaultFileCodec.read(PolicyFile.self, from: path + "/policies.json", macKeys: macKeys).body
         let granted = Set(policies.principals[principal] ?? [])
         if let missing = VaultPermission.allCases.first(where: { !granted.contains($0) }) {
-            throw VaultError.permissionDenied(principal: principal, permission: missing, operation: "rekey", secret: nil)
+            throw VaultError.permissionDenied(
+                principal: principal, permission: missing, operation: "rekey", secret: nil)
         }
         try performRekey(path: path, old: oldMasterKey, new: newMasterKey, clock: clock, afterEachFile: { _ in })
-        try AuditLog.at(path + "/audit.log").append(AuditLog.Entry(time: clock(), principal: principal, operation: "rekey (resumed)",
-                                                                  secret: nil, version: nil, outcome: "ok"), durably: true)
+        try AuditLog.at(path + "/audit.log").append(
+            AuditLog.Entry(
+                time: clock(), principal: principal, operation: "rekey (resumed)",
+                secret: nil, version: nil, outcome: "ok"), durably: true)
     }
 
-    private static func performRekey(path: String, old: MasterKey, new: MasterKey, clock: @escaping @Sendable () -> Date,
-                                     afterEachFile: (Int) throws -> Void) throws {
+    private static func performRekey(
+        path: String, old: MasterKey, new: MasterKey, clock: @escaping @Sendable () -> Date,
+        afterEachFile: (Int) throws -> Void
+    ) throws {
         let oldID = try old.identifier, newID = try new.identifier
         guard oldID != newID else { return }
         let newMAC = try new.fileMACKey
         let macKeys = [oldID: try old.fileMACKey, newID: newMAC]
         let journalPath = path + "/rekey.json"
-        try VaultFileCodec.write(RekeyJournal(oldMasterKeyId: oldID, newMasterKeyId: newID), to: journalPath, macKey: newMAC, keyID: newID)
+        try VaultFileCodec.write(
+            RekeyJournal(oldMasterKeyId: oldID, newMasterKeyId: newID), to: journalPath, macKey: newMAC, keyID: newID)
         let secretsFolder = path + "/secrets"
-        let names = try FileManager.default.contentsOfDirectory(atPath: secretsFolder).filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.sorted()
+        let names = try FileManager.default.contentsOfDirectory(atPath: secretsFolder).filter {
+            $0.hasSuffix(".json") && !$0.hasPrefix(".")
+        }.sorted()
         var rewritten = 0
         for name in names {
             let filePath = secretsFolder + "/" + name
@@ -72,18 +85,22 @@ extension FileVault {
             for index in file.versions.indices where file.versions[index].masterKeyId != newID {
                 let entry = file.versions[index]
                 guard let wrapped = Data(base64Encoded: entry.wrappedKey).map(Array.init) else {
-                    throw VaultError.corrupt(file: filePath, detail: "version \(entry.version)'s wrapped key is not base64")
+                    throw VaultError.corrupt(
+                        file: filePath, detail: "version \(entry.version)'s wrapped key is not base64")
                 }
                 let binding = wrapBinding(secret: file.name, version: entry.version)
                 var keyBytes: [UInt8]
                 do {
                     keyBytes = try AESGCM.open(combined: wrapped, key: old.key, associatedData: binding)
                 } catch {
-                    throw VaultError.corrupt(file: filePath, detail: "version \(entry.version)'s wrapped key does not open")
+                    throw VaultError.corrupt(
+                        file: filePath, detail: "version \(entry.version)'s wrapped key does not open")
                 }
                 defer { wipe(&keyBytes) }
-                file.versions[index].wrappedKey = Data(try AESGCM.sealCombined(keyBytes, key: new.key, associatedData: binding))
-                    .base64EncodedString()
+                file.versions[index].wrappedKey = Data(
+                    try AESGCM.sealCombined(keyBytes, key: new.key, associatedData: binding)
+                )
+                .base64EncodedString()
                 file.versions[index].masterKeyId = newID
             }
             try VaultFileCodec.write(file, to: filePath, macKey: newMAC, keyID: newID)
@@ -95,8 +112,9 @@ extension FileVault {
         var manifest = try VaultFileCodec.read(VaultManifest.self, from: path + "/vault.json", macKeys: macKeys).body
         manifest.masterKeyId = newID
         try VaultFileCodec.write(manifest, to: path + "/vault.json", macKey: newMAC, keyID: newID)
-        guard unlink(journalPath) == 0 else { throw FileSystemError(path: journalPath, operation: "unlink", code: errno) }
+        guard unlink(journalPath) == 0 else {
+            throw FileSystemError(path: journalPath, operation: "unlink", code: errno)
+        }
         try PrivateFiles.syncDirectory(path)
     }
 }
-

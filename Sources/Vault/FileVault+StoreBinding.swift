@@ -13,7 +13,9 @@ extension FileVault {
 
     /// Whether the vault holds any secret, live or soft-deleted (a vault without serves nothing yet).
     public func holdsSecrets() throws -> Bool {
-        try FileManager.default.contentsOfDirectory(atPath: path + "/secrets").contains { $0.hasSuffix(".json") && !$0.hasPrefix(".") }
+        try FileManager.default.contentsOfDirectory(atPath: path + "/secrets").contains {
+            $0.hasSuffix(".json") && !$0.hasPrefix(".")
+        }
     }
 
     /// Records `storeID` as the store this vault serves, and whether it has held tokens (which is never
@@ -37,8 +39,9 @@ extension FileVault {
                 throw VaultError.storeNotServed(vault: path, store: storeID, served: bound.storeID)
             }
             let same = manifest.store?.storeID == storeID
-            manifest.store = StoreBinding(storeID: storeID, heldTokens: heldTokens || (same && manifest.store!.heldTokens),
-                                          boundAt: same ? manifest.store!.boundAt : clock())
+            manifest.store = StoreBinding(
+                storeID: storeID, heldTokens: heldTokens || (same && manifest.store!.heldTokens),
+                boundAt: same ? manifest.store!.boundAt : clock())
             try VaultFileCodec.write(manifest, to: manifestPath, macKey: macKey, keyID: keyID)
         }
     }

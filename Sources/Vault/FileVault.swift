@@ -1,10 +1,10 @@
+import Crypto
 import Foundation
+import Support
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
-import Crypto
-import Support
 
 /// The local equivalent of Azure Key Vault: a folder of small files, each written atomically.
 ///
@@ -51,8 +51,10 @@ public final class FileVault: KeyVault, @unchecked Sendable {
     /// The format of the vault folder this build writes.
     static let format = 1
 
-    init(path: String, principal: String, readOnly: Bool, masterKey: MasterKey, manifest: VaultManifest,
-         clock: @escaping @Sendable () -> Date) throws {
+    init(
+        path: String, principal: String, readOnly: Bool, masterKey: MasterKey, manifest: VaultManifest,
+        clock: @escaping @Sendable () -> Date
+    ) throws {
         self.path = path
         self.principal = principal
         self.isReadOnly = readOnly
@@ -82,16 +84,21 @@ public final class FileVault: KeyVault, @unchecked Sendable {
 
     /// Creates a vault in a new or empty folder; `principal` gets every permission.
     /// - throws: ``VaultError/folderNotEmpty(path:)``, ``VaultError/invalidRetention(_:)``, file errors.
-    public static func initialize(at path: String, masterKey: MasterKey, principal: String, retentionDays: Int = 90,
-                                  clock: @escaping @Sendable () -> Date = { Date() }) throws -> FileVault {
+    public static func initialize(
+        at path: String, masterKey: MasterKey, principal: String, retentionDays: Int = 90,
+        clock: @escaping @Sendable () -> Date = { Date() }
+    ) throws -> FileVault {
         try checkInitializable(at: path, retentionDays: retentionDays)
         try PrivateFiles.createPrivateDirectory(path)
         try PrivateFiles.createPrivateDirectory(path + "/secrets")
         try PrivateFiles.writeAtomically([], to: path + "/write.lock")
-        let manifest = VaultManifest(format: format, createdAt: clock(), retentionDays: retentionDays, masterKeyId: try masterKey.identifier)
-        let vault = try FileVault(path: path, principal: principal, readOnly: false, masterKey: masterKey, manifest: manifest, clock: clock)
-        try VaultFileCodec.write(PolicyFile(principals: [principal: VaultPermission.allCases]), to: vault.policiesPath,
-                                 macKey: vault.macKey, keyID: vault.keyID)
+        let manifest = VaultManifest(
+            format: format, createdAt: clock(), retentionDays: retentionDays, masterKeyId: try masterKey.identifier)
+        let vault = try FileVault(
+            path: path, principal: principal, readOnly: false, masterKey: masterKey, manifest: manifest, clock: clock)
+        try VaultFileCodec.write(
+            PolicyFile(principals: [principal: VaultPermission.allCases]), to: vault.policiesPath,
+            macKey: vault.macKey, keyID: vault.keyID)
         try VaultFileCodec.write(manifest, to: vault.manifestPath, macKey: vault.macKey, keyID: vault.keyID)
         try vault.audit("init", secret: nil, version: nil, outcome: "ok")
         return vault
@@ -119,15 +126,23 @@ public final class FileVault: KeyVault, @unchecked Sendable {
     ///   a damaged `vault.json` or `policies.json` (a damaged secret file fails only its own secret, later),
     ///   ``InsecurePermissionsError`` for a folder or file readable by group or others, ``ForeignOwnerError``
     ///   for one that belongs to another user.
-    public static func open(at path: String, masterKey: MasterKey, principal: String, readOnly: Bool = false,
-                            clock: @escaping @Sendable () -> Date = { Date() }) throws -> FileVault {
+    public static func open(
+        at path: String, masterKey: MasterKey, principal: String, readOnly: Bool = false,
+        clock: @escaping @Sendable () -> Date = { Date() }
+    ) throws -> FileVault {
         try requireVaultFolder(path)
         guard !PrivateFiles.exists(path + "/rekey.json") else { throw VaultError.rekeyInterrupted(vault: path) }
         let manifestPath = path + "/vault.json"
-        guard try VaultFileCodec.keyID(of: manifestPath) == masterKey.identifier else { throw VaultError.wrongMasterKey(vault: path) }
-        let manifest = try VaultFileCodec.read(VaultManifest.self, from: manifestPath,
-                                               macKeys: [try masterKey.identifier: try masterKey.fileMACKey]).body
-        let vault = try FileVault(path: path, principal: principal, readOnly: readOnly, masterKey: masterKey, manifest: manifest, clock: clock)
+        guard try VaultFileCodec.keyID(of: manifestPath) == masterKey.identifier else {
+            throw VaultError.wrongMasterKey(vault: path)
+        }
+        let manifest = try VaultFileCodec.read(
+            VaultManifest.self, from: manifestPath,
+            macKeys: [try masterKey.identifier: try masterKey.fileMACKey]
+        ).body
+        let vault = try FileVault(
+            path: path, principal: principal, readOnly: readOnly, masterKey: masterKey, manifest: manifest, clock: clock
+        )
         // The policies guard every call: a damaged policy file stops every command here, with the same exit code.
         _ = try vault.loadPolicies()
         return vault
@@ -182,8 +197,9 @@ public final class FileVault: KeyVault, @unchecked Sendable {
     public func secrets() throws -> [SecretSummary] {
         try reading("list secrets", secret: nil, permission: .list) {
             try allSecretFiles().filter { $0.deleted == nil }.map {
-                SecretSummary(name: $0.name, createdAt: $0.createdAt, latestVersion: $0.versions.last?.version ?? 0,
-                              versionCount: $0.versions.count)
+                SecretSummary(
+                    name: $0.name, createdAt: $0.createdAt, latestVersion: $0.versions.last?.version ?? 0,
+                    versionCount: $0.versions.count)
             }
         }
     }
@@ -194,7 +210,9 @@ public final class FileVault: KeyVault, @unchecked Sendable {
 
     public func versions(of name: String) throws -> [SecretVersion] {
         try reading("list versions", secret: name, permission: .list) {
-            try loadLiveSecret(name).versions.map { SecretVersion(number: $0.version, createdAt: $0.createdAt, enabled: $0.enabled) }
+            try loadLiveSecret(name).versions.map {
+                SecretVersion(number: $0.version, createdAt: $0.createdAt, enabled: $0.enabled)
+            }
         }
     }
 
@@ -224,7 +242,9 @@ public final class FileVault: KeyVault, @unchecked Sendable {
             guard let index = file.versions.firstIndex(where: { $0.version == version }) else {
                 throw VaultError.versionNotFound(secret: secret, version: version)
             }
-            guard version != file.versions.last?.version else { throw VaultError.latestVersion(secret: secret, version: version) }
+            guard version != file.versions.last?.version else {
+                throw VaultError.latestVersion(secret: secret, version: version)
+            }
             guard file.versions[index].enabled else { return }
             file.versions[index].enabled = false
             try saveSecret(file)
@@ -239,7 +259,8 @@ public final class FileVault: KeyVault, @unchecked Sendable {
                 throw VaultError.versionNotFound(secret: secret, version: version)
             }
             guard version != file.versions.last?.version else {
-                throw VaultError.versionNotPurgeable(secret: secret, version: version, reason: "it is the latest version")
+                throw VaultError.versionNotPurgeable(
+                    secret: secret, version: version, reason: "it is the latest version")
             }
             guard !file.versions[index].enabled else {
                 throw VaultError.versionNotPurgeable(secret: secret, version: version, reason: "it is still enabled")
@@ -254,7 +275,8 @@ public final class FileVault: KeyVault, @unchecked Sendable {
             var file = try loadSecret(name)
             guard file.deleted == nil else { throw VaultError.secretDeleted(name) }
             let now = clock()
-            file.deleted = SecretFile.Deletion(deletedAt: now, scheduledPurgeAt: now.addingTimeInterval(TimeInterval(retentionDays) * 86_400))
+            file.deleted = SecretFile.Deletion(
+                deletedAt: now, scheduledPurgeAt: now.addingTimeInterval(TimeInterval(retentionDays) * 86_400))
             try saveSecret(file)
         }
     }
@@ -272,7 +294,9 @@ public final class FileVault: KeyVault, @unchecked Sendable {
         try mutating("purge secret", secret: name, permission: .purge) {
             let file = try loadSecret(name)
             guard file.deleted != nil else { throw VaultError.secretNotDeleted(name) }
-            guard unlink(secretPath(name)) == 0 else { throw FileSystemError(path: secretPath(name), operation: "unlink", code: errno) }
+            guard unlink(secretPath(name)) == 0 else {
+                throw FileSystemError(path: secretPath(name), operation: "unlink", code: errno)
+            }
             try PrivateFiles.syncDirectory(path + "/secrets")
         }
     }
@@ -280,7 +304,9 @@ public final class FileVault: KeyVault, @unchecked Sendable {
     public func deletedSecrets() throws -> [DeletedSecret] {
         try reading("list deleted secrets", secret: nil, permission: .list) {
             try allSecretFiles().compactMap { file in
-                file.deleted.map { DeletedSecret(name: file.name, deletedAt: $0.deletedAt, scheduledPurgeAt: $0.scheduledPurgeAt) }
+                file.deleted.map {
+                    DeletedSecret(name: file.name, deletedAt: $0.deletedAt, scheduledPurgeAt: $0.scheduledPurgeAt)
+                }
             }
         }
     }
@@ -330,7 +356,8 @@ public final class FileVault: KeyVault, @unchecked Sendable {
         guard !isReadOnly else { throw VaultError.readOnly(operation: operation) }
         let overdue = try reading(operation, secret: nil, permission: .purge) {
             let now = clock()
-            return try allSecretFiles().filter { file in file.deleted.map { $0.scheduledPurgeAt <= now } ?? false }.map(\.name)
+            return try allSecretFiles().filter { file in file.deleted.map { $0.scheduledPurgeAt <= now } ?? false }.map(
+                \.name)
         }
         for name in overdue { try purgeSecret(name) }
         return overdue

@@ -1,5 +1,5 @@
-import Foundation
 import Crypto
+import Foundation
 
 /// A key vault as tokenkeeper uses it: one secret per tenant with ordered, immutable versions, each a
 /// 256-bit data key; access policies; soft delete. ``FileVault`` is the local implementation; the

@@ -1,5 +1,5 @@
-import Foundation
 import Crypto
+import Foundation
 import Support
 
 extension MasterKey {
@@ -21,7 +21,8 @@ extension MasterKey {
     /// - throws: ``MasterKeyOptionError`` naming the option, never the value.
     public static func refuseKeyAsPath(_ path: String, option: String) throws {
         guard looksLikeAKey(path) else { return }
-        throw MasterKeyOptionError(option: option, cause: MasterKeyError(source: option, problem: "is a key"), valueLooksLikeAKey: true)
+        throw MasterKeyOptionError(
+            option: option, cause: MasterKeyError(source: option, problem: "is a key"), valueLooksLikeAKey: true)
     }
 
     /// Whether `text` is what a master key looks like: base64 for 32 bytes.
@@ -48,9 +49,11 @@ public struct MasterKeyOptionError: ActionableError {
         case let error as FileSystemError where error.operation == "stat" || error.operation == "open":
             problem = "the file it names cannot be opened: \(SystemErrorText.describe(error.code)) \(hidden)"
         case let error as FileSystemError:
-            problem = "the file it names cannot be read: \(error.operation) failed: \(SystemErrorText.describe(error.code)) \(hidden)"
+            problem =
+                "the file it names cannot be read: \(error.operation) failed: \(SystemErrorText.describe(error.code)) \(hidden)"
         case let error as InsecurePermissionsError:
-            problem = "the file it names has permissions 0\(String(error.foundMode, radix: 8)), so group or others can read it; "
+            problem =
+                "the file it names has permissions 0\(String(error.foundMode, radix: 8)), so group or others can read it; "
                 + "like ssh, tokenkeeper refuses such a key file (run `chmod 600` on it)"
         case let error as MasterKeyError:
             problem = "the file it names \(error.problem); it must hold the base64 master key (32 bytes)"

@@ -1,5 +1,5 @@
-import Foundation
 import Crypto
+import Foundation
 import Support
 
 /// The 32-byte key that wraps every data key in the vault. It is never stored next to the vault:
@@ -18,7 +18,8 @@ public struct MasterKey: Sendable {
     /// Reads a base64 key (surrounding white space ignored).
     /// - throws: ``MasterKeyError`` when the text is not base64 or not 32 bytes; the message never shows the text.
     public init(base64 text: String, source: String = "TOKENKEEPER_MASTER_KEY") throws {
-        guard var bytes = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)).map(Array.init) else {
+        guard var bytes = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)).map(Array.init)
+        else {
             throw MasterKeyError(source: source, problem: "is not base64")
         }
         defer { wipe(&bytes) }
@@ -43,8 +44,10 @@ public struct MasterKey: Sendable {
     var identifier: String {
         get throws {
             try key.withUnsafeBytes { bytes in
-                Hex.encode(try HKDF.sha256(inputKey: Array(bytes), salt: [], info: Array("tokenkeeper master key id v1".utf8),
-                                           outputByteCount: 16))
+                Hex.encode(
+                    try HKDF.sha256(
+                        inputKey: Array(bytes), salt: [], info: Array("tokenkeeper master key id v1".utf8),
+                        outputByteCount: 16))
             }
         }
     }
@@ -53,8 +56,10 @@ public struct MasterKey: Sendable {
     var fileMACKey: SymmetricKey {
         get throws {
             try key.withUnsafeBytes { bytes in
-                try SymmetricKey(bytes: HKDF.sha256(inputKey: Array(bytes), salt: [], info: Array("tokenkeeper vault file mac v1".utf8),
-                                                    outputByteCount: 32))
+                try SymmetricKey(
+                    bytes: HKDF.sha256(
+                        inputKey: Array(bytes), salt: [], info: Array("tokenkeeper vault file mac v1".utf8),
+                        outputByteCount: 32))
             }
         }
     }

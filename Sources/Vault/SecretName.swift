@@ -5,9 +5,11 @@ public enum SecretName {
 
     /// Whether `name` follows the rule.
     public static func isValid(_ name: String) -> Bool {
-        (1...127).contains(name.utf8.count) && name.utf8.allSatisfy { byte in
-            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x2D
-        }
+        (1...127).contains(name.utf8.count)
+            && name.utf8.allSatisfy { byte in
+                (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                    || byte == 0x2D
+            }
     }
 
     /// Refuses a name that does not follow the rule.

@@ -1,15 +1,5 @@
 import Support
 
-
-
-
-
-
-
-
-
-
-
 /// Why a vault operation failed. Never carries a key or token value.
 
 public enum VaultError: ActionableError, Equatable {
@@ -58,11 +48,14 @@ public enum VaultError: ActionableError, Equatable {
         case .wrongMasterKey(let vault), .rekeyInterrupted(let vault): vault
         case .corrupt(let file, _), .corruptSecret(_, let file, _): file
         case .storeNotServed(let vault, _, _): vault
-        case .permissionDenied(let principal, _, _, let secret): secret.map { "secret \($0)" } ?? "principal \(principal)"
+        case .permissionDenied(let principal, _, _, let secret):
+            secret.map { "secret \($0)" } ?? "principal \(principal)"
         case .invalidSecretName(let name), .secretNotFound(let name), .secretExists(let name), .secretDeleted(let name),
-             .secretNotDeleted(let name): "secret \(name)"
+            .secretNotDeleted(let name):
+            "secret \(name)"
         case .versionNotFound(let secret, let version), .versionDisabled(let secret, let version),
-             .versionNotPurgeable(let secret, let version, _), .latestVersion(let secret, let version): "secret \(secret) version \(version)"
+            .versionNotPurgeable(let secret, let version, _), .latestVersion(let secret, let version):
+            "secret \(secret) version \(version)"
         case .notAVault(let path), .folderNotEmpty(let path): path
         case .readOnly(let operation): operation
         case .invalidRetention: "retention"
@@ -97,15 +90,18 @@ public enum VaultError: ActionableError, Equatable {
 
     public var remedy: String {
         switch self {
-        case .wrongMasterKey: "Give the master key that `tokenkeeper vault init` printed for this vault (TOKENKEEPER_MASTER_KEY or --master-key-file)."
+        case .wrongMasterKey:
+            "Give the master key that `tokenkeeper vault init` printed for this vault (TOKENKEEPER_MASTER_KEY or --master-key-file)."
         case .corrupt, .corruptSecret: "Restore the vault folder from a backup; do not edit vault files by hand."
-        case .storeNotServed: "Give the store this vault serves (restore it if it is missing); see `tokenkeeper state init --help`."
+        case .storeNotServed:
+            "Give the store this vault serves (restore it if it is missing); see `tokenkeeper state init --help`."
         case .permissionDenied(let principal, let permission, _, _):
             "Ask a vault administrator to run `tokenkeeper vault policy set \(principal) --permissions \(permission.rawValue),...`."
         case .invalidSecretName: "Use a tenant id (a GUID) or another name of letters, digits and dashes."
         case .secretNotFound: "Check the name with `tokenkeeper vault secret list` (or `deleted`)."
         case .secretExists: "Add a version with `tokenkeeper vault secret rotate` instead."
-        case .secretDeleted(let name): "Recover it with `tokenkeeper vault secret recover \(name)` if the deletion was a mistake."
+        case .secretDeleted(let name):
+            "Recover it with `tokenkeeper vault secret recover \(name)` if the deletion was a mistake."
         case .secretNotDeleted: "Delete it first with `tokenkeeper vault secret delete`."
         case .versionNotFound(let secret, _): "List versions with `tokenkeeper vault secret versions \(secret)`."
         case .versionDisabled: "Use the latest enabled version."
@@ -113,9 +109,11 @@ public enum VaultError: ActionableError, Equatable {
         case .notAVault: "Create one with `tokenkeeper vault init`, or check --vault."
         case .folderNotEmpty: "Choose a new or empty folder."
         case .readOnly: "Run without --dry-run to make changes."
-        case .rekeyInterrupted: "Finish it: `tokenkeeper vault rekey --new-master-key-file NEW_KEY_FILE` with the old key as the master key."
+        case .rekeyInterrupted:
+            "Finish it: `tokenkeeper vault rekey --new-master-key-file NEW_KEY_FILE` with the old key as the master key."
         case .invalidRetention: "Give --retention-days between 7 and 90."
-        case .latestVersion(let secret, _): "Add a newer version first with `tokenkeeper vault secret rotate \(secret)`."
+        case .latestVersion(let secret, _):
+            "Add a newer version first with `tokenkeeper vault secret rotate \(secret)`."
         }
     }
 
@@ -125,7 +123,8 @@ public enum VaultError: ActionableError, Equatable {
         case .corruptSecret: .itemsFailed
         case .invalidSecretName, .folderNotEmpty, .invalidRetention, .readOnly: .usage
         case .permissionDenied, .secretNotFound, .secretExists, .secretDeleted, .secretNotDeleted, .versionNotFound,
-             .versionDisabled, .versionNotPurgeable, .latestVersion: .itemsFailed
+            .versionDisabled, .versionNotPurgeable, .latestVersion:
+            .itemsFailed
         }
     }
 }

@@ -1,5 +1,5 @@
-import Foundation
 import Crypto
+import Foundation
 import Support
 
 /// Reads and writes vault files: one line of JSON, then a trailer line
@@ -36,14 +36,17 @@ enum VaultFileCodec {
     /// Writes `body` to `path` with a trailer made with `macKey` of master key `keyID`.
     static func write<Body: Encodable>(_ body: Body, to path: String, macKey: SymmetricKey, keyID: String) throws {
         let json = Array(try encoder.encode(body))
-        let trailer = "#tokenkeeper sha256=\(SHA256.hexDigest(json)) mac=\(Hex.encode(try HMAC.sha256(key: macKey, data: json))) key=\(keyID)"
+        let trailer =
+            "#tokenkeeper sha256=\(SHA256.hexDigest(json)) mac=\(Hex.encode(try HMAC.sha256(key: macKey, data: json))) key=\(keyID)"
         try PrivateFiles.writeAtomically(json + [0x0A] + Array(trailer.utf8) + [0x0A], to: path)
     }
 
     /// Reads `path`, checking permissions, the checksum and the MAC.
     /// - Parameter macKeys: the MAC keys of the master keys allowed to have written the file, by key id.
     /// - throws: ``VaultError/corrupt(file:detail:)`` for damage or tampering, ``InsecurePermissionsError``.
-    static func read<Body: Decodable>(_ type: Body.Type, from path: String, macKeys: [String: SymmetricKey]) throws -> Contents<Body> {
+    static func read<Body: Decodable>(_ type: Body.Type, from path: String, macKeys: [String: SymmetricKey]) throws
+        -> Contents<Body>
+    {
         let (json, checksum, mac, keyID) = try split(path)
         guard SHA256.hexDigest(json) == checksum else {
             throw VaultError.corrupt(file: path, detail: "its checksum does not match (damaged on disk)")
@@ -73,14 +76,18 @@ enum VaultFileCodec {
     private static func split(_ path: String) throws -> (json: [UInt8], checksum: String, mac: String, keyID: String) {
         let bytes = try PrivateFiles.readPrivate(path)
         let lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: true)
-        guard lines.count == 2 else { throw VaultError.corrupt(file: path, detail: "it does not have a body and a trailer line") }
+        guard lines.count == 2 else {
+            throw VaultError.corrupt(file: path, detail: "it does not have a body and a trailer line")
+        }
         let fields = String(decoding: lines[1], as: UTF8.self).split(separator: " ")
         var values: [String: String] = [:]
         for field in fields.dropFirst() {
             let parts = field.split(separator: "=", maxSplits: 1)
             if parts.count == 2 { values[String(parts[0])] = String(parts[1]) }
         }
-        guard fields.first == "#tokenkeeper", let checksum = values["sha256"], let mac = values["mac"], let keyID = values["key"] else {
+        guard fields.first == "#tokenkeeper", let checksum = values["sha256"], let mac = values["mac"],
+            let keyID = values["key"]
+        else {
             throw VaultError.corrupt(file: path, detail: "its trailer line is damaged")
         }
         return (Array(lines[0]), checksum, mac, keyID)

@@ -1,12 +1,12 @@
 import Foundation
+import TokenKeeper
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
-import TokenKeeper
 
 /// Token use through the library (`TokenAccess`, as a web service calls it) against the project's
 /// identity provider (Tests/IdentityProvider/idp.py on 127.0.0.1): latency per call (p50, p99) and this
@@ -49,8 +49,9 @@ struct AccessBenchmark {
         let idp = try BenchIdentityProvider(python: options.python, script: options.identityProvider)
         defer { idp.stop() }
         let loadBefore = Self.loadAverage()
-        print("token access benchmark: \(users) users, \(options.accessTasks) concurrent tasks, \(options.accessRounds) rounds, "
-              + "\(ProcessInfo.processInfo.activeProcessorCount) cores, load average \(loadBefore)")
+        print(
+            "token access benchmark: \(users) users, \(options.accessTasks) concurrent tasks, \(options.accessRounds) rounds, "
+                + "\(ProcessInfo.processInfo.activeProcessorCount) cores, load average \(loadBefore)")
         let masterKey = try MasterKey.generate()
         let keys = try await seed(users, in: folder, masterKey: masterKey, idp: idp)
         let spec = try writeSpec(in: folder, idp: idp)
@@ -61,16 +62,18 @@ struct AccessBenchmark {
         var warm: [Round] = []
         for _ in 0..<options.accessRounds {
             // Cold: every call redeems (forceRefresh), as every call did before access tokens were cached.
-            cold.append(try await measure(keys: keys, calls: keys.count) { key in
-                let grant = try await access.accessToken(for: key, forceRefresh: true)
-                guard !grant.fromCache else { throw BenchError("a forced refresh came from the cache") }
-            })
+            cold.append(
+                try await measure(keys: keys, calls: keys.count) { key in
+                    let grant = try await access.accessToken(for: key, forceRefresh: true)
+                    guard !grant.fromCache else { throw BenchError("a forced refresh came from the cache") }
+                })
             print(Self.describe("cold (redeem)", cold.last!))
             // Warm: every user's token is cached now (the cold round redeemed each one).
-            warm.append(try await measure(keys: keys, calls: options.warmCalls) { key in
-                let grant = try await access.accessToken(for: key)
-                guard grant.fromCache else { throw BenchError("a warm call for \(key) redeemed") }
-            })
+            warm.append(
+                try await measure(keys: keys, calls: options.warmCalls) { key in
+                    let grant = try await access.accessToken(for: key)
+                    guard grant.fromCache else { throw BenchError("a warm call for \(key) redeemed") }
+                })
             print(Self.describe("warm (cache hit)", warm.last!))
         }
         // Concurrent callers of one user on an empty cache (a new TokenAccess): one redemption.
@@ -82,8 +85,9 @@ struct AccessBenchmark {
             try await group.waitForAll()
         }
         let redemptions = try await idp.redemptions() - before
-        let figures = Figures(users: users, tasks: options.accessTasks, cold: cold, warm: warm, concurrentCallersOfOneUser: callers,
-                              redemptionsForThem: redemptions, loadAverageBefore: loadBefore, loadAverageAfter: Self.loadAverage())
+        let figures = Figures(
+            users: users, tasks: options.accessTasks, cold: cold, warm: warm, concurrentCallersOfOneUser: callers,
+            redemptionsForThem: redemptions, loadAverageBefore: loadBefore, loadAverageAfter: Self.loadAverage())
         print(Self.summary(figures))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -95,7 +99,9 @@ struct AccessBenchmark {
     /// Runs `calls` calls of `body` spread over `options.accessTasks` concurrent tasks (task t takes
     /// calls t, t + tasks, ...; call i uses key i mod keys.count) and returns their latency percentiles
     /// and this process's CPU time per call.
-    private func measure(keys: [TokenKey], calls: Int, _ body: @escaping @Sendable (TokenKey) async throws -> Void) async throws -> Round {
+    private func measure(keys: [TokenKey], calls: Int, _ body: @escaping @Sendable (TokenKey) async throws -> Void)
+        async throws -> Round
+    {
         let tasks = options.accessTasks
         let cpuBefore = Self.cpuSeconds()
         let started = ContinuousClock.now
@@ -118,9 +124,11 @@ struct AccessBenchmark {
         }
         let wall = ContinuousClock.now - started
         let cpu = Self.cpuSeconds() - cpuBefore
-        return Round(calls: latencies.count, p50Milliseconds: Self.percentile(latencies, 0.50),
-                     p99Milliseconds: Self.percentile(latencies, 0.99), cpuMillisecondsPerCall: cpu * 1_000 / Double(latencies.count),
-                     wallSeconds: Self.milliseconds(wall) / 1_000)
+        return Round(
+            calls: latencies.count, p50Milliseconds: Self.percentile(latencies, 0.50),
+            p99Milliseconds: Self.percentile(latencies, 0.99),
+            cpuMillisecondsPerCall: cpu * 1_000 / Double(latencies.count),
+            wallSeconds: Self.milliseconds(wall) / 1_000)
     }
 
     static func percentile(_ sorted: [Double], _ fraction: Double) -> Double {
@@ -153,21 +161,30 @@ struct AccessBenchmark {
     }
 
     static func describe(_ label: String, _ round: Round) -> String {
-        String(format: "  %@ %6d calls: p50 %8.3f ms, p99 %8.3f ms, CPU %7.3f ms/call, %6.2f s",
-               label.padding(toLength: 16, withPad: " ", startingAt: 0), round.calls, round.p50Milliseconds, round.p99Milliseconds,
-               round.cpuMillisecondsPerCall, round.wallSeconds)
+        String(
+            format: "  %@ %6d calls: p50 %8.3f ms, p99 %8.3f ms, CPU %7.3f ms/call, %6.2f s",
+            label.padding(toLength: 16, withPad: " ", startingAt: 0), round.calls, round.p50Milliseconds,
+            round.p99Milliseconds,
+            round.cpuMillisecondsPerCall, round.wallSeconds)
     }
 
     static func summary(_ figures: Figures) -> String {
-        var lines = ["", "medians of \(figures.cold.count) rounds (load average before \(figures.loadAverageBefore), after \(figures.loadAverageAfter)):"]
-        for (label, rounds) in [("cold (redeem)", figures.cold), ("warm (cache hit)", figures.warm)] where !rounds.isEmpty {
-            lines.append(String(format: "  %@ p50 %8.3f ms, p99 %8.3f ms, CPU %7.3f ms/call",
-                                label.padding(toLength: 16, withPad: " ", startingAt: 0), median(rounds.map(\.p50Milliseconds)),
-                                median(rounds.map(\.p99Milliseconds)), median(rounds.map(\.cpuMillisecondsPerCall))))
+        var lines = [
+            "",
+            "medians of \(figures.cold.count) rounds (load average before \(figures.loadAverageBefore), after \(figures.loadAverageAfter)):",
+        ]
+        for (label, rounds) in [("cold (redeem)", figures.cold), ("warm (cache hit)", figures.warm)]
+        where !rounds.isEmpty {
+            lines.append(
+                String(
+                    format: "  %@ p50 %8.3f ms, p99 %8.3f ms, CPU %7.3f ms/call",
+                    label.padding(toLength: 16, withPad: " ", startingAt: 0), median(rounds.map(\.p50Milliseconds)),
+                    median(rounds.map(\.p99Milliseconds)), median(rounds.map(\.cpuMillisecondsPerCall))))
         }
         if figures.concurrentCallersOfOneUser > 0 {
-            lines.append("  \(figures.concurrentCallersOfOneUser) concurrent callers of one user, empty cache: "
-                         + "\(figures.redemptionsForThem) redemption(s) at the provider")
+            lines.append(
+                "  \(figures.concurrentCallersOfOneUser) concurrent callers of one user, empty cache: "
+                    + "\(figures.redemptionsForThem) redemption(s) at the provider")
         }
         return lines.joined(separator: "\n")
     }
@@ -175,10 +192,13 @@ struct AccessBenchmark {
     // MARK: - Setup
 
     /// Signs `users` users in at the provider (over 10 tenants) and stores their refresh tokens.
-    private func seed(_ users: Int, in folder: String, masterKey: MasterKey, idp: BenchIdentityProvider) async throws -> [TokenKey] {
+    private func seed(_ users: Int, in folder: String, masterKey: MasterKey, idp: BenchIdentityProvider) async throws
+        -> [TokenKey]
+    {
         _ = try FileVault.initialize(at: folder + "/vault", masterKey: masterKey, principal: "bench")
-        let custodian = TokenCustodian(vault: try FileVault.open(at: folder + "/vault", masterKey: masterKey, principal: "bench"),
-                                       store: try SQLiteTokenStore(path: folder + "/tokens.db"))
+        let custodian = TokenCustodian(
+            vault: try FileVault.open(at: folder + "/vault", masterKey: masterKey, principal: "bench"),
+            store: try SQLiteTokenStore(path: folder + "/tokens.db"))
         var keys: [TokenKey] = []
         let tenants = (0..<10).map { "tenant-\($0)" }
         for tenant in tenants {
@@ -196,7 +216,8 @@ struct AccessBenchmark {
 
     private func writeSpec(in folder: String, idp: BenchIdentityProvider) throws -> JobSpec {
         let path = folder + "/access.yml"
-        try Data("""
+        try Data(
+            """
             version: 1
             name: access-bench
             principal: bench
@@ -216,7 +237,8 @@ struct AccessBenchmark {
               - name: refresh-tokens
                 kind: refresh
                 provider: local
-            """.utf8).write(to: URL(fileURLWithPath: path))
+            """.utf8
+        ).write(to: URL(fileURLWithPath: path))
         return try JobSpec.load(path: path)
     }
 }

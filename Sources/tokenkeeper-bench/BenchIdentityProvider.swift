@@ -1,9 +1,10 @@
 import Foundation
+
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The project's identity provider (Tests/IdentityProvider/idp.py), started by the token use and refresh
@@ -19,7 +20,9 @@ final class BenchIdentityProvider: @unchecked Sendable {
         clientSecret = "bench-" + UUID().uuidString
         process.executableURL = URL(fileURLWithPath: python)
         process.arguments = [script, "--port", "0"]
-        process.environment = ProcessInfo.processInfo.environment.merging(["IDP_CLIENT_SECRET": clientSecret]) { _, new in new }
+        process.environment = ProcessInfo.processInfo.environment.merging(["IDP_CLIENT_SECRET": clientSecret]) {
+            _, new in new
+        }
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
@@ -34,7 +37,9 @@ final class BenchIdentityProvider: @unchecked Sendable {
         guard let range = text.range(of: "http://127.0.0.1:[0-9]+", options: .regularExpression) else {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
-            throw BenchError("the identity provider (\(python) \(script)) did not start within 30 s: \(text.prefix(300)); run scripts/setup")
+            throw BenchError(
+                "the identity provider (\(python) \(script)) did not start within 30 s: \(text.prefix(300)); run scripts/setup"
+            )
         }
         baseURL = String(text[range])
     }
@@ -49,7 +54,8 @@ final class BenchIdentityProvider: @unchecked Sendable {
     /// CPU seconds (user + system) the provider has used so far, from /proc; nil where there is no /proc.
     func cpuSeconds() -> Double? {
         guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return nil }
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
         // Fields after the command name: state is field 3, utime and stime are fields 14 and 15.
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
@@ -58,7 +64,10 @@ final class BenchIdentityProvider: @unchecked Sendable {
 
     /// Sign-ins of `users` in `tenant`: their refresh tokens.
     func signIn(tenant: String, users: [String]) async throws -> [String] {
-        guard let tokens = try await admin("admin/signin", ["tenant": tenant, "users": users])["refresh_tokens"] as? [String] else {
+        guard
+            let tokens = try await admin("admin/signin", ["tenant": tenant, "users": users])["refresh_tokens"]
+                as? [String]
+        else {
             throw BenchError("the identity provider returned no refresh tokens")
         }
         return tokens
@@ -66,7 +75,9 @@ final class BenchIdentityProvider: @unchecked Sendable {
 
     /// How many refresh tokens the provider has redeemed so far.
     func redemptions() async throws -> Int {
-        guard let count = try await admin("admin/stats")["redemptions"] as? Int else { throw BenchError("no redemption count from the provider") }
+        guard let count = try await admin("admin/stats")["redemptions"] as? Int else {
+            throw BenchError("no redemption count from the provider")
+        }
         return count
     }
 

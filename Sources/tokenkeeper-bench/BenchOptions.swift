@@ -72,7 +72,10 @@ struct BenchOptions {
         """
 
     init(arguments: [String]) throws {
-        tokenkeeper = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tokenkeeper").path
+        tokenkeeper =
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+                "tokenkeeper"
+            ).path
         var rest = arguments[...]
         func value(_ name: String) throws -> String {
             guard let next = rest.popFirst() else { throw BenchUsage("\(name) needs a value", isHelp: false) }
@@ -86,7 +89,8 @@ struct BenchOptions {
         }
         while let argument = rest.popFirst() {
             switch argument {
-            case "--tokens": sizes = try value(argument).split(separator: ",").map { try number("--tokens", String($0)) }
+            case "--tokens":
+                sizes = try value(argument).split(separator: ",").map { try number("--tokens", String($0)) }
             case "--tenants": tenants = try number(argument, try value(argument))
             case "--token-bytes": tokenBytes = try number(argument, try value(argument))
             case "--dir": directory = try value(argument)

@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A child process run to completion with its wall time, CPU time and peak resident memory.
@@ -26,7 +26,9 @@ struct MeasuredProcess {
     /// Runs `arguments[0]` with `arguments[1...]` and `environment` added, capturing standard output
     /// (standard error passes through, so progress and errors stay visible). With `timeout`, GNU time
     /// (and so the child) is killed with SIGKILL after that many seconds, and the call throws.
-    static func run(_ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval? = nil) throws -> MeasuredProcess {
+    static func run(_ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval? = nil) throws
+        -> MeasuredProcess
+    {
         let memoryReport = NSTemporaryDirectory() + "/tokenkeeper-bench-rss-\(getpid())"
         defer { unlink(memoryReport) }
         let arguments = [timer, "-f", "%U %S %M", "-o", memoryReport] + arguments
@@ -50,7 +52,9 @@ struct MeasuredProcess {
         close(pipe[1])
         guard code == 0 else {
             close(pipe[0])
-            throw BenchError("cannot start \(arguments[0]): \(String(decoding: Array(UnsafeBufferPointer(start: strerror(code), count: strlen(strerror(code)))).map { UInt8(bitPattern: $0) }, as: UTF8.self))")
+            throw BenchError(
+                "cannot start \(arguments[0]): \(String(decoding: Array(UnsafeBufferPointer(start: strerror(code), count: strlen(strerror(code)))).map { UInt8(bitPattern: $0) }, as: UTF8.self))"
+            )
         }
         let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
         if let timeout { DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog) }
@@ -71,12 +75,17 @@ struct MeasuredProcess {
         }
         // GNU time writes "Command exited with non-zero status N" first when the command fails; the figures are last.
         let report = (try? String(contentsOfFile: memoryReport, encoding: .utf8)) ?? ""
-        let figures = report.split(separator: "\n").last.map { $0.split(separator: " ").compactMap { Double($0) } } ?? []
+        let figures =
+            report.split(separator: "\n").last.map { $0.split(separator: " ").compactMap { Double($0) } } ?? []
         guard figures.count == 3 else {
-            throw BenchError("\(timer) reported no CPU time and peak memory for \(arguments[5]) (exit \(exit)); install GNU time (apt-get install time)")
+            throw BenchError(
+                "\(timer) reported no CPU time and peak memory for \(arguments[5]) (exit \(exit)); install GNU time (apt-get install time)"
+            )
         }
-        return MeasuredProcess(status: exit, seconds: seconds, peakRSSMiB: figures[2] / 1024, userSeconds: figures[0], systemSeconds: figures[1],
-                               output: String(decoding: output, as: UTF8.self))
+        return MeasuredProcess(
+            status: exit, seconds: seconds, peakRSSMiB: figures[2] / 1024, userSeconds: figures[0],
+            systemSeconds: figures[1],
+            output: String(decoding: output, as: UTF8.self))
     }
 
     /// GNU time, which scripts/bench installs.

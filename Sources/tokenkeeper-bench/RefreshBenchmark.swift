@@ -1,9 +1,9 @@
 import Foundation
+import TokenKeeper
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
-import TokenKeeper
 
 /// Times a refresh stage of the real `tokenkeeper run` against the project's own identity provider
 /// (Tests/IdentityProvider/idp.py: Authlib, rotating refresh tokens with reuse detection) on 127.0.0.1.
@@ -42,14 +42,16 @@ struct RefreshBenchmark {
         defer { if !options.keep { try? FileManager.default.removeItem(atPath: folder) } }
         let provider = try BenchIdentityProvider(python: options.python, script: options.identityProvider)
         defer { provider.stop() }
-        print("tokenkeeper refresh benchmark: \(tokens) tokens over \(tenants) tenants, concurrency \(options.concurrency), "
-              + "identity provider \(provider.baseURL) (\(ProcessInfo.processInfo.activeProcessorCount) cores)")
+        print(
+            "tokenkeeper refresh benchmark: \(tokens) tokens over \(tenants) tenants, concurrency \(options.concurrency), "
+                + "identity provider \(provider.baseURL) (\(ProcessInfo.processInfo.activeProcessorCount) cores)")
         fflush(nil)  // the header before the run's own output
 
         let masterKey = try MasterKey.generate()
         let seedSeconds = try await seed(tenants: tenants, in: folder, masterKey: masterKey, provider: provider)
         let spec = folder + "/refresh.yml"
-        try Data("""
+        try Data(
+            """
             version: 1
             name: bench
             principal: bench
@@ -76,25 +78,33 @@ struct RefreshBenchmark {
                 lease: 5m
             report:
               json: ./reports/bench.json
-            """.utf8).write(to: URL(fileURLWithPath: spec))
-        let environment = ["TOKENKEEPER_MASTER_KEY": masterKey.base64, "IDP_CLIENT_SECRET": provider.clientSecret, "CI": "true"]
+            """.utf8
+        ).write(to: URL(fileURLWithPath: spec))
+        let environment = [
+            "TOKENKEEPER_MASTER_KEY": masterKey.base64, "IDP_CLIENT_SECRET": provider.clientSecret, "CI": "true",
+        ]
         let providerCPUBefore = provider.cpuSeconds()
-        let run = try MeasuredProcess.run([options.tokenkeeper, "run", spec], environment: environment,
-                                          timeout: 60 + 0.02 * Double(tokens))
+        let run = try MeasuredProcess.run(
+            [options.tokenkeeper, "run", spec], environment: environment,
+            timeout: 60 + 0.02 * Double(tokens))
         let providerCPU = provider.cpuSeconds().flatMap { after in providerCPUBefore.map { after - $0 } }
         guard run.status == 0 else { throw BenchError("the refresh run exited \(run.status)") }
         let report = try JSONReportWriter.read(Data(contentsOf: URL(fileURLWithPath: folder + "/reports/bench.json")))
         let stage = report.stages[0]
         let refreshed = stage.counts.first { $0.name == "tokens_refreshed" }?.value ?? 0
-        guard refreshed == tokens else { throw BenchError("the run refreshed \(refreshed) of \(tokens) tokens: \(stage.summary)") }
+        guard refreshed == tokens else {
+            throw BenchError("the run refreshed \(refreshed) of \(tokens) tokens: \(stage.summary)")
+        }
         let stats = try await provider.admin("admin/stats")
         guard (stats["reuse_detected"] as? Int) == 0, (stats["redemptions"] as? Int) == tokens else {
-            throw BenchError("the identity provider saw \(stats["redemptions"] ?? "?") redemptions of \(tokens) and "
-                             + "\(stats["reuse_detected"] ?? "?") reused tokens")
+            throw BenchError(
+                "the identity provider saw \(stats["redemptions"] ?? "?") redemptions of \(tokens) and "
+                    + "\(stats["reuse_detected"] ?? "?") reused tokens")
         }
         let cpu = run.userSeconds + run.systemSeconds
         let figures = Figures(
-            tokens: tokens, tenants: tenants, concurrency: options.concurrency, seedSeconds: seedSeconds, processSeconds: run.seconds,
+            tokens: tokens, tenants: tenants, concurrency: options.concurrency, seedSeconds: seedSeconds,
+            processSeconds: run.seconds,
             stageSeconds: stage.duration, tokensPerSecond: Double(tokens) / stage.duration,
             tokenkeeperCPUMillisecondsPerRefresh: cpu * 1000 / Double(tokens), tokenkeeperUserSeconds: run.userSeconds,
             tokenkeeperSystemSeconds: run.systemSeconds, peakRSSMiB: run.peakRSSMiB,
@@ -106,11 +116,15 @@ struct RefreshBenchmark {
     }
 
     static func describe(_ f: Figures) -> String {
-        var lines = ["", "N = \(f.tokens)  (seeded in \(String(format: "%.1f", f.seedSeconds)) s)",
-                     String(format: "  tokenkeeper refresh: %8.0f tokens/s  (stage %.2f s, process %.2f s), peak RSS %.1f MiB",
-                            f.tokensPerSecond, f.stageSeconds, f.processSeconds, f.peakRSSMiB),
-                     String(format: "  tokenkeeper CPU:     %8.3f ms per refresh  (user %.2f s, system %.2f s)",
-                            f.tokenkeeperCPUMillisecondsPerRefresh, f.tokenkeeperUserSeconds, f.tokenkeeperSystemSeconds)]
+        var lines = [
+            "", "N = \(f.tokens)  (seeded in \(String(format: "%.1f", f.seedSeconds)) s)",
+            String(
+                format: "  tokenkeeper refresh: %8.0f tokens/s  (stage %.2f s, process %.2f s), peak RSS %.1f MiB",
+                f.tokensPerSecond, f.stageSeconds, f.processSeconds, f.peakRSSMiB),
+            String(
+                format: "  tokenkeeper CPU:     %8.3f ms per refresh  (user %.2f s, system %.2f s)",
+                f.tokenkeeperCPUMillisecondsPerRefresh, f.tokenkeeperUserSeconds, f.tokenkeeperSystemSeconds),
+        ]
         if let idp = f.identityProviderCPUMillisecondsPerRefresh {
             lines.append(String(format: "  identity provider:   %8.3f ms CPU per refresh", idp))
         }
@@ -119,7 +133,9 @@ struct RefreshBenchmark {
 
     /// Creates the vault and store, signs every user in at the provider and stores their refresh tokens
     /// as refreshed 8 days ago (so `refresh_after: 7d` makes every one due).
-    private func seed(tenants: Int, in folder: String, masterKey: MasterKey, provider: BenchIdentityProvider) async throws -> Double {
+    private func seed(tenants: Int, in folder: String, masterKey: MasterKey, provider: BenchIdentityProvider)
+        async throws -> Double
+    {
         let started = Date()
         let past = Date().addingTimeInterval(-8 * 86_400)
         _ = try FileVault.initialize(at: folder + "/vault", masterKey: masterKey, principal: "bench", clock: { past })
@@ -128,16 +144,24 @@ struct RefreshBenchmark {
         for tenant in 0..<tenants {
             let name = String(format: "tenant-%04d", tenant)
             let users = stride(from: tenant, to: tokens, by: tenants).map { String(format: "user-%07d", $0) }
-            for chunk in stride(from: 0, to: users.count, by: 1_000).map({ Array(users[$0..<min($0 + 1_000, users.count)]) }) {
+            for chunk in stride(from: 0, to: users.count, by: 1_000).map({
+                Array(users[$0..<min($0 + 1_000, users.count)])
+            }) {
                 let answer = try await provider.admin("admin/signin", ["tenant": name, "users": chunk])
-                guard let refreshTokens = answer["refresh_tokens"] as? [String], refreshTokens.count == chunk.count else {
-                    throw BenchError("the identity provider signed in \((answer["refresh_tokens"] as? [Any])?.count ?? 0) of \(chunk.count) users")
+                guard let refreshTokens = answer["refresh_tokens"] as? [String], refreshTokens.count == chunk.count
+                else {
+                    throw BenchError(
+                        "the identity provider signed in \((answer["refresh_tokens"] as? [Any])?.count ?? 0) of \(chunk.count) users"
+                    )
                 }
                 var batch: [StoredToken] = []
                 for (user, token) in zip(chunk, refreshTokens) {
                     let key = TokenKey(tenant: name, user: user, provider: "local")
                     let (version, sealed) = try custodian.seal(SecretText(token), for: key, secret: name)
-                    batch.append(StoredToken(key: key, secretName: name, keyVersion: version, sealedToken: sealed, issuedAt: past, updatedAt: past))
+                    batch.append(
+                        StoredToken(
+                            key: key, secretName: name, keyVersion: version, sealedToken: sealed, issuedAt: past,
+                            updatedAt: past))
                 }
                 try custodian.store.insertBatch(batch)
             }

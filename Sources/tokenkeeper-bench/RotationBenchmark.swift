@@ -39,12 +39,15 @@ struct RotationBenchmark {
             runOptions.writesReports = false
             let started = Date()
             let report = try await JobRunner(spec: try JobSpec.load(path: spec), options: runOptions).run()
-            print("in-process run: \(report.stages.map(\.summary).joined(separator: "; ")) in \(Date().timeIntervalSince(started)) s")
+            print(
+                "in-process run: \(report.stages.map(\.summary).joined(separator: "; ")) in \(Date().timeIntervalSince(started)) s"
+            )
             return
         }
         var all: [Figures] = []
-        print("tokenkeeper rotation benchmark: \(options.tenants ?? 100) tenants, \(options.tokenBytes)-byte tokens, "
-              + "\(ProcessInfo.processInfo.activeProcessorCount) cores")
+        print(
+            "tokenkeeper rotation benchmark: \(options.tenants ?? 100) tenants, \(options.tokenBytes)-byte tokens, "
+                + "\(ProcessInfo.processInfo.activeProcessorCount) cores")
         for size in options.sizes {
             let figures = try measure(size)
             all.append(figures)
@@ -56,16 +59,22 @@ struct RotationBenchmark {
     }
 
     static func describe(_ f: Figures) -> String {
-        var lines = ["", "N = \(f.tokens)  (seeded in \(String(format: "%.1f", f.seedSeconds)) s)",
-                     String(format: "  tokenkeeper rotate: %10.0f tokens/s  (stage %.2f s, process %.2f s), peak RSS %.1f MiB",
-                            f.rotateTokensPerSecond, f.rotateStageSeconds, f.rotateProcessSeconds, f.rotatePeakRSSMiB),
-                     String(format: "  tokenkeeper no-op:  %.3f s, peak RSS %.1f MiB", f.noopSeconds, f.noopPeakRSSMiB)]
+        var lines = [
+            "", "N = \(f.tokens)  (seeded in \(String(format: "%.1f", f.seedSeconds)) s)",
+            String(
+                format: "  tokenkeeper rotate: %10.0f tokens/s  (stage %.2f s, process %.2f s), peak RSS %.1f MiB",
+                f.rotateTokensPerSecond, f.rotateStageSeconds, f.rotateProcessSeconds, f.rotatePeakRSSMiB),
+            String(format: "  tokenkeeper no-op:  %.3f s, peak RSS %.1f MiB", f.noopSeconds, f.noopPeakRSSMiB),
+        ]
         if let python = f.pythonRewrapRowsPerSecond, let ratio = f.ratio {
-            lines.append(String(format: "  python baseline:    %10.0f rows/s, peak RSS %.1f MiB", python, f.pythonPeakRSSMiB ?? 0))
+            lines.append(
+                String(
+                    format: "  python baseline:    %10.0f rows/s, peak RSS %.1f MiB", python, f.pythonPeakRSSMiB ?? 0))
             lines.append(String(format: "  ratio tokenkeeper / python: %.2fx", ratio))
         }
         if let c = f.cRewrapRowsPerSecond, let ratio = f.ratioToC {
-            lines.append(String(format: "  plain C reference:  %10.0f rows/s, peak RSS %.1f MiB", c, f.cPeakRSSMiB ?? 0))
+            lines.append(
+                String(format: "  plain C reference:  %10.0f rows/s, peak RSS %.1f MiB", c, f.cPeakRSSMiB ?? 0))
             lines.append(String(format: "  ratio tokenkeeper / C: %.2fx", ratio))
         }
         return lines.joined(separator: "\n")
@@ -79,7 +88,8 @@ struct RotationBenchmark {
         let masterKey = try MasterKey.generate()
         let seedSeconds = try seed(size, in: folder, masterKey: masterKey)
         let spec = folder + "/rotate.yml"
-        try Data("""
+        try Data(
+            """
             version: 1
             name: bench
             principal: bench
@@ -96,10 +106,13 @@ struct RotationBenchmark {
                 keep_versions: 1
             report:
               json: ./reports/bench.json
-            """.utf8).write(to: URL(fileURLWithPath: spec))
+            """.utf8
+        ).write(to: URL(fileURLWithPath: spec))
         let environment = ["TOKENKEEPER_MASTER_KEY": masterKey.base64, "CI": "true"]
         if options.seedOnly {
-            print("seeded \(size) tokens in \(folder); run: TOKENKEEPER_MASTER_KEY=\(masterKey.base64) tokenkeeper run \(spec)")
+            print(
+                "seeded \(size) tokens in \(folder); run: TOKENKEEPER_MASTER_KEY=\(masterKey.base64) tokenkeeper run \(spec)"
+            )
             throw BenchUsage("stopped after seeding (--seed-only)", isHelp: true)
         }
         let rotate = try MeasuredProcess.run([options.tokenkeeper, "run", spec], environment: environment)
@@ -109,23 +122,32 @@ struct RotationBenchmark {
         let rewrapped = stage.counts.first { $0.name == "tokens_rewrapped" }?.value ?? 0
         guard rewrapped == size else { throw BenchError("the rotation rewrapped \(rewrapped) of \(size) tokens") }
         let noop = try MeasuredProcess.run([options.tokenkeeper, "run", spec], environment: environment)
-        let noopReport = try JSONReportWriter.read(Data(contentsOf: URL(fileURLWithPath: folder + "/reports/bench.json")))
-        guard noop.status == 0, noopReport.stages[0].counts.first(where: { $0.name == "tokens_rewrapped" }) == nil else {
+        let noopReport = try JSONReportWriter.read(
+            Data(contentsOf: URL(fileURLWithPath: folder + "/reports/bench.json")))
+        guard noop.status == 0, noopReport.stages[0].counts.first(where: { $0.name == "tokens_rewrapped" }) == nil
+        else {
             throw BenchError("the second run was not a no-op")
         }
         try verifySample(folder: folder, masterKey: masterKey)
-        var figures = Figures(tokens: size, seedSeconds: seedSeconds, rotateProcessSeconds: rotate.seconds,
-                              rotateStageSeconds: stage.duration, rotateTokensPerSecond: Double(size) / stage.duration,
-                              rotatePeakRSSMiB: rotate.peakRSSMiB, noopSeconds: noop.seconds, noopPeakRSSMiB: noop.peakRSSMiB)
+        var figures = Figures(
+            tokens: size, seedSeconds: seedSeconds, rotateProcessSeconds: rotate.seconds,
+            rotateStageSeconds: stage.duration, rotateTokensPerSecond: Double(size) / stage.duration,
+            rotatePeakRSSMiB: rotate.peakRSSMiB, noopSeconds: noop.seconds, noopPeakRSSMiB: noop.peakRSSMiB)
         if !options.skipBaseline {
             try? FileManager.default.removeItem(atPath: folder + "/tokens.db")
             let table = folder + "/python.db"
-            let seeded = try MeasuredProcess.run([options.python, options.baseline, "--mode", "seed-only", "--rows", String(size), "--db", table])
+            let seeded = try MeasuredProcess.run([
+                options.python, options.baseline, "--mode", "seed-only", "--rows", String(size), "--db", table,
+            ])
             guard seeded.status == 0 else {
-                throw BenchError("the Python baseline could not seed (exit \(seeded.status)); is `cryptography` installed for \(options.python)?")
+                throw BenchError(
+                    "the Python baseline could not seed (exit \(seeded.status)); is `cryptography` installed for \(options.python)?"
+                )
             }
             if options.cReference != nil { try FileManager.default.copyItem(atPath: table, toPath: folder + "/c.db") }
-            let python = try Self.rewrap([options.python, options.baseline, "--mode", "rewrap-only", "--db", table, "--json"], name: "the Python baseline")
+            let python = try Self.rewrap(
+                [options.python, options.baseline, "--mode", "rewrap-only", "--db", table, "--json"],
+                name: "the Python baseline")
             figures.pythonRewrapRowsPerSecond = python.rate
             figures.pythonPeakRSSMiB = python.peakRSSMiB
             figures.ratio = figures.rotateTokensPerSecond / python.rate
@@ -144,8 +166,8 @@ struct RotationBenchmark {
     private static func rewrap(_ arguments: [String], name: String) throws -> (rate: Double, peakRSSMiB: Double) {
         let run = try MeasuredProcess.run(arguments)
         guard run.status == 0, let line = run.output.split(separator: "\n").last,
-              let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-              let rate = json["rewrap_rows_per_s"] as? Double ?? (json["rewrap_rows_per_s"] as? Int).map(Double.init)
+            let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+            let rate = json["rewrap_rows_per_s"] as? Double ?? (json["rewrap_rows_per_s"] as? Int).map(Double.init)
         else { throw BenchError("\(name) failed (exit \(run.status)): \(run.output.suffix(300))") }
         return (rate, run.peakRSSMiB)
     }
@@ -156,17 +178,24 @@ struct RotationBenchmark {
         let past = Date().addingTimeInterval(-40 * 86_400)
         _ = try FileVault.initialize(at: folder + "/vault", masterKey: masterKey, principal: "bench", clock: { past })
         let vault = try FileVault.open(at: folder + "/vault", masterKey: masterKey, principal: "bench", clock: { past })
-        let store = try StateBinding.openStore(at: folder + "/tokens.db", vault: vault, source: .create(replacing: false))
+        let store = try StateBinding.openStore(
+            at: folder + "/tokens.db", vault: vault, source: .create(replacing: false))
         let custodian = TokenCustodian(vault: vault, store: store)
         let tenants = (0..<(options.tenants ?? 100)).map { _ in UUID().uuidString.lowercased() }
         var batch: [StoredToken] = []
         batch.reserveCapacity(1_000)
         for index in 0..<size {
-            let key = TokenKey(tenant: tenants[index % tenants.count], user: UUID().uuidString.lowercased(), provider: "entra")
-            let token = SecretText(String(Data(try SecureRandom.bytes(options.tokenBytes * 3 / 4)).base64EncodedString().prefix(options.tokenBytes)))
+            let key = TokenKey(
+                tenant: tenants[index % tenants.count], user: UUID().uuidString.lowercased(), provider: "entra")
+            let token = SecretText(
+                String(
+                    Data(try SecureRandom.bytes(options.tokenBytes * 3 / 4)).base64EncodedString().prefix(
+                        options.tokenBytes)))
             let (version, sealed) = try custodian.seal(token, for: key, secret: TokenCustodian.secretName(for: key))
-            batch.append(StoredToken(key: key, secretName: key.tenant, keyVersion: version, sealedToken: sealed, issuedAt: past,
-                                     expiresAt: nil, updatedAt: past))
+            batch.append(
+                StoredToken(
+                    key: key, secretName: key.tenant, keyVersion: version, sealedToken: sealed, issuedAt: past,
+                    expiresAt: nil, updatedAt: past))
             if batch.count == 1_000 || index == size - 1 {
                 try custodian.store.insertBatch(batch)
                 batch.removeAll(keepingCapacity: true)

@@ -1,15 +1,5 @@
 import CLI
 
-
-
-
-
-
-
-
-
-
-
 /// The `tokenkeeper` executable: everything but the process entry lives in the TokenKeeper library.
 
 @main

@@ -23,15 +23,21 @@ package enum JobCommands {
         var warnings: [String] = []
         for stage in spec.stages {
             if case .revoke(let options) = stage.options, let file = options.usersFile, !PrivateFiles.exists(file) {
-                warnings.append("stage \(stage.name): users_file \(file) does not exist yet; the stage will fail until it does")
+                warnings.append(
+                    "stage \(stage.name): users_file \(file) does not exist yet; the stage will fail until it does")
             }
-            if case .rotate(let options) = stage.options, case .file(let file) = options.tenants, !PrivateFiles.exists(file) {
-                warnings.append("stage \(stage.name): tenants file \(file) does not exist yet; the stage will fail until it does")
+            if case .rotate(let options) = stage.options, case .file(let file) = options.tenants,
+                !PrivateFiles.exists(file)
+            {
+                warnings.append(
+                    "stage \(stage.name): tenants file \(file) does not exist yet; the stage will fail until it does")
             }
         }
         for warning in warnings { invocation.console.err("warning: \(warning)") }
         let stages = spec.stages.map { "\($0.name) (\($0.kind.rawValue))" }.joined(separator: ", ")
-        invocation.console.out("\(invocation.positionals[0]): valid: job \(spec.name), \(CountText.of(spec.stages.count, "stage")): \(stages)")
+        invocation.console.out(
+            "\(invocation.positionals[0]): valid: job \(spec.name), \(CountText.of(spec.stages.count, "stage")): \(stages)"
+        )
         return .success
     }
 
@@ -41,7 +47,8 @@ package enum JobCommands {
     ]
 
     static let plan = Command(
-        "plan", abstract: "Show what a run would do, changing nothing (the dry run for people).", usage: "SPEC [--stage NAME]",
+        "plan", abstract: "Show what a run would do, changing nothing (the dry run for people).",
+        usage: "SPEC [--stage NAME]",
         discussion: """
             Opens the vault and the store read-only (both stay byte-identical) and prints, per stage, what a run would
             do: counts, then the first items. Needs the master key (the spec's master_key reference) to read the vault.
@@ -90,24 +97,29 @@ package enum JobCommands {
         let console = invocation.console
         let runner = JobRunner(spec: spec, options: options, progress: ProgressMeter(console: console))
         let stages = try runner.selectedStages()
-        console.err("tokenkeeper: job \(spec.name)\(options.dryRun ? " (dry run)" : ""): \(CountText.of(stages.count, "stage"))"
-                    + (options.stage == nil ? "" : " of \(spec.stages.count)"))
+        console.err(
+            "tokenkeeper: job \(spec.name)\(options.dryRun ? " (dry run)" : ""): \(CountText.of(stages.count, "stage"))"
+                + (options.stage == nil ? "" : " of \(spec.stages.count)"))
         let report = try await runner.run()
         let failed = report.stages.reduce(0) { $0 + $1.tally.failed + $1.tally.errored }
         let files = ReportFiles.resolve(spec.report, job: spec.name, directory: options.reportDirectory).all
-        console.out("run \(report.runID): \(failed == 0 ? "passed" : "\(CountText.of(failed, "failed case")) (see the report)")"
-                    + (files.isEmpty ? "" : "; reports: \(files.joined(separator: ", "))"))
+        console.out(
+            "run \(report.runID): \(failed == 0 ? "passed" : "\(CountText.of(failed, "failed case")) (see the report)")"
+                + (files.isEmpty ? "" : "; reports: \(files.joined(separator: ", "))"))
         return report.exitStatus
     }
 
     /// The options `plan` and `run` share.
     static func runOptions(_ invocation: Invocation) throws -> RunOptions {
-        var options = RunOptions(defaultPrincipal: invocation.globals.principalIfKnown, environment: invocation.globals.environment)
+        var options = RunOptions(
+            defaultPrincipal: invocation.globals.principalIfKnown, environment: invocation.globals.environment)
         options.stage = invocation.value("stage")
         options.masterKeyFile = invocation.globals.masterKeyFile
         if let text = invocation.value("lock-timeout") {
             guard let seconds = DurationText.seconds(text) else {
-                throw UsageError(command: invocation.path, problem: "--lock-timeout '\(text)' is not a duration", remedy: "\(DurationText.hint).")
+                throw UsageError(
+                    command: invocation.path, problem: "--lock-timeout '\(text)' is not a duration",
+                    remedy: "\(DurationText.hint).")
             }
             options.lockTimeout = seconds
         }
@@ -125,14 +137,17 @@ package enum PlanText {
             lines.append("stage \(stage.name) (\(stage.kind)): \(stage.summary)")
             let changes = stage.cases.filter { $0.status != .passed || $0.message.hasPrefix("would") }
             for item in changes.prefix(itemsPerStage) {
-                let marker = switch item.status {
-                case .passed: "  - "
-                case .skipped: "  ~ "
-                case .failed, .errored: "  ! "
-                }
+                let marker =
+                    switch item.status {
+                    case .passed: "  - "
+                    case .skipped: "  ~ "
+                    case .failed, .errored: "  ! "
+                    }
                 lines.append(marker + item.name + ": " + item.message)
             }
-            if changes.count > itemsPerStage { lines.append("  … and \(CountText.number(changes.count - itemsPerStage)) more") }
+            if changes.count > itemsPerStage {
+                lines.append("  … and \(CountText.number(changes.count - itemsPerStage)) more")
+            }
             if changes.isEmpty { lines.append("  nothing to do") }
         }
         return lines

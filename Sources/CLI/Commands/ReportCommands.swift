@@ -7,22 +7,25 @@ import Support
 package enum ReportCommands {
     /// The `report` group.
     package static var group: Command {
-        Command("report", abstract: "Review JUnit reports: what a run did, and what changed between two runs.",
-                discussion: """
-                    Both commands read tokenkeeper's own reports and any other JUnit XML file (Ant format), with a
-                    streaming parser: a report of 100,000 testcases is read in well under a second. Reading takes time linear
-                    in the file's size: a file with an element of more than 256 attributes, or with a DOCTYPE, is refused.
-                    """,
-                subcommands: [show, diff])
+        Command(
+            "report", abstract: "Review JUnit reports: what a run did, and what changed between two runs.",
+            discussion: """
+                Both commands read tokenkeeper's own reports and any other JUnit XML file (Ant format), with a
+                streaming parser: a report of 100,000 testcases is read in well under a second. Reading takes time linear
+                in the file's size: a file with an element of more than 256 attributes, or with a DOCTYPE, is refused.
+                """,
+            subcommands: [show, diff])
     }
 
     static let formatOption = OptionSpec.value("format", "FORMAT", "text (default), markdown or json.")
-    static let itemsOption = OptionSpec.value("items", "N", "How many items to list per failure type or list (default 20).")
+    static let itemsOption = OptionSpec.value(
+        "items", "N", "How many items to list per failure type or list (default 20).")
 
     static let show = Command(
         "show", abstract: "Per run and stage: passed, failed and skipped counts, failures by type, durations.",
         usage: "FILE... [--format text|markdown|json] [--items N]",
-        discussion: "Reads one or more JUnit reports and prints each run's stages with their counts, then the failed items grouped by type.",
+        discussion:
+            "Reads one or more JUnit reports and prints each run's stages with their counts, then the failed items grouped by type.",
         options: [formatOption, itemsOption], positionals: 1...10_000
     ) { invocation in
         let format = try invocation.choice("format", ["text", "markdown", "json"], default: "text")

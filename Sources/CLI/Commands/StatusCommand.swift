@@ -1,5 +1,5 @@
-import Foundation
 import Custody
+import Foundation
 import Report
 import Runner
 import Spec
@@ -11,7 +11,9 @@ import Vault
 
 package enum StatusCommand {
     static let command = Command(
-        "status", abstract: "Per tenant: key version and age, tokens per key version, tokens by status, and what the next job would do.",
+        "status",
+        abstract:
+            "Per tenant: key version and age, tokens per key version, tokens by status, and what the next job would do.",
         usage: "[--spec JOB.yml] [--format text|json]",
         discussion: """
             Reads the vault and the store read-only (nothing changes, not even the audit log) and prints one block per
@@ -21,8 +23,11 @@ package enum StatusCommand {
             Needs the list permission. Works on state mounted read-only. Exit code 1 when a tenant's tokens are sealed
             with a secret the vault does not have (not_found: restore the secret, or revoke the tenant).
             """,
-        options: [.value("spec", "JOB.yml", "Take vault, store and master key from this job spec and show its plan per tenant."),
-                  .value("format", "FORMAT", "text (default) or json.")]
+        options: [
+            .value(
+                "spec", "JOB.yml", "Take vault, store and master key from this job spec and show its plan per tenant."),
+            .value("format", "FORMAT", "text (default) or json."),
+        ]
     ) { invocation in
         let format = try invocation.choice("format", ["text", "json"], default: "text")
         var plans: [String: [String]] = [:]
@@ -47,10 +52,12 @@ package enum StatusCommand {
                 invocation.console.err("status: \(error.description)")
                 invocation.console.err("status: showing the state without the next job's plan")
             }
-            let masterKey = try options.masterKeyFile.map { try MasterKey(fileNamedBy: "--master-key-file", path: $0) }
+            let masterKey =
+                try options.masterKeyFile.map { try MasterKey(fileNamedBy: "--master-key-file", path: $0) }
                 ?? spec.loadMasterKey(environment: options.environment)
-            let state = try JobState.open(spec: spec, masterKey: masterKey, principal: try options.principal(for: spec),
-                                          readOnly: true)
+            let state = try JobState.open(
+                spec: spec, masterKey: masterKey, principal: try options.principal(for: spec),
+                readOnly: true)
             vault = state.vault
             store = state.store
         } else {
@@ -75,15 +82,22 @@ package enum StatusCommand {
         var lines: [String] = []
         for status in statuses {
             var key = status.problem == nil ? "secret \(status.secret)" : "secret MISSING"
-            if let version = status.latestVersion, let age = status.keyAgeDays { key = "key version \(version), \(age) d old" }
+            if let version = status.latestVersion, let age = status.keyAgeDays {
+                key = "key version \(version), \(age) d old"
+            }
             lines.append("\(status.tenant): \(key)")
-            let rows = status.tokensByVersion.sorted { $0.key < $1.key }.map { "\($0.key) \(CountText.number($0.value))" }
+            let rows = status.tokensByVersion.sorted { $0.key < $1.key }.map {
+                "\($0.key) \(CountText.number($0.value))"
+            }
             lines.append("  tokens per key version: \(rows.isEmpty ? "none" : rows.joined(separator: ", "))")
-            let tokens = ["active", "needs_reauth", "revoked"].map { "\($0) \(CountText.number(status.tokensByStatus[$0] ?? 0))" }
+            let tokens = ["active", "needs_reauth", "revoked"].map {
+                "\($0) \(CountText.number(status.tokensByStatus[$0] ?? 0))"
+            }
             lines.append("  tokens: \(tokens.joined(separator: ", "))")
             lines.append("  oldest refresh: \(status.oldestRefresh.map(DateText.timestamp) ?? "none")")
             if withPlans {
-                lines.append("  next job: \(status.nextJob.isEmpty ? "nothing" : status.nextJob.joined(separator: "; "))")
+                lines.append(
+                    "  next job: \(status.nextJob.isEmpty ? "nothing" : status.nextJob.joined(separator: "; "))")
             }
         }
         return lines

@@ -1,5 +1,5 @@
-import Foundation
 import Access
+import Foundation
 import Spec
 import Store
 import Support
@@ -7,11 +7,13 @@ import Support
 /// `tokenkeeper token access` and `token obo`: token use, the path a web service takes.
 
 package enum TokenAccessCommands {
-    static let specOption = OptionSpec.value("spec", "JOB.yml", "The job spec: the provider's settings, the vault and the store come from it.")
+    static let specOption = OptionSpec.value(
+        "spec", "JOB.yml", "The job spec: the provider's settings, the vault and the store come from it.")
 
     static let access = Command(
         "access", abstract: "Redeem a stored refresh token (on every call) and print the access token (never stored).",
-        usage: "--spec JOB.yml --tenant T --user U --provider NAME [--scope S] [--refresh] [--format json|headers|auth-me]",
+        usage:
+            "--spec JOB.yml --tenant T --user U --provider NAME [--scope S] [--refresh] [--format json|headers|auth-me]",
         discussion: """
             Opens the stored refresh token, redeems it at the provider for an access token, commits any rotated refresh
             token at once, and prints the access token: as JSON (default), as App Service token store headers
@@ -28,7 +30,9 @@ package enum TokenAccessCommands {
             """,
         options: [specOption] + TokenCommands.keyOptions + [
             .value("scope", "SCOPE", "The scope to ask for (default: the provider's scope in the spec)."),
-            .flag("refresh", "Redeem even when an access token is cached (as /.auth/refresh; this command always redeems)."),
+            .flag(
+                "refresh",
+                "Redeem even when an access token is cached (as /.auth/refresh; this command always redeems)."),
             .value("format", "FORMAT", "json (default), headers or auth-me."),
         ]
     ) { invocation in
@@ -36,10 +40,13 @@ package enum TokenAccessCommands {
         let spec = try JobSpec.load(path: try invocation.required("spec"))
         try SpecStateOptions.check(invocation, against: spec)
         // One call per process: nothing to keep an access token for.
-        let access = try TokenAccess(spec: spec, principal: spec.principal ?? invocation.globals.principal, environment: invocation.globals.environment,
-                                     caching: .disabled)
-        let grant = try await access.accessToken(for: try TokenCommands.key(invocation), scope: invocation.value("scope"),
-                                                 forceRefresh: invocation.flag("refresh"))
+        let access = try TokenAccess(
+            spec: spec, principal: spec.principal ?? invocation.globals.principal,
+            environment: invocation.globals.environment,
+            caching: .disabled)
+        let grant = try await access.accessToken(
+            for: try TokenCommands.key(invocation), scope: invocation.value("scope"),
+            forceRefresh: invocation.flag("refresh"))
         invocation.console.out(try AccessTokenText.render(grant, format: format))
         return .success
     }
@@ -54,17 +61,23 @@ package enum TokenAccessCommands {
             that comes back under the tenant (tid) and user (oid, or sub) of the answer's id_token. Prints the row it
             stored, never a token. The scope must include offline_access for the provider to return a refresh token.
             """,
-        options: [specOption, .value("provider", "NAME", "The provider's name in the job spec."),
-                  .value("scope", "SCOPE", "The scope to ask for (default: the provider's scope in the spec).")]
+        options: [
+            specOption, .value("provider", "NAME", "The provider's name in the job spec."),
+            .value("scope", "SCOPE", "The scope to ask for (default: the provider's scope in the spec)."),
+        ]
     ) { invocation in
         let spec = try JobSpec.load(path: try invocation.required("spec"))
         try SpecStateOptions.check(invocation, against: spec)
         let provider = try invocation.required("provider")
-        let assertion = try StandardInput.readSecret(prompt: "The user's access token (input hidden):", console: invocation.console)
-        let access = try TokenAccess(spec: spec, principal: spec.principal ?? invocation.globals.principal,
-                                     environment: invocation.globals.environment)
-        let grant = try await access.onBehalfOf(assertion: assertion, provider: provider, scope: invocation.value("scope"))
-        invocation.console.out("\(grant.key): stored (On-Behalf-Of refresh token, sealed under \(grant.key.tenant)'s newest key)")
+        let assertion = try StandardInput.readSecret(
+            prompt: "The user's access token (input hidden):", console: invocation.console)
+        let access = try TokenAccess(
+            spec: spec, principal: spec.principal ?? invocation.globals.principal,
+            environment: invocation.globals.environment)
+        let grant = try await access.onBehalfOf(
+            assertion: assertion, provider: provider, scope: invocation.value("scope"))
+        invocation.console.out(
+            "\(grant.key): stored (On-Behalf-Of refresh token, sealed under \(grant.key.tenant)'s newest key)")
         return .success
     }
 }
@@ -93,17 +106,25 @@ package enum AccessTokenText {
             if let idToken = grant.idToken { lines.append("X-MS-TOKEN-\(names.header)-ID-TOKEN: \(idToken)") }
             return lines.joined(separator: "\n")
         case .authMe:
-            var entry: [String: Any] = ["provider_name": names.authMe, "user_id": grant.key.user, "access_token": grant.accessToken.revealed,
-                                        "user_claims": [["typ": "tid", "val": grant.key.tenant], ["typ": "oid", "val": grant.key.user]]]
+            var entry: [String: Any] = [
+                "provider_name": names.authMe, "user_id": grant.key.user, "access_token": grant.accessToken.revealed,
+                "user_claims": [["typ": "tid", "val": grant.key.tenant], ["typ": "oid", "val": grant.key.user]],
+            ]
             if let expires { entry["expires_on"] = expires }
             if let idToken = grant.idToken { entry["id_token"] = idToken }
-            return String(decoding: try JSONSerialization.data(withJSONObject: [entry], options: [.prettyPrinted, .sortedKeys]), as: UTF8.self)
+            return String(
+                decoding: try JSONSerialization.data(withJSONObject: [entry], options: [.prettyPrinted, .sortedKeys]),
+                as: UTF8.self)
         case .json:
-            var object: [String: Any] = ["access_token": grant.accessToken.revealed, "token_type": grant.tokenType, "tenant": grant.key.tenant,
-                                         "user": grant.key.user, "provider": grant.key.provider]
+            var object: [String: Any] = [
+                "access_token": grant.accessToken.revealed, "token_type": grant.tokenType, "tenant": grant.key.tenant,
+                "user": grant.key.user, "provider": grant.key.provider,
+            ]
             if let expires { object["expires_on"] = expires }
             if let idToken = grant.idToken { object["id_token"] = idToken }
-            return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self)
+            return String(
+                decoding: try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]),
+                as: UTF8.self)
         }
     }
 }

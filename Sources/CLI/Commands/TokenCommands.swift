@@ -1,5 +1,5 @@
-import Foundation
 import Custody
+import Foundation
 import Store
 import Support
 import Vault
@@ -9,14 +9,17 @@ import Vault
 package enum TokenCommands {
     /// The `token` group.
     package static var group: Command {
-        Command("token", abstract: "Store, import, list, show and remove refresh tokens.",
-                discussion: """
-                    Tokens are sealed with AES-256-GCM under the newest data key of their tenant's secret, bound to their
-                    row (tenant, user, provider, secret, key version). Listings show metadata only; the token itself is
-                    printed only by `token show --reveal`, which needs the get permission.
-                    """,
-                subcommands: [put, TokenImportCommand.command, list, show, delete, dropRefreshToken, TokenAccessCommands.access,
-                             TokenAccessCommands.obo])
+        Command(
+            "token", abstract: "Store, import, list, show and remove refresh tokens.",
+            discussion: """
+                Tokens are sealed with AES-256-GCM under the newest data key of their tenant's secret, bound to their
+                row (tenant, user, provider, secret, key version). Listings show metadata only; the token itself is
+                printed only by `token show --reveal`, which needs the get permission.
+                """,
+            subcommands: [
+                put, TokenImportCommand.command, list, show, delete, dropRefreshToken, TokenAccessCommands.access,
+                TokenAccessCommands.obo,
+            ])
     }
 
     static let keyOptions: [OptionSpec] = [
@@ -26,7 +29,9 @@ package enum TokenCommands {
     ]
 
     static func key(_ invocation: Invocation) throws -> TokenKey {
-        TokenKey(tenant: try invocation.required("tenant"), user: try invocation.required("user"), provider: try invocation.required("provider"))
+        TokenKey(
+            tenant: try invocation.required("tenant"), user: try invocation.required("user"),
+            provider: try invocation.required("provider"))
     }
 
     static let put = Command(
@@ -40,46 +45,62 @@ package enum TokenCommands {
             (--store); a vault whose store has held tokens never gets a new one here: a missing store is restored, or
             replaced with `tokenkeeper state init --replace`.
             """,
-        options: keyOptions + [.value("expires-in", "DURATION", "When the refresh token expires, if known: 90d, 12h ...")]
+        options: keyOptions + [
+            .value("expires-in", "DURATION", "When the refresh token expires, if known: 90d, 12h ...")
+        ]
     ) { invocation in
         let key = try key(invocation)
         var expiresAt: Date?
         if let text = invocation.value("expires-in") {
             guard let seconds = DurationText.seconds(text) else {
-                throw UsageError(command: invocation.path, problem: "--expires-in '\(text)' is not a duration", remedy: "\(DurationText.hint).")
+                throw UsageError(
+                    command: invocation.path, problem: "--expires-in '\(text)' is not a duration",
+                    remedy: "\(DurationText.hint).")
             }
             expiresAt = Date().addingTimeInterval(seconds)
         }
-        let token = try StandardInput.readSecret(prompt: "Refresh token for \(key) (input hidden):", console: invocation.console)
+        let token = try StandardInput.readSecret(
+            prompt: "Refresh token for \(key) (input hidden):", console: invocation.console)
         let custodian = try VaultAccess.openCustodian(invocation.globals, source: .createForNewVault)
         let outcome = try custodian.put(key, token: token, issuedAt: Date(), expiresAt: expiresAt)
-        invocation.console.out("\(key): \(outcome.rawValue) (sealed with \(key.tenant) version \(try custodian.store.get(key)?.keyVersion ?? 0))")
+        invocation.console.out(
+            "\(key): \(outcome.rawValue) (sealed with \(key.tenant) version \(try custodian.store.get(key)?.keyVersion ?? 0))"
+        )
         return .success
     }
 
     static let list = Command(
-        "list", abstract: "List stored tokens: metadata only, never a token.", usage: "[--tenant T] [--provider NAME] [--status S] [--format text|json]",
-        options: [.value("tenant", "TENANT", "Only this tenant."), .value("user", "USER", "Only this user."),
-                  .value("provider", "NAME", "Only this provider."),
-                  .value("status", "STATUS", "Only rows in this status: active, needs_reauth, revoked."),
-                  .value("format", "FORMAT", "text (default) or json.")]
+        "list", abstract: "List stored tokens: metadata only, never a token.",
+        usage: "[--tenant T] [--provider NAME] [--status S] [--format text|json]",
+        options: [
+            .value("tenant", "TENANT", "Only this tenant."), .value("user", "USER", "Only this user."),
+            .value("provider", "NAME", "Only this provider."),
+            .value("status", "STATUS", "Only rows in this status: active, needs_reauth, revoked."),
+            .value("format", "FORMAT", "text (default) or json."),
+        ]
     ) { invocation in
         let format = try invocation.choice("format", ["text", "json"], default: "text")
         let status = try invocation.value("status").map { text in
             guard let status = TokenStatus(rawValue: text) else {
-                throw UsageError(command: invocation.path, problem: "unknown status '\(text)'", remedy: "Use active, needs_reauth or revoked.")
+                throw UsageError(
+                    command: invocation.path, problem: "unknown status '\(text)'",
+                    remedy: "Use active, needs_reauth or revoked.")
             }
             return status
         }
         let custodian = try VaultAccess.openCustodian(invocation.globals, readOnly: true)
         var rows: [[String]] = []
         var objects: [TokenMetadata] = []
-        try custodian.listTokens(tenant: invocation.value("tenant"), user: invocation.value("user"), provider: invocation.value("provider"),
-                                 status: status) { row in
+        try custodian.listTokens(
+            tenant: invocation.value("tenant"), user: invocation.value("user"), provider: invocation.value("provider"),
+            status: status
+        ) { row in
             if format == "json" { objects.append(TokenMetadata(row)) } else { rows.append(TokenMetadata(row).columns) }
             return true
         }
-        invocation.console.out(format == "json" ? try JSONText.encode(objects) : TextTable.render(header: TokenMetadata.header, rows: rows))
+        invocation.console.out(
+            format == "json" ? try JSONText.encode(objects) : TextTable.render(header: TokenMetadata.header, rows: rows)
+        )
         return .success
     }
 
@@ -87,7 +108,10 @@ package enum TokenCommands {
         "show", abstract: "Show one token's metadata; the token itself only with --reveal.",
         usage: "--tenant TENANT --user USER --provider NAME [--reveal] [--format text|json]",
         discussion: "--reveal prints the refresh token to standard output; it needs the get permission and is audited.",
-        options: keyOptions + [.flag("reveal", "Also print the refresh token itself."), .value("format", "FORMAT", "text (default) or json.")]
+        options: keyOptions + [
+            .flag("reveal", "Also print the refresh token itself."),
+            .value("format", "FORMAT", "text (default) or json."),
+        ]
     ) { invocation in
         let key = try key(invocation)
         let format = try invocation.choice("format", ["text", "json"], default: "text")
@@ -107,7 +131,8 @@ package enum TokenCommands {
     }
 
     static let delete = Command(
-        "delete", abstract: "Delete a token's record (the user is gone).", usage: "--tenant TENANT --user USER --provider NAME",
+        "delete", abstract: "Delete a token's record (the user is gone).",
+        usage: "--tenant TENANT --user USER --provider NAME",
         discussion: "Needs the delete permission. Deleting a record that is already gone succeeds and says so.",
         options: keyOptions
     ) { invocation in
@@ -158,9 +183,11 @@ struct TokenMetadata: Encodable {
     static let header = ["TENANT", "USER", "PROVIDER", "KEY", "STATUS", "ISSUED", "REFRESHED", "EXPIRES", "FAILURES"]
     /// The text columns; ids are escaped (a user id from an unverified id_token may hold a line break).
     var columns: [String] {
-        [DisplayText.escaped(tenant), DisplayText.escaped(user), DisplayText.escaped(provider), "v\(keyVersion)",
-         status + (hasToken ? "" : " (no token)"), issuedAt, refreshedAt, expiresAt ?? "-",
-         failureCount == 0 ? "0" : "\(failureCount) (\(DisplayText.escaped(lastErrorCode ?? "?")))"]
+        [
+            DisplayText.escaped(tenant), DisplayText.escaped(user), DisplayText.escaped(provider), "v\(keyVersion)",
+            status + (hasToken ? "" : " (no token)"), issuedAt, refreshedAt, expiresAt ?? "-",
+            failureCount == 0 ? "0" : "\(failureCount) (\(DisplayText.escaped(lastErrorCode ?? "?")))",
+        ]
     }
 
     enum CodingKeys: String, CodingKey {

@@ -1,5 +1,5 @@
-import Foundation
 import Custody
+import Foundation
 import Support
 
 /// `tokenkeeper token import`: many tokens at once from token endpoint responses or `/.auth/me`.
@@ -19,14 +19,18 @@ enum TokenImportCommand {
             Prints a count of each outcome (added, updated, skipped, failed) and the place of every entry not
             stored. Exits 1 when any entry failed. On a new vault it creates the store, as `token put` does.
             """,
-        options: [.value("provider", "NAME", "Provider name for the rows (required for token responses)."),
-                  .value("tenant", "TENANT", "Tenant for entries without a tid claim.")],
+        options: [
+            .value("provider", "NAME", "Provider name for the rows (required for token responses)."),
+            .value("tenant", "TENANT", "Tenant for entries without a tid claim."),
+        ],
         positionals: 0...1
     ) { invocation in
         let source = invocation.positionals.first ?? "-"
-        let data = source == "-" ? FileHandle.standardInput.readDataToEndOfFile() : Data(try PrivateFiles.readFile(source))
-        let result = try TokenImportParser.parse(data, source: source == "-" ? "standard input" : source,
-                                                 provider: invocation.value("provider"), defaultTenant: invocation.value("tenant"), now: Date())
+        let data =
+            source == "-" ? FileHandle.standardInput.readDataToEndOfFile() : Data(try PrivateFiles.readFile(source))
+        let result = try TokenImportParser.parse(
+            data, source: source == "-" ? "standard input" : source,
+            provider: invocation.value("provider"), defaultTenant: invocation.value("tenant"), now: Date())
         let custodian = try VaultAccess.openCustodian(invocation.globals, source: .createForNewVault)
         var counts: [String: Int] = ["added": 0, "updated": 0, "skipped": 0, "failed": 0]
         for problem in result.problems {
@@ -35,14 +39,16 @@ enum TokenImportCommand {
         }
         for record in result.records {
             do {
-                let outcome = try custodian.put(record.key, token: record.refreshToken, issuedAt: record.issuedAt, expiresAt: record.expiresAt)
+                let outcome = try custodian.put(
+                    record.key, token: record.refreshToken, issuedAt: record.issuedAt, expiresAt: record.expiresAt)
                 counts[outcome.rawValue, default: 0] += 1
             } catch let error as any ActionableError {
                 counts["failed", default: 0] += 1
                 invocation.console.err("\(record.location): failed: \(error.description)")
             }
         }
-        invocation.console.out(["added", "updated", "skipped", "failed"].map { "\($0) \(counts[$0] ?? 0)" }.joined(separator: ", "))
+        invocation.console.out(
+            ["added", "updated", "skipped", "failed"].map { "\($0) \(counts[$0] ?? 0)" }.joined(separator: ", "))
         return (counts["failed"] ?? 0) > 0 ? .itemsFailed : .success
     }
 }

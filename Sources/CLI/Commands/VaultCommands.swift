@@ -1,27 +1,31 @@
 import Foundation
-
-#if canImport(Glibc)
-import Glibc
-#endif
 import Support
 import Vault
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `tokenkeeper vault ...`: create the vault, manage secrets, policies and the master key.
 
 package enum VaultCommands {
     /// The `vault` group.
     package static var group: Command {
-        Command("vault", abstract: "Create and manage the file-backed key vault.",
-                discussion: """
-                    The vault holds one secret per tenant. Each secret has ordered, immutable versions; each version is a
-                    random 256-bit data key wrapped with AES-256-GCM under the master key. Every operation is checked
-                    against the access policy of --principal and written to the vault's audit log (never a value).
-                    """,
-                subcommands: [initCommand, VaultSecretCommands.group, VaultPolicyCommands.group, rekeyCommand, auditCommand])
+        Command(
+            "vault", abstract: "Create and manage the file-backed key vault.",
+            discussion: """
+                The vault holds one secret per tenant. Each secret has ordered, immutable versions; each version is a
+                random 256-bit data key wrapped with AES-256-GCM under the master key. Every operation is checked
+                against the access policy of --principal and written to the vault's audit log (never a value).
+                """,
+            subcommands: [
+                initCommand, VaultSecretCommands.group, VaultPolicyCommands.group, rekeyCommand, auditCommand,
+            ])
     }
 
     static let initCommand = Command(
-        "init", abstract: "Create a vault with a new random master key.", usage: "[PATH] [--master-key-out FILE] [--retention-days N]",
+        "init", abstract: "Create a vault with a new random master key.",
+        usage: "[PATH] [--master-key-out FILE] [--retention-days N]",
         discussion: """
             Creates the vault folder (mode 0700) and its files (0600), and a random 32-byte master key. The key is
             written once to --master-key-out (created 0600, never overwritten) or, without it, printed once to
@@ -30,8 +34,12 @@ package enum VaultCommands {
             The principal running init (--principal) gets every permission.
             PATH defaults to --vault (./state/vault).
             """,
-        options: [.value("master-key-out", "FILE", "Write the new master key (base64) to FILE, mode 0600, instead of printing it."),
-                  .value("retention-days", "N", "Days a deleted secret is kept before it can be purged (7-90, default 90).")],
+        options: [
+            .value(
+                "master-key-out", "FILE",
+                "Write the new master key (base64) to FILE, mode 0600, instead of printing it."),
+            .value("retention-days", "N", "Days a deleted secret is kept before it can be purged (7-90, default 90)."),
+        ],
         positionals: 0...1
     ) { invocation in
         let path = invocation.positionals.first ?? invocation.globals.vaultPath
@@ -48,14 +56,16 @@ package enum VaultCommands {
             _ = try FileVault.initialize(at: path, masterKey: masterKey, principal: principal, retentionDays: retention)
         } catch {
             if let out, unlink(out) == 0 {
-                invocation.console.err("tokenkeeper: removed \(out): the vault its key was made for could not be created")
+                invocation.console.err(
+                    "tokenkeeper: removed \(out): the vault its key was made for could not be created")
             }
             throw error
         }
         if let out {
             invocation.console.err("Created vault \(path); master key written to \(out) (mode 0600).")
         } else {
-            invocation.console.err("Created vault \(path). The master key follows; it is shown once and stored nowhere:")
+            invocation.console.err(
+                "Created vault \(path). The master key follows; it is shown once and stored nowhere:")
             invocation.console.out(masterKey.base64)
         }
         invocation.console.err("Principal '\(principal)' has every permission.")
@@ -63,31 +73,37 @@ package enum VaultCommands {
     }
 
     static let rekeyCommand = Command(
-        "rekey", abstract: "Rewrap every data key under a new master key.", usage: "--new-master-key-out FILE | --new-master-key-file FILE",
+        "rekey", abstract: "Rewrap every data key under a new master key.",
+        usage: "--new-master-key-out FILE | --new-master-key-file FILE",
         discussion: """
             Generates a new master key (written first to --new-master-key-out, mode 0600) or takes one from
             --new-master-key-file, then rewraps every version of every secret, soft-deleted ones included, under it.
             Crash-safe: if it is interrupted, run the same command again with the same files. Afterwards only the new
             key opens the vault. Needs every permission.
             """,
-        options: [.value("new-master-key-out", "FILE", "Generate the new key and write it to FILE (0600, must not exist)."),
-                  .value("new-master-key-file", "FILE", "Use the base64 key in FILE (0600) as the new master key.")]
+        options: [
+            .value("new-master-key-out", "FILE", "Generate the new key and write it to FILE (0600, must not exist)."),
+            .value("new-master-key-file", "FILE", "Use the base64 key in FILE (0600) as the new master key."),
+        ]
     ) { invocation in
         let newKey: MasterKey
         if let file = invocation.value("new-master-key-file") {
             newKey = try MasterKey(fileNamedBy: "--new-master-key-file", path: file)
         } else if let out = invocation.value("new-master-key-out") {
-            try requireNewKeyFile(out, option: "--new-master-key-out",
-                                  remedy: "To resume an interrupted rekey, pass it as --new-master-key-file \(out).")
+            try requireNewKeyFile(
+                out, option: "--new-master-key-out",
+                remedy: "To resume an interrupted rekey, pass it as --new-master-key-file \(out).")
             newKey = try MasterKey.generate()
             try PrivateFiles.writeNew(Array((newKey.base64 + "\n").utf8), to: out)
         } else {
-            throw UsageError(command: invocation.path, problem: "no new master key given",
-                             remedy: "Add --new-master-key-out FILE to generate one, or --new-master-key-file FILE.")
+            throw UsageError(
+                command: invocation.path, problem: "no new master key given",
+                remedy: "Add --new-master-key-out FILE to generate one, or --new-master-key-file FILE.")
         }
         if FileVault.hasInterruptedRekey(at: invocation.globals.vaultPath) {
-            try FileVault.resumeRekey(at: invocation.globals.vaultPath, oldMasterKey: VaultAccess.masterKey(invocation.globals),
-                                      newMasterKey: newKey, principal: invocation.globals.principal)
+            try FileVault.resumeRekey(
+                at: invocation.globals.vaultPath, oldMasterKey: VaultAccess.masterKey(invocation.globals),
+                newMasterKey: newKey, principal: invocation.globals.principal)
         } else {
             try VaultAccess.openVault(invocation.globals).rekey(to: newKey)
         }
@@ -100,13 +116,16 @@ package enum VaultCommands {
         try MasterKey.refuseKeyAsPath(path, option: option)
         var info = stat()
         guard lstat(path, &info) != 0 else {
-            throw GeneralError(item: path, problem: "already exists; tokenkeeper never overwrites a master key file",
-                               remedy: remedy ?? "Choose a new path for \(option).", exitStatus: .usage)
+            throw GeneralError(
+                item: path, problem: "already exists; tokenkeeper never overwrites a master key file",
+                remedy: remedy ?? "Choose a new path for \(option).", exitStatus: .usage)
         }
         let folder = (path as NSString).deletingLastPathComponent
         guard folder.isEmpty || PrivateFiles.exists(folder) else {
-            throw GeneralError(item: path, problem: "its folder \(folder) does not exist", remedy: "Create the folder first, or choose another path for \(option).",
-                               exitStatus: .usage)
+            throw GeneralError(
+                item: path, problem: "its folder \(folder) does not exist",
+                remedy: "Create the folder first, or choose another path for \(option).",
+                exitStatus: .usage)
         }
     }
 

@@ -1,15 +1,5 @@
 import Identity
 
-
-
-
-
-
-
-
-
-
-
 /// Decides what a provider's refusal (``OAuthFailureKind/configuration``) stops in the refresh stage:
 /// the stage, one tenant, or only the token whose request it answered.
 ///
@@ -43,14 +33,16 @@ struct RefreshBreaker {
     /// Records `error`, a refusal of a request for `tenant`, and says what it stops.
     mutating func decide(_ error: OAuthError, tenant: String) -> Decision {
         if error.scope == .client {
-            return .stopStage(reason: "this refusal is the same for every request (the client's own credentials or grant)")
+            return .stopStage(
+                reason: "this refusal is the same for every request (the client's own credentials or grant)")
         }
         let signature = "\(error.status) \(error.error) \(error.providerCode ?? "")"
         tenantsBySignature[signature, default: []].insert(tenant)
         let tenants = tenantsBySignature[signature]!.count
         if !anyRefreshed, tenants >= Self.tenantsBeforeStop {
-            return .stopStage(reason: "the same refusal came for every tenant tried (\(tenants)) and no token was refreshed, "
-                              + "so it is taken to be the same for every tenant")
+            return .stopStage(
+                reason: "the same refusal came for every tenant tried (\(tenants)) and no token was refreshed, "
+                    + "so it is taken to be the same for every tenant")
         }
         return error.scope == .tenant ? .failTenant : .failToken
     }

@@ -102,7 +102,8 @@ actor DueRowFeeder {
     private var afterID: Int64 = 0
     private var exhausted = false
 
-    init(sessions: TokenStoreSessions, provider: String, refreshedBefore: Date, expiringBefore: Date?, now: Date) throws {
+    init(sessions: TokenStoreSessions, provider: String, refreshedBefore: Date, expiringBefore: Date?, now: Date) throws
+    {
         store = try sessions.open()
         self.provider = provider
         self.refreshedBefore = refreshedBefore
@@ -113,12 +114,12 @@ actor DueRowFeeder {
     /// The next due row, or nil when there are no more.
     func next() throws -> StoredToken? {
         if buffer.isEmpty, !exhausted {
-            let page = try store.rowsDueForRefresh(provider: provider, refreshedBefore: refreshedBefore, expiringBefore: expiringBefore,
-                                                   now: now, afterID: afterID, limit: 256)
+            let page = try store.rowsDueForRefresh(
+                provider: provider, refreshedBefore: refreshedBefore, expiringBefore: expiringBefore,
+                now: now, afterID: afterID, limit: 256)
             if let last = page.last { afterID = last.id } else { exhausted = true }
             buffer = page.reversed()
         }
         return buffer.popLast()
     }
 }
-

@@ -46,12 +46,14 @@ package struct RefreshStage {
             case .reconsentBeforeExpiry(let lifetime):
                 try reportReconsent(context, lifetime: lifetime, now: now, recorder: recorder)
             case .refreshable(let rotates):
-                stopReason = try await refresh(context, profile: profile, rotates: rotates, now: now, recorder: recorder)
+                stopReason = try await refresh(
+                    context, profile: profile, rotates: rotates, now: now, recorder: recorder)
             }
         } catch {
             recorder.error(provider.name, error)
         }
-        return recorder.finish(summary: summary(recorder, dryRun: context.dryRun, stopReason: stopReason), at: context.clock())
+        return recorder.finish(
+            summary: summary(recorder, dryRun: context.dryRun, stopReason: stopReason), at: context.clock())
     }
 
     /// One line: what was done, or `stopped: WHY` when a refusal stopped the stage.
@@ -69,14 +71,16 @@ package struct RefreshStage {
         }
         let countTexts: [(StageCount, String)] = [
             (.tokensUpToDate, "up to date"), (.tokensReauthRequired, "need the user to sign in again"),
-            (.tokensTransient, "failed for now (retried next run)"), (.tokensLeasedElsewhere, "in use elsewhere"), (.tokensFailed, "failed"),
+            (.tokensTransient, "failed for now (retried next run)"), (.tokensLeasedElsewhere, "in use elsewhere"),
+            (.tokensFailed, "failed"),
         ]
         for (count, text) in countTexts where recorder.value(of: count) > 0 {
             parts.append("\(CountText.number(recorder.value(of: count))) \(text)")
         }
         if refused > 0 {
-            parts.append("\(CountText.of(refused, "tenant")) refused the client (\(CountText.of(recorder.value(of: .tokensNotTried), "token")) "
-                         + "not tried; the other tenants went on)")
+            parts.append(
+                "\(CountText.of(refused, "tenant")) refused the client (\(CountText.of(recorder.value(of: .tokensNotTried), "token")) "
+                    + "not tried; the other tenants went on)")
         }
         return parts.joined(separator: ", ")
     }
@@ -91,23 +95,30 @@ package struct RefreshStage {
             return true
         }
         for tenant in perTenant.keys.sorted() {
-            recorder.pass(tenant, "\(CountText.of(perTenant[tenant]!, "token")) up to date (\(provider.kind.rawValue) tokens do not expire)")
+            recorder.pass(
+                tenant,
+                "\(CountText.of(perTenant[tenant]!, "token")) up to date (\(provider.kind.rawValue) tokens do not expire)"
+            )
             recorder.count(.tokensUpToDate, perTenant[tenant]!)
         }
     }
 
     /// Facebook: no refresh tokens; long-lived tokens expire after 60 days, so each one nearing its date
     /// is reported as needing the user's consent again before then.
-    private func reportReconsent(_ context: StageContext, lifetime: TimeInterval, now: Date, recorder: StageRecorder) throws {
+    private func reportReconsent(_ context: StageContext, lifetime: TimeInterval, now: Date, recorder: StageRecorder)
+        throws
+    {
         let horizon = now.addingTimeInterval(options.expiringWithin ?? 14 * 86_400)
         var perTenant: [String: (ok: Int, due: Int)] = [:]
         try context.store.forEach(provider: provider.name, status: .active) { row in
             let expires = row.expiresAt ?? row.refreshedAt.addingTimeInterval(lifetime)
             if expires < horizon {
                 perTenant[row.key.tenant, default: (0, 0)].due += 1
-                recorder.fail(row.key.description, type: .reauthRequired, code: "reconsent_due",
-                              message: "\(row.key): the long-lived token expires on \(DateText.day(expires)) and cannot be refreshed; "
-                                  + "ask the user to sign in (consent) again before then")
+                recorder.fail(
+                    row.key.description, type: .reauthRequired, code: "reconsent_due",
+                    message:
+                        "\(row.key): the long-lived token expires on \(DateText.day(expires)) and cannot be refreshed; "
+                        + "ask the user to sign in (consent) again before then")
             } else {
                 perTenant[row.key.tenant, default: (0, 0)].ok += 1
             }
@@ -117,44 +128,57 @@ package struct RefreshStage {
             let (ok, due) = perTenant[tenant]!
             recorder.count(.tokensUpToDate, ok)
             recorder.count(.tokensReauthRequired, due)
-            let message = "\(CountText.of(ok, "token")) valid beyond the window, \(CountText.number(due)) need consent again"
-            if due > 0 { recorder.fail(tenant, type: .reauthRequired, code: "reconsent_due", message: message) } else { recorder.pass(tenant, message) }
+            let message =
+                "\(CountText.of(ok, "token")) valid beyond the window, \(CountText.number(due)) need consent again"
+            if due > 0 {
+                recorder.fail(tenant, type: .reauthRequired, code: "reconsent_due", message: message)
+            } else {
+                recorder.pass(tenant, message)
+            }
         }
     }
 
     // MARK: - Refreshing
 
     /// Refreshes the due rows; returns why the stage stopped early, if a refusal stopped it.
-    private func refresh(_ context: StageContext, profile: ProviderProfile, rotates: Bool, now: Date,
-                         recorder: StageRecorder) async throws -> String? {
+    private func refresh(
+        _ context: StageContext, profile: ProviderProfile, rotates: Bool, now: Date,
+        recorder: StageRecorder
+    ) async throws -> String? {
         let refreshedBefore = now.addingTimeInterval(-options.refreshAfter)
         let expiringBefore = options.expiringWithin.map { now.addingTimeInterval($0) }
         if context.dryRun {
             var perTenant: [String: Int] = [:]
             var afterID: Int64 = 0
             while true {
-                let page = try context.store.rowsDueForRefresh(provider: provider.name, refreshedBefore: refreshedBefore,
-                                                               expiringBefore: expiringBefore, now: now, afterID: afterID, limit: 1_000)
+                let page = try context.store.rowsDueForRefresh(
+                    provider: provider.name, refreshedBefore: refreshedBefore,
+                    expiringBefore: expiringBefore, now: now, afterID: afterID, limit: 1_000)
                 guard let last = page.last else { break }
                 afterID = last.id
                 for row in page { perTenant[row.key.tenant, default: 0] += 1 }
             }
             recorder.count(.tokensDue, perTenant.values.reduce(0, +))
-            for tenant in perTenant.keys.sorted() { recorder.pass(tenant, "would refresh \(CountText.of(perTenant[tenant]!, "token"))") }
+            for tenant in perTenant.keys.sorted() {
+                recorder.pass(tenant, "would refresh \(CountText.of(perTenant[tenant]!, "token"))")
+            }
             return nil
         }
-        let due = try context.store.countDueForRefresh(provider: provider.name, refreshedBefore: refreshedBefore,
-                                                       expiringBefore: expiringBefore, now: now)
+        let due = try context.store.countDueForRefresh(
+            provider: provider.name, refreshedBefore: refreshedBefore,
+            expiringBefore: expiringBefore, now: now)
         recorder.count(.tokensDue, due)
         let secret = try provider.clientSecret.map { try $0.resolve(environment: context.environment) }
         context.progress.begin(stage: name, total: due, unit: "tokens")
         let collector = RefreshCollector(progress: context.progress)
         let worker = RefreshWorker(
-            vault: context.vault, sessions: TokenStoreSessions(context.store), profile: profile, rotates: rotates, clientSecret: secret,
+            vault: context.vault, sessions: TokenStoreSessions(context.store), profile: profile, rotates: rotates,
+            clientSecret: secret,
             options: options, leaseOwner: "job \(context.runID)", pacer: RequestPacer(maxRate: options.maxRate),
             clients: OAuthClientCache(), collector: collector, clock: context.clock)
-        let feeder = try DueRowFeeder(sessions: TokenStoreSessions(context.store), provider: provider.name, refreshedBefore: refreshedBefore,
-                                      expiringBefore: expiringBefore, now: now)
+        let feeder = try DueRowFeeder(
+            sessions: TokenStoreSessions(context.store), provider: provider.name, refreshedBefore: refreshedBefore,
+            expiringBefore: expiringBefore, now: now)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<options.concurrency {
                 group.addTask { try await worker.work(feeder: feeder) }
@@ -166,7 +190,9 @@ package struct RefreshStage {
         let slowdowns = await worker.pacer.slowdowns
         if slowdowns > 0 {
             recorder.count(.rateLimited, slowdowns)
-            recorder.note("the provider asked to slow down \(CountText.of(slowdowns, "time")); the stage's rate was halved each time")
+            recorder.note(
+                "the provider asked to slow down \(CountText.of(slowdowns, "time")); the stage's rate was halved each time"
+            )
         }
         return stoppedBy.map { "\($0.reason): \($0.error.problem)" }
     }
@@ -174,8 +200,10 @@ package struct RefreshStage {
     /// Turns the workers' outcomes into cases: one per tenant, one per failed token. A tenant the provider
     /// refused the client for fails with that refusal, and says that only it failed; a refusal that
     /// stopped the stage is one errored case that says the stage stopped.
-    private func record(_ outcomes: [RefreshOutcome], stoppedBy: (error: OAuthError, reason: String)?, refusals: [String: OAuthError],
-                        recorder: StageRecorder) {
+    private func record(
+        _ outcomes: [RefreshOutcome], stoppedBy: (error: OAuthError, reason: String)?, refusals: [String: OAuthError],
+        recorder: StageRecorder
+    ) {
         /// Per tenant: tokens refreshed, failed (with the first failure's type), leased elsewhere, not tried.
         struct TenantTally {
             var refreshed = 0, failed = 0, leased = 0, notTried = 0
@@ -199,7 +227,9 @@ package struct RefreshStage {
             case .failed(let key, let type, let code, let message):
                 perTenant[tenant, default: TenantTally()].failed += 1
                 if perTenant[tenant]!.firstFailure == nil { perTenant[tenant]!.firstFailure = type }
-                recorder.count(type == .reauthRequired ? .tokensReauthRequired : type == .transient ? .tokensTransient : .tokensFailed)
+                recorder.count(
+                    type == .reauthRequired
+                        ? .tokensReauthRequired : type == .transient ? .tokensTransient : .tokensFailed)
                 recorder.fail(key.description, type: type, code: code, message: message)
             }
         }
@@ -209,20 +239,28 @@ package struct RefreshStage {
             if tally.leased > 0 { message += ", \(CountText.number(tally.leased)) in use elsewhere" }
             if let refusal = refusals[tenant] {
                 recorder.count(.tenantsRefused)
-                let reach = stoppedBy == nil ? "only this tenant failed, the stage went on with the other tenants"
+                let reach =
+                    stoppedBy == nil
+                    ? "only this tenant failed, the stage went on with the other tenants"
                     : "this tenant failed, and then the same refusal from other tenants stopped the stage"
-                recorder.fail(tenant, type: .configuration, code: refusal.reportCode,
-                              message: "\(reach) (\(message), \(CountText.number(tally.failed)) failed, \(CountText.number(tally.notTried)) "
-                                  + "not tried): the provider refused the client for this tenant: \(refusal.problem). \(refusal.remedy)")
+                recorder.fail(
+                    tenant, type: .configuration, code: refusal.reportCode,
+                    message:
+                        "\(reach) (\(message), \(CountText.number(tally.failed)) failed, \(CountText.number(tally.notTried)) "
+                        + "not tried): the provider refused the client for this tenant: \(refusal.problem). \(refusal.remedy)"
+                )
             } else if let type = tally.firstFailure {
-                recorder.fail(tenant, type: type, message: message + ", \(CountText.number(tally.failed)) failed (see the item cases)")
+                recorder.fail(
+                    tenant, type: type,
+                    message: message + ", \(CountText.number(tally.failed)) failed (see the item cases)")
             } else {
                 recorder.pass(tenant, message)
             }
         }
         if let (error, reason) = stoppedBy {
-            recorder.error(provider.name, type: .configuration, code: error.reportCode,
-                           message: "the stage stopped: \(reason); no further token was tried. \(error.description)")
+            recorder.error(
+                provider.name, type: .configuration, code: error.reportCode,
+                message: "the stage stopped: \(reason); no further token was tried. \(error.description)")
         }
     }
 }

@@ -1,5 +1,5 @@
-import Foundation
 import Custody
+import Foundation
 import Identity
 import Report
 import Spec
@@ -42,12 +42,17 @@ struct RefreshWorker: Sendable {
                 // Leased by a holder whose lease ran out: it died mid-request, and the provider may have
                 // rotated the token. Redeeming it again could revoke the whole family; ask for a sign-in.
                 try store.markNeedsReauth(key, errorCode: "interrupted_refresh", now: clock())
-                return .failed(key, .reauthRequired, code: "interrupted_refresh",
-                               message: "\(key): a refresh by \(previous) was interrupted, so the provider may have rotated this token; "
-                                   + "it is not redeemed again (that could revoke its family). The user must sign in again.")
+                return .failed(
+                    key, .reauthRequired, code: "interrupted_refresh",
+                    message:
+                        "\(key): a refresh by \(previous) was interrupted, so the provider may have rotated this token; "
+                        + "it is not redeemed again (that could revoke its family). The user must sign in again.")
             }
             if collector.refusal(of: key.tenant) != nil { return .notTried(key) }
-            guard try store.acquireLease(key, owner: leaseOwner, until: clock().addingTimeInterval(options.lease), now: clock()) else {
+            guard
+                try store.acquireLease(
+                    key, owner: leaseOwner, until: clock().addingTimeInterval(options.lease), now: clock())
+            else {
                 return .leasedElsewhere(key)
             }
             let token: SecretText
@@ -58,9 +63,14 @@ struct RefreshWorker: Sendable {
                 let (type, code, message) = FailureClassifier.classify(error)
                 return .failed(key, type, code: code, message: message)
             }
-            guard let settings = profile.clientSettings(tenant: key.tenant, clientSecret: clientSecret, requestTimeout: options.requestTimeout) else {
+            guard
+                let settings = profile.clientSettings(
+                    tenant: key.tenant, clientSecret: clientSecret, requestTimeout: options.requestTimeout)
+            else {
                 try? store.releaseLease(key, owner: leaseOwner)
-                return .failed(key, .configuration, code: "no_token_endpoint", message: "provider \(profile.spec.name) has no token endpoint; add token_endpoint")
+                return .failed(
+                    key, .configuration, code: "no_token_endpoint",
+                    message: "provider \(profile.spec.name) has no token endpoint; add token_endpoint")
             }
             return try await redeem(row, token: token, client: clients.client(for: settings), custodian: custodian)
         } catch {
@@ -71,7 +81,9 @@ struct RefreshWorker: Sendable {
     }
 
     /// Redeems the token, retrying transient failures, and commits the answer at once (I8).
-    private func redeem(_ row: StoredToken, token: SecretText, client: OAuthClient, custodian: TokenCustodian) async throws -> RefreshOutcome {
+    private func redeem(_ row: StoredToken, token: SecretText, client: OAuthClient, custodian: TokenCustodian)
+        async throws -> RefreshOutcome
+    {
         let key = row.key
         let store = custodian.store
         let policy = RetryPolicy(retries: options.retries)
@@ -81,11 +93,14 @@ struct RefreshWorker: Sendable {
             do {
                 let response = try await client.refresh(token, scope: profile.spec.scope)
                 // Commit before anything else: a rotating provider has just invalidated the old token.
-                let commit = try await custodian.commitRedeemed(row, owner: leaseOwner, response: response, usedToken: token, at: clock())
+                let commit = try await custodian.commitRedeemed(
+                    row, owner: leaseOwner, response: response, usedToken: token, at: clock())
                 guard commit != .leaseLost else {
-                    return .failed(key, .transient, code: "lease_lost",
-                                   message: "\(key): the lease ran out before the answer came, and another holder changed the row; "
-                                       + "raise the stage's lease above request_timeout × (retries + 1)")
+                    return .failed(
+                        key, .transient, code: "lease_lost",
+                        message:
+                            "\(key): the lease ran out before the answer came, and another holder changed the row; "
+                            + "raise the stage's lease above request_timeout × (retries + 1)")
                 }
                 await pacer.succeeded()
                 return .refreshed(key)
@@ -93,7 +108,8 @@ struct RefreshWorker: Sendable {
                 switch error.kind {
                 case .deadToken:
                     try store.markNeedsReauth(key, errorCode: error.reportCode, now: clock())
-                    return .failed(key, .reauthRequired, code: error.reportCode, message: "\(key): \(error.description)")
+                    return .failed(
+                        key, .reauthRequired, code: error.reportCode, message: "\(key): \(error.description)")
                 case .configuration:
                     // What it stops (the stage, the tenant, or this token) the collector's breaker decides;
                     // only a refusal of this one token is the token's own, and counts against it.
@@ -103,7 +119,9 @@ struct RefreshWorker: Sendable {
                     try? store.releaseLease(key, owner: leaseOwner)
                     return .failed(key, .configuration, code: error.reportCode, message: "\(key): \(error.description)")
                 case .transient:
-                    if error.status == 429 || error.retryAfter != nil { await pacer.slowDown(retryAfter: error.retryAfter) }
+                    if error.status == 429 || error.retryAfter != nil {
+                        await pacer.slowDown(retryAfter: error.retryAfter)
+                    }
                     attempt += 1
                     if error.status == 0 && rotates && error.mayHaveReachedProvider {
                         // No answer from a rotating provider that may have had the request: it may have rotated
@@ -111,16 +129,19 @@ struct RefreshWorker: Sendable {
                         // a later one, could revoke the family. Keep it, never redeem it again (as for a row
                         // left leased by a dead run).
                         try store.markNeedsReauth(key, errorCode: "unanswered_refresh", now: clock())
-                        return .failed(key, .reauthRequired, code: "unanswered_refresh",
-                                       message: "\(key): \(error.item): \(error.problem) (after \(CountText.of(attempt, "attempt"))); "
-                                           + "the provider may have rotated this token before its answer was lost, so it is not redeemed "
-                                           + "again (that could revoke its family). The user must sign in again.")
+                        return .failed(
+                            key, .reauthRequired, code: "unanswered_refresh",
+                            message:
+                                "\(key): \(error.item): \(error.problem) (after \(CountText.of(attempt, "attempt"))); "
+                                + "the provider may have rotated this token before its answer was lost, so it is not redeemed "
+                                + "again (that could revoke its family). The user must sign in again.")
                     }
                     if attempt > options.retries {
                         try store.recordFailure(key, errorCode: error.reportCode, now: clock())
                         try? store.releaseLease(key, owner: leaseOwner)
-                        return .failed(key, .transient, code: error.reportCode,
-                                       message: "\(key): \(error.description) (after \(CountText.of(attempt, "attempt")))")
+                        return .failed(
+                            key, .transient, code: error.reportCode,
+                            message: "\(key): \(error.description) (after \(CountText.of(attempt, "attempt")))")
                     }
                     try await Task.sleep(for: .seconds(policy.delay(attempt: attempt, retryAfter: error.retryAfter)))
                 }

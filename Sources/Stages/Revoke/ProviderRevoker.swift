@@ -1,5 +1,5 @@
-import Foundation
 import Custody
+import Foundation
 import Identity
 import Spec
 import Store
@@ -34,7 +34,8 @@ final class ProviderRevoker {
         guard let provider = providers[row.key.provider] else { return false }
         let profile = ProviderProfile(provider)
         guard profile.revocationEndpoint != nil,
-              let settings = profile.clientSettings(tenant: row.key.tenant, clientSecret: secrets[row.key.provider], requestTimeout: 30)
+            let settings = profile.clientSettings(
+                tenant: row.key.tenant, clientSecret: secrets[row.key.provider], requestTimeout: 30)
         else { return false }
         let token = try custodian.open(row)
         try await clients.client(for: settings).revoke(token)

@@ -1,16 +1,6 @@
 import Spec
 import Vault
 
-
-
-
-
-
-
-
-
-
-
 /// What the revoke stage knows of one user before it acts.
 
 package struct UserRowsState: Sendable, Equatable {
@@ -23,7 +13,8 @@ package struct UserRowsState: Sendable, Equatable {
 
     package static func == (lhs: UserRowsState, rhs: UserRowsState) -> Bool {
         lhs.tenant == rhs.tenant && lhs.user == rhs.user
-            && lhs.rows.map(\.provider) == rhs.rows.map(\.provider) && lhs.rows.map(\.holdsToken) == rhs.rows.map(\.holdsToken)
+            && lhs.rows.map(\.provider) == rhs.rows.map(\.provider)
+            && lhs.rows.map(\.holdsToken) == rhs.rows.map(\.holdsToken)
     }
 
     /// Creates a snapshot.
@@ -91,10 +82,11 @@ package struct TenantRevokePlan: Sendable, Equatable {
 package enum RevokePlanner {
     /// Plans one user: which rows still need deleting or dropping under `mode`.
     package static func plan(_ state: UserRowsState, mode: RevokeMode) -> UserRevokePlan {
-        let providers: [String] = switch mode {
-        case .deleteRecord: state.rows.map(\.provider)
-        case .dropRefreshToken: state.rows.filter(\.holdsToken).map(\.provider)
-        }
+        let providers: [String] =
+            switch mode {
+            case .deleteRecord: state.rows.map(\.provider)
+            case .dropRefreshToken: state.rows.filter(\.holdsToken).map(\.provider)
+            }
         return UserRevokePlan(tenant: state.tenant, user: state.user, providers: providers.sorted())
     }
 

@@ -35,10 +35,12 @@ package struct RevokeStage {
         var revoker: ProviderRevoker?
         if options.atProvider, !context.dryRun {
             do {
-                revoker = try ProviderRevoker(providers: providers, environment: context.environment, custodian: context.custodian)
+                revoker = try ProviderRevoker(
+                    providers: providers, environment: context.environment, custodian: context.custodian)
             } catch {
                 recorder.error("at_provider", error)
-                return recorder.finish(summary: "not run: the providers' client secrets could not be read", at: context.clock())
+                return recorder.finish(
+                    summary: "not run: the providers' client secrets could not be read", at: context.clock())
             }
         }
         var users = options.users
@@ -64,16 +66,19 @@ package struct RevokeStage {
         var parts: [String] = []
         if !options.tenants.isEmpty {
             let count = CountText.of(recorder.value(of: .tenantsRevoked), "tenant")
-            parts.append((context.dryRun ? "would revoke \(count)" : "\(count) \(verb)")
-                         + ", \(CountText.number(recorder.value(of: .tenantsAlreadyRevoked))) already revoked")
+            parts.append(
+                (context.dryRun ? "would revoke \(count)" : "\(count) \(verb)")
+                    + ", \(CountText.number(recorder.value(of: .tenantsAlreadyRevoked))) already revoked")
         }
         if !users.isEmpty {
             let count = CountText.of(recorder.value(of: .usersRevoked), "user")
-            parts.append((context.dryRun ? "would revoke \(count)" : "\(count) \(verb)")
-                         + ", \(CountText.number(recorder.value(of: .usersAlreadyRevoked))) already revoked")
+            parts.append(
+                (context.dryRun ? "would revoke \(count)" : "\(count) \(verb)")
+                    + ", \(CountText.number(recorder.value(of: .usersAlreadyRevoked))) already revoked")
         }
         if recorder.value(of: .usersFailed) + recorder.value(of: .tenantsFailed) > 0 {
-            parts.append("\(CountText.number(recorder.value(of: .usersFailed) + recorder.value(of: .tenantsFailed))) failed")
+            parts.append(
+                "\(CountText.number(recorder.value(of: .usersFailed) + recorder.value(of: .tenantsFailed))) failed")
         }
         let summary = parts.isEmpty ? "nothing to revoke" : parts.joined(separator: "; ")
         return recorder.finish(summary: summary, at: context.clock())
@@ -81,12 +86,15 @@ package struct RevokeStage {
 
     // MARK: - Tenants
 
-    private func revokeTenant(_ tenant: String, context: StageContext, recorder: StageRecorder, revoker: ProviderRevoker?) async {
+    private func revokeTenant(
+        _ tenant: String, context: StageContext, recorder: StageRecorder, revoker: ProviderRevoker?
+    ) async {
         let started = context.clock()
         do {
             let secret = try context.vault.secretState(tenant)
             let rows = try context.store.count(tenant: tenant)
-            let plan = RevokePlanner.plan(TenantSecretState(tenant: tenant, secret: secret, rows: rows), purge: options.purge)
+            let plan = RevokePlanner.plan(
+                TenantSecretState(tenant: tenant, secret: secret, rows: rows), purge: options.purge)
             if plan.isAlreadyRevoked {
                 recorder.count(.tenantsAlreadyRevoked)
                 recorder.pass(tenant, "already revoked")
@@ -100,7 +108,8 @@ package struct RevokeStage {
             }
             var done: [String] = []
             if let revoker, plan.softDeletesSecret {
-                let revokedThere = try await revokeAtProvider(tenant, revoker: revoker, context: context, recorder: recorder)
+                let revokedThere = try await revokeAtProvider(
+                    tenant, revoker: revoker, context: context, recorder: recorder)
                 if revokedThere > 0 { done.append("\(CountText.of(revokedThere, "token")) revoked at the provider") }
             }
             done += try shred(tenant, plan: plan, context: context, recorder: recorder)
@@ -116,10 +125,14 @@ package struct RevokeStage {
     /// Revokes every token of the tenant at the provider, while the tenant's key can still open them.
     /// A token the provider refuses to revoke is a failed item; the tenant goes on.
     /// - Returns: how many tokens the provider revoked.
-    private func revokeAtProvider(_ tenant: String, revoker: ProviderRevoker, context: StageContext,
-                                  recorder: StageRecorder) async throws -> Int {
+    private func revokeAtProvider(
+        _ tenant: String, revoker: ProviderRevoker, context: StageContext,
+        recorder: StageRecorder
+    ) async throws -> Int {
         var rows: [StoredToken] = []
-        try context.store.forEach(tenant: tenant) { rows.append($0); return true }
+        try context.store.forEach(tenant: tenant) {
+            rows.append($0); return true
+        }
         var revoked = 0
         for row in rows where row.sealedToken != nil {
             do {
@@ -133,7 +146,9 @@ package struct RevokeStage {
 
     /// Crypto-shredding as planned: the secret goes first (from that instant no token of the tenant
     /// opens), then the rows, then the secret for good. Returns what was done, for the report.
-    private func shred(_ tenant: String, plan: TenantRevokePlan, context: StageContext, recorder: StageRecorder) throws -> [String] {
+    private func shred(_ tenant: String, plan: TenantRevokePlan, context: StageContext, recorder: StageRecorder) throws
+        -> [String]
+    {
         var done: [String] = []
         if plan.softDeletesSecret {
             try context.vault.deleteSecret(tenant)
@@ -158,8 +173,10 @@ package struct RevokeStage {
         var revoked = 0, already = 0, failed = 0, rows = 0
     }
 
-    private func revokeUsers(of tenant: String, _ users: [TenantUser], context: StageContext, recorder: StageRecorder,
-                             revoker: ProviderRevoker?) async {
+    private func revokeUsers(
+        of tenant: String, _ users: [TenantUser], context: StageContext, recorder: StageRecorder,
+        revoker: ProviderRevoker?
+    ) async {
         let started = context.clock()
         var tally = UsersTally()
         for user in users {
@@ -173,9 +190,10 @@ package struct RevokeStage {
         }
         let message = record(tally, recorder: recorder, dryRun: context.dryRun)
         if tally.failed > 0 {
-            recorder.fail(tenant, type: recorder.cases.last?.failureType ?? .unexpected,
-                          message: "\(message); \(CountText.of(tally.failed, "user")) failed (see the item cases)",
-                          duration: context.clock().timeIntervalSince(started))
+            recorder.fail(
+                tenant, type: recorder.cases.last?.failureType ?? .unexpected,
+                message: "\(message); \(CountText.of(tally.failed, "user")) failed (see the item cases)",
+                duration: context.clock().timeIntervalSince(started))
         } else {
             recorder.pass(tenant, message, duration: context.clock().timeIntervalSince(started))
         }
@@ -184,8 +202,10 @@ package struct RevokeStage {
 
     /// Revokes one user's rows as planned: at the provider first (a failure there throws, so the record
     /// stays and the next run tries again), then the record or its refresh token.
-    private func revoke(_ user: TenantUser, context: StageContext, recorder: StageRecorder, revoker: ProviderRevoker?,
-                        tally: inout UsersTally) async throws {
+    private func revoke(
+        _ user: TenantUser, context: StageContext, recorder: StageRecorder, revoker: ProviderRevoker?,
+        tally: inout UsersTally
+    ) async throws {
         var state = UserRowsState(tenant: user.tenant, user: user.user, rows: [])
         try context.store.forEach(tenant: user.tenant, user: user.user) { row in
             state.rows.append((row.key.provider, row.sealedToken != nil))
@@ -211,7 +231,9 @@ package struct RevokeStage {
         }
         tally.revoked += 1
         tally.rows += plan.providers.count
-        recorder.passItem(user.description, "\(context.dryRun ? "would revoke" : "revoked") (\(plan.providers.joined(separator: ", ")))")
+        recorder.passItem(
+            user.description,
+            "\(context.dryRun ? "would revoke" : "revoked") (\(plan.providers.joined(separator: ", ")))")
     }
 
     /// Records a tenant's user counts and returns its one-line summary.
@@ -222,7 +244,8 @@ package struct RevokeStage {
         let rows = tally.rows
         recorder.count(options.mode == .deleteRecord ? .rowsDeleted : .tokensDropped, dryRun ? 0 : rows)
         let deleting = options.mode == .deleteRecord
-        let message = dryRun
+        let message =
+            dryRun
             ? "would revoke \(CountText.of(tally.revoked, "user")) (\(deleting ? CountText.of(rows, "record") + " to delete" : CountText.of(rows, "refresh token") + " to drop"))"
             : "revoked \(CountText.of(tally.revoked, "user")) (\(CountText.number(rows)) \(deleting ? "record\(rows == 1 ? "" : "s") deleted" : "refresh token\(rows == 1 ? "" : "s") dropped"))"
         return message + ", \(CountText.number(tally.already)) already revoked"

@@ -31,9 +31,15 @@ package struct TenantRotatePlan: Sendable, Equatable {
         if isUpToDate { return "up to date (key version \(targetVersion))" }
         var parts: [String] = []
         if addsVersion { parts.append("add key version \(targetVersion)") }
-        if rowsToRewrap > 0 { parts.append("rewrap \(rowsToRewrap) token\(rowsToRewrap == 1 ? "" : "s") to version \(targetVersion)") }
-        if !versionsToDisable.isEmpty { parts.append("disable version\(versionsToDisable.count == 1 ? "" : "s") \(Self.list(versionsToDisable))") }
-        if !versionsToPurge.isEmpty { parts.append("purge version\(versionsToPurge.count == 1 ? "" : "s") \(Self.list(versionsToPurge))") }
+        if rowsToRewrap > 0 {
+            parts.append("rewrap \(rowsToRewrap) token\(rowsToRewrap == 1 ? "" : "s") to version \(targetVersion)")
+        }
+        if !versionsToDisable.isEmpty {
+            parts.append("disable version\(versionsToDisable.count == 1 ? "" : "s") \(Self.list(versionsToDisable))")
+        }
+        if !versionsToPurge.isEmpty {
+            parts.append("purge version\(versionsToPurge.count == 1 ? "" : "s") \(Self.list(versionsToPurge))")
+        }
         return parts.joined(separator: ", ")
     }
 
@@ -48,7 +54,9 @@ package enum RotatePlanner {
     ///   - maxKeyAge: a new version is added only when the latest is older than this.
     ///   - keepVersions: how many versions before the target are kept after the rewrap.
     ///   - now: the time the age is measured at.
-    package static func plan(_ state: TenantKeyState, maxKeyAge: TimeInterval, keepVersions: Int, now: Date) -> TenantRotatePlan {
+    package static func plan(_ state: TenantKeyState, maxKeyAge: TimeInterval, keepVersions: Int, now: Date)
+        -> TenantRotatePlan
+    {
         let latest = state.latest
         let latestAge = latest.map { now.timeIntervalSince($0.createdAt) }
         let addsVersion = latest == nil || (latestAge ?? 0) > maxKeyAge

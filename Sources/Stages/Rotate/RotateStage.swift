@@ -1,5 +1,5 @@
-import Foundation
 import Custody
+import Foundation
 import Report
 import Spec
 import Store
@@ -40,7 +40,8 @@ package struct RotateStage {
         for tenant in tenants {
             do {
                 guard let state = try snapshot(tenant, context: context, recorder: recorder) else { continue }
-                let plan = RotatePlanner.plan(state, maxKeyAge: options.maxKeyAge, keepVersions: options.keepVersions, now: context.clock())
+                let plan = RotatePlanner.plan(
+                    state, maxKeyAge: options.maxKeyAge, keepVersions: options.keepVersions, now: context.clock())
                 plans.append((plan, state))
             } catch {
                 unreadableTenants += 1
@@ -58,24 +59,33 @@ package struct RotateStage {
             }
             recorder.count(.tenantsDue, due.count)
             recorder.count(.tokensToRewrap, tokensDue)
-            let summary = due.isEmpty ? upToDateSummary(plans.count)
+            let summary =
+                due.isEmpty
+                ? upToDateSummary(plans.count)
                 : "\(CountText.of(plans.count, "tenant")): would rotate \(due.count) "
                     + "(\(CountText.of(tokensDue, "token")) to rewrap), \(plans.count - due.count) up to date"
             return recorder.finish(summary: summary, at: context.clock())
         }
         context.progress.begin(stage: name, total: tokensDue, unit: "tokens")
         let failedTenants = apply(plans, context: context, recorder: recorder) + unreadableTenants
-        if due.isEmpty, !recorder.hasFailures { return recorder.finish(summary: upToDateSummary(plans.count), at: context.clock()) }
-        var summary = "\(CountText.of(plans.count, "tenant")): \(due.count - (failedTenants - unreadableTenants)) rotated, \(plans.count - due.count) up to date"
+        if due.isEmpty, !recorder.hasFailures {
+            return recorder.finish(summary: upToDateSummary(plans.count), at: context.clock())
+        }
+        var summary =
+            "\(CountText.of(plans.count, "tenant")): \(due.count - (failedTenants - unreadableTenants)) rotated, \(plans.count - due.count) up to date"
         if failedTenants > 0 { summary += ", \(failedTenants) with failures" }
         summary += "; \(CountText.of(recorder.value(of: .tokensRewrapped), "token")) rewrapped"
-        if recorder.value(of: .tokensFailed) > 0 { summary += ", \(CountText.number(recorder.value(of: .tokensFailed))) failed" }
+        if recorder.value(of: .tokensFailed) > 0 {
+            summary += ", \(CountText.number(recorder.value(of: .tokensFailed))) failed"
+        }
         return recorder.finish(summary: summary, at: context.clock())
     }
 
     /// "up to date: 3 tenants, every latest key younger than 30d".
     private func upToDateSummary(_ tenants: Int) -> String {
-        tenants == 0 ? "no tenants to rotate" : "up to date: \(CountText.of(tenants, "tenant")), every latest key younger than \(DurationText.text(options.maxKeyAge))"
+        tenants == 0
+            ? "no tenants to rotate"
+            : "up to date: \(CountText.of(tenants, "tenant")), every latest key younger than \(DurationText.text(options.maxKeyAge))"
     }
 
     // MARK: - Planning
@@ -102,9 +112,10 @@ package struct RotateStage {
             if rows == 0 {
                 recorder.skip(tenant, "no key secret and no tokens: nothing to rotate")
             } else {
-                recorder.fail(tenant, type: .notFound, code: "secret_missing",
-                              message: "tenant \(tenant): \(CountText.of(rows, "token")) but no key secret in the vault. "
-                                  + "Restore the vault from a backup, or revoke the tenant's tokens.")
+                recorder.fail(
+                    tenant, type: .notFound, code: "secret_missing",
+                    message: "tenant \(tenant): \(CountText.of(rows, "token")) but no key secret in the vault. "
+                        + "Restore the vault from a backup, or revoke the tenant's tokens.")
             }
             return nil
         } catch VaultError.secretDeleted {
@@ -113,8 +124,10 @@ package struct RotateStage {
             if !counts.isEmpty { recorder.skip(tenant, "key secret soft-deleted (revoked tenant): nothing to rotate") }
             return nil
         }
-        return TenantKeyState(tenant: tenant, versions: versions.map { KeyVersionState(number: $0.number, createdAt: $0.createdAt, enabled: $0.enabled) },
-                              rowsByVersion: counts)
+        return TenantKeyState(
+            tenant: tenant,
+            versions: versions.map { KeyVersionState(number: $0.number, createdAt: $0.createdAt, enabled: $0.enabled) },
+            rowsByVersion: counts)
     }
 
     // MARK: - Applying
@@ -146,14 +159,17 @@ package struct RotateStage {
     /// one walk; then per tenant disable and purge what no token uses. Each step is idempotent; a failure
     /// stops its tenant only, and every token stays readable at every instant (I1).
     /// - Returns: how many due tenants ended with a failure.
-    private func apply(_ plans: [(plan: TenantRotatePlan, state: TenantKeyState)], context: StageContext,
-                       recorder: StageRecorder) -> Int {
+    private func apply(
+        _ plans: [(plan: TenantRotatePlan, state: TenantKeyState)], context: StageContext,
+        recorder: StageRecorder
+    ) -> Int {
         var tenants: [TenantProgress] = []
         for (plan, state) in plans {
             if plan.isUpToDate {
                 recorder.pass(plan.tenant, plan.summary)
             } else {
-                tenants.append(TenantProgress(plan: plan, state: state, target: plan.targetVersion, started: context.clock()))
+                tenants.append(
+                    TenantProgress(plan: plan, state: state, target: plan.targetVersion, started: context.clock()))
             }
         }
         var timer = PhaseTimer(clock: context.clock, recorder: recorder, started: context.clock())
@@ -189,8 +205,9 @@ package struct RotateStage {
         for index in tenants.indices where tenants[index].error == nil && tenants[index].plan.rowsToRewrap > 0 {
             let tenant = tenants[index]
             do {
-                try rewrapper.prepare(tenant: tenant.plan.tenant, target: tenant.target,
-                                      oldVersions: tenant.state.rowsByVersion.filter { $0.value > 0 }.map(\.key))
+                try rewrapper.prepare(
+                    tenant: tenant.plan.tenant, target: tenant.target,
+                    oldVersions: tenant.state.rowsByVersion.filter { $0.value > 0 }.map(\.key))
                 rowsToRewrap += tenant.plan.rowsToRewrap
             } catch {
                 tenants[index].error = error
@@ -200,15 +217,18 @@ package struct RotateStage {
     }
 
     /// Phase 2: rewraps the tokens of all tenants in one walk.
-    private func rewrap(_ tenants: inout [TenantProgress], rows rowsToRewrap: Int, with rewrapper: TokenRewrapper,
-                        context: StageContext, recorder: StageRecorder) -> [String: TokenRewrapper.Outcome] {
+    private func rewrap(
+        _ tenants: inout [TenantProgress], rows rowsToRewrap: Int, with rewrapper: TokenRewrapper,
+        context: StageContext, recorder: StageRecorder
+    ) -> [String: TokenRewrapper.Outcome] {
         guard rowsToRewrap > 0 else { return [:] }
         do {
             return try rewrapper.rewrapAll(
                 // Counted only when there is something to rewrap: a no-op run never scans the table.
                 scanWholeTable: rowsToRewrap * 4 >= (try context.store.count()), now: context.clock(),
                 onBatch: { context.progress.advance($0) },
-                onRewrapped: context.detail == .items ? { key in recorder.passItem(key.description, "rewrapped") } : nil,
+                onRewrapped: context.detail == .items
+                    ? { key in recorder.passItem(key.description, "rewrapped") } : nil,
                 onFailure: { key, error in recorder.fail(key.description, error) })
         } catch {
             // The store refused a batch: every tenant still in the walk stops here (committed batches stay).
@@ -222,8 +242,10 @@ package struct RotateStage {
     /// Phase 3: per tenant, disable and purge what no token uses any more, then the tenant's case. The
     /// rewrapped rows must survive a power loss before a version they were moved off can go (I1).
     /// - Returns: how many tenants failed.
-    private func retire(_ tenants: inout [TenantProgress], outcomes: [String: TokenRewrapper.Outcome], context: StageContext,
-                        recorder: StageRecorder) -> Int {
+    private func retire(
+        _ tenants: inout [TenantProgress], outcomes: [String: TokenRewrapper.Outcome], context: StageContext,
+        recorder: StageRecorder
+    ) -> Int {
         let retiring = tenants.indices.filter { tenants[$0].error == nil && !tenants[$0].plan.versionsToPurge.isEmpty }
         if !retiring.isEmpty {
             do {
@@ -237,7 +259,9 @@ package struct RotateStage {
             let outcome = outcomes[tenant.plan.tenant] ?? TokenRewrapper.Outcome()
             recorder.count(.tokensRewrapped, outcome.rewrapped)
             if outcome.failed > 0 { recorder.count(.tokensFailed, outcome.failed) }
-            if outcome.rewrapped > 0 { tenant.done.append("rewrapped \(CountText.of(outcome.rewrapped, "token")) to version \(tenant.target)") }
+            if outcome.rewrapped > 0 {
+                tenant.done.append("rewrapped \(CountText.of(outcome.rewrapped, "token")) to version \(tenant.target)")
+            }
             if tenant.error == nil {
                 do {
                     try retireVersions(&tenant, context: context, recorder: recorder)
@@ -276,8 +300,9 @@ package struct RotateStage {
             tenant.done.append("purged version \(version)")
         }
         if !kept.isEmpty {
-            tenant.done.append("kept version\(kept.count == 1 ? "" : "s") \(kept.map(String.init).joined(separator: ", ")) "
-                               + "(tokens still use \(kept.count == 1 ? "it" : "them"))")
+            tenant.done.append(
+                "kept version\(kept.count == 1 ? "" : "s") \(kept.map(String.init).joined(separator: ", ")) "
+                    + "(tokens still use \(kept.count == 1 ? "it" : "them"))")
         }
     }
 
@@ -285,15 +310,18 @@ package struct RotateStage {
     private func finish(_ tenant: TenantProgress, failedTokens: Int, clock: () -> Date, recorder: StageRecorder) {
         let name = tenant.plan.tenant
         let duration = clock().timeIntervalSince(tenant.started)
-        let message = tenant.done.isEmpty ? "up to date (key version \(tenant.target))" : tenant.done.joined(separator: ", ")
+        let message =
+            tenant.done.isEmpty ? "up to date (key version \(tenant.target))" : tenant.done.joined(separator: ", ")
         if let error = tenant.error {
             if !tenant.done.isEmpty { recorder.note("\(name): \(message) before the failure") }
             recorder.fail(name, error, duration: duration)
         } else if failedTokens > 0 {
             recorder.note("\(name): \(message)")
-            recorder.fail(name, type: .crypto, code: "tokens_not_rewrapped",
-                          message: "\(message); \(CountText.of(failedTokens, "token")) could not be rewrapped (see the item cases)",
-                          duration: duration)
+            recorder.fail(
+                name, type: .crypto, code: "tokens_not_rewrapped",
+                message:
+                    "\(message); \(CountText.of(failedTokens, "token")) could not be rewrapped (see the item cases)",
+                duration: duration)
         } else {
             recorder.note("\(name): \(message)")
             recorder.pass(name, message, duration: duration)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Access
 @testable import Spec
 @testable import Store
@@ -15,14 +16,16 @@ struct AccessTokenCacheTests {
     }
 
     static func entry(_ token: String, expiresIn: TimeInterval = 3_600) -> AccessTokenCache.Entry {
-        AccessTokenCache.Entry(accessToken: SecretText(token), tokenType: "Bearer", idToken: SecretText("id." + token),
-                               expiresAt: start.addingTimeInterval(expiresIn), rowID: 1, rowIssuedAt: start)
+        AccessTokenCache.Entry(
+            accessToken: SecretText(token), tokenType: "Bearer", idToken: SecretText("id." + token),
+            expiresAt: start.addingTimeInterval(expiresIn), rowID: 1, rowIssuedAt: start)
     }
 
     @Test func anEntryIsHandedOutUntilTheProvidersExpiryMinusTheSkewAndDroppedThen() {
         var cache = AccessTokenCache(policy: AccessTokenCaching(expirySkew: 300))
         cache.store(Self.entry("at.1"), for: Self.key("u0"), at: Self.start)
-        #expect(cache.entry(for: Self.key("u0"), at: Self.start.addingTimeInterval(3_299))?.accessToken.revealed == "at.1")
+        #expect(
+            cache.entry(for: Self.key("u0"), at: Self.start.addingTimeInterval(3_299))?.accessToken.revealed == "at.1")
         #expect(cache.entry(for: Self.key("u0"), at: Self.start.addingTimeInterval(3_300)) == nil)
         #expect(cache.count == 0, "an expired entry is dropped when looked up")
     }
@@ -59,11 +62,15 @@ struct AccessTokenCacheTests {
         cache.store(Self.entry("at.u3"), for: Self.key("u3"), at: Self.start)
         #expect(cache.count == 3)
         #expect(cache.entry(for: Self.key("u1"), at: Self.start) == nil)
-        for user in ["u0", "u2", "u3"] { #expect(cache.entry(for: Self.key(user), at: Self.start)?.accessToken.revealed == "at." + user) }
+        for user in ["u0", "u2", "u3"] {
+            #expect(cache.entry(for: Self.key(user), at: Self.start)?.accessToken.revealed == "at." + user)
+        }
         // Many more than the bound: it stays at the bound, and the newest are the ones kept.
         for index in 0..<100 { cache.store(Self.entry("at.n\(index)"), for: Self.key("n\(index)"), at: Self.start) }
         #expect(cache.count == 3)
-        #expect(cache.entry(for: Self.key("n99"), at: Self.start) != nil && cache.entry(for: Self.key("n96"), at: Self.start) == nil)
+        #expect(
+            cache.entry(for: Self.key("n99"), at: Self.start) != nil
+                && cache.entry(for: Self.key("n96"), at: Self.start) == nil)
     }
 
     @Test func aSizeOfZeroCachesNothing() {
@@ -102,7 +109,10 @@ struct AccessTokenCacheTests {
         dump(cache, to: &dumped)
         var entryDump = ""
         dump(Self.entry("at.secret-value"), to: &entryDump)
-        for text in [String(describing: cache), String(reflecting: cache), "\(cache)", dumped, entryDump, String(reflecting: Self.entry("at.secret-value"))] {
+        for text in [
+            String(describing: cache), String(reflecting: cache), "\(cache)", dumped, entryDump,
+            String(reflecting: Self.entry("at.secret-value")),
+        ] {
             #expect(!text.contains("secret-value"), "\(text)")
         }
         #expect(String(describing: cache).contains("1 of 10000 entries"))
@@ -140,7 +150,9 @@ struct SingleFlightTests {
                 }
             }
             // Let every caller arrive and join (at most 5 s), then let the one run finish.
-            for _ in 0..<500 where gate.arrived < 8 || flights.inFlight == 0 { try await Task.sleep(for: .milliseconds(10)) }
+            for _ in 0..<500 where gate.arrived < 8 || flights.inFlight == 0 {
+                try await Task.sleep(for: .milliseconds(10))
+            }
             try await Task.sleep(for: .milliseconds(100))
             gate.release()
             var all: [Int] = []

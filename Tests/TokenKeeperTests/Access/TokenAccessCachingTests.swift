@@ -1,11 +1,12 @@
 import Foundation
 import Testing
+
 @testable import Access
+@testable import Custody
 @testable import Identity
 @testable import Report
 @testable import Store
 @testable import Support
-@testable import Custody
 @testable import Vault
 
 /// `TokenAccess` as a token store: cached access tokens checked against their row, one redemption at a
@@ -15,10 +16,13 @@ import Testing
 
     static func key(_ user: String) -> TokenKey { TokenKey(tenant: "t1", user: user, provider: "local") }
 
-    static func access(_ world: World, caching: AccessTokenCaching = .default, clock: TestClock? = nil) throws -> TokenAccess {
+    static func access(_ world: World, caching: AccessTokenCaching = .default, clock: TestClock? = nil) throws
+        -> TokenAccess
+    {
         let clock = clock ?? TestClock()
-        return try TokenAccess(spec: try world.spec(), principal: "pipeline", environment: world.environment, caching: caching,
-                               clock: { clock.now })
+        return try TokenAccess(
+            spec: try world.spec(), principal: "pipeline", environment: world.environment, caching: caching,
+            clock: { clock.now })
     }
 
     static func redemptions(_ world: World) async throws -> Int { try await world.idp.stats()["redemptions"] ?? -1 }
@@ -30,7 +34,9 @@ import Testing
             let first = try await access.accessToken(for: Self.key("u0"))
             let second = try await access.accessToken(for: Self.key("u0"))
             #expect(!first.fromCache && second.fromCache)
-            #expect(second.accessToken == first.accessToken && second.expiresAt == first.expiresAt && second.idToken == first.idToken)
+            #expect(
+                second.accessToken == first.accessToken && second.expiresAt == first.expiresAt
+                    && second.idToken == first.idToken)
             #expect(try await Self.redemptions(world) == 1)
             #expect(try await !world.idp.familyIsDead(try world.stored(Self.key("u0"))))
         }
@@ -66,11 +72,13 @@ import Testing
         try await withTemporaryDirectory { folder in
             let world = try await World(folder, users: 3)
             let access = try Self.access(world, caching: AccessTokenCaching(maxEntries: 2))
-            func fromCache(_ user: String) async throws -> Bool { try await access.accessToken(for: Self.key(user)).fromCache }
+            func fromCache(_ user: String) async throws -> Bool {
+                try await access.accessToken(for: Self.key(user)).fromCache
+            }
             #expect(try await !fromCache("u0"))
             #expect(try await !fromCache("u1"))
-            #expect(try await fromCache("u0"))       // u1 is now the least recently used
-            #expect(try await !fromCache("u2"))      // pushes u1 out
+            #expect(try await fromCache("u0"))  // u1 is now the least recently used
+            #expect(try await !fromCache("u2"))  // pushes u1 out
             #expect(access.cachedAccessTokens == 2)
             #expect(try await fromCache("u0"))
             #expect(try await fromCache("u2"))
@@ -84,12 +92,15 @@ import Testing
             let world = try await World(folder, users: 4)
             let access = try Self.access(world)
             var cached: [String: SecretText] = [:]
-            for user in ["u0", "u1", "u2", "u3"] { cached[user] = try await access.accessToken(for: Self.key(user)).accessToken }
+            for user in ["u0", "u1", "u2", "u3"] {
+                cached[user] = try await access.accessToken(for: Self.key(user)).accessToken
+            }
             #expect(try await Self.redemptions(world) == 4)
             // What a revoke job, a refresh job or another host does to the rows meanwhile, through its own connection.
             let other = try world.fixture.custodian()
             #expect(try other.store.dropRefreshToken(Self.key("u0")))
-            try await world.idp.admin("admin/kill", ["refresh_token": try world.stored(Self.key("u1")), "code": "AADSTS700082"])
+            try await world.idp.admin(
+                "admin/kill", ["refresh_token": try world.stored(Self.key("u1")), "code": "AADSTS700082"])
             #expect(try other.store.markNeedsReauth(Self.key("u1"), errorCode: "AADSTS700082"))
             #expect(try other.store.delete(Self.key("u2")))
             let signedInAgain = try await world.idp.signIn(tenant: "t1", user: "u3")
@@ -145,9 +156,12 @@ import Testing
             try await world.idp.admin("admin/faults", ["delay": 1.0, "count": 1])
             let call = Task { try await access.accessToken(for: Self.key("u0")) }
             // Once the request holds the lease (at most 5 s), the user signs in again: the row is replaced, lease and all.
-            for _ in 0..<500 where try world.row(Self.key("u0")).leaseOwner == nil { try await Task.sleep(for: .milliseconds(10)) }
+            for _ in 0..<500 where try world.row(Self.key("u0")).leaseOwner == nil {
+                try await Task.sleep(for: .milliseconds(10))
+            }
             let signedInAgain = try await world.idp.signIn(tenant: "t1", user: "u0")
-            try world.fixture.custodian().put(Self.key("u0"), token: SecretText(signedInAgain), issuedAt: Date(), expiresAt: nil)
+            try world.fixture.custodian().put(
+                Self.key("u0"), token: SecretText(signedInAgain), issuedAt: Date(), expiresAt: nil)
             let error = await #expect(throws: AccessError.self) { try await call.value }
             #expect(error?.description.contains("lost its lease") == true)
             #expect(try world.stored(Self.key("u0")) == signedInAgain, "the new sign-in's token stays")
@@ -168,13 +182,21 @@ import Testing
             dump(access, to: &dumped)
             var grantDump = ""
             dump(grant, to: &grantDump)
-            var texts = [String(describing: access), String(reflecting: access), dumped, grantDump, "\(grant)", "\(error.map { "\($0)" } ?? "")"]
+            var texts = [
+                String(describing: access), String(reflecting: access), dumped, grantDump, "\(grant)",
+                "\(error.map { "\($0)" } ?? "")",
+            ]
             // Every file of the state: the store (with its WAL), the vault and its audit log.
             let root = world.fixture.folder + "/state"
             for name in FileManager.default.enumerator(atPath: root)?.allObjects as? [String] ?? [] {
-                if let data = FileManager.default.contents(atPath: root + "/" + name) { texts.append(String(decoding: data, as: UTF8.self)) }
+                if let data = FileManager.default.contents(atPath: root + "/" + name) {
+                    texts.append(String(decoding: data, as: UTF8.self))
+                }
             }
-            let secrets = [grant.accessToken.revealed, grant.idToken ?? "no id token", world.idp.clientSecret, world.fixture.masterKey.base64]
+            let secrets = [
+                grant.accessToken.revealed, grant.idToken ?? "no id token", world.idp.clientSecret,
+                world.fixture.masterKey.base64,
+            ]
             for text in texts {
                 for secret in secrets { #expect(!text.contains(secret)) }
             }

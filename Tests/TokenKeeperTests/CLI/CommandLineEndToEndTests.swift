@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import CLI
 @testable import Crypto
 @testable import Report
@@ -11,20 +12,27 @@ import Testing
         let folder: String
         let masterKey: String
         var environment: [String: String] {
-            ["TOKENKEEPER_MASTER_KEY": masterKey, "TOKENKEEPER_PRINCIPAL": "ops", "TOKENKEEPER_VAULT": folder + "/vault",
-             "TOKENKEEPER_STORE": folder + "/tokens.db"]
+            [
+                "TOKENKEEPER_MASTER_KEY": masterKey, "TOKENKEEPER_PRINCIPAL": "ops",
+                "TOKENKEEPER_VAULT": folder + "/vault",
+                "TOKENKEEPER_STORE": folder + "/tokens.db",
+            ]
         }
 
         init(_ folder: String) throws {
             self.folder = folder
             let result = try runTokenKeeper(["vault", "init", folder + "/vault", "--principal", "ops"])
-            guard result.status == 0 else { throw ProcessTimeout(executable: "vault init", arguments: [result.stderr], seconds: 0) }
+            guard result.status == 0 else {
+                throw ProcessTimeout(executable: "vault init", arguments: [result.stderr], seconds: 0)
+            }
             masterKey = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         }
 
         @discardableResult
         func run(_ arguments: [String], stdin: String = "", extra: [String: String] = [:]) throws -> ProcessResult {
-            try runTokenKeeper(arguments, environment: environment.merging(extra) { _, new in new }, stdin: stdin, workingDirectory: folder)
+            try runTokenKeeper(
+                arguments, environment: environment.merging(extra) { _, new in new }, stdin: stdin,
+                workingDirectory: folder)
         }
     }
 
@@ -61,10 +69,13 @@ import Testing
         try withTemporaryDirectory { folder in
             let first = try runTokenKeeper(["vault", "init", folder + "/v", "--master-key-out", folder + "/mk"])
             #expect(first.status == 0 && first.stdout.isEmpty)
-            #expect(try FileManager.default.attributesOfItem(atPath: folder + "/mk")[.posixPermissions] as? Int == 0o600)
+            #expect(
+                try FileManager.default.attributesOfItem(atPath: folder + "/mk")[.posixPermissions] as? Int == 0o600)
             let second = try runTokenKeeper(["vault", "init", folder + "/v2", "--master-key-out", folder + "/mk"])
             #expect(second.status == 2 && second.stderr.contains("never overwrites"))
-            let listed = try runTokenKeeper(["vault", "secret", "list", "--vault", folder + "/v", "--master-key-file", folder + "/mk"])
+            let listed = try runTokenKeeper([
+                "vault", "secret", "list", "--vault", folder + "/v", "--master-key-file", folder + "/mk",
+            ])
             #expect(listed.status == 0, "\(listed.stderr)")
         }
     }
@@ -72,11 +83,14 @@ import Testing
     @Test func tokenPutReadsStandardInputAndShowRevealsItOnlyOnRequest() throws {
         try withTemporaryDirectory { folder in
             let workspace = try Workspace(folder)
-            let put = try workspace.run(["token", "put", "--tenant", "t1", "--user", "u1", "--provider", "entra"], stdin: "rt-secret-put\n")
+            let put = try workspace.run(
+                ["token", "put", "--tenant", "t1", "--user", "u1", "--provider", "entra"], stdin: "rt-secret-put\n")
             #expect(put.status == 0, "\(put.stderr)")
             let show = try workspace.run(["token", "show", "--tenant", "t1", "--user", "u1", "--provider", "entra"])
             #expect(show.status == 0 && show.stdout.contains("active") && !show.stdout.contains("rt-secret-put"))
-            let reveal = try workspace.run(["token", "show", "--tenant", "t1", "--user", "u1", "--provider", "entra", "--reveal"])
+            let reveal = try workspace.run([
+                "token", "show", "--tenant", "t1", "--user", "u1", "--provider", "entra", "--reveal",
+            ])
             #expect(reveal.stdout.hasSuffix("rt-secret-put\n"))
         }
     }
@@ -84,7 +98,8 @@ import Testing
     @Test func tokenPutRefusesEmptyInput() throws {
         try withTemporaryDirectory { folder in
             let workspace = try Workspace(folder)
-            let result = try workspace.run(["token", "put", "--tenant", "t1", "--user", "u1", "--provider", "entra"], stdin: "")
+            let result = try workspace.run(
+                ["token", "put", "--tenant", "t1", "--user", "u1", "--provider", "entra"], stdin: "")
             #expect(result.status == 2 && result.stderr.contains("standard input"))
         }
     }
@@ -141,7 +156,8 @@ import Testing
         try withTemporaryDirectory { folder in
             let workspace = try Workspace(folder)
             let other = try SecureRandom.bytes(32)
-            let result = try workspace.run(["token", "list"], extra: ["TOKENKEEPER_MASTER_KEY": Data(other).base64EncodedString()])
+            let result = try workspace.run(
+                ["token", "list"], extra: ["TOKENKEEPER_MASTER_KEY": Data(other).base64EncodedString()])
             #expect(result.status == 3 && result.stderr.contains("wrong master key"))
         }
     }
@@ -150,8 +166,9 @@ import Testing
         try withTemporaryDirectory { folder in
             let workspace = try Workspace(folder)
             #expect(try workspace.run(["vault", "policy", "set", "app", "--permissions", "list"]).status == 0)
-            let result = try workspace.run(["token", "put", "--tenant", "t1", "--user", "u", "--provider", "p"], stdin: "rt",
-                                           extra: ["TOKENKEEPER_PRINCIPAL": "app"])
+            let result = try workspace.run(
+                ["token", "put", "--tenant", "t1", "--user", "u", "--provider", "p"], stdin: "rt",
+                extra: ["TOKENKEEPER_PRINCIPAL": "app"])
             #expect(result.status == 1 && result.stderr.contains("lacks the 'get' permission"))
             #expect(result.stderr.contains("vault policy set app --permissions get"))
         }
@@ -182,8 +199,10 @@ import Testing
             let rekey = try workspace.run(["vault", "rekey", "--new-master-key-out", folder + "/new.key"])
             #expect(rekey.status == 0, "\(rekey.stderr)")
             #expect(try workspace.run(["token", "list"]).status == 3)
-            let reveal = try workspace.run(["token", "show", "--tenant", "t1", "--user", "u1", "--provider", "p", "--reveal",
-                                            "--master-key-file", folder + "/new.key"])
+            let reveal = try workspace.run([
+                "token", "show", "--tenant", "t1", "--user", "u1", "--provider", "p", "--reveal",
+                "--master-key-file", folder + "/new.key",
+            ])
             #expect(reveal.stdout.hasSuffix("rt-rekey\n"), "\(reveal.stderr)")
         }
     }

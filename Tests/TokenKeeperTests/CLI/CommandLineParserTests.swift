@@ -1,15 +1,20 @@
 import Testing
+
 @testable import CLI
 @testable import Report
 @testable import Support
 
 @Suite struct CommandLineParserTests {
-    static let leaf = Command("put", abstract: "Store a token.", usage: "--tenant T",
-                              options: [.value("tenant", "T", "Tenant."), .flag("reveal", "Show it.")]) { _ in .success }
-    static let root = Command("tokenkeeper", abstract: "root", subcommands: [Command("token", abstract: "Tokens.", subcommands: [leaf])])
+    static let leaf = Command(
+        "put", abstract: "Store a token.", usage: "--tenant T",
+        options: [.value("tenant", "T", "Tenant."), .flag("reveal", "Show it.")]
+    ) { _ in .success }
+    static let root = Command(
+        "tokenkeeper", abstract: "root", subcommands: [Command("token", abstract: "Tokens.", subcommands: [leaf])])
 
     private func parse(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandLineParser.Parsed {
-        try CommandLineParser.parse(arguments, root: Self.root, environment: environment, console: Console(isInteractive: false))
+        try CommandLineParser.parse(
+            arguments, root: Self.root, environment: environment, console: Console(isInteractive: false))
     }
 
     @Test func subcommandsOptionsAndFlagsAreParsed() throws {
@@ -55,7 +60,8 @@ import Testing
     }
 
     @Test func globalOptionsFallBackToTheEnvironment() throws {
-        let parsed = try parse(["token", "put"], environment: ["TOKENKEEPER_VAULT": "/v", "TOKENKEEPER_PRINCIPAL": "ci"])
+        let parsed = try parse(
+            ["token", "put"], environment: ["TOKENKEEPER_VAULT": "/v", "TOKENKEEPER_PRINCIPAL": "ci"])
         #expect(parsed.invocation.globals.vaultPath == "/v")
         #expect(try parsed.invocation.globals.principal == "ci")
         #expect(parsed.invocation.globals.storePath == "./state/tokens.db")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Report
 @testable import Spec
 
@@ -11,7 +12,8 @@ import Testing
         try withTemporaryDirectory { folder in
             let workspace = try CommandLineEndToEndTests.Workspace(folder)
             let forged = "o1\nt9  forged  entra  v1  active\u{1B}[2J"
-            let response = "{\"refresh_token\":\"rt-1\",\"id_token\":\"\(JWTFixture.idToken(["tid": "t1", "oid": forged]))\"}"
+            let response =
+                "{\"refresh_token\":\"rt-1\",\"id_token\":\"\(JWTFixture.idToken(["tid": "t1", "oid": forged]))\"}"
             let imported = try workspace.run(["token", "import", "--provider", "entra"], stdin: response)
             #expect(imported.status == 0, "\(imported.stderr)")
             let list = try workspace.run(["token", "list"])
@@ -51,12 +53,14 @@ import Testing
     @Test func anImportFileWithAByteOrderMarkIsRead() throws {
         try withTemporaryDirectory { folder in
             let workspace = try CommandLineEndToEndTests.Workspace(folder)
-            let response = "\u{FEFF}{\"refresh_token\":\"rt-1\",\"id_token\":\"\(JWTFixture.idToken(["tid": "t1", "oid": "o1"]))\"}\n"
+            let response =
+                "\u{FEFF}{\"refresh_token\":\"rt-1\",\"id_token\":\"\(JWTFixture.idToken(["tid": "t1", "oid": "o1"]))\"}\n"
             try Data(response.utf8).write(to: URL(fileURLWithPath: folder + "/responses.json"))
             let imported = try workspace.run(["token", "import", "responses.json", "--provider", "entra"])
             #expect(imported.status == 0, "\(imported.stderr)")
             #expect(imported.stdout.contains("added 1"))
-            let authMe = "\u{FEFF}[{\"provider_name\":\"aad\",\"refresh_token\":\"rt-2\",\"user_claims\":[{\"typ\":\"tid\",\"val\":\"t2\"},{\"typ\":\"oid\",\"val\":\"o2\"}]}]"
+            let authMe =
+                "\u{FEFF}[{\"provider_name\":\"aad\",\"refresh_token\":\"rt-2\",\"user_claims\":[{\"typ\":\"tid\",\"val\":\"t2\"},{\"typ\":\"oid\",\"val\":\"o2\"}]}]"
             let fromArray = try workspace.run(["token", "import"], stdin: authMe)
             #expect(fromArray.stdout.contains("added 1"), "\(fromArray.stderr)")
         }
@@ -65,13 +69,17 @@ import Testing
     @Test func importRefusesARefreshTokenThatPutRefuses() throws {
         try withTemporaryDirectory { folder in
             let workspace = try CommandLineEndToEndTests.Workspace(folder)
-            let put = try workspace.run(["token", "put", "--tenant", "t1", "--user", "o1", "--provider", "entra"], stdin: "rt with spaces")
+            let put = try workspace.run(
+                ["token", "put", "--tenant", "t1", "--user", "o1", "--provider", "entra"], stdin: "rt with spaces")
             #expect(put.status == 2)
-            let response = "{\"refresh_token\":\"rt with spaces\",\"id_token\":\"\(JWTFixture.idToken(["tid": "t1", "oid": "o1"]))\"}"
+            let response =
+                "{\"refresh_token\":\"rt with spaces\",\"id_token\":\"\(JWTFixture.idToken(["tid": "t1", "oid": "o1"]))\"}"
             let imported = try workspace.run(["token", "import", "--provider", "entra"], stdin: response)
             #expect(imported.status == 1)
             #expect(imported.stdout.contains("added 0") && imported.stdout.contains("failed 1"), "\(imported.stdout)")
-            #expect(imported.stderr.contains("object 1: failed:") && imported.stderr.contains("white space"), "\(imported.stderr)")
+            #expect(
+                imported.stderr.contains("object 1: failed:") && imported.stderr.contains("white space"),
+                "\(imported.stderr)")
             #expect(!imported.output.contains("rt with spaces"))
             #expect(try workspace.run(["token", "list"]).stdout.contains("(none)"))
         }
@@ -79,7 +87,8 @@ import Testing
 
     @Test func aNameInSomeoneElsesReportCannotForgeALineOfReportShow() throws {
         try withTemporaryDirectory { folder in
-            let xml = "<testsuites><testsuite name=\"s&#10;forged\"><testcase name=\"c&#10;run x\"><failure type=\"t\" message=\"m\"/></testcase>"
+            let xml =
+                "<testsuites><testsuite name=\"s&#10;forged\"><testcase name=\"c&#10;run x\"><failure type=\"t\" message=\"m\"/></testcase>"
                 + "</testsuite></testsuites>"
             try Data(xml.utf8).write(to: URL(fileURLWithPath: folder + "/r.xml"))
             let result = try runTokenKeeper(["report", "show", folder + "/r.xml"])

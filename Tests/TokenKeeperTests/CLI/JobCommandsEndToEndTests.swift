@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Report
 @testable import Store
 @testable import Support
@@ -16,21 +17,33 @@ import Testing
         init(_ folder: String) throws {
             self.folder = folder
             for name in ["nightly.yml", "offboarded.txt"] {
-                try FileManager.default.copyItem(atPath: TestEnvironment.packageRoot + "/examples/" + name, toPath: folder + "/" + name)
+                try FileManager.default.copyItem(
+                    atPath: TestEnvironment.packageRoot + "/examples/" + name, toPath: folder + "/" + name)
             }
-            let initialized = try runTokenKeeper(["vault", "init", "./state/vault", "--principal", "pipeline"], workingDirectory: folder)
-            guard initialized.status == 0 else { throw ProcessTimeout(executable: "vault init", arguments: [initialized.stderr], seconds: 0) }
-            environment = ["TOKENKEEPER_MASTER_KEY": initialized.stdout.trimmingCharacters(in: .whitespacesAndNewlines),
-                           "TOKENKEEPER_PRINCIPAL": "pipeline", "CI": "true"]
+            let initialized = try runTokenKeeper(
+                ["vault", "init", "./state/vault", "--principal", "pipeline"], workingDirectory: folder)
+            guard initialized.status == 0 else {
+                throw ProcessTimeout(executable: "vault init", arguments: [initialized.stderr], seconds: 0)
+            }
+            environment = [
+                "TOKENKEEPER_MASTER_KEY": initialized.stdout.trimmingCharacters(in: .whitespacesAndNewlines),
+                "TOKENKEEPER_PRINCIPAL": "pipeline", "CI": "true",
+            ]
             for (tenant, user) in [("contoso-0001", "alice"), ("fabrikam-0002", "bob"), ("contoso-0001", "carol")] {
-                let put = try run(["token", "put", "--tenant", tenant, "--user", user, "--provider", "entra"], stdin: "rt-\(user)-value\n")
-                guard put.status == 0 else { throw ProcessTimeout(executable: "token put", arguments: [put.stderr], seconds: 0) }
+                let put = try run(
+                    ["token", "put", "--tenant", tenant, "--user", user, "--provider", "entra"],
+                    stdin: "rt-\(user)-value\n")
+                guard put.status == 0 else {
+                    throw ProcessTimeout(executable: "token put", arguments: [put.stderr], seconds: 0)
+                }
             }
         }
 
         @discardableResult
         func run(_ arguments: [String], stdin: String = "", extra: [String: String] = [:]) throws -> ProcessResult {
-            try runTokenKeeper(arguments, environment: environment.merging(extra) { _, new in new }, stdin: stdin, workingDirectory: folder)
+            try runTokenKeeper(
+                arguments, environment: environment.merging(extra) { _, new in new }, stdin: stdin,
+                workingDirectory: folder)
         }
     }
 
@@ -43,9 +56,11 @@ import Testing
             #expect(result.stdout.contains("passed; reports:"))
             let list = try workspace.run(["token", "list", "--store", "./state/tokens.db", "--vault", "./state/vault"])
             #expect(list.stdout.contains("carol") && !list.stdout.contains("alice") && !list.stdout.contains("bob"))
-            let checked = try ReportWriterTests.check(try String(contentsOfFile: folder + "/reports/nightly.xml", encoding: .utf8), in: folder)
+            let checked = try ReportWriterTests.check(
+                try String(contentsOfFile: folder + "/reports/nightly.xml", encoding: .utf8), in: folder)
             #expect((checked["schema_errors"] as? [String]) == [])
-            #expect((checked["suites"] as? [[String: Any]])?.map { $0["name"] as? String } == ["rotate-keys", "offboard"])
+            #expect(
+                (checked["suites"] as? [[String: Any]])?.map { $0["name"] as? String } == ["rotate-keys", "offboard"])
             let markdown = try String(contentsOfFile: folder + "/reports/nightly.md", encoding: .utf8)
             #expect(markdown.hasPrefix("## tokenkeeper: nightly — ✅ passed"))
         }
@@ -91,7 +106,8 @@ import Testing
     }
 
     @Test func validateAcceptsEveryExampleSpec() throws {
-        let examples = try FileManager.default.contentsOfDirectory(atPath: TestEnvironment.packageRoot + "/examples").filter { $0.hasSuffix(".yml") }
+        let examples = try FileManager.default.contentsOfDirectory(atPath: TestEnvironment.packageRoot + "/examples")
+            .filter { $0.hasSuffix(".yml") }
         #expect(examples.count >= 4)
         for name in examples {
             let result = try runTokenKeeper(["validate", TestEnvironment.packageRoot + "/examples/" + name])
@@ -102,8 +118,11 @@ import Testing
 
     @Test func invalidSpecExitsTwoWithFileLineColumnForEveryProblem() throws {
         try withTemporaryDirectory { folder in
-            try Data("version: 1\nname: bad\nvault:\n  path: ./v\n  master_key: env:K\nstore:\n  sqlite: ./s.db\nstages:\n  - name: r\n    kind: rotate\n    max_key_ag: 30d\n".utf8)
-                .write(to: URL(fileURLWithPath: folder + "/bad.yml"))
+            try Data(
+                "version: 1\nname: bad\nvault:\n  path: ./v\n  master_key: env:K\nstore:\n  sqlite: ./s.db\nstages:\n  - name: r\n    kind: rotate\n    max_key_ag: 30d\n"
+                    .utf8
+            )
+            .write(to: URL(fileURLWithPath: folder + "/bad.yml"))
             for command in ["validate", "plan", "run"] {
                 let result = try runTokenKeeper([command, "bad.yml"], workingDirectory: folder)
                 #expect(result.status == 2, "\(command)")
@@ -130,7 +149,8 @@ import Testing
             row.sealedToken![15] ^= 0x40
             row.refreshedAt = Date()
             try store.put(row)
-            let spec = try String(contentsOfFile: folder + "/nightly.yml", encoding: .utf8).replacingOccurrences(of: "max_key_age: 30d", with: "max_key_age: 0s")
+            let spec = try String(contentsOfFile: folder + "/nightly.yml", encoding: .utf8).replacingOccurrences(
+                of: "max_key_age: 30d", with: "max_key_age: 0s")
             try Data(spec.utf8).write(to: URL(fileURLWithPath: folder + "/nightly.yml"))
             let result = try workspace.run(["run", "nightly.yml"])
             #expect(result.status == 1, "\(result.stderr)")
@@ -155,8 +175,10 @@ import Testing
     @Test func statusShowsKeysRowsTokensAndTheNextJobAndChangesNothing() throws {
         try withTemporaryDirectory { folder in
             let workspace = try JobCommandsEndToEndTests.NightlyWorkspace(folder)
-            try workspace.run(["token", "drop-refresh-token", "--tenant", "contoso-0001", "--user", "carol", "--provider", "entra",
-                               "--vault", "./state/vault", "--store", "./state/tokens.db"])
+            try workspace.run([
+                "token", "drop-refresh-token", "--tenant", "contoso-0001", "--user", "carol", "--provider", "entra",
+                "--vault", "./state/vault", "--store", "./state/tokens.db",
+            ])
             let before = try Data(contentsOf: URL(fileURLWithPath: folder + "/state/tokens.db"))
             let audit = try Data(contentsOf: URL(fileURLWithPath: folder + "/state/vault/audit.log"))
             let status = try workspace.run(["status", "--spec", "nightly.yml"])
@@ -164,11 +186,16 @@ import Testing
             #expect(status.stdout.contains("contoso-0001: key version 1, 0 d old"))
             #expect(status.stdout.contains("  tokens per key version: v1 1"))
             #expect(status.stdout.contains("  tokens: active 1, needs_reauth 0, revoked 1"))
-            #expect(status.stdout.contains("  next job: rotate-keys: up to date (key version 1); offboard: would revoke 1 user"))
+            #expect(
+                status.stdout.contains(
+                    "  next job: rotate-keys: up to date (key version 1); offboard: would revoke 1 user"))
             #expect(try Data(contentsOf: URL(fileURLWithPath: folder + "/state/tokens.db")) == before)
             #expect(try Data(contentsOf: URL(fileURLWithPath: folder + "/state/vault/audit.log")) == audit)
-            let json = try workspace.run(["status", "--vault", "./state/vault", "--store", "./state/tokens.db", "--format", "json"])
-            let tenants = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
+            let json = try workspace.run([
+                "status", "--vault", "./state/vault", "--store", "./state/tokens.db", "--format", "json",
+            ])
+            let tenants = try #require(
+                try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
             #expect(tenants.map { $0["tenant"] as? String } == ["contoso-0001", "fabrikam-0002"])
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Crypto
 @testable import Report
 @testable import Store
@@ -21,16 +22,21 @@ import Testing
                 {"refresh_token":"\(tokens[2])","id_token":"not-a-jwt"}
                 """
             record(try workspace.run(["token", "import", "--provider", "entra"], stdin: responses))
-            for arguments in [["token", "list"], ["token", "list", "--format", "json"], ["token", "show"] + key,
-                              ["token", "show"] + key + ["--format", "json"], ["vault", "secret", "list"], ["vault", "secret", "versions", "t1"],
-                              ["vault", "audit"], ["vault", "policy", "show"], ["token", "show"] + key + ["--principal", "nobody"],
-                              ["token", "put", "--tenant", "bad name", "--user", "u", "--provider", "p"]] {
+            for arguments in [
+                ["token", "list"], ["token", "list", "--format", "json"], ["token", "show"] + key,
+                ["token", "show"] + key + ["--format", "json"], ["vault", "secret", "list"],
+                ["vault", "secret", "versions", "t1"],
+                ["vault", "audit"], ["vault", "policy", "show"], ["token", "show"] + key + ["--principal", "nobody"],
+                ["token", "put", "--tenant", "bad name", "--user", "u", "--provider", "p"],
+            ] {
                 record(try workspace.run(arguments, stdin: "rt-LEAK-CANARY-bad-input"))
             }
             record(try workspace.run(["token", "list"], extra: ["TOKENKEEPER_MASTER_KEY": "not base64 LEAK-CANARY"]))
-            let audit = String(decoding: try Data(contentsOf: URL(fileURLWithPath: folder + "/vault/audit.log")), as: UTF8.self)
-            let vault = try FileVault.open(at: folder + "/vault", masterKey: MasterKey(base64: workspace.masterKey), principal: "ops",
-                                           readOnly: true)
+            let audit = String(
+                decoding: try Data(contentsOf: URL(fileURLWithPath: folder + "/vault/audit.log")), as: UTF8.self)
+            let vault = try FileVault.open(
+                at: folder + "/vault", masterKey: MasterKey(base64: workspace.masterKey), principal: "ops",
+                readOnly: true)
             let dataKeys = try ["t1", "t2"].map { try vault.dataKey(secret: $0, version: 1) }
             var secrets = ["LEAK-CANARY", workspace.masterKey]
             for dataKey in dataKeys {
@@ -56,21 +62,33 @@ import Testing
             try store.put(row)
             let spec = try String(contentsOfFile: folder + "/nightly.yml", encoding: .utf8)
                 .replacingOccurrences(of: "max_key_age: 30d", with: "max_key_age: 0s")
-                .replacingOccurrences(of: "  markdown: ./reports/nightly.md", with: "  markdown: ./reports/nightly.md\n  json: ./reports/nightly.json")
+                .replacingOccurrences(
+                    of: "  markdown: ./reports/nightly.md",
+                    with: "  markdown: ./reports/nightly.md\n  json: ./reports/nightly.json")
             try Data(spec.utf8).write(to: URL(fileURLWithPath: folder + "/nightly.yml"))
             var printed = ""
-            for arguments in [["validate", "nightly.yml"], ["plan", "nightly.yml"], ["run", "nightly.yml", "--dry-run", "--report-dir", "dry"],
-                              ["run", "nightly.yml"], ["status", "--spec", "nightly.yml"], ["report", "show", "reports/nightly.xml"],
-                              ["report", "diff", "dry/nightly.xml", "reports/nightly.xml"]] {
+            for arguments in [
+                ["validate", "nightly.yml"], ["plan", "nightly.yml"],
+                ["run", "nightly.yml", "--dry-run", "--report-dir", "dry"],
+                ["run", "nightly.yml"], ["status", "--spec", "nightly.yml"], ["report", "show", "reports/nightly.xml"],
+                ["report", "diff", "dry/nightly.xml", "reports/nightly.xml"],
+            ] {
                 let result = try workspace.run(arguments)
                 printed += result.stdout + result.stderr
             }
-            printed += try workspace.run(["run", "nightly.yml"], extra: ["TOKENKEEPER_MASTER_KEY": "not base64 LEAK-CANARY"]).output
-            for file in ["reports/nightly.xml", "reports/nightly.md", "reports/nightly.json", "dry/nightly.xml", "dry/nightly.md",
-                         "state/vault/audit.log"] {
+            printed += try workspace.run(
+                ["run", "nightly.yml"], extra: ["TOKENKEEPER_MASTER_KEY": "not base64 LEAK-CANARY"]
+            ).output
+            for file in [
+                "reports/nightly.xml", "reports/nightly.md", "reports/nightly.json", "dry/nightly.xml",
+                "dry/nightly.md",
+                "state/vault/audit.log",
+            ] {
                 printed += try String(contentsOfFile: folder + "/" + file, encoding: .utf8)
             }
-            let vault = try FileVault.open(at: folder + "/state/vault", masterKey: MasterKey(base64: masterKey), principal: "pipeline", readOnly: true)
+            let vault = try FileVault.open(
+                at: folder + "/state/vault", masterKey: MasterKey(base64: masterKey), principal: "pipeline",
+                readOnly: true)
             var secrets = ["LEAK-CANARY", masterKey, "rt-alice-value", "rt-bob-value", "rt-carol-value"]
             for tenant in ["contoso-0001", "fabrikam-0002"] {
                 for version in try vault.versions(of: tenant) {
@@ -79,7 +97,8 @@ import Testing
                     secrets.append(dataKey.withUnsafeBytes { Hex.encode(Array($0)) })
                 }
             }
-            #expect(printed.contains("contoso-0001/carol/entra"))  // the search does look at real output, failures included
+            // the search does look at real output, failures included
+            #expect(printed.contains("contoso-0001/carol/entra"))
             for secret in secrets { #expect(!printed.contains(secret), "a job command, report or log leaks a secret") }
         }
     }

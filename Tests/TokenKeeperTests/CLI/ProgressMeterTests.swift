@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import CLI
 @testable import Report
 @testable import Support

@@ -1,10 +1,11 @@
 import Foundation
 import Testing
+
+@testable import Custody
 @testable import Identity
 @testable import Report
 @testable import Store
 @testable import Support
-@testable import Custody
 
 /// Invariant I6 against a provider (or a proxy in front of it) that echoes the request it refused: the
 /// refresh tokens, the client secret and the On-Behalf-Of assertion tokenkeeper sent come back inside
@@ -22,8 +23,10 @@ import Testing
         var pythonSafe = CharacterSet.alphanumerics
         pythonSafe.insert(charactersIn: "-._~/")
         let encoded = OAuthClient.formEncode(secret)
-        return [secret, encoded, lowercasingHex(encoded), secret.addingPercentEncoding(withAllowedCharacters: pythonSafe)!,
-                secret.replacingOccurrences(of: "/", with: "\\/")]
+        return [
+            secret, encoded, lowercasingHex(encoded), secret.addingPercentEncoding(withAllowedCharacters: pythonSafe)!,
+            secret.replacingOccurrences(of: "/", with: "\\/"),
+        ]
     }
 
     /// `%2B` as `%2b`: percent-encoding with lower-case hex digits.
@@ -50,48 +53,57 @@ import Testing
             let idp = try TestIdentityProvider()
             let custodian = try fixture.custodian()
             for (index, token) in Self.tokens.enumerated() {
-                try custodian.put(TokenKey(tenant: "t1", user: "u\(index)", provider: "local"), token: SecretText(token),
-                                  issuedAt: fixture.origin, expiresAt: nil)
+                try custodian.put(
+                    TokenKey(tenant: "t1", user: "u\(index)", provider: "local"), token: SecretText(token),
+                    issuedAt: fixture.origin, expiresAt: nil)
             }
-            try await idp.admin("admin/faults", ["status": 400, "echo": true, "count": 1_000, "paths": ["/token", "/revoke"]])
-            let environment = fixture.environment.merging(["IDP_CLIENT_SECRET": Self.clientSecret, "CI": "true"]) { _, new in new }
+            try await idp.admin(
+                "admin/faults", ["status": 400, "echo": true, "count": 1_000, "paths": ["/token", "/revoke"]])
+            let environment = fixture.environment.merging(["IDP_CLIENT_SECRET": Self.clientSecret, "CI": "true"]) {
+                _, new in new
+            }
             var printed = ""
             var reports = ""
             for clientAuth in ["client_secret_post", "client_secret_basic"] {
-                try Data((JobFixture.header + idp.providerYAML(clientAuth: clientAuth) + """
-                    stages:
-                      - name: refresh-tokens
-                        kind: refresh
-                        provider: local
-                        concurrency: 1
-                        retries: 0
-                        on_failure: continue
-                      - name: offboard
-                        kind: revoke
-                        users: [t1/u0]
-                        at_provider: true
-                    report:
-                      junit: ./\(clientAuth)/r.xml
-                      markdown: ./\(clientAuth)/r.md
-                      json: ./\(clientAuth)/r.json
-                    """).utf8).write(to: URL(fileURLWithPath: folder + "/job.yml"))
+                try Data(
+                    (JobFixture.header + idp.providerYAML(clientAuth: clientAuth) + """
+                        stages:
+                          - name: refresh-tokens
+                            kind: refresh
+                            provider: local
+                            concurrency: 1
+                            retries: 0
+                            on_failure: continue
+                          - name: offboard
+                            kind: revoke
+                            users: [t1/u0]
+                            at_provider: true
+                        report:
+                          junit: ./\(clientAuth)/r.xml
+                          markdown: ./\(clientAuth)/r.md
+                          json: ./\(clientAuth)/r.json
+                        """).utf8
+                ).write(to: URL(fileURLWithPath: folder + "/job.yml"))
                 let run = try runTokenKeeper(["run", "job.yml"], environment: environment, workingDirectory: folder)
                 #expect(run.status == 1, "\(run.stderr)")
                 printed += run.output
                 for file in ["r.xml", "r.md", "r.json"] {
                     reports += try String(contentsOfFile: folder + "/\(clientAuth)/" + file, encoding: .utf8)
                 }
-                let access = try runTokenKeeper(["token", "access", "--spec", "job.yml", "--tenant", "t1", "--user", "u1", "--provider", "local"],
-                                                environment: environment, workingDirectory: folder)
+                let access = try runTokenKeeper(
+                    ["token", "access", "--spec", "job.yml", "--tenant", "t1", "--user", "u1", "--provider", "local"],
+                    environment: environment, workingDirectory: folder)
                 #expect(access.status != 0)
                 printed += access.output
-                let obo = try runTokenKeeper(["token", "obo", "--spec", "job.yml", "--provider", "local"], environment: environment,
-                                             stdin: Self.assertion, workingDirectory: folder)
+                let obo = try runTokenKeeper(
+                    ["token", "obo", "--spec", "job.yml", "--provider", "local"], environment: environment,
+                    stdin: Self.assertion, workingDirectory: folder)
                 #expect(obo.status != 0)
                 printed += obo.output
             }
             let everything = printed + reports
-            #expect(everything.contains("invalid_request"))  // the provider's refusal is reported, only without the secrets
+            // the provider's refusal is reported, only without the secrets
+            #expect(everything.contains("invalid_request"))
             #expect(try await idp.stats()["faults"]! >= 6)
             let basic = Data(("tokenkeeper:" + OAuthClient.formEncode(Self.clientSecret)).utf8).base64EncodedString()
             let needles = (Self.tokens + [Self.clientSecret, Self.assertion]).flatMap(Self.forms) + ["CANARY", basic]
@@ -100,13 +112,18 @@ import Testing
                 #expect(!reports.contains(needle), "a report leaks \(needle.debugDescription)")
             }
             // Control characters from the provider are stripped, not escaped into the JSON report for a reader to decode.
-            #expect(!everything.unicodeScalars.contains("\u{1B}") && !everything.contains("\\u001b") && !everything.contains("\\u001B"))
+            #expect(
+                !everything.unicodeScalars.contains("\u{1B}") && !everything.contains("\\u001b")
+                    && !everything.contains("\\u001B"))
             // The provider's `error` is capped like its description: a report code is a short word, not a request body.
-            let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/client_secret_post/r.json")))
+            let json = try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: folder + "/client_secret_post/r.json")))
             let stages = try #require((json as? [String: Any])?["stages"] as? [[String: Any]])
             let codes = stages.flatMap { ($0["cases"] as? [[String: Any]] ?? []).compactMap { $0["code"] as? String } }
             #expect(!codes.isEmpty)
-            for code in codes { #expect(code.count <= OAuthError.maximumErrorLength, "code \(code.count) characters long") }
+            for code in codes {
+                #expect(code.count <= OAuthError.maximumErrorLength, "code \(code.count) characters long")
+            }
         }
     }
 }
@@ -116,7 +133,8 @@ import Testing
     @Test func everyFormOfASentSecretIsRedactedAndControlCharactersStripped() {
         let secret = "s3cr3t/+=é&x"
         let redactor = SentSecrets([SecretText(secret)])
-        let text = "raw \(secret) form \(OAuthClient.formEncode(secret)) lower \(OAuthClient.formEncode(secret).lowercased()) \u{1B}[31mcrimson\r\nnext"
+        let text =
+            "raw \(secret) form \(OAuthClient.formEncode(secret)) lower \(OAuthClient.formEncode(secret).lowercased()) \u{1B}[31mcrimson\r\nnext"
         let clean = redactor.clean(text, limit: 1_000)
         #expect(!clean.contains("s3cr3t") && !clean.contains("s3cr3t".lowercased()))
         #expect(clean.contains("<redacted>"))
@@ -126,7 +144,8 @@ import Testing
 
     @Test func aSecretCutShortByTheProviderIsRedactedToo() {
         let secret = "rt.0123456789abcdefghijklmnopqrstuvwxyz"
-        let clean = SentSecrets([SecretText(secret)]).clean("the token rt.0123456789abcdefghij was refused", limit: 1_000)
+        let clean = SentSecrets([SecretText(secret)]).clean(
+            "the token rt.0123456789abcdefghij was refused", limit: 1_000)
         #expect(!clean.contains("0123456789abcdef"))
         #expect(clean.hasPrefix("the token ") && clean.hasSuffix(" was refused"))
     }

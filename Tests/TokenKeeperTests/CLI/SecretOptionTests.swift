@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Report
 @testable import Vault
 
@@ -12,10 +13,14 @@ import Testing
             let key = workspace.masterKey
             var environment = workspace.environment
             environment["TOKENKEEPER_MASTER_KEY"] = nil
-            for arguments in [["vault", "secret", "list", "--master-key-file=\(key)"], ["vault", "secret", "list", "--master-key-file", key],
-                              ["vault", "rekey", "--new-master-key-file", key, "--master-key-file", key]] {
-                let result = try runTokenKeeper(arguments, environment: environment.merging(["TOKENKEEPER_MASTER_KEY": ""]) { _, new in new },
-                                                workingDirectory: folder)
+            for arguments in [
+                ["vault", "secret", "list", "--master-key-file=\(key)"],
+                ["vault", "secret", "list", "--master-key-file", key],
+                ["vault", "rekey", "--new-master-key-file", key, "--master-key-file", key],
+            ] {
+                let result = try runTokenKeeper(
+                    arguments, environment: environment.merging(["TOKENKEEPER_MASTER_KEY": ""]) { _, new in new },
+                    workingDirectory: folder)
                 #expect(result.status == 3, "\(result.stderr)")
                 #expect(!result.output.contains(key), "the key is echoed by \(arguments[0...2])")
                 #expect(!result.output.contains(String(key.prefix(12))), "part of the key is echoed")
@@ -29,7 +34,10 @@ import Testing
         try withTemporaryDirectory { folder in
             let workspace = try CommandLineEndToEndTests.Workspace(folder)
             let key = workspace.masterKey
-            for arguments in [["vault", "init", folder + "/v2", "--master-key-out", key], ["vault", "rekey", "--new-master-key-out", key]] {
+            for arguments in [
+                ["vault", "init", folder + "/v2", "--master-key-out", key],
+                ["vault", "rekey", "--new-master-key-out", key],
+            ] {
                 let result = try workspace.run(arguments)
                 #expect(result.status == 3, "\(result.stderr)")
                 #expect(!result.output.contains(String(key.prefix(12))), "\(arguments[0...1]) echoes the key")
@@ -42,8 +50,9 @@ import Testing
 
     @Test func aMissingMasterKeyFileNamesTheOptionNotItsValue() throws {
         try withTemporaryDirectory { folder in
-            let result = try runTokenKeeper(["vault", "secret", "list", "--vault", folder + "/v", "--master-key-file", folder + "/no-such-key"],
-                                            environment: ["TOKENKEEPER_MASTER_KEY": ""])
+            let result = try runTokenKeeper(
+                ["vault", "secret", "list", "--vault", folder + "/v", "--master-key-file", folder + "/no-such-key"],
+                environment: ["TOKENKEEPER_MASTER_KEY": ""])
             #expect(result.status == 3)
             #expect(result.stderr.contains("--master-key-file: the file it names cannot be opened"), "\(result.stderr)")
             #expect(!result.stderr.contains("no-such-key"))
@@ -59,17 +68,24 @@ import Testing
             for command in [["run", "job.yml"], ["plan", "job.yml"], ["status", "--spec", "job.yml"]] {
                 let result = try runTokenKeeper(command + ["--master-key-file", key], workingDirectory: folder)
                 #expect(result.status == 3, "\(result.stderr)")
-                #expect(!result.output.contains(key) && !result.output.contains(String(key.prefix(12))), "\(command[0]) echoes the key")
+                #expect(
+                    !result.output.contains(key) && !result.output.contains(String(key.prefix(12))),
+                    "\(command[0]) echoes the key")
                 #expect(result.stderr.contains("--master-key-file"))
             }
         }
     }
 
-    @Test(arguments: [["--master-key", "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVowMTIzNDU="], ["--master-key=QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVowMTIzNDU="]])
+    @Test(arguments: [
+        ["--master-key", "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVowMTIzNDU="],
+        ["--master-key=QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVowMTIzNDU="],
+    ])
     func masterKeyAsAnArgumentIsRefusedWithWhereItGoesInstead(_ option: [String]) throws {
         let result = try runTokenKeeper(["vault", "secret", "list"] + option)
         #expect(result.status == 2)
-        #expect(result.stderr.contains("TOKENKEEPER_MASTER_KEY") && result.stderr.contains("--master-key-file"), "\(result.stderr)")
+        #expect(
+            result.stderr.contains("TOKENKEEPER_MASTER_KEY") && result.stderr.contains("--master-key-file"),
+            "\(result.stderr)")
         #expect(!result.output.contains("QUJDREVGR0hJSktMTU5P"))
     }
 }

@@ -55,14 +55,18 @@ extension StoreConformanceTests {
             try store.put(Self.token(sealed: [1]))
             #expect(try store.acquireLease(key, owner: "web", until: Self.t0.addingTimeInterval(60), now: Self.t0))
             // The row still holds [1]: the new token goes in, the other holder's lease stays.
-            #expect(try store.commitRefreshed(key, replacing: [1], owner: "job", secretName: "a", keyVersion: 2, sealedToken: [2],
-                                              refreshedAt: Self.t0, expiresAt: nil))
+            #expect(
+                try store.commitRefreshed(
+                    key, replacing: [1], owner: "job", secretName: "a", keyVersion: 2, sealedToken: [2],
+                    refreshedAt: Self.t0, expiresAt: nil))
             let row = try #require(try store.get(key))
             #expect(row.sealedToken == [2] && row.keyVersion == 2 && row.leaseOwner == "web")
             #expect(try store.keyVersionCounts(tenant: "a") == [2: 1])
             // The row no longer holds [1]: nothing is written.
-            #expect(try store.commitRefreshed(key, replacing: [1], owner: "job", secretName: "a", keyVersion: 3, sealedToken: [3],
-                                              refreshedAt: Self.t0, expiresAt: nil) == false)
+            #expect(
+                try store.commitRefreshed(
+                    key, replacing: [1], owner: "job", secretName: "a", keyVersion: 3, sealedToken: [3],
+                    refreshedAt: Self.t0, expiresAt: nil) == false)
             #expect(try store.get(key)?.sealedToken == [2])
         }
     }
@@ -72,9 +76,12 @@ extension StoreConformanceTests {
         try await withTemporaryDirectory { folder in
             let store = try backend.make(folder: folder)
             try store.put(Self.token())
-            #expect(try store.acquireLease(Self.key(), owner: "job", until: Self.t0.addingTimeInterval(60), now: Self.t0))
-            #expect(try store.commitRefreshed(Self.key(), owner: "job", secretName: "a", keyVersion: 1, sealedToken: [7],
-                                              refreshedAt: Self.t0, expiresAt: nil))
+            #expect(
+                try store.acquireLease(Self.key(), owner: "job", until: Self.t0.addingTimeInterval(60), now: Self.t0))
+            #expect(
+                try store.commitRefreshed(
+                    Self.key(), owner: "job", secretName: "a", keyVersion: 1, sealedToken: [7],
+                    refreshedAt: Self.t0, expiresAt: nil))
             let sessions = TokenStoreSessions(store)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<8 { group.addTask { try await sessions.open().syncCommits() } }

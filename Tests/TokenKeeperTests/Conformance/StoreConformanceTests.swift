@@ -14,12 +14,15 @@ import Testing
     static let day: TimeInterval = 86_400
 
     /// A row of tenant `tenant` holding `sealed` (nil: no token) under `version`.
-    static func token(_ tenant: String = "a", _ user: String = "u1", _ provider: String = "p", version: Int = 1,
-                      sealed: [UInt8]? = [1, 2, 3], refreshedAt: Date? = nil, expiresAt: Date? = nil,
-                      status: TokenStatus = .active) -> StoredToken {
-        StoredToken(key: TokenKey(tenant: tenant, user: user, provider: provider), secretName: tenant, keyVersion: version,
-                    sealedToken: sealed, issuedAt: t0.addingTimeInterval(-30 * day), refreshedAt: refreshedAt,
-                    expiresAt: expiresAt, status: status, updatedAt: t0.addingTimeInterval(-30 * day))
+    static func token(
+        _ tenant: String = "a", _ user: String = "u1", _ provider: String = "p", version: Int = 1,
+        sealed: [UInt8]? = [1, 2, 3], refreshedAt: Date? = nil, expiresAt: Date? = nil,
+        status: TokenStatus = .active
+    ) -> StoredToken {
+        StoredToken(
+            key: TokenKey(tenant: tenant, user: user, provider: provider), secretName: tenant, keyVersion: version,
+            sealedToken: sealed, issuedAt: t0.addingTimeInterval(-30 * day), refreshedAt: refreshedAt,
+            expiresAt: expiresAt, status: status, updatedAt: t0.addingTimeInterval(-30 * day))
     }
 
     /// The key of the row ``token(_:_:_:version:sealed:refreshedAt:expiresAt:status:)`` makes with the same names.
@@ -33,8 +36,11 @@ import Testing
     }
 
     /// A rewrap of `row` from `expected` to `new`.
-    private func update(_ row: StoredToken, from expected: Int, to new: Int, sealed: [UInt8] = [9, 9]) -> SealedTokenUpdate {
-        SealedTokenUpdate(id: row.id, tenant: row.key.tenant, expectedKeyVersion: expected, newKeyVersion: new, sealedToken: sealed)
+    private func update(_ row: StoredToken, from expected: Int, to new: Int, sealed: [UInt8] = [9, 9])
+        -> SealedTokenUpdate
+    {
+        SealedTokenUpdate(
+            id: row.id, tenant: row.key.tenant, expectedKeyVersion: expected, newKeyVersion: new, sealedToken: sealed)
     }
 
     /// What a test's body throws to see that the store rolls back or passes the error on.
@@ -67,7 +73,8 @@ import Testing
         try withStore(backend) { store in
             try store.put(Self.token(version: 1, sealed: [1], expiresAt: Self.t0))
             let id = try #require(try store.get(Self.key())).id
-            var replacement = Self.token(version: 2, sealed: nil, refreshedAt: Self.t0, expiresAt: nil, status: .revoked)
+            var replacement = Self.token(
+                version: 2, sealed: nil, refreshedAt: Self.t0, expiresAt: nil, status: .revoked)
             replacement.secretName = "other-secret"
             replacement.issuedAt = Self.t0.addingTimeInterval(-Self.hour)
             replacement.failureCount = 5
@@ -152,7 +159,8 @@ import Testing
             #expect(row.updatedAt == Self.t0)
             #expect(row.sealedToken == [1, 2, 3] && row.keyVersion == 2)
             #expect(try store.statusCounts(tenant: "a") == [.needsReauth: 1])
-            #expect(try store.markNeedsReauth(Self.key("a", "nobody"), errorCode: "invalid_grant", now: Self.t0) == false)
+            #expect(
+                try store.markNeedsReauth(Self.key("a", "nobody"), errorCode: "invalid_grant", now: Self.t0) == false)
             #expect(try store.get(Self.key("a", "nobody")) == nil)
         }
     }
@@ -192,8 +200,10 @@ import Testing
     @Test(arguments: StoreBackend.all)
     func insertingABatchAddsEveryRowAndSaysHowMany(_ backend: StoreBackend) throws {
         try withStore(backend) { store in
-            let batch = [Self.token("a", "u1"), Self.token("a", "u2", version: 2), Self.token("a", "u3", sealed: nil),
-                         Self.token("b", "u1", "q")]
+            let batch = [
+                Self.token("a", "u1"), Self.token("a", "u2", version: 2), Self.token("a", "u3", sealed: nil),
+                Self.token("b", "u1", "q"),
+            ]
             #expect(try store.insertBatch(batch) == 4)
             for token in batch {
                 var read = try #require(try store.get(token.key))
@@ -238,9 +248,12 @@ import Testing
             #expect(try store.oldestRefresh(tenant: "a") == nil)
             try store.put(Self.token("c", "u1", sealed: nil, status: .revoked))
             try store.put(Self.token("a", "u1", refreshedAt: Self.t0.addingTimeInterval(-2 * Self.day)))
-            try store.put(Self.token("a", "u2", refreshedAt: Self.t0.addingTimeInterval(-Self.day), status: .needsReauth))
+            try store.put(
+                Self.token("a", "u2", refreshedAt: Self.t0.addingTimeInterval(-Self.day), status: .needsReauth))
             // Without a token, an even older refresh time does not count.
-            try store.put(Self.token("a", "u3", sealed: nil, refreshedAt: Self.t0.addingTimeInterval(-9 * Self.day), status: .revoked))
+            try store.put(
+                Self.token(
+                    "a", "u3", sealed: nil, refreshedAt: Self.t0.addingTimeInterval(-9 * Self.day), status: .revoked))
             try store.put(Self.token("a", "u4", "q", refreshedAt: Self.t0))
             try store.put(Self.token("b", "u1", refreshedAt: Self.t0))
             #expect(try store.tenants() == ["a", "b", "c"])
@@ -261,19 +274,31 @@ import Testing
     @Test(arguments: StoreBackend.all)
     func forEachWalksMatchingRowsInKeyOrderAndStopsWhenAsked(_ backend: StoreBackend) throws {
         try withStore(backend) { store in
-            let rows = [Self.token("b", "u1", "p"), Self.token("a", "u2", "q", status: .needsReauth), Self.token("a", "u2", "p"),
-                        Self.token("a", "u1", "q", sealed: nil, status: .revoked), Self.token("a", "u1", "p"), Self.token("c", "u2", "p")]
+            let rows = [
+                Self.token("b", "u1", "p"), Self.token("a", "u2", "q", status: .needsReauth),
+                Self.token("a", "u2", "p"),
+                Self.token("a", "u1", "q", sealed: nil, status: .revoked), Self.token("a", "u1", "p"),
+                Self.token("c", "u2", "p"),
+            ]
             for row in rows { try store.put(row) }
-            func keys(tenant: String? = nil, user: String? = nil, provider: String? = nil,
-                      status: TokenStatus? = nil) throws -> [TokenKey] {
+            func keys(
+                tenant: String? = nil, user: String? = nil, provider: String? = nil,
+                status: TokenStatus? = nil
+            ) throws -> [TokenKey] {
                 var seen: [TokenKey] = []
-                try store.forEach(tenant: tenant, user: user, provider: provider, status: status) { seen.append($0.key); return true }
+                try store.forEach(tenant: tenant, user: user, provider: provider, status: status) {
+                    seen.append($0.key); return true
+                }
                 return seen
             }
             #expect(try keys() == rows.map(\.key).sorted())
-            #expect(try keys(tenant: "a") == [Self.key("a", "u1", "p"), Self.key("a", "u1", "q"), Self.key("a", "u2", "p"),
-                                              Self.key("a", "u2", "q")])
-            #expect(try keys(user: "u2") == [Self.key("a", "u2", "p"), Self.key("a", "u2", "q"), Self.key("c", "u2", "p")])
+            #expect(
+                try keys(tenant: "a") == [
+                    Self.key("a", "u1", "p"), Self.key("a", "u1", "q"), Self.key("a", "u2", "p"),
+                    Self.key("a", "u2", "q"),
+                ])
+            #expect(
+                try keys(user: "u2") == [Self.key("a", "u2", "p"), Self.key("a", "u2", "q"), Self.key("c", "u2", "p")])
             #expect(try keys(provider: "q") == [Self.key("a", "u1", "q"), Self.key("a", "u2", "q")])
             #expect(try keys(status: .revoked) == [Self.key("a", "u1", "q")])
             #expect(try keys(tenant: "a", user: "u2", provider: "p", status: .active) == [Self.key("a", "u2", "p")])
@@ -281,11 +306,18 @@ import Testing
             #expect(try keys(tenant: "z").isEmpty)
             // The rows come whole.
             var first: StoredToken?
-            try store.forEach(tenant: "a", user: "u1", provider: "q", status: nil) { first = $0; return true }
-            #expect(first.map { var row = $0; row.id = 0; return row } == rows[3])
+            try store.forEach(tenant: "a", user: "u1", provider: "q", status: nil) {
+                first = $0; return true
+            }
+            #expect(
+                first.map {
+                    var row = $0; row.id = 0; return row
+                } == rows[3])
             // Returning false stops the walk at once.
             var visited = 0
-            try store.forEach { _ in visited += 1; return visited < 2 }
+            try store.forEach { _ in
+                visited += 1; return visited < 2
+            }
             #expect(visited == 2)
         }
     }
@@ -293,7 +325,8 @@ import Testing
     /// Rows of provider `p` around the cutoffs of ``dueForRefresh(_:)``, named for what they are.
     private func seedRefreshCandidates(_ store: any TokenStore) throws {
         let t0 = Self.t0, day = Self.day, hour = Self.hour
-        let old = t0.addingTimeInterval(-10 * day), recent = t0.addingTimeInterval(-hour), far = t0.addingTimeInterval(30 * day)
+        let old = t0.addingTimeInterval(-10 * day), recent = t0.addingTimeInterval(-hour),
+            far = t0.addingTimeInterval(30 * day)
         try store.put(Self.token("a", "old", refreshedAt: old, expiresAt: far))
         try store.put(Self.token("a", "expiring", refreshedAt: recent, expiresAt: t0.addingTimeInterval(hour)))
         try store.put(Self.token("a", "fresh", refreshedAt: recent, expiresAt: far))
@@ -314,37 +347,46 @@ import Testing
 
     /// Every row of provider `p` due at `t0` (refreshed over a day ago or, if `byExpiry`, expiring within
     /// a day), walked one page at a time, with what ``TokenStore/countDueForRefresh(provider:refreshedBefore:expiringBefore:now:)`` says.
-    private func dueForRefresh(_ store: any TokenStore, byExpiry: Bool = true,
-                               pageSize: Int = 100) throws -> (users: Set<String>, count: Int) {
+    private func dueForRefresh(
+        _ store: any TokenStore, byExpiry: Bool = true,
+        pageSize: Int = 100
+    ) throws -> (users: Set<String>, count: Int) {
         let refreshedBefore = Self.t0.addingTimeInterval(-Self.day)
         let expiringBefore = byExpiry ? Self.t0.addingTimeInterval(Self.day) : nil
         var users: Set<String> = []
         var afterID: Int64 = 0
         for _ in 0..<50 {
-            let page = try store.rowsDueForRefresh(provider: "p", refreshedBefore: refreshedBefore, expiringBefore: expiringBefore,
-                                                   now: Self.t0, afterID: afterID, limit: pageSize)
+            let page = try store.rowsDueForRefresh(
+                provider: "p", refreshedBefore: refreshedBefore, expiringBefore: expiringBefore,
+                now: Self.t0, afterID: afterID, limit: pageSize)
             #expect(page.count <= pageSize)
             #expect(page.map(\.id) == page.map(\.id).sorted() && page.allSatisfy { $0.id > afterID })
             for row in page { #expect(users.insert(row.key.user).inserted, "\(row.key) given twice") }
             guard let last = page.last else { break }
             afterID = last.id
         }
-        let count = try store.countDueForRefresh(provider: "p", refreshedBefore: refreshedBefore, expiringBefore: expiringBefore,
-                                                 now: Self.t0)
+        let count = try store.countDueForRefresh(
+            provider: "p", refreshedBefore: refreshedBefore, expiringBefore: expiringBefore,
+            now: Self.t0)
         return (users, count)
     }
 
     @Test(arguments: StoreBackend.all)
-    func dueRowsAreActiveUnleasedRowsWithATokenRefreshedBeforeTheCutoffOrExpiringBeforeIt(_ backend: StoreBackend) throws {
+    func dueRowsAreActiveUnleasedRowsWithATokenRefreshedBeforeTheCutoffOrExpiringBeforeIt(_ backend: StoreBackend)
+        throws
+    {
         try withStore(backend) { store in
             try seedRefreshCandidates(store)
             let due = try dueForRefresh(store)
             #expect(due.users == ["old", "expiring", "lease-expired"])
             #expect(due.count == 3)
             // The rows come whole.
-            let row = try #require(try store.rowsDueForRefresh(
-                provider: "p", refreshedBefore: Self.t0.addingTimeInterval(-Self.day), expiringBefore: nil, now: Self.t0,
-                afterID: 0, limit: 1).first)
+            let row = try #require(
+                try store.rowsDueForRefresh(
+                    provider: "p", refreshedBefore: Self.t0.addingTimeInterval(-Self.day), expiringBefore: nil,
+                    now: Self.t0,
+                    afterID: 0, limit: 1
+                ).first)
             #expect(row == (try store.get(row.key)))
         }
     }
@@ -370,8 +412,9 @@ import Testing
             var afterID: Int64 = 0
             var users: [String] = []
             for _ in 0..<10 {
-                let page = try store.rowsDueForRefresh(provider: "p", refreshedBefore: Self.t0.addingTimeInterval(-Self.day),
-                                                       expiringBefore: nil, now: Self.t0, afterID: afterID, limit: 3)
+                let page = try store.rowsDueForRefresh(
+                    provider: "p", refreshedBefore: Self.t0.addingTimeInterval(-Self.day),
+                    expiringBefore: nil, now: Self.t0, afterID: afterID, limit: 3)
                 pages.append(page.count)
                 #expect(page.allSatisfy { $0.id > afterID })
                 #expect(page.map(\.id) == page.map(\.id).sorted())
@@ -381,8 +424,10 @@ import Testing
             }
             #expect(pages == [3, 3, 1, 0])
             #expect(Set(users) == Set((0..<7).map { "due-\($0)" }) && users.count == 7)
-            #expect(try store.countDueForRefresh(provider: "p", refreshedBefore: Self.t0.addingTimeInterval(-Self.day),
-                                                 expiringBefore: nil, now: Self.t0) == 7)
+            #expect(
+                try store.countDueForRefresh(
+                    provider: "p", refreshedBefore: Self.t0.addingTimeInterval(-Self.day),
+                    expiringBefore: nil, now: Self.t0) == 7)
         }
     }
 
@@ -396,18 +441,26 @@ import Testing
             #expect(try store.acquireLease(Self.key(), owner: "run-a", until: t0.addingTimeInterval(60), now: t0))
             var row = try #require(try store.get(Self.key()))
             #expect(row.leaseOwner == "run-a" && row.leaseUntil == t0.addingTimeInterval(60))
-            #expect(try store.acquireLease(Self.key(), owner: "run-b", until: t0.addingTimeInterval(120),
-                                           now: t0.addingTimeInterval(30)) == false)
+            #expect(
+                try store.acquireLease(
+                    Self.key(), owner: "run-b", until: t0.addingTimeInterval(120),
+                    now: t0.addingTimeInterval(30)) == false)
             row = try #require(try store.get(Self.key()))
             #expect(row.leaseOwner == "run-a" && row.leaseUntil == t0.addingTimeInterval(60))
             // The holder may extend its own lease.
-            #expect(try store.acquireLease(Self.key(), owner: "run-a", until: t0.addingTimeInterval(90), now: t0.addingTimeInterval(30)))
+            #expect(
+                try store.acquireLease(
+                    Self.key(), owner: "run-a", until: t0.addingTimeInterval(90), now: t0.addingTimeInterval(30)))
             #expect(try store.get(Self.key())?.leaseUntil == t0.addingTimeInterval(90))
             // Once it has expired, another owner takes it.
-            #expect(try store.acquireLease(Self.key(), owner: "run-b", until: t0.addingTimeInterval(200), now: t0.addingTimeInterval(100)))
+            #expect(
+                try store.acquireLease(
+                    Self.key(), owner: "run-b", until: t0.addingTimeInterval(200), now: t0.addingTimeInterval(100)))
             row = try #require(try store.get(Self.key()))
             #expect(row.leaseOwner == "run-b" && row.leaseUntil == t0.addingTimeInterval(200))
-            #expect(try store.acquireLease(Self.key("a", "nobody"), owner: "run-a", until: t0.addingTimeInterval(60), now: t0) == false)
+            #expect(
+                try store.acquireLease(
+                    Self.key("a", "nobody"), owner: "run-a", until: t0.addingTimeInterval(60), now: t0) == false)
         }
     }
 
@@ -436,10 +489,13 @@ import Testing
             try store.put(Self.token(version: 1, refreshedAt: Self.t0.addingTimeInterval(-Self.day)))
             try store.put(Self.token("a", "u2", version: 1))
             try store.recordFailure(Self.key(), errorCode: "temporarily_unavailable", now: Self.t0)
-            #expect(try store.acquireLease(Self.key(), owner: "run-a", until: Self.t0.addingTimeInterval(60), now: Self.t0))
+            #expect(
+                try store.acquireLease(Self.key(), owner: "run-a", until: Self.t0.addingTimeInterval(60), now: Self.t0))
             let refreshedAt = Self.t0.addingTimeInterval(10), expiresAt = Self.t0.addingTimeInterval(90 * Self.day)
-            #expect(try store.commitRefreshed(Self.key(), owner: "run-a", secretName: "a-secret", keyVersion: 2, sealedToken: [7, 7, 7],
-                                              refreshedAt: refreshedAt, expiresAt: expiresAt))
+            #expect(
+                try store.commitRefreshed(
+                    Self.key(), owner: "run-a", secretName: "a-secret", keyVersion: 2, sealedToken: [7, 7, 7],
+                    refreshedAt: refreshedAt, expiresAt: expiresAt))
             let row = try #require(try store.get(Self.key()))
             #expect(row.secretName == "a-secret" && row.keyVersion == 2 && row.sealedToken == [7, 7, 7])
             #expect(row.refreshedAt == refreshedAt && row.expiresAt == expiresAt)
@@ -454,9 +510,12 @@ import Testing
         try withStore(backend) { store in
             // The provider answered late: the token it returned must still be kept (I8), as nobody else redeemed the old one.
             try store.put(Self.token(version: 1))
-            #expect(try store.acquireLease(Self.key(), owner: "run-a", until: Self.t0.addingTimeInterval(60), now: Self.t0))
-            #expect(try store.commitRefreshed(Self.key(), owner: "run-a", secretName: "a", keyVersion: 2, sealedToken: [7],
-                                              refreshedAt: Self.t0.addingTimeInterval(300), expiresAt: nil))
+            #expect(
+                try store.acquireLease(Self.key(), owner: "run-a", until: Self.t0.addingTimeInterval(60), now: Self.t0))
+            #expect(
+                try store.commitRefreshed(
+                    Self.key(), owner: "run-a", secretName: "a", keyVersion: 2, sealedToken: [7],
+                    refreshedAt: Self.t0.addingTimeInterval(300), expiresAt: nil))
             let row = try #require(try store.get(Self.key()))
             #expect(row.keyVersion == 2 && row.sealedToken == [7] && row.leaseOwner == nil)
         }
@@ -466,20 +525,29 @@ import Testing
     func aRefreshCommitWritesNothingOnceTheLeaseWasLost(_ backend: StoreBackend) throws {
         try withStore(backend) { store in
             try store.put(Self.token(version: 1))
-            #expect(try store.acquireLease(Self.key(), owner: "run-a", until: Self.t0.addingTimeInterval(60), now: Self.t0))
-            #expect(try store.acquireLease(Self.key(), owner: "request-b", until: Self.t0.addingTimeInterval(200),
-                                           now: Self.t0.addingTimeInterval(100)))
+            #expect(
+                try store.acquireLease(Self.key(), owner: "run-a", until: Self.t0.addingTimeInterval(60), now: Self.t0))
+            #expect(
+                try store.acquireLease(
+                    Self.key(), owner: "request-b", until: Self.t0.addingTimeInterval(200),
+                    now: Self.t0.addingTimeInterval(100)))
             let before = try StoreState(of: store)
-            #expect(try store.commitRefreshed(Self.key(), owner: "run-a", secretName: "a", keyVersion: 2, sealedToken: [7],
-                                              refreshedAt: Self.t0.addingTimeInterval(110), expiresAt: nil) == false)
+            #expect(
+                try store.commitRefreshed(
+                    Self.key(), owner: "run-a", secretName: "a", keyVersion: 2, sealedToken: [7],
+                    refreshedAt: Self.t0.addingTimeInterval(110), expiresAt: nil) == false)
             #expect(try StoreState(of: store) == before)
             // Nor without any lease, nor for a missing row.
             try store.releaseLease(Self.key(), owner: "request-b")
             let unleased = try StoreState(of: store)
-            #expect(try store.commitRefreshed(Self.key(), owner: "run-a", secretName: "a", keyVersion: 2, sealedToken: [7],
-                                              refreshedAt: Self.t0, expiresAt: nil) == false)
-            #expect(try store.commitRefreshed(Self.key("a", "nobody"), owner: "run-a", secretName: "a", keyVersion: 2, sealedToken: [7],
-                                              refreshedAt: Self.t0, expiresAt: nil) == false)
+            #expect(
+                try store.commitRefreshed(
+                    Self.key(), owner: "run-a", secretName: "a", keyVersion: 2, sealedToken: [7],
+                    refreshedAt: Self.t0, expiresAt: nil) == false)
+            #expect(
+                try store.commitRefreshed(
+                    Self.key("a", "nobody"), owner: "run-a", secretName: "a", keyVersion: 2, sealedToken: [7],
+                    refreshedAt: Self.t0, expiresAt: nil) == false)
             #expect(try StoreState(of: store) == unleased)
         }
     }
@@ -491,7 +559,8 @@ import Testing
         try withStore(backend) { store in
             let tenants = ["a", "b"]
             func check(_ step: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
-                try StoreState.expectCountsMatchRows(store, tenants: tenants, after: step, sourceLocation: sourceLocation)
+                try StoreState.expectCountsMatchRows(
+                    store, tenants: tenants, after: step, sourceLocation: sourceLocation)
             }
             try store.put(Self.token("a", "u1", version: 1)); try check("put of a new row")
             try store.put(Self.token("a", "u2", version: 1)); try check("put of a second row")
@@ -500,29 +569,41 @@ import Testing
             try store.put(Self.token("a", "u2", version: 2)); try check("put moving a row to another version")
             try store.put(Self.token("a", "u3", version: 3)); try check("put giving a row a token")
             try store.put(Self.token("a", "u1", version: 1, sealed: nil)); try check("put taking a row's token away")
-            try store.insertBatch([Self.token("a", "u4"), Self.token("a", "u5", version: 2), Self.token("b", "u2"),
-                                   Self.token("a", "u6", sealed: nil)]); try check("batch insert")
+            try store.insertBatch([
+                Self.token("a", "u4"), Self.token("a", "u5", version: 2), Self.token("b", "u2"),
+                Self.token("a", "u6", sealed: nil),
+            ]); try check("batch insert")
             _ = try? store.insertBatch([Self.token("a", "u7"), Self.token("a", "u4")]); try check("failed batch insert")
             try store.delete(Self.key("a", "u4")); try check("delete")
             try store.delete(Self.key("a", "u4")); try check("delete of a missing row")
             try store.dropRefreshToken(Self.key("a", "u5"), now: Self.t0); try check("dropped token")
             try store.dropRefreshToken(Self.key("a", "u5"), now: Self.t0); try check("second drop")
-            try store.markNeedsReauth(Self.key("a", "u2"), errorCode: "invalid_grant", now: Self.t0); try check("needs reauth")
+            try store.markNeedsReauth(Self.key("a", "u2"), errorCode: "invalid_grant", now: Self.t0);
+            try check("needs reauth")
             try store.recordFailure(Self.key("a", "u3"), errorCode: "server_error", now: Self.t0); try check("failure")
-            _ = try store.acquireLease(Self.key("a", "u3"), owner: "run", until: Self.t0.addingTimeInterval(60), now: Self.t0)
+            _ = try store.acquireLease(
+                Self.key("a", "u3"), owner: "run", until: Self.t0.addingTimeInterval(60), now: Self.t0)
             try check("lease")
-            _ = try store.commitRefreshed(Self.key("a", "u3"), owner: "run", secretName: "a", keyVersion: 4, sealedToken: [4],
-                                          refreshedAt: Self.t0, expiresAt: nil); try check("refresh commit")
-            _ = try store.commitRefreshed(Self.key("a", "u3"), owner: "run", secretName: "a", keyVersion: 5, sealedToken: [5],
-                                          refreshedAt: Self.t0, expiresAt: nil); try check("refused refresh commit")
-            _ = try store.acquireLease(Self.key("a", "u1"), owner: "run", until: Self.t0.addingTimeInterval(60), now: Self.t0)
-            _ = try store.commitRefreshed(Self.key("a", "u1"), owner: "run", secretName: "a", keyVersion: 4, sealedToken: [4],
-                                          refreshedAt: Self.t0, expiresAt: nil); try check("refresh commit filling a row without a token")
+            _ = try store.commitRefreshed(
+                Self.key("a", "u3"), owner: "run", secretName: "a", keyVersion: 4, sealedToken: [4],
+                refreshedAt: Self.t0, expiresAt: nil);
+            try check("refresh commit")
+            _ = try store.commitRefreshed(
+                Self.key("a", "u3"), owner: "run", secretName: "a", keyVersion: 5, sealedToken: [5],
+                refreshedAt: Self.t0, expiresAt: nil);
+            try check("refused refresh commit")
+            _ = try store.acquireLease(
+                Self.key("a", "u1"), owner: "run", until: Self.t0.addingTimeInterval(60), now: Self.t0)
+            _ = try store.commitRefreshed(
+                Self.key("a", "u1"), owner: "run", secretName: "a", keyVersion: 4, sealedToken: [4],
+                refreshedAt: Self.t0, expiresAt: nil);
+            try check("refresh commit filling a row without a token")
             let u2 = try #require(try store.get(Self.key("a", "u2")))
             let u3 = try #require(try store.get(Self.key("a", "u3")))
             let u5 = try #require(try store.get(Self.key("a", "u5")))
-            try store.replaceSealedTokens([update(u2, from: 2, to: 6), update(u3, from: 1, to: 6), update(u5, from: 2, to: 6)],
-                                          now: Self.t0)
+            try store.replaceSealedTokens(
+                [update(u2, from: 2, to: 6), update(u3, from: 1, to: 6), update(u5, from: 2, to: 6)],
+                now: Self.t0)
             try check("rewrap (one applied, one stale, one dropped)")
             let b1 = try #require(try store.get(Self.key("b", "u1")))
             let b2 = try #require(try store.get(Self.key("b", "u2")))
@@ -567,14 +648,21 @@ import Testing
                 after = (last.key.user, last.key.provider)
             }
             #expect(pages == [2, 2, 0])
-            #expect(walked.map(\.key) == [Self.key("a", "u1", "p"), Self.key("a", "u1", "q"), Self.key("a", "u4", "p"),
-                                          Self.key("a", "u5", "p")])
+            #expect(
+                walked.map(\.key) == [
+                    Self.key("a", "u1", "p"), Self.key("a", "u1", "q"), Self.key("a", "u4", "p"),
+                    Self.key("a", "u5", "p"),
+                ])
             for row in walked {
                 let stored = try #require(try store.get(row.key))
-                #expect(row.id == stored.id && row.secretName == stored.secretName && row.keyVersion == stored.keyVersion)
+                #expect(
+                    row.id == stored.id && row.secretName == stored.secretName && row.keyVersion == stored.keyVersion)
                 #expect(row.sealedToken == stored.sealedToken)
             }
-            #expect(try store.sealedRows(tenant: "a", notOn: 2, after: ("u1", "p"), limit: 10).map(\.key.user) == ["u1", "u4", "u5"])
+            #expect(
+                try store.sealedRows(tenant: "a", notOn: 2, after: ("u1", "p"), limit: 10).map(\.key.user) == [
+                    "u1", "u4", "u5",
+                ])
             #expect(try store.sealedRows(tenant: "z", notOn: 2, after: ("", ""), limit: 10).isEmpty)
         }
     }
@@ -588,7 +676,9 @@ import Testing
                 let version = index % 2 + 1
                 let sealed: [UInt8]? = index % 5 == 4 ? nil : [UInt8(index)]
                 try store.put(Self.token(tenant, "u\(index)", version: version, sealed: sealed))
-                if sealed != nil, tenant != "c", version == 1 || tenant == "b" { wantedKeys.insert(Self.key(tenant, "u\(index)")) }
+                if sealed != nil, tenant != "c", version == 1 || tenant == "b" {
+                    wantedKeys.insert(Self.key(tenant, "u\(index)"))
+                }
             }
             var walked: [SealedRow] = []
             var afterID: Int64 = 0
@@ -617,7 +707,8 @@ import Testing
             #expect(Set(walked.map(\.key)) == wantedKeys && walked.count == wantedKeys.count)
             for row in walked {
                 let stored = try #require(try store.get(row.key))
-                #expect(row.id == stored.id && row.secretName == stored.secretName && row.keyVersion == stored.keyVersion)
+                #expect(
+                    row.id == stored.id && row.secretName == stored.secretName && row.keyVersion == stored.keyVersion)
                 #expect(row.sealedToken == stored.sealedToken)
             }
         }
@@ -718,7 +809,9 @@ import Testing
             #expect(result == 42 && runs == 1)
             #expect(try store.openSession().count(tenant: "a") == 5)
             // A throwing body's error comes out as it is.
-            #expect(throws: BodyFailed.self) { try store.withCheckpointInterval(pages: 8_192) { () -> Int in throw BodyFailed() } }
+            #expect(throws: BodyFailed.self) {
+                try store.withCheckpointInterval(pages: 8_192) { () -> Int in throw BodyFailed() }
+            }
             try store.put(Self.token("a", "after"))
             #expect(try store.count() == 6)
         }
@@ -751,26 +844,46 @@ import Testing
         ("recordFailure", { try $0.recordFailure(key("a", "u1"), errorCode: "server_error", now: t0) }),
         ("deleteTenant", { try $0.deleteTenant("a") }),
         ("insertBatch", { try $0.insertBatch([token("a", "new-1"), token("a", "new-2")]) }),
-        ("acquireLease", { _ = try $0.acquireLease(key("a", "u1"), owner: "run", until: t0.addingTimeInterval(60), now: t0) }),
+        (
+            "acquireLease",
+            { _ = try $0.acquireLease(key("a", "u1"), owner: "run", until: t0.addingTimeInterval(60), now: t0) }
+        ),
         ("releaseLease", { try $0.releaseLease(key("a", "leased"), owner: "holder") }),
-        ("commitRefreshed", {
-            _ = try $0.commitRefreshed(key("a", "leased"), owner: "holder", secretName: "a", keyVersion: 2, sealedToken: [8],
-                                       refreshedAt: t0, expiresAt: nil)
-        }),
-        ("replaceSealedTokens", { store in
-            let row = try #require(try store.get(key("a", "u1")))
-            let update = SealedTokenUpdate(id: row.id, tenant: "a", expectedKeyVersion: 1, newKeyVersion: 2, sealedToken: [8])
-            try store.replaceSealedTokens([update], now: t0)
-        }),
-        ("replacingSealedTokensInOneTransaction", { store in
-            let row = try #require(try store.get(key("a", "u1")))
-            _ = try store.replacingSealedTokensInOneTransaction(now: t0) { apply in
-                try apply([SealedTokenUpdate(id: row.id, tenant: "a", expectedKeyVersion: 1, newKeyVersion: 2, sealedToken: [8])])
+        (
+            "commitRefreshed",
+            {
+                _ = try $0.commitRefreshed(
+                    key("a", "leased"), owner: "holder", secretName: "a", keyVersion: 2, sealedToken: [8],
+                    refreshedAt: t0, expiresAt: nil)
             }
-        }),
-        ("put inside withCheckpointInterval", { store in
-            _ = try store.withCheckpointInterval(pages: 64) { () -> Bool in try store.put(token("a", "new")) }
-        }),
+        ),
+        (
+            "replaceSealedTokens",
+            { store in
+                let row = try #require(try store.get(key("a", "u1")))
+                let update = SealedTokenUpdate(
+                    id: row.id, tenant: "a", expectedKeyVersion: 1, newKeyVersion: 2, sealedToken: [8])
+                try store.replaceSealedTokens([update], now: t0)
+            }
+        ),
+        (
+            "replacingSealedTokensInOneTransaction",
+            { store in
+                let row = try #require(try store.get(key("a", "u1")))
+                _ = try store.replacingSealedTokensInOneTransaction(now: t0) { apply in
+                    try apply([
+                        SealedTokenUpdate(
+                            id: row.id, tenant: "a", expectedKeyVersion: 1, newKeyVersion: 2, sealedToken: [8])
+                    ])
+                }
+            }
+        ),
+        (
+            "put inside withCheckpointInterval",
+            { store in
+                _ = try store.withCheckpointInterval(pages: 64) { () -> Bool in try store.put(token("a", "new")) }
+            }
+        ),
     ]
 
     @Test(arguments: StoreBackend.all)
@@ -782,8 +895,10 @@ import Testing
                 try store.put(Self.token("a", "u2", version: 2, status: .needsReauth))
                 try store.put(Self.token("b", "u1", sealed: nil, status: .revoked))
                 try store.put(Self.token("a", "leased"))
-                #expect(try store.acquireLease(Self.key("a", "leased"), owner: "holder", until: Self.t0.addingTimeInterval(3_600),
-                                               now: Self.t0))
+                #expect(
+                    try store.acquireLease(
+                        Self.key("a", "leased"), owner: "holder", until: Self.t0.addingTimeInterval(3_600),
+                        now: Self.t0))
             }
             let bytesBefore = try backend.bytesAtRest(folder: folder)
             do {
@@ -825,9 +940,13 @@ import Testing
             #expect(try store.keyVersionCounts(tenant: "a") == [1: 1, 2: 1])
             try other.delete(Self.key("a", "u1"))
             #expect(try store.get(Self.key("a", "u1")) == nil)
-            #expect(try store.acquireLease(Self.key("a", "u2"), owner: "run-a", until: Self.t0.addingTimeInterval(60), now: Self.t0))
-            #expect(try other.acquireLease(Self.key("a", "u2"), owner: "request-b", until: Self.t0.addingTimeInterval(60),
-                                           now: Self.t0) == false)
+            #expect(
+                try store.acquireLease(
+                    Self.key("a", "u2"), owner: "run-a", until: Self.t0.addingTimeInterval(60), now: Self.t0))
+            #expect(
+                try other.acquireLease(
+                    Self.key("a", "u2"), owner: "request-b", until: Self.t0.addingTimeInterval(60),
+                    now: Self.t0) == false)
         }
     }
 
@@ -862,7 +981,9 @@ import Testing
                 let store = try backend.make(folder: folder)
                 try store.put(Self.token("a", "u1", sealed: marker))
                 do {
-                    try store.insertBatch([Self.token("a", "u2", sealed: marker), Self.token("a", "u1", sealed: marker)])
+                    try store.insertBatch([
+                        Self.token("a", "u2", sealed: marker), Self.token("a", "u1", sealed: marker),
+                    ])
                 } catch {
                     errors.append(error)
                 }
@@ -871,8 +992,10 @@ import Testing
             do { try readOnly.put(Self.token("a", "u3", sealed: marker)) } catch { errors.append(error) }
             do { try readOnly.insertBatch([Self.token("a", "u4", sealed: marker)]) } catch { errors.append(error) }
             #expect(errors.count == 3)
-            let forms = ["SEALED-TOKEN-MARKER", marker.map { String(format: "%02x", $0) }.joined(),
-                         marker.map { String(format: "%02X", $0) }.joined(), Data(marker).base64EncodedString()]
+            let forms = [
+                "SEALED-TOKEN-MARKER", marker.map { String(format: "%02x", $0) }.joined(),
+                marker.map { String(format: "%02X", $0) }.joined(), Data(marker).base64EncodedString(),
+            ]
             for error in errors {
                 let texts = [String(describing: error), String(reflecting: error), error.localizedDescription]
                 for text in texts {

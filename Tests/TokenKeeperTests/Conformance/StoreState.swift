@@ -16,7 +16,9 @@ struct StoreState: Equatable {
     /// behind for them show up too.
     init(of store: any TokenStore, tenants: [String] = []) throws {
         var rows: [StoredToken] = []
-        try store.forEach { rows.append($0); return true }
+        try store.forEach {
+            rows.append($0); return true
+        }
         self.rows = rows
         keyVersionCounts = [:]
         statusCounts = [:]
@@ -39,8 +41,10 @@ struct StoreState: Equatable {
 
     /// Expects the kept per-version counts of every tenant with rows, and of `tenants`, to equal a
     /// recount of the rows.
-    static func expectCountsMatchRows(_ store: any TokenStore, tenants: [String], after step: String,
-                                      sourceLocation: SourceLocation = #_sourceLocation) throws {
+    static func expectCountsMatchRows(
+        _ store: any TokenStore, tenants: [String], after step: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         for tenant in Set(try store.tenants() + tenants).sorted() {
             let kept = try store.keyVersionCounts(tenant: tenant)
             let recounted = try recountedVersions(of: store, tenant: tenant)

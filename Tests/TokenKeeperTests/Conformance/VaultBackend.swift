@@ -16,10 +16,16 @@ struct VaultBackend: Sendable, CustomTestStringConvertible {
 
     /// The backend's name in test results.
     let name: String
-    private let create: @Sendable (_ folder: String, _ masterKey: MasterKey, _ principal: String,
-                                   _ clock: @escaping Clock) throws -> any KeyVault
-    private let open: @Sendable (_ folder: String, _ masterKey: MasterKey, _ principal: String, _ readOnly: Bool,
-                                 _ clock: @escaping Clock) throws -> any KeyVault
+    private let create:
+        @Sendable (
+            _ folder: String, _ masterKey: MasterKey, _ principal: String,
+            _ clock: @escaping Clock
+        ) throws -> any KeyVault
+    private let open:
+        @Sendable (
+            _ folder: String, _ masterKey: MasterKey, _ principal: String, _ readOnly: Bool,
+            _ clock: @escaping Clock
+        ) throws -> any KeyVault
     private let storedBytes: @Sendable (_ folder: String) throws -> [String: Data]?
 
     /// The store every vault ``make(folder:masterKey:principal:clock:)`` makes serves (I1: a version is
@@ -28,21 +34,27 @@ struct VaultBackend: Sendable, CustomTestStringConvertible {
 
     /// A new vault whose state belongs to `folder`, under `masterKey`, where `principal` holds every
     /// permission, serving ``servedStore``.
-    func make(folder: String, masterKey: MasterKey, principal: String, clock: @escaping Clock = { Date() }) throws -> any KeyVault {
+    func make(folder: String, masterKey: MasterKey, principal: String, clock: @escaping Clock = { Date() }) throws
+        -> any KeyVault
+    {
         let vault = try makeUnbound(folder: folder, masterKey: masterKey, principal: principal, clock: clock)
         try vault.bindStore(Self.servedStore, heldTokens: false, replacing: nil)
         return vault
     }
 
     /// A new vault that serves no store yet.
-    func makeUnbound(folder: String, masterKey: MasterKey, principal: String, clock: @escaping Clock = { Date() }) throws -> any KeyVault {
+    func makeUnbound(folder: String, masterKey: MasterKey, principal: String, clock: @escaping Clock = { Date() })
+        throws -> any KeyVault
+    {
         try create(folder, masterKey, principal, clock)
     }
 
     /// The vault ``make(folder:masterKey:principal:clock:)`` made for `folder`, opened again with `masterKey`
     /// (not necessarily the right one) as `principal`.
-    func reopen(folder: String, masterKey: MasterKey, principal: String, readOnly: Bool = false,
-                clock: @escaping Clock = { Date() }) throws -> any KeyVault {
+    func reopen(
+        folder: String, masterKey: MasterKey, principal: String, readOnly: Bool = false,
+        clock: @escaping Clock = { Date() }
+    ) throws -> any KeyVault {
         try open(folder, masterKey, principal, readOnly, clock)
     }
 
@@ -62,7 +74,8 @@ struct VaultBackend: Sendable, CustomTestStringConvertible {
             try FileVault.initialize(at: folder + "/vault", masterKey: masterKey, principal: principal, clock: clock)
         },
         open: { folder, masterKey, principal, readOnly, clock in
-            try FileVault.open(at: folder + "/vault", masterKey: masterKey, principal: principal, readOnly: readOnly, clock: clock)
+            try FileVault.open(
+                at: folder + "/vault", masterKey: masterKey, principal: principal, readOnly: readOnly, clock: clock)
         },
         storedBytes: { folder in try filesAtRest(under: folder + "/vault") })
 }

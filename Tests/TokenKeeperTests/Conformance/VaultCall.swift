@@ -26,27 +26,35 @@ struct VaultCall: Sendable, CustomTestStringConvertible {
     }
 
     /// Every call of the protocol (``KeyVault/requirePermission(_:operation:)`` once per permission).
-    static let all: [VaultCall] = [
-        VaultCall(name: "createSecret", permissions: [.set]) { _ = try $0.createSecret("t2") },
-        VaultCall(name: "addVersion", permissions: [.set]) { _ = try $0.addVersion(to: "t1") },
-        VaultCall(name: "secrets", permissions: [.list]) { _ = try $0.secrets() },
-        VaultCall(name: "versions", permissions: [.list]) { _ = try $0.versions(of: "t1") },
-        VaultCall(name: "dataKey", permissions: [.get]) { _ = try $0.dataKey(secret: "t1", version: 1) },
-        VaultCall(name: "latestDataKey", permissions: [.get]) { _ = try $0.latestDataKey(secret: "t1") },
-        VaultCall(name: "disableVersion", permissions: [.set]) { try $0.disableVersion(secret: "t1", version: 2) },
-        VaultCall(name: "purgeVersion", permissions: [.purge]) { try $0.purgeVersion(secret: "t1", version: 1, servingStore: VaultBackend.servedStore) },
-        VaultCall(name: "deleteSecret", permissions: [.delete]) { try $0.deleteSecret("t1") },
-        VaultCall(name: "recoverSecret", permissions: [.recover]) { try $0.recoverSecret("gone") },
-        VaultCall(name: "purgeSecret", permissions: [.purge]) { try $0.purgeSecret("gone") },
-        VaultCall(name: "deletedSecrets", permissions: [.list]) { _ = try $0.deletedSecrets() },
-        VaultCall(name: "setPolicy", permissions: Set(VaultPermission.allCases)) { try $0.setPolicy(for: "x", permissions: [.get]) },
-        VaultCall(name: "removePolicy", permissions: Set(VaultPermission.allCases)) { try $0.removePolicy(for: "x") },
-        VaultCall(name: "policies", permissions: [.list]) { _ = try $0.policies() },
-        VaultCall(name: "secretState", permissions: [.list]) { _ = try $0.secretState("t1") },
-        VaultCall(name: "purgeOverdue", permissions: [.purge]) { _ = try $0.purgeOverdue() },
-    ] + VaultPermission.allCases.map { permission in
-        VaultCall(name: "requirePermission(\(permission.rawValue))", permissions: [permission]) {
-            try $0.requirePermission(permission, operation: "list the store's rows")
+    static let all: [VaultCall] =
+        [
+            VaultCall(name: "createSecret", permissions: [.set]) { _ = try $0.createSecret("t2") },
+            VaultCall(name: "addVersion", permissions: [.set]) { _ = try $0.addVersion(to: "t1") },
+            VaultCall(name: "secrets", permissions: [.list]) { _ = try $0.secrets() },
+            VaultCall(name: "versions", permissions: [.list]) { _ = try $0.versions(of: "t1") },
+            VaultCall(name: "dataKey", permissions: [.get]) { _ = try $0.dataKey(secret: "t1", version: 1) },
+            VaultCall(name: "latestDataKey", permissions: [.get]) { _ = try $0.latestDataKey(secret: "t1") },
+            VaultCall(name: "disableVersion", permissions: [.set]) { try $0.disableVersion(secret: "t1", version: 2) },
+            VaultCall(name: "purgeVersion", permissions: [.purge]) {
+                try $0.purgeVersion(secret: "t1", version: 1, servingStore: VaultBackend.servedStore)
+            },
+            VaultCall(name: "deleteSecret", permissions: [.delete]) { try $0.deleteSecret("t1") },
+            VaultCall(name: "recoverSecret", permissions: [.recover]) { try $0.recoverSecret("gone") },
+            VaultCall(name: "purgeSecret", permissions: [.purge]) { try $0.purgeSecret("gone") },
+            VaultCall(name: "deletedSecrets", permissions: [.list]) { _ = try $0.deletedSecrets() },
+            VaultCall(name: "setPolicy", permissions: Set(VaultPermission.allCases)) {
+                try $0.setPolicy(for: "x", permissions: [.get])
+            },
+            VaultCall(name: "removePolicy", permissions: Set(VaultPermission.allCases)) {
+                try $0.removePolicy(for: "x")
+            },
+            VaultCall(name: "policies", permissions: [.list]) { _ = try $0.policies() },
+            VaultCall(name: "secretState", permissions: [.list]) { _ = try $0.secretState("t1") },
+            VaultCall(name: "purgeOverdue", permissions: [.purge]) { _ = try $0.purgeOverdue() },
+        ]
+        + VaultPermission.allCases.map { permission in
+            VaultCall(name: "requirePermission(\(permission.rawValue))", permissions: [permission]) {
+                try $0.requirePermission(permission, operation: "list the store's rows")
+            }
         }
-    }
 }

@@ -28,7 +28,9 @@ extension VaultConformanceTests {
             try vault.bindStore(VaultBackend.servedStore, heldTokens: true, replacing: nil)
             let reopened = try backend.reopen(folder: folder, masterKey: masterKey, principal: "admin")
             #expect(try reopened.storeBinding()?.heldTokens == true)
-            #expect(throws: VaultError.self) { try reopened.bindStore("another-store", heldTokens: false, replacing: nil) }
+            #expect(throws: VaultError.self) {
+                try reopened.bindStore("another-store", heldTokens: false, replacing: nil)
+            }
             #expect(try reopened.storeBinding()?.storeID == VaultBackend.servedStore)
         }
     }
@@ -40,8 +42,13 @@ extension VaultConformanceTests {
             _ = try vault.createSecret("t1")
             _ = try vault.addVersion(to: "t1")
             try vault.disableVersion(secret: "t1", version: 1)
-            let error = #expect(throws: VaultError.self) { try vault.purgeVersion(secret: "t1", version: 1, servingStore: "another-store") }
-            if case .storeNotServed = error {} else { Issue.record("expected storeNotServed, got \(String(describing: error))") }
+            let error = #expect(throws: VaultError.self) {
+                try vault.purgeVersion(secret: "t1", version: 1, servingStore: "another-store")
+            }
+            if case .storeNotServed = error {
+            } else {
+                Issue.record("expected storeNotServed, got \(String(describing: error))")
+            }
             #expect(try vault.versions(of: "t1").map(\.number) == [1, 2])
         }
     }

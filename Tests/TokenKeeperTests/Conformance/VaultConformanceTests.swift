@@ -22,9 +22,12 @@ import Vault
         let admin: any KeyVault
 
         /// The same vault opened again as `principal`, with the right master key unless told otherwise.
-        func open(as principal: String = "admin", masterKey: MasterKey? = nil, readOnly: Bool = false) throws -> any KeyVault {
-            try backend.reopen(folder: folder, masterKey: masterKey ?? self.masterKey, principal: principal, readOnly: readOnly,
-                               clock: clock.function)
+        func open(as principal: String = "admin", masterKey: MasterKey? = nil, readOnly: Bool = false) throws
+            -> any KeyVault
+        {
+            try backend.reopen(
+                folder: folder, masterKey: masterKey ?? self.masterKey, principal: principal, readOnly: readOnly,
+                clock: clock.function)
         }
     }
 
@@ -32,13 +35,16 @@ import Vault
         try withTemporaryDirectory { folder in
             let masterKey = try MasterKey.generate()
             let clock = ManualClock(Self.start)
-            let admin = try backend.make(folder: folder, masterKey: masterKey, principal: "admin", clock: clock.function)
+            let admin = try backend.make(
+                folder: folder, masterKey: masterKey, principal: "admin", clock: clock.function)
             return try body(Fixture(backend: backend, folder: folder, masterKey: masterKey, clock: clock, admin: admin))
         }
     }
 
     /// Expects `body` to throw exactly `expected`.
-    private func expect(_ expected: VaultError, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
+    private func expect(
+        _ expected: VaultError, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void
+    ) {
         #expect(throws: expected, sourceLocation: sourceLocation) { try body() }
     }
 
@@ -52,7 +58,9 @@ import Vault
             #expect(try vault.admin.versions(of: "t1") == [first])
             let summary = try #require(try vault.admin.secrets().first)
             #expect(try vault.admin.secrets().count == 1)
-            #expect(summary.name == "t1" && summary.createdAt == Self.start && summary.latestVersion == 1 && summary.versionCount == 1)
+            #expect(
+                summary.name == "t1" && summary.createdAt == Self.start && summary.latestVersion == 1
+                    && summary.versionCount == 1)
             let key = try vault.admin.dataKey(secret: "t1", version: 1)
             let latest = try vault.admin.latestDataKey(secret: "t1")
             #expect(latest.version == 1 && latest.key == key)
@@ -76,11 +84,15 @@ import Vault
             #expect(second.number == 2 && third.number == 3 && second.enabled && third.enabled)
             let versions = try vault.admin.versions(of: "t1")
             #expect(versions.map(\.number) == [1, 2, 3])
-            #expect(versions.map(\.createdAt) == [Self.start, Self.start.addingTimeInterval(60), Self.start.addingTimeInterval(120)])
+            #expect(
+                versions.map(\.createdAt) == [
+                    Self.start, Self.start.addingTimeInterval(60), Self.start.addingTimeInterval(120),
+                ])
             let keys = try (1...3).map { try vault.admin.dataKey(secret: "t1", version: $0) }
             #expect(keys[0] != keys[1] && keys[1] != keys[2] && keys[0] != keys[2])
             #expect(try vault.admin.latestDataKey(secret: "t1").key == keys[2])
-            #expect(try vault.admin.secrets().first?.latestVersion == 3 && vault.admin.secrets().first?.versionCount == 3)
+            #expect(
+                try vault.admin.secrets().first?.latestVersion == 3 && vault.admin.secrets().first?.versionCount == 3)
             // Another session, and later versions, leave every key as it was.
             let reopened = try vault.open()
             #expect(try (1...3).map { try reopened.dataKey(secret: "t1", version: $0) } == keys)
@@ -105,7 +117,9 @@ import Vault
             #expect(try vault.open().dataKey(secret: "t1", version: 2) == keys[1])
             let latest = try vault.admin.latestDataKey(secret: "t1")
             #expect(latest.version == 3 && latest.key == keys[2])
-            expect(.versionNotFound(secret: "t1", version: 9)) { try vault.admin.disableVersion(secret: "t1", version: 9) }
+            expect(.versionNotFound(secret: "t1", version: 9)) {
+                try vault.admin.disableVersion(secret: "t1", version: 9)
+            }
         }
     }
 
@@ -113,9 +127,13 @@ import Vault
     func theLatestVersionCannotBeDisabled(_ backend: VaultBackend) throws {
         try withVault(backend) { vault in
             _ = try vault.admin.createSecret("t1")
-            expect(.latestVersion(secret: "t1", version: 1)) { try vault.admin.disableVersion(secret: "t1", version: 1) }
+            expect(.latestVersion(secret: "t1", version: 1)) {
+                try vault.admin.disableVersion(secret: "t1", version: 1)
+            }
             _ = try vault.admin.addVersion(to: "t1")
-            expect(.latestVersion(secret: "t1", version: 2)) { try vault.admin.disableVersion(secret: "t1", version: 2) }
+            expect(.latestVersion(secret: "t1", version: 2)) {
+                try vault.admin.disableVersion(secret: "t1", version: 2)
+            }
             #expect(try vault.admin.versions(of: "t1").map(\.enabled) == [true, true])
             #expect(try vault.admin.latestDataKey(secret: "t1").version == 2)
         }
@@ -132,12 +150,20 @@ import Vault
             try vault.admin.purgeVersion(secret: "t1", version: 1, servingStore: VaultBackend.servedStore)
             #expect(try vault.admin.versions(of: "t1").map(\.number) == [2, 3])
             expect(.versionNotFound(secret: "t1", version: 1)) { _ = try vault.admin.dataKey(secret: "t1", version: 1) }
-            expect(.versionNotFound(secret: "t1", version: 1)) { _ = try vault.open().dataKey(secret: "t1", version: 1) }
-            expect(.versionNotFound(secret: "t1", version: 1)) { try vault.admin.purgeVersion(secret: "t1", version: 1, servingStore: VaultBackend.servedStore) }
+            expect(.versionNotFound(secret: "t1", version: 1)) {
+                _ = try vault.open().dataKey(secret: "t1", version: 1)
+            }
+            expect(.versionNotFound(secret: "t1", version: 1)) {
+                try vault.admin.purgeVersion(secret: "t1", version: 1, servingStore: VaultBackend.servedStore)
+            }
             #expect(try (2...3).map { try vault.admin.dataKey(secret: "t1", version: $0) } == kept)
             // Neither an enabled version nor the latest is purged.
-            #expect(throws: VaultError.self) { try vault.admin.purgeVersion(secret: "t1", version: 2, servingStore: VaultBackend.servedStore) }
-            #expect(throws: VaultError.self) { try vault.admin.purgeVersion(secret: "t1", version: 3, servingStore: VaultBackend.servedStore) }
+            #expect(throws: VaultError.self) {
+                try vault.admin.purgeVersion(secret: "t1", version: 2, servingStore: VaultBackend.servedStore)
+            }
+            #expect(throws: VaultError.self) {
+                try vault.admin.purgeVersion(secret: "t1", version: 3, servingStore: VaultBackend.servedStore)
+            }
             #expect(try vault.admin.versions(of: "t1").map(\.number) == [2, 3])
             // A purged number is never given again.
             #expect(try vault.admin.addVersion(to: "t1").number == 4)
@@ -258,13 +284,17 @@ import Vault
             let stranger = try vault.open(as: "stranger")
             #expect(stranger.principal == "stranger")
             for permission in VaultPermission.allCases {
-                #expect(throws: VaultError.self) { try stranger.requirePermission(permission, operation: "read the audit log") }
+                #expect(throws: VaultError.self) {
+                    try stranger.requirePermission(permission, operation: "read the audit log")
+                }
             }
         }
     }
 
     @Test(arguments: VaultBackend.all, VaultCall.all)
-    func eachCallIsRefusedWithoutEachPermissionItNamesAndAllowedWithThemAlone(_ backend: VaultBackend, _ call: VaultCall) throws {
+    func eachCallIsRefusedWithoutEachPermissionItNamesAndAllowedWithThemAlone(
+        _ backend: VaultBackend, _ call: VaultCall
+    ) throws {
         try withVault(backend) { vault in
             try VaultCall.prepare(vault.admin)
             // Read through a read-only session: it writes nothing, not even audit entries, so comparing is cheap.
@@ -298,7 +328,9 @@ import Vault
         try withVault(backend) { vault in
             _ = try vault.admin.createSecret("t1")
             let wrongKey = try MasterKey.generate()
-            let error = #expect(throws: VaultError.self) { _ = try vault.open(masterKey: wrongKey).dataKey(secret: "t1", version: 1) }
+            let error = #expect(throws: VaultError.self) {
+                _ = try vault.open(masterKey: wrongKey).dataKey(secret: "t1", version: 1)
+            }
             guard case .wrongMasterKey = error else { Issue.record("gave \(String(describing: error))"); return }
             #expect(error?.description.contains("wrong master key") == true)
             #expect(throws: VaultError.self) { _ = try vault.open(masterKey: wrongKey, readOnly: true).secrets() }
@@ -333,7 +365,10 @@ import Vault
             #expect(before.keys["t1"]?.count == 3 && before.deleted.map(\.name) == ["gone"])
             for (name, write) in Self.writes {
                 let error = #expect(throws: VaultError.self, "\(name) on a read-only vault") { try write(readOnly) }
-                if let error, case .readOnly = error {} else { Issue.record("\(name) gave \(String(describing: error))") }
+                if let error, case .readOnly = error {
+                } else {
+                    Issue.record("\(name) gave \(String(describing: error))")
+                }
             }
             _ = try readOnly.latestDataKey(secret: "t1")
             _ = try readOnly.secretState("gone")

@@ -24,9 +24,10 @@ struct VaultState: Equatable {
         for secret in secrets {
             let list = try vault.versions(of: secret.name)
             versions[secret.name] = list
-            keys[secret.name] = try Dictionary(uniqueKeysWithValues: list.map {
-                ($0.number, try vault.dataKey(secret: secret.name, version: $0.number))
-            })
+            keys[secret.name] = try Dictionary(
+                uniqueKeysWithValues: list.map {
+                    ($0.number, try vault.dataKey(secret: secret.name, version: $0.number))
+                })
         }
         deleted = try vault.deletedSecrets().sorted { $0.name < $1.name }
         policies = Dictionary(uniqueKeysWithValues: try vault.policies().map { ($0.principal, $0.permissions) })

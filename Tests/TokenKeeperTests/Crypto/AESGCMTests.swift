@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Crypto
 @testable import Report
 
@@ -36,12 +37,16 @@ import Testing
     @Test func otherAssociatedDataFails() throws {
         let key = try SymmetricKey.random()
         let box = try AESGCM.seal(plaintext, key: key, associatedData: aad)
-        #expect(throws: CryptoError.authenticationFailed) { try AESGCM.open(box, key: key, associatedData: Array("tenant|other".utf8)) }
+        #expect(throws: CryptoError.authenticationFailed) {
+            try AESGCM.open(box, key: key, associatedData: Array("tenant|other".utf8))
+        }
     }
 
     @Test func wrongKeyFails() throws {
         let box = try AESGCM.seal(plaintext, key: SymmetricKey.random(), associatedData: aad)
-        #expect(throws: CryptoError.authenticationFailed) { try AESGCM.open(box, key: SymmetricKey.random(), associatedData: aad) }
+        #expect(throws: CryptoError.authenticationFailed) {
+            try AESGCM.open(box, key: SymmetricKey.random(), associatedData: aad)
+        }
     }
 
     @Test func truncatedValueIsRefusedWithoutCrashing() throws {
@@ -59,8 +64,12 @@ import Testing
         let context = try AESGCMContext(key: SymmetricKey.random())
         for length in [0, 1, 15, 16, 17, 1_200] {
             let text = [UInt8](repeating: 0x41, count: length)
-            let sealed = try text.withUnsafeBytes { t in try aad.withUnsafeBytes { try context.seal(t, associatedData: $0) } }
-            let opened = try sealed.withUnsafeBytes { s in try aad.withUnsafeBytes { try context.open(s, associatedData: $0) } }
+            let sealed = try text.withUnsafeBytes { t in
+                try aad.withUnsafeBytes { try context.seal(t, associatedData: $0) }
+            }
+            let opened = try sealed.withUnsafeBytes { s in
+                try aad.withUnsafeBytes { try context.open(s, associatedData: $0) }
+            }
             #expect(opened == text)
         }
     }
@@ -82,6 +91,8 @@ import Testing
         let lines = result.stdout.split(separator: "\n").map(String.init)
         try #require(lines.count == 2)
         #expect(lines[0] == Hex.encode(plaintext))
-        #expect(try AESGCM.open(combined: Hex.decode(lines[1])!, key: key, associatedData: aad) == Array("from python".utf8))
+        #expect(
+            try AESGCM.open(combined: Hex.decode(lines[1])!, key: key, associatedData: aad) == Array("from python".utf8)
+        )
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Custody
 @testable import Identity
 @testable import Store
@@ -14,14 +15,16 @@ import Testing
 
     private func custodian(_ folder: String) throws -> TokenCustodian {
         let fixture = try VaultFixture(folder: folder)
-        let custodian = TokenCustodian(vault: try fixture.open(), store: try SQLiteTokenStore.create(at: folder + "/tokens.db"))
+        let custodian = TokenCustodian(
+            vault: try fixture.open(), store: try SQLiteTokenStore.create(at: folder + "/tokens.db"))
         try custodian.put(key, token: SecretText("rt-old"), issuedAt: past, expiresAt: nil)
         return custodian
     }
 
     private func answer(_ refreshToken: String) throws -> TokenGrantResponse {
-        try TokenGrantResponse.parse(Data(#"{"access_token":"at","token_type":"Bearer","refresh_token":"\#(refreshToken)"}"#.utf8),
-                                     endpoint: "test")
+        try TokenGrantResponse.parse(
+            Data(#"{"access_token":"at","token_type":"Bearer","refresh_token":"\#(refreshToken)"}"#.utf8),
+            endpoint: "test")
     }
 
     @Test func aCommitUnderTheLeaseStoresTheNewTokenAndClearsTheLease() async throws {
@@ -29,8 +32,9 @@ import Testing
             let custodian = try custodian(folder)
             let row = try #require(try custodian.store.get(key))
             #expect(try custodian.store.acquireLease(key, owner: "job", until: past.addingTimeInterval(60), now: past))
-            let commit = try await custodian.commitRedeemed(row, owner: "job", response: try answer("rt-new"), usedToken: SecretText("rt-old"),
-                                                      at: past.addingTimeInterval(1))
+            let commit = try await custodian.commitRedeemed(
+                row, owner: "job", response: try answer("rt-new"), usedToken: SecretText("rt-old"),
+                at: past.addingTimeInterval(1))
             #expect(commit == .committed)
             #expect(try custodian.open(key).revealed == "rt-new")
             #expect(try custodian.store.get(key)?.leaseOwner == nil)
@@ -43,9 +47,12 @@ import Testing
             let row = try #require(try custodian.store.get(key))
             #expect(try custodian.store.acquireLease(key, owner: "job", until: past.addingTimeInterval(1), now: past))
             // The lease ran out and a web request took the row, but has not committed anything yet.
-            #expect(try custodian.store.acquireLease(key, owner: "web", until: past.addingTimeInterval(60), now: past.addingTimeInterval(2)))
-            let commit = try await custodian.commitRedeemed(row, owner: "job", response: try answer("rt-new"), usedToken: SecretText("rt-old"),
-                                                      at: past.addingTimeInterval(3))
+            #expect(
+                try custodian.store.acquireLease(
+                    key, owner: "web", until: past.addingTimeInterval(60), now: past.addingTimeInterval(2)))
+            let commit = try await custodian.commitRedeemed(
+                row, owner: "job", response: try answer("rt-new"), usedToken: SecretText("rt-old"),
+                at: past.addingTimeInterval(3))
             #expect(commit == .committedAfterLeaseLost)
             #expect(try custodian.open(key).revealed == "rt-new")
             #expect(try custodian.store.get(key)?.leaseOwner == "web")
@@ -57,12 +64,16 @@ import Testing
             let custodian = try custodian(folder)
             let row = try #require(try custodian.store.get(key))
             #expect(try custodian.store.acquireLease(key, owner: "job", until: past.addingTimeInterval(1), now: past))
-            #expect(try custodian.store.acquireLease(key, owner: "web", until: past.addingTimeInterval(60), now: past.addingTimeInterval(2)))
-            let theirs = try await custodian.commitRedeemed(row, owner: "web", response: try answer("rt-theirs"), usedToken: SecretText("rt-old"),
-                                                      at: past.addingTimeInterval(3))
+            #expect(
+                try custodian.store.acquireLease(
+                    key, owner: "web", until: past.addingTimeInterval(60), now: past.addingTimeInterval(2)))
+            let theirs = try await custodian.commitRedeemed(
+                row, owner: "web", response: try answer("rt-theirs"), usedToken: SecretText("rt-old"),
+                at: past.addingTimeInterval(3))
             #expect(theirs == .committed)
-            let ours = try await custodian.commitRedeemed(row, owner: "job", response: try answer("rt-ours"), usedToken: SecretText("rt-old"),
-                                                    at: past.addingTimeInterval(4))
+            let ours = try await custodian.commitRedeemed(
+                row, owner: "job", response: try answer("rt-ours"), usedToken: SecretText("rt-old"),
+                at: past.addingTimeInterval(4))
             #expect(ours == .leaseLost)
             #expect(try custodian.open(key).revealed == "rt-theirs")
             let store = try #require(custodian.store as? SQLiteTokenStore)
@@ -75,8 +86,11 @@ import Testing
             let custodian = try custodian(folder)
             let row = try #require(try custodian.store.get(key))
             #expect(try custodian.store.acquireLease(key, owner: "job", until: past.addingTimeInterval(60), now: past))
-            let kept = try TokenGrantResponse.parse(Data(#"{"access_token":"at","token_type":"Bearer"}"#.utf8), endpoint: "test")
-            #expect(try await custodian.commitRedeemed(row, owner: "job", response: kept, usedToken: SecretText("rt-old"), at: past) == .committed)
+            let kept = try TokenGrantResponse.parse(
+                Data(#"{"access_token":"at","token_type":"Bearer"}"#.utf8), endpoint: "test")
+            #expect(
+                try await custodian.commitRedeemed(
+                    row, owner: "job", response: kept, usedToken: SecretText("rt-old"), at: past) == .committed)
             #expect(try custodian.open(key).revealed == "rt-old")
         }
     }

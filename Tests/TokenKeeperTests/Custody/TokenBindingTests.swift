@@ -1,12 +1,15 @@
 import Testing
+
 @testable import Custody
 @testable import Report
 @testable import Store
 
 @Suite struct TokenBindingTests {
     @Test func fieldBoundariesCannotBeShifted() {
-        let a = TokenBinding.associatedData(for: TokenKey(tenant: "ab", user: "c", provider: "p"), secret: "s", keyVersion: 1)
-        let b = TokenBinding.associatedData(for: TokenKey(tenant: "a", user: "bc", provider: "p"), secret: "s", keyVersion: 1)
+        let a = TokenBinding.associatedData(
+            for: TokenKey(tenant: "ab", user: "c", provider: "p"), secret: "s", keyVersion: 1)
+        let b = TokenBinding.associatedData(
+            for: TokenKey(tenant: "a", user: "bc", provider: "p"), secret: "s", keyVersion: 1)
         #expect(a != b)
     }
 
@@ -15,6 +18,9 @@ import Testing
         let base = TokenBinding.associatedData(for: key, secret: "s", keyVersion: 1)
         #expect(base != TokenBinding.associatedData(for: key, secret: "s", keyVersion: 2))
         #expect(base != TokenBinding.associatedData(for: key, secret: "s2", keyVersion: 1))
-        #expect(base != TokenBinding.associatedData(for: TokenKey(tenant: "t", user: "u", provider: "q"), secret: "s", keyVersion: 1))
+        #expect(
+            base
+                != TokenBinding.associatedData(
+                    for: TokenKey(tenant: "t", user: "u", provider: "q"), secret: "s", keyVersion: 1))
     }
 }

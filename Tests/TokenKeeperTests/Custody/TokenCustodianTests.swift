@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Custody
 @testable import Report
 @testable import Store

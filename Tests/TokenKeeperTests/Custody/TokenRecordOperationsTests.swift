@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Custody
 @testable import Store
 @testable import Support
@@ -11,12 +12,16 @@ import Testing
     let alice = TokenKey(tenant: "t1", user: "alice", provider: "entra")
 
     /// A vault with one token for alice, and a principal `app` that holds only `permissions`.
-    private func world(_ folder: String, app permissions: Set<VaultPermission>) throws -> (admin: TokenCustodian, app: TokenCustodian) {
+    private func world(_ folder: String, app permissions: Set<VaultPermission>) throws -> (
+        admin: TokenCustodian, app: TokenCustodian
+    ) {
         let fixture = try VaultFixture(folder: folder)
-        let admin = TokenCustodian(vault: try fixture.open(), store: try SQLiteTokenStore.create(at: folder + "/tokens.db"))
+        let admin = TokenCustodian(
+            vault: try fixture.open(), store: try SQLiteTokenStore.create(at: folder + "/tokens.db"))
         try admin.put(alice, token: SecretText("rt-a"), issuedAt: Date(), expiresAt: nil)
         try admin.vault.setPolicy(for: "app", permissions: permissions)
-        let app = TokenCustodian(vault: try fixture.open(as: "app"), store: try SQLiteTokenStore(path: folder + "/tokens.db"))
+        let app = TokenCustodian(
+            vault: try fixture.open(as: "app"), store: try SQLiteTokenStore(path: folder + "/tokens.db"))
         return (admin, app)
     }
 
@@ -36,7 +41,9 @@ import Testing
             let (admin, app) = try world(folder, app: [.get])
             #expect(isDenied { try app.listTokens { _ in true } })
             var keys: [TokenKey] = []
-            try admin.listTokens { keys.append($0.key); return true }
+            try admin.listTokens {
+                keys.append($0.key); return true
+            }
             #expect(keys == [alice])
         }
     }
@@ -65,7 +72,9 @@ import Testing
     @Test func droppingTheTokenOfNoRowIsNotFound() throws {
         try withTemporaryDirectory { folder in
             let (admin, _) = try world(folder, app: [])
-            #expect(throws: StoreError.self) { try admin.dropRefreshToken(TokenKey(tenant: "t1", user: "nobody", provider: "entra")) }
+            #expect(throws: StoreError.self) {
+                try admin.dropRefreshToken(TokenKey(tenant: "t1", user: "nobody", provider: "entra"))
+            }
         }
     }
 
@@ -76,7 +85,9 @@ import Testing
             #expect(isDenied { _ = try appVault.auditEntries(last: 10) })
             let adminVault = try #require(admin.vault as? FileVault)
             let entries = try adminVault.auditEntries(last: 50)
-            #expect(entries.contains { $0.contains("\"app\"") && $0.contains("read the audit log") }, "the denied read is audited")
+            #expect(
+                entries.contains { $0.contains("\"app\"") && $0.contains("read the audit log") },
+                "the denied read is audited")
             #expect(entries.count <= 50)
             #expect(try adminVault.auditEntries(last: 1).count == 1)
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import CLI
 @testable import Report
 
@@ -17,9 +18,11 @@ import Testing
         let path = TestEnvironment.packageRoot + "/pipelines/" + name
         let argument = try schema.map { path + "=" + (try Self.schemaFile($0)) } ?? path
         let result = try runPython([TestEnvironment.packageRoot + "/Tests/Tools/pipeline_check.py", argument])
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stderr)")
-        return Checked(schemaErrors: object["schema_errors"] as? [String] ?? ["no schema_errors"],
-                       commands: object["commands"] as? [[String]] ?? [], text: try String(contentsOfFile: path, encoding: .utf8))
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stderr)")
+        return Checked(
+            schemaErrors: object["schema_errors"] as? [String] ?? ["no schema_errors"],
+            commands: object["commands"] as? [[String]] ?? [], text: try String(contentsOfFile: path, encoding: .utf8))
     }
 
     static func schemaFile(_ name: String) throws -> String {
@@ -30,8 +33,11 @@ import Testing
     /// Parses `arguments` as the command line would, without running anything.
     static func expectAccepted(_ arguments: [String], in file: String) {
         do {
-            let parsed = try CommandLineParser.parse(arguments, root: CommandLineTool.root, environment: [:], console: Console(isInteractive: false))
-            #expect(parsed.command.run != nil, "\(file): `tokenkeeper \(arguments.joined(separator: " "))` is not a command")
+            let parsed = try CommandLineParser.parse(
+                arguments, root: CommandLineTool.root, environment: [:], console: Console(isInteractive: false))
+            #expect(
+                parsed.command.run != nil, "\(file): `tokenkeeper \(arguments.joined(separator: " "))` is not a command"
+            )
         } catch {
             Issue.record("\(file): `tokenkeeper \(arguments.joined(separator: " "))` is refused: \(error)")
         }
@@ -73,7 +79,10 @@ import Testing
     @Test func everyTokenkeeperCommandLineInThePipelinesIsAccepted() throws {
         for name in ["azure-pipelines.yml", "github-actions.yml", "gitlab-ci.yml"] {
             let checked = try Self.check(name, schema: nil)
-            #expect(checked.commands.contains { $0.first == "run" && $0.contains("--dry-run") && $0.contains("--report-dir") }, "\(name)")
+            #expect(
+                checked.commands.contains {
+                    $0.first == "run" && $0.contains("--dry-run") && $0.contains("--report-dir")
+                }, "\(name)")
             #expect(checked.commands.contains { $0.first == "validate" }, "\(name)")
             for command in checked.commands { Self.expectAccepted(command, in: name) }
         }
@@ -81,7 +90,9 @@ import Testing
 
     @Test func aCommandLineTheCLIDoesNotKnowIsCaught() {
         #expect(throws: UsageError.self) {
-            try CommandLineParser.parse(["run", "job.yml", "--dryrun"], root: CommandLineTool.root, environment: [:], console: Console(isInteractive: false))
+            try CommandLineParser.parse(
+                ["run", "job.yml", "--dryrun"], root: CommandLineTool.root, environment: [:],
+                console: Console(isInteractive: false))
         }
     }
 }
@@ -92,7 +103,9 @@ import Testing
     /// none, so that no test passes with nothing to check.
     static func lines() throws -> [String] {
         let text = try String(contentsOfFile: TestEnvironment.packageRoot + "/Dockerfile", encoding: .utf8)
-        let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.hasPrefix("#") && !$0.isEmpty }
+        let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+            !$0.hasPrefix("#") && !$0.isEmpty
+        }
         try #require(!lines.isEmpty, "the Dockerfile has no instructions")
         return lines
     }

@@ -10,7 +10,7 @@ func readmeLibraryExample(tid: String, oid: String, key: TokenKey, incomingBeare
     let access = try TokenAccess(spec: try JobSpec.load(path: "job.yml"), principal: "web")
     let grant = try await access.accessToken(for: TokenKey(tenant: tid, user: oid, provider: "entra"))
     // grant.accessToken.revealed -> the Authorization header; grant.fromCache says whether it was redeemed for this call
-    let fresh = try await access.accessToken(for: key, forceRefresh: true)   // as /.auth/refresh, e.g. after a 401
+    let fresh = try await access.accessToken(for: key, forceRefresh: true)  // as /.auth/refresh, e.g. after a 401
     _ = try await access.onBehalfOf(assertion: SecretText(incomingBearer), provider: "entra")
     // README:end
     _ = (grant, fresh)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Report
 
 /// Root (or anyone) running tokenkeeper over state that belongs to another user is refused, naming
@@ -16,11 +17,15 @@ struct ForeignOwnerTests {
             StateWorld.chownRecursively(world.state, to: Self.otherUser, group: Self.otherUser)
             let owners = StateWorld.owners(world.state)
             let before = try StateWorld.snapshot(world.state)
-            for arguments in [["run", "nightly.yml"], ["token", "put", "--tenant", "t9", "--user", "u9", "--provider", "entra"],
-                              ["status"], ["token", "list"]] {
+            for arguments in [
+                ["run", "nightly.yml"], ["token", "put", "--tenant", "t9", "--user", "u9", "--provider", "entra"],
+                ["status"], ["token", "list"],
+            ] {
                 let result = try world.run(arguments, stdin: "rt-nine")
                 #expect(result.status == 3, "\(arguments): \(result.stderr)")
-                #expect(result.stderr.contains("uid 65534") && result.stderr.contains("sudo -u"), "\(arguments): \(result.stderr)")
+                #expect(
+                    result.stderr.contains("uid 65534") && result.stderr.contains("sudo -u"),
+                    "\(arguments): \(result.stderr)")
             }
             #expect(StateWorld.owners(world.state) == owners)
             #expect(try StateWorld.snapshot(world.state) == before)

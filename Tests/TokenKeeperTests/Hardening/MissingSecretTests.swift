@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Report
 @testable import Support
 
@@ -37,10 +38,13 @@ import Testing
     @Test func statusFailsForTheTenantAsNotFound() throws {
         try withTemporaryDirectory { folder in
             let world = try Self.worldWithoutFabrikamSecret(folder)
-            for arguments in [["status", "--vault", world.vault, "--store", world.store], ["status", "--spec", "nightly.yml"]] {
+            for arguments in [
+                ["status", "--vault", world.vault, "--store", world.store], ["status", "--spec", "nightly.yml"],
+            ] {
                 let status = try world.run(arguments)
                 #expect(status.status == 1, "\(arguments): \(status.stderr)")
-                #expect(status.stderr.contains("fabrikam-0002") && status.stderr.contains("not_found"), "\(status.stderr)")
+                #expect(
+                    status.stderr.contains("fabrikam-0002") && status.stderr.contains("not_found"), "\(status.stderr)")
                 #expect(status.stdout.contains("contoso-0001: key version 1"), "\(status.stdout)")
             }
         }
@@ -49,7 +53,9 @@ import Testing
     @Test func tokenPutRefusesToCreateASecretWhileTokensNameTheMissingOne() throws {
         try withTemporaryDirectory { folder in
             let world = try Self.worldWithoutFabrikamSecret(folder)
-            let put = try world.run(["token", "put", "--tenant", "fabrikam-0002", "--user", "erin", "--provider", "entra"], stdin: "rt-erin")
+            let put = try world.run(
+                ["token", "put", "--tenant", "fabrikam-0002", "--user", "erin", "--provider", "entra"], stdin: "rt-erin"
+            )
             #expect(put.status == 1, "\(put.stderr)")
             #expect(put.stderr.contains("fabrikam-0002") && put.stderr.contains("1 token"), "\(put.stderr)")
             #expect(!PrivateFiles.exists(world.vault + "/secrets/fabrikam-0002.json"))
@@ -72,14 +78,16 @@ import Testing
     @Test func tenantReturningAfterACryptoShredGetsANewSecret() throws {
         try withTemporaryDirectory { folder in
             let world = try StateWorld(folder)
-            try FileManager.default.copyItem(atPath: TestEnvironment.packageRoot + "/examples/offboard-tenant.yml",
-                                             toPath: folder + "/offboard-tenant.yml")
+            try FileManager.default.copyItem(
+                atPath: TestEnvironment.packageRoot + "/examples/offboard-tenant.yml",
+                toPath: folder + "/offboard-tenant.yml")
             let text = try String(contentsOfFile: folder + "/offboard-tenant.yml", encoding: .utf8)
                 .replacingOccurrences(of: "purge: false", with: "purge: true")
             try Data(text.utf8).write(to: URL(fileURLWithPath: folder + "/offboard-tenant.yml"))
             let shred = try world.run(["run", "offboard-tenant.yml"])
             #expect(shred.status == 0, "\(shred.stderr)")
-            let put = try world.run(["token", "put", "--tenant", "fabrikam-0002", "--user", "bob", "--provider", "entra"], stdin: "rt-back")
+            let put = try world.run(
+                ["token", "put", "--tenant", "fabrikam-0002", "--user", "bob", "--provider", "entra"], stdin: "rt-back")
             #expect(put.status == 0, "\(put.stderr)")
             #expect(try world.reveal(tenant: "fabrikam-0002", user: "bob") == "rt-back")
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Report
 @testable import Store
 
@@ -26,7 +27,9 @@ import Testing
         try withTemporaryDirectory { folder in
             let missing = try runTokenKeeper([command, "missing.yml"], workingDirectory: folder)
             #expect(missing.status == 2, "\(missing.stderr)")
-            #expect(missing.stderr.contains("missing.yml") && missing.stderr.contains("does not exist"), "\(missing.stderr)")
+            #expect(
+                missing.stderr.contains("missing.yml") && missing.stderr.contains("does not exist"), "\(missing.stderr)"
+            )
             let directory = try runTokenKeeper([command, folder], workingDirectory: folder)
             #expect(directory.status == 2, "\(directory.stderr)")
             #expect(directory.stderr.contains("is a folder"), "\(directory.stderr)")
@@ -45,9 +48,14 @@ import Testing
             #expect(run.status == 1, "\(run.stderr)")
             let xml = try String(contentsOfFile: folder + "/reports/nightly.xml", encoding: .utf8)
             #expect(xml.contains("name=\"fabrikam-0002\"") && xml.contains("type=\"corrupt\""), "\(xml)")
-            #expect(try world.reveal(tenant: "contoso-0001", user: "carol") == "rt-carol-value", "the other tenant still rotates")
+            #expect(
+                try world.reveal(tenant: "contoso-0001", user: "carol") == "rt-carol-value",
+                "the other tenant still rotates")
             let bob = ["--tenant", "fabrikam-0002", "--user", "bob", "--provider", "entra"]
-            for arguments in [["token", "show"] + bob + ["--reveal"], ["status"], ["status", "--spec", "nightly.yml"], ["plan", "nightly.yml"]] {
+            for arguments in [
+                ["token", "show"] + bob + ["--reveal"], ["status"], ["status", "--spec", "nightly.yml"],
+                ["plan", "nightly.yml"],
+            ] {
                 let result = try world.run(arguments)
                 #expect(result.status == 1, "\(arguments): \(result.stderr)")
                 #expect((result.stdout + result.stderr).contains("fabrikam-0002"), "\(arguments): \(result.stderr)")
@@ -81,8 +89,10 @@ struct ReadOnlyStateTests {
             let world = try StateWorld(folder)
             try world.run(["run", "nightly.yml"])
             let before = try StateWorld.snapshot(world.state)
-            for arguments in [["status"], ["status", "--spec", "nightly.yml"], ["plan", "nightly.yml"], ["token", "list"],
-                              ["run", "nightly.yml", "--dry-run", "--report-dir", folder + "/dry"]] {
+            for arguments in [
+                ["status"], ["status", "--spec", "nightly.yml"], ["plan", "nightly.yml"], ["token", "list"],
+                ["run", "nightly.yml", "--dry-run", "--report-dir", folder + "/dry"],
+            ] {
                 let result = try ReadOnlyMount.run(world: world, arguments)
                 #expect(result.status == 0, "\(arguments): \(result.stderr)")
             }
@@ -95,8 +105,11 @@ struct ReadOnlyStateTests {
             let world = try StateWorld(folder)
             // A writer that has not checkpointed: its last change is only in tokens.db-wal.
             let writer = try SQLiteTokenStore(path: world.store)
-            try writer.put(StoredToken(key: TokenKey(tenant: "t-wal", user: "u-wal", provider: "entra"), secretName: "t-wal", keyVersion: 1,
-                                       sealedToken: [1, 2, 3], issuedAt: Date(), expiresAt: nil, updatedAt: Date()))
+            try writer.put(
+                StoredToken(
+                    key: TokenKey(tenant: "t-wal", user: "u-wal", provider: "entra"), secretName: "t-wal",
+                    keyVersion: 1,
+                    sealedToken: [1, 2, 3], issuedAt: Date(), expiresAt: nil, updatedAt: Date()))
             #expect(try FileManager.default.attributesOfItem(atPath: world.store + "-wal")[.size] as? Int ?? 0 > 0)
             let list = try ReadOnlyMount.run(world: world, ["token", "list"])
             #expect(list.status == 0, "\(list.stderr)")
@@ -108,7 +121,9 @@ struct ReadOnlyStateTests {
     @Test func commandsThatWriteSayTheStateIsReadOnly() throws {
         try withTemporaryDirectory { folder in
             let world = try StateWorld(folder)
-            for arguments in [["run", "nightly.yml"], ["token", "put", "--tenant", "t9", "--user", "u9", "--provider", "entra"]] {
+            for arguments in [
+                ["run", "nightly.yml"], ["token", "put", "--tenant", "t9", "--user", "u9", "--provider", "entra"],
+            ] {
                 let result = try ReadOnlyMount.run(world: world, arguments, stdin: "rt-nine")
                 #expect(result.status == 3, "\(arguments): \(result.stderr)")
                 #expect(result.stderr.contains("read-only"), "\(arguments): \(result.stderr)")
@@ -122,14 +137,18 @@ struct ReadOnlyStateTests {
 enum ReadOnlyMount {
     static let isAvailable: Bool = {
         guard geteuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare") else { return false }
-        let probe = try? runProcess("/usr/bin/unshare", ["-m", "sh", "-c", "mount --bind /tmp /tmp && mount -o remount,bind,ro /tmp && ! touch /tmp/.tk-ro-probe"],
-                                    timeout: 20)
+        let probe = try? runProcess(
+            "/usr/bin/unshare",
+            ["-m", "sh", "-c", "mount --bind /tmp /tmp && mount -o remount,bind,ro /tmp && ! touch /tmp/.tk-ro-probe"],
+            timeout: 20)
         return probe?.status == 0
     }()
 
     static func run(world: StateWorld, _ arguments: [String], stdin: String = "") throws -> ProcessResult {
         let script = #"mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@""#
-        return try runProcess("/usr/bin/unshare", ["-m", "sh", "-c", script, "sh", world.state, TestEnvironment.tokenkeeperExecutable] + arguments,
-                              environment: world.workspace.environment, stdin: stdin, workingDirectory: world.folder)
+        return try runProcess(
+            "/usr/bin/unshare",
+            ["-m", "sh", "-c", script, "sh", world.state, TestEnvironment.tokenkeeperExecutable] + arguments,
+            environment: world.workspace.environment, stdin: stdin, workingDirectory: world.folder)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Report
 @testable import Vault
 
@@ -11,7 +12,8 @@ import Testing
     static func victim(in folder: String) throws -> String {
         let path = folder + "/victim.txt"
         try Data("precious content\n".utf8).write(to: URL(fileURLWithPath: path))
-        chmod(path, 0o600)  // private, so no permission check refuses it by accident: only not following the link protects it
+        // private, so no permission check refuses it by accident: only not following the link protects it
+        chmod(path, 0o600)
         return path
     }
 
@@ -60,7 +62,8 @@ import Testing
             unlink(world.store + "-wal")
             unlink(world.store + "-shm")
             #expect(symlink(victim, world.store + "-wal") == 0)
-            let put = try world.run(["token", "put", "--tenant", "t9", "--user", "u9", "--provider", "entra"], stdin: "rt-nine")
+            let put = try world.run(
+                ["token", "put", "--tenant", "t9", "--user", "u9", "--provider", "entra"], stdin: "rt-nine")
             #expect(put.status == 3, "\(put.stderr)")
             #expect(put.stderr.contains("tokens.db-wal") && put.stderr.contains("symbolic link"), "\(put.stderr)")
             #expect(try String(contentsOfFile: victim, encoding: .utf8) == "precious content\n")
@@ -76,8 +79,10 @@ import Testing
                     let result = try world.run(arguments)
                     #expect(result.status == 3, "\(arguments) \(String(mode, radix: 8)): \(result.stderr)")
                     // The folder as the command was given it: the spec's absolute path, or --store's ./state.
-                    #expect((result.stderr.contains(world.state) || result.stderr.contains("./state")) && result.stderr.contains("chmod go-w"),
-                            "\(result.stderr)")
+                    #expect(
+                        (result.stderr.contains(world.state) || result.stderr.contains("./state"))
+                            && result.stderr.contains("chmod go-w"),
+                        "\(result.stderr)")
                 }
             }
         }

@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import Support
 
 /// The nightly example job in a temporary folder, driven through the built binary as an operator
@@ -31,8 +32,10 @@ struct StateWorld {
 
     /// `token show --reveal` of one row: the token, or nil when the command failed.
     func reveal(tenant: String, user: String) throws -> String? {
-        let result = try run(["token", "show", "--tenant", tenant, "--user", user, "--provider", "entra", "--reveal",
-                              "--vault", vault, "--store", store])
+        let result = try run([
+            "token", "show", "--tenant", tenant, "--user", user, "--provider", "entra", "--reveal",
+            "--vault", vault, "--store", store,
+        ])
         guard result.status == 0 else { return nil }
         return result.stdout.split(separator: "\n").last.map(String.init)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Custody
 @testable import Report
 @testable import Store
@@ -16,7 +17,9 @@ import Testing
             _ = try vault.addVersion(to: "t1")
             try vault.disableVersion(secret: "t1", version: 1)
             let other = try SQLiteTokenStore.create(at: folder + "/other.db")
-            let error = #expect(throws: VaultError.self) { try vault.purgeVersion(secret: "t1", version: 1, servingStore: other.identity.id) }
+            let error = #expect(throws: VaultError.self) {
+                try vault.purgeVersion(secret: "t1", version: 1, servingStore: other.identity.id)
+            }
             #expect(error?.exitStatus == .environment)
             #expect(try vault.versions(of: "t1").map(\.number) == [1, 2])
             let served = try SQLiteTokenStore(path: fixture.storePath)
@@ -43,14 +46,19 @@ import Testing
             let key = TokenKey(tenant: "t1", user: "u1", provider: "entra")
             do {
                 let store = try SQLiteTokenStore.create(at: folder + "/tokens.db")
-                let (version, sealed) = try TokenCustodian(vault: vault, store: store).seal(SecretText("rt-old"), for: key, secret: "t1")
-                try store.put(StoredToken(key: key, secretName: "t1", keyVersion: version, sealedToken: sealed, issuedAt: Date(),
-                                          expiresAt: nil, updatedAt: Date()))
+                let (version, sealed) = try TokenCustodian(vault: vault, store: store).seal(
+                    SecretText("rt-old"), for: key, secret: "t1")
+                try store.put(
+                    StoredToken(
+                        key: key, secretName: "t1", keyVersion: version, sealedToken: sealed, issuedAt: Date(),
+                        expiresAt: nil, updatedAt: Date()))
                 try store.connection.execute("DROP TABLE store_identity; PRAGMA user_version = 2")
             }
             #expect(try vault.storeBinding() == nil)
             // A dry run may not migrate, so it cannot read the store until a writing command has.
-            #expect(throws: StoreError.self) { try StateBinding.openStore(at: folder + "/tokens.db", vault: vault, readOnly: true) }
+            #expect(throws: StoreError.self) {
+                try StateBinding.openStore(at: folder + "/tokens.db", vault: vault, readOnly: true)
+            }
             #expect(try vault.storeBinding() == nil, "a read-only open binds nothing")
             let store = try StateBinding.openStore(at: folder + "/tokens.db", vault: vault)
             #expect(store.identity.id.count == 32)
@@ -80,7 +88,9 @@ import Testing
             let other = try SQLiteTokenStore.create(at: folder + "/other.db")
             let custodian = TokenCustodian(vault: vault, store: other)
             #expect(throws: VaultError.self) {
-                try custodian.put(TokenKey(tenant: "t1", user: "u1", provider: "entra"), token: SecretText("rt"), issuedAt: Date(), expiresAt: nil)
+                try custodian.put(
+                    TokenKey(tenant: "t1", user: "u1", provider: "entra"), token: SecretText("rt"), issuedAt: Date(),
+                    expiresAt: nil)
             }
             #expect(try other.count() == 0)
         }

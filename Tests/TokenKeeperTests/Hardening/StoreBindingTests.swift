@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Report
 @testable import Support
 
@@ -46,8 +47,10 @@ import Testing
             let before = try StateWorld.snapshot(world.state).filter { !$0.key.hasSuffix(".lock") }
             let run = try world.run(["run", "nightly.yml"])
             #expect(run.status == 3, "\(run.stderr)")
-            #expect(run.stderr.contains(world.store) && run.stderr.contains(world.vault) && run.stderr.contains("serves store"),
-                    "\(run.stderr)")
+            #expect(
+                run.stderr.contains(world.store) && run.stderr.contains(world.vault)
+                    && run.stderr.contains("serves store"),
+                "\(run.stderr)")
             let after = try StateWorld.snapshot(world.state).filter { !$0.key.hasSuffix(".lock") }
             #expect(after.keys.sorted() == before.keys.sorted())
             #expect(after.filter { before[$0.key] != $0.value }.keys.sorted() == [])
@@ -60,18 +63,20 @@ import Testing
         try withTemporaryDirectory { folder in
             let fixture = try JobFixture(folder: folder)
             try fixture.seed(tenants: ["t1", "t2"], usersPerTenant: 3)
-            try fixture.spec(JobFixture.header + """
-                stages:
-                  - name: rotate-keys
-                    kind: rotate
-                    tenants: all
-                    max_key_age: 30d
-                    keep_versions: 0
-                """)
+            try fixture.spec(
+                JobFixture.header + """
+                    stages:
+                      - name: rotate-keys
+                        kind: rotate
+                        tenants: all
+                        max_key_age: 30d
+                        keep_versions: 0
+                    """)
             try FileManager.default.copyItem(atPath: fixture.storePath, toPath: folder + "/backup.db")
             unlink(fixture.storePath)
             for _ in 0..<2 {
-                let run = try runTokenKeeper(["run", "job.yml"], environment: fixture.environment, workingDirectory: folder)
+                let run = try runTokenKeeper(
+                    ["run", "job.yml"], environment: fixture.environment, workingDirectory: folder)
                 #expect(run.status == 3, "\(run.stderr)")
             }
             for suffix in ["", "-wal", "-shm"] { unlink(fixture.storePath + suffix) }
@@ -86,11 +91,15 @@ import Testing
             let workspace = try CommandLineEndToEndTests.Workspace(folder)
             let store = folder + "/tokens.db"
             let key = ["--tenant", "t1", "--user", "u1", "--provider", "entra"]
-            for arguments in [["token", "list"], ["status"], ["token", "show"] + key, ["token", "delete"] + key,
-                              ["token", "drop-refresh-token"] + key] {
+            for arguments in [
+                ["token", "list"], ["status"], ["token", "show"] + key, ["token", "delete"] + key,
+                ["token", "drop-refresh-token"] + key,
+            ] {
                 let result = try workspace.run(arguments)
                 #expect(result.status == 3, "\(arguments): \(result.stderr)")
-                #expect(result.stderr.contains(store) && result.stderr.contains("state init"), "\(arguments): \(result.stderr)")
+                #expect(
+                    result.stderr.contains(store) && result.stderr.contains("state init"),
+                    "\(arguments): \(result.stderr)")
                 #expect(!PrivateFiles.exists(store), "\(arguments) created the store")
             }
         }
@@ -100,9 +109,14 @@ import Testing
         try withTemporaryDirectory { folder in
             let world = try StateWorld(folder)
             world.removeStore()
-            for arguments in [["run", "nightly.yml"], ["run", "nightly.yml", "--dry-run"], ["plan", "nightly.yml"],
-                              ["status", "--spec", "nightly.yml"],
-                              ["token", "access", "--spec", "nightly.yml", "--tenant", "contoso-0001", "--user", "carol", "--provider", "entra"]] {
+            for arguments in [
+                ["run", "nightly.yml"], ["run", "nightly.yml", "--dry-run"], ["plan", "nightly.yml"],
+                ["status", "--spec", "nightly.yml"],
+                [
+                    "token", "access", "--spec", "nightly.yml", "--tenant", "contoso-0001", "--user", "carol",
+                    "--provider", "entra",
+                ],
+            ] {
                 let result = try world.run(arguments)
                 #expect(result.status == 3, "\(arguments): \(result.stderr)")
                 #expect(result.stderr.contains(world.store), "\(arguments): \(result.stderr)")
@@ -119,12 +133,14 @@ import Testing
             #expect(try workspace.run(["token", "put"] + key, stdin: "rt-first").status == 0)
             #expect(PrivateFiles.exists(store))
             for suffix in ["", "-wal", "-shm"] { unlink(store + suffix) }
-            let again = try workspace.run(["token", "put", "--tenant", "t2", "--user", "u2", "--provider", "entra"], stdin: "rt-second")
+            let again = try workspace.run(
+                ["token", "put", "--tenant", "t2", "--user", "u2", "--provider", "entra"], stdin: "rt-second")
             #expect(again.status == 3, "\(again.stderr)")
             #expect(again.stderr.contains(store) && again.stderr.contains(folder + "/vault"), "\(again.stderr)")
             #expect(!PrivateFiles.exists(store))
-            let imported = try workspace.run(["token", "import", "--provider", "entra"],
-                                             stdin: #"{"refresh_token":"rt-i","id_token":"\#(JWTFixture.idToken(["tid": "t3", "oid": "o"]))"}"#)
+            let imported = try workspace.run(
+                ["token", "import", "--provider", "entra"],
+                stdin: #"{"refresh_token":"rt-i","id_token":"\#(JWTFixture.idToken(["tid": "t3", "oid": "o"]))"}"#)
             #expect(imported.status == 3, "\(imported.stderr)")
             #expect(!PrivateFiles.exists(store))
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Report
 @testable import Support
 
@@ -10,7 +11,9 @@ import Testing
         try withTemporaryDirectory { folder in
             try FileManager.default.createDirectory(atPath: folder + "/vault", withIntermediateDirectories: false)
             try Data("x".utf8).write(to: URL(fileURLWithPath: folder + "/vault/something"))
-            let result = try runTokenKeeper(["vault", "init", folder + "/vault", "--master-key-out", folder + "/master.key"])
+            let result = try runTokenKeeper([
+                "vault", "init", folder + "/vault", "--master-key-out", folder + "/master.key",
+            ])
             #expect(result.status == 2, "\(result.stderr)")
             #expect(!PrivateFiles.exists(folder + "/master.key"))
         }
@@ -18,8 +21,10 @@ import Testing
 
     @Test func initWithABadRetentionWritesNoKeyFile() throws {
         try withTemporaryDirectory { folder in
-            let result = try runTokenKeeper(["vault", "init", folder + "/vault", "--master-key-out", folder + "/master.key",
-                                             "--retention-days", "3"])
+            let result = try runTokenKeeper([
+                "vault", "init", folder + "/vault", "--master-key-out", folder + "/master.key",
+                "--retention-days", "3",
+            ])
             #expect(result.status == 2, "\(result.stderr)")
             #expect(!PrivateFiles.exists(folder + "/master.key") && !PrivateFiles.exists(folder + "/vault"))
         }

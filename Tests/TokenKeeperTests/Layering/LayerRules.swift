@@ -20,8 +20,10 @@ enum LayerRules {
         "Runner": ["Stages", "Report", "Spec", "Custody", "Vault", "Store", "Crypto"],
         "Access": ["Custody", "Identity", "Spec", "Vault", "Store"],
         "CLI": ["Crypto", "Spec", "Identity", "Vault", "Store", "Custody", "Report", "Stages", "Runner", "Access"],
-        "TokenKeeper": ["Crypto", "Spec", "Identity", "Vault", "Store", "Custody", "Report", "Stages", "Runner",
-                        "Access", "CLI"],
+        "TokenKeeper": [
+            "Crypto", "Spec", "Identity", "Vault", "Store", "Custody", "Report", "Stages", "Runner",
+            "Access", "CLI",
+        ],
         "tokenkeeper": ["CLI"],
         "tokenkeeper-bench": ["TokenKeeper"],
     ]
@@ -56,12 +58,15 @@ enum LayerRules {
     /// Every way `imports` of a file in `target` break the layers: a project target outside the
     /// column, or a module that is neither a project target nor part of the platform.
     static func violations(target: String, file: String, imports: [String], projectTargets: Set<String>) -> [String] {
-        guard let allowed = allowed(for: target) else { return ["\(file): target \(target) has no row in the layer table"] }
+        guard let allowed = allowed(for: target) else {
+            return ["\(file): target \(target) has no row in the layer table"]
+        }
         return imports.compactMap { module in
             if projectTargets.contains(module) {
                 return allowed.contains(module) ? nil : "\(file): \(target) imports \(module), outside its column"
             }
-            return platformModules.contains(module) ? nil : "\(file): \(target) imports \(module), not a project target or platform module"
+            return platformModules.contains(module)
+                ? nil : "\(file): \(target) imports \(module), not a project target or platform module"
         }
     }
 }

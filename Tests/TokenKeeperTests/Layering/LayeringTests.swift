@@ -19,9 +19,12 @@ import Testing
     static func packageTargets() throws -> [PackageTarget] {
         // A scratch folder of its own, so it never waits for the build lock `swift test` holds.
         try withTemporaryDirectory { scratch in
-            let result = try runProcess(TestEnvironment.swiftExecutable,
-                                        ["package", "dump-package", "--package-path", TestEnvironment.packageRoot,
-                                         "--scratch-path", scratch], timeout: 120)
+            let result = try runProcess(
+                TestEnvironment.swiftExecutable,
+                [
+                    "package", "dump-package", "--package-path", TestEnvironment.packageRoot,
+                    "--scratch-path", scratch,
+                ], timeout: 120)
             try #require(result.status == 0, "swift package dump-package failed: \(result.stderr)")
             struct Manifest: Decodable { var targets: [PackageTarget] }
             return try JSONDecoder().decode(Manifest.self, from: Data(result.stdout.utf8)).targets
@@ -54,8 +57,9 @@ import Testing
             for file in Self.swiftFiles(under: folder) {
                 let source = try String(contentsOfFile: file, encoding: .utf8)
                 filesRead += 1
-                problems += LayerRules.violations(target: target.name, file: file, imports: LayerRules.imports(inSource: source),
-                                                  projectTargets: names)
+                problems += LayerRules.violations(
+                    target: target.name, file: file, imports: LayerRules.imports(inSource: source),
+                    projectTargets: names)
             }
         }
         #expect(filesRead > 100, "the check must read the sources; it read \(filesRead) files")
@@ -65,22 +69,25 @@ import Testing
     @Test func onlyCryptoImportsOpenSSLAndOnlyTheBackendsImportADatabase() throws {
         let holders = LayerRules.mayUse.filter { $0.value.contains("COpenSSL") }.map(\.key)
         #expect(holders == ["Crypto"])
-        let databaseHolders = Set(LayerRules.mayUse.filter { !$0.value.isDisjoint(with: ["CSQLite", "CLibPQ"]) }.map(\.key))
+        let databaseHolders = Set(
+            LayerRules.mayUse.filter { !$0.value.isDisjoint(with: ["CSQLite", "CLibPQ"]) }.map(\.key))
         #expect(databaseHolders.isSubset(of: ["Store", "Vault"]))
     }
 
     @Test func aStageImportingTheDatabaseIsCaught() {
         let source = "import Foundation\n@preconcurrency import CSQLite\nimport Store\n"
-        let problems = LayerRules.violations(target: "Stages", file: "Sources/Stages/Bad.swift",
-                                             imports: LayerRules.imports(inSource: source),
-                                             projectTargets: ["CSQLite", "Store", "Stages", "Support"])
+        let problems = LayerRules.violations(
+            target: "Stages", file: "Sources/Stages/Bad.swift",
+            imports: LayerRules.imports(inSource: source),
+            projectTargets: ["CSQLite", "Store", "Stages", "Support"])
         #expect(problems == ["Sources/Stages/Bad.swift: Stages imports CSQLite, outside its column"])
     }
 
     @Test func aModuleFromOutsideTheProjectIsCaught() {
-        let problems = LayerRules.violations(target: "Vault", file: "Sources/Vault/Bad.swift",
-                                             imports: LayerRules.imports(inSource: "import struct NIO.ByteBuffer\n"),
-                                             projectTargets: ["Vault", "Crypto", "Support"])
+        let problems = LayerRules.violations(
+            target: "Vault", file: "Sources/Vault/Bad.swift",
+            imports: LayerRules.imports(inSource: "import struct NIO.ByteBuffer\n"),
+            projectTargets: ["Vault", "Crypto", "Support"])
         #expect(problems == ["Sources/Vault/Bad.swift: Vault imports NIO, not a project target or platform module"])
     }
 

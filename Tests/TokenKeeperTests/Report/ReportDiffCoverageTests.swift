@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Custody
 @testable import Report
 
@@ -9,28 +10,37 @@ import Testing
     static let start = Date(timeIntervalSince1970: 1_795_000_000)
 
     static func refresh(_ cases: [CaseReport], result: StageReport.Result = .failed) -> StageReport {
-        StageReport(name: "refresh-tokens", kind: "refresh", startedAt: start, duration: 1, result: result, summary: "refresh", cases: cases)
+        StageReport(
+            name: "refresh-tokens", kind: "refresh", startedAt: start, duration: 1, result: result, summary: "refresh",
+            cases: cases)
     }
 
-    static let offboard = StageReport(name: "offboard", kind: "revoke", startedAt: start, duration: 1, result: .passed, summary: "done",
-                                      cases: [CaseReport(name: "t1", status: .passed, message: "1 user revoked")])
+    static let offboard = StageReport(
+        name: "offboard", kind: "revoke", startedAt: start, duration: 1, result: .passed, summary: "done",
+        cases: [CaseReport(name: "t1", status: .passed, message: "1 user revoked")])
 
     static let yesterday = [
         CaseReport(name: "t1", status: .failed, failureType: .reauthRequired, message: "1 refreshed, 2 failed"),
-        CaseReport(name: "t1/u1/entra", status: .failed, failureType: .reauthRequired, code: "AADSTS700082", message: "dead"),
-        CaseReport(name: "t1/u2/entra", status: .failed, failureType: .reauthRequired, code: "AADSTS700082", message: "dead"),
+        CaseReport(
+            name: "t1/u1/entra", status: .failed, failureType: .reauthRequired, code: "AADSTS700082", message: "dead"),
+        CaseReport(
+            name: "t1/u2/entra", status: .failed, failureType: .reauthRequired, code: "AADSTS700082", message: "dead"),
     ]
 
     static func document(_ stages: [StageReport], _ path: String) throws -> JUnitDocument {
-        let report = RunReport(job: "nightly", runID: "run-\(path)", specPath: "/jobs/nightly.yml", specSHA256: String(repeating: "a", count: 64),
-                               dryRun: false, toolVersion: "0.1.0", principal: "pipeline", hostname: "agent", startedAt: start, duration: 2,
-                               stages: stages)
+        let report = RunReport(
+            job: "nightly", runID: "run-\(path)", specPath: "/jobs/nightly.yml",
+            specSHA256: String(repeating: "a", count: 64),
+            dryRun: false, toolVersion: "0.1.0", principal: "pipeline", hostname: "agent", startedAt: start,
+            duration: 2,
+            stages: stages)
         return try JUnitDocument.parse(Data(JUnitReportWriter.xml(report).utf8), path: path)
     }
 
     @Test func aStageMissingTonightFixesNothingAndIsReportedAsNotRun() throws {
-        let difference = ReportDiff(old: try Self.document([Self.refresh(Self.yesterday), Self.offboard], "old.xml"),
-                                    new: try Self.document([Self.offboard], "new.xml"))
+        let difference = ReportDiff(
+            old: try Self.document([Self.refresh(Self.yesterday), Self.offboard], "old.xml"),
+            new: try Self.document([Self.offboard], "new.xml"))
         #expect(difference.fixed.isEmpty)
         #expect(difference.notRun.map(\.name) == ["t1", "t1/u1/entra", "t1/u2/entra"])
         #expect(!difference.isWorse)
@@ -41,9 +51,12 @@ import Testing
     }
 
     @Test func aStageSkippedTonightAfterAnEarlierFailureFixesNothing() throws {
-        let skipped = StageReport(name: "refresh-tokens", kind: "refresh", startedAt: Self.start, duration: 0, result: .notRun,
-                                  summary: "not run: stage rotate-keys failed and its on_failure is stop")
-        let difference = ReportDiff(old: try Self.document([Self.refresh(Self.yesterday)], "old.xml"), new: try Self.document([skipped], "new.xml"))
+        let skipped = StageReport(
+            name: "refresh-tokens", kind: "refresh", startedAt: Self.start, duration: 0, result: .notRun,
+            summary: "not run: stage rotate-keys failed and its on_failure is stop")
+        let difference = ReportDiff(
+            old: try Self.document([Self.refresh(Self.yesterday)], "old.xml"),
+            new: try Self.document([skipped], "new.xml"))
         #expect(difference.fixed.isEmpty)
         #expect(difference.notRun.count == 3)
         #expect(difference.text(limit: 10).contains("-> not run"))
@@ -54,8 +67,9 @@ import Testing
             CaseReport(name: "t1", status: .passed, message: "3 refreshed"),
             CaseReport(name: "t1/u1/entra", status: .passed, message: "refreshed"),
         ]
-        let difference = ReportDiff(old: try Self.document([Self.refresh(Self.yesterday)], "old.xml"),
-                                    new: try Self.document([Self.refresh(tonight, result: .passed)], "new.xml"))
+        let difference = ReportDiff(
+            old: try Self.document([Self.refresh(Self.yesterday)], "old.xml"),
+            new: try Self.document([Self.refresh(tonight, result: .passed)], "new.xml"))
         #expect(difference.fixed.map(\.name) == ["t1", "t1/u1/entra"])
         // The stage ran, but tonight's report does not list u2 (summary reports count successes, and a row that
         // needs a sign-in is not due): that is not proof that it was fixed.
@@ -65,8 +79,10 @@ import Testing
 
     @Test func diffOnTheCommandLineSaysNotRunAndDoesNotCallItFixed() throws {
         try withTemporaryDirectory { folder in
-            let old = RunReport(job: "nightly", runID: "old", specPath: "/j.yml", specSHA256: "a", dryRun: false, toolVersion: "0.1.0",
-                                principal: "p", hostname: "h", startedAt: Self.start, duration: 1, stages: [Self.refresh(Self.yesterday), Self.offboard])
+            let old = RunReport(
+                job: "nightly", runID: "old", specPath: "/j.yml", specSHA256: "a", dryRun: false, toolVersion: "0.1.0",
+                principal: "p", hostname: "h", startedAt: Self.start, duration: 1,
+                stages: [Self.refresh(Self.yesterday), Self.offboard])
             var new = old
             new.runID = "new"
             new.stages = [Self.offboard]

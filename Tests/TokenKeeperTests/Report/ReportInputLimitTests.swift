@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Report
 
 /// A crafted report cannot hang a CI step: reading takes time linear in the file's size, and what
@@ -22,14 +23,20 @@ import Testing
             let result = try runTokenKeeper(["report", "show", folder + "/crafted.xml"], timeout: 10)
             #expect(Date().timeIntervalSince(started) < 10)
             #expect(result.status == 2)
-            #expect(result.stderr.contains("more than \(JUnitInputCheck.maximumAttributesPerElement) attributes"), "\(result.stderr)")
+            #expect(
+                result.stderr.contains("more than \(JUnitInputCheck.maximumAttributesPerElement) attributes"),
+                "\(result.stderr)")
         }
     }
 
     @Test func elementsJustUnderTheLimitStillReadInLinearTime() throws {
-        let element = "<testcase name=\"c\"" + (0..<(JUnitInputCheck.maximumAttributesPerElement - 1)).map { " a\($0)=\"x\"" }.joined() + "/>"
+        let element =
+            "<testcase name=\"c\""
+            + (0..<(JUnitInputCheck.maximumAttributesPerElement - 1)).map { " a\($0)=\"x\"" }.joined() + "/>"
         let count = 3_500_000 / element.utf8.count
-        let xml = "<testsuites><testsuite name=\"s\">" + String(repeating: element, count: count) + "</testsuite></testsuites>"
+        let xml =
+            "<testsuites><testsuite name=\"s\">" + String(repeating: element, count: count)
+            + "</testsuite></testsuites>"
         let started = Date()
         let document = try JUnitDocument.parse(Data(xml.utf8), path: "wide.xml")
         #expect(document.suites.first?.cases.count == count)
@@ -37,8 +44,10 @@ import Testing
     }
 
     @Test func anElementOverTheLimitIsRefusedWhereverItIs() {
-        let xml = "<?xml version=\"1.0\"?>\n<!-- <x a=1> -->\n<testsuites>\n<testsuite name=\"s\">\n<testcase name=\"a > b\" "
-            + (0...JUnitInputCheck.maximumAttributesPerElement).map { "a\($0)='=>'" }.joined(separator: " ") + "/>\n</testsuite></testsuites>"
+        let xml =
+            "<?xml version=\"1.0\"?>\n<!-- <x a=1> -->\n<testsuites>\n<testsuite name=\"s\">\n<testcase name=\"a > b\" "
+            + (0...JUnitInputCheck.maximumAttributesPerElement).map { "a\($0)='=>'" }.joined(separator: " ")
+            + "/>\n</testsuite></testsuites>"
         let error = #expect(throws: JUnitReadError.self) { try JUnitDocument.parse(Data(xml.utf8), path: "r.xml") }
         #expect(error?.problem.contains("line 5") == true, "\(String(describing: error))")
     }

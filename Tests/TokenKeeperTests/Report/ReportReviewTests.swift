@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Report
 @testable import Support
 
@@ -51,9 +52,13 @@ import Testing
     }
 
     @Test func somethingThatIsNotJUnitIsAClearError() {
-        let error = #expect(throws: JUnitReadError.self) { try JUnitDocument.parse(Data("<html><body/></html>".utf8), path: "page.html") }
+        let error = #expect(throws: JUnitReadError.self) {
+            try JUnitDocument.parse(Data("<html><body/></html>".utf8), path: "page.html")
+        }
         #expect(error?.description.contains("page.html: is not a readable JUnit report") == true)
-        #expect(throws: JUnitReadError.self) { try JUnitDocument.parse(Data("<testsuites><testsuite".utf8), path: "cut.xml") }
+        #expect(throws: JUnitReadError.self) {
+            try JUnitDocument.parse(Data("<testsuites><testsuite".utf8), path: "cut.xml")
+        }
     }
 
     @Test func diffSaysWhatIsNewlyFailingWhatWasFixedAndWhatStillFails() throws {
@@ -61,14 +66,19 @@ import Testing
         var new = ReportWriterTests.sampleReport(failedItems: 3)
         old.stages[1].cases.removeAll { $0.name == "contoso/user2/entra" }
         // Tonight lists user0 as passed (detail: items), so it is fixed; an item tonight does not list is not (ReportDiffCoverageTests).
-        new.stages[1].cases = new.stages[1].cases.map { $0.name == "contoso/user0/entra" ? CaseReport(name: $0.name, status: .passed, message: "refreshed") : $0 }
-        let difference = ReportDiff(old: try JUnitDocument.parse(Data(JUnitReportWriter.xml(old).utf8), path: "old.xml"),
-                                    new: try JUnitDocument.parse(Data(JUnitReportWriter.xml(new).utf8), path: "new.xml"))
+        new.stages[1].cases = new.stages[1].cases.map {
+            $0.name == "contoso/user0/entra" ? CaseReport(name: $0.name, status: .passed, message: "refreshed") : $0
+        }
+        let difference = ReportDiff(
+            old: try JUnitDocument.parse(Data(JUnitReportWriter.xml(old).utf8), path: "old.xml"),
+            new: try JUnitDocument.parse(Data(JUnitReportWriter.xml(new).utf8), path: "new.xml"))
         #expect(difference.newFailures.map(\.name) == ["contoso/user2/entra"])
         #expect(difference.fixed.map(\.name) == ["contoso/user0/entra"])
         #expect(difference.stillFailing.map(\.name) == ["contoso/user1/entra", "fabrikam"])
         #expect(difference.isWorse)
-        #expect(difference.text(limit: 10).contains("new failures: 1\n  refresh-tokens contoso/user2/entra [reauth_required]"))
+        #expect(
+            difference.text(limit: 10).contains(
+                "new failures: 1\n  refresh-tokens contoso/user2/entra [reauth_required]"))
     }
 
     @Test func reportCommandsPrintTextMarkdownAndJSONAndDiffExitsOneOnARegression() throws {
@@ -81,7 +91,8 @@ import Testing
             let markdown = try runTokenKeeper(["report", "show", folder + "/new.xml", "--format", "markdown"])
             #expect(markdown.stdout.hasPrefix("| Run | Stage | Passed | Failed | Skipped | Time (s) |"))
             let json = try runTokenKeeper(["report", "show", folder + "/new.xml", "--format", "json"])
-            #expect((try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])?["suites"] != nil)
+            #expect(
+                (try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])?["suites"] != nil)
             let worse = try runTokenKeeper(["report", "diff", folder + "/old.xml", folder + "/new.xml"])
             #expect(worse.status == 1)
             #expect(worse.stdout.contains("new failures: 1"))

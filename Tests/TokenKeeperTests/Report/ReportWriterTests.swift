@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Report
 
 @Suite struct ReportWriterTests {
@@ -9,22 +10,35 @@ import Testing
         let start = Date(timeIntervalSince1970: 1_795_000_000)
         var refreshCases = [CaseReport(name: "contoso", status: .passed, message: "refreshed 10 tokens", duration: 1.5)]
         for index in 0..<failedItems {
-            refreshCases.append(CaseReport(name: "contoso/user\(index)/entra", status: .failed, failureType: .reauthRequired,
-                                           code: "AADSTS700082", message: "invalid_grant: the refresh token expired <\"&'>"))
+            refreshCases.append(
+                CaseReport(
+                    name: "contoso/user\(index)/entra", status: .failed, failureType: .reauthRequired,
+                    code: "AADSTS700082", message: "invalid_grant: the refresh token expired <\"&'>"))
         }
-        refreshCases.append(CaseReport(name: "fabrikam", status: .errored, failureType: .policyDenied, message: "missing get\u{1}permission"))
+        refreshCases.append(
+            CaseReport(
+                name: "fabrikam", status: .errored, failureType: .policyDenied, message: "missing get\u{1}permission"))
         refreshCases.append(CaseReport(name: "x-tenant", status: .skipped, message: "x tokens do not expire"))
         return RunReport(
-            job: "nightly", runID: "20261124T030000Z-abcdef", specPath: "/jobs/night|ly.yml", specSHA256: String(repeating: "a", count: 64),
-            dryRun: false, toolVersion: "0.1.0", principal: "pipeline", hostname: "agent-1", startedAt: start, duration: 12.25,
+            job: "nightly", runID: "20261124T030000Z-abcdef", specPath: "/jobs/night|ly.yml",
+            specSHA256: String(repeating: "a", count: 64),
+            dryRun: false, toolVersion: "0.1.0", principal: "pipeline", hostname: "agent-1", startedAt: start,
+            duration: 12.25,
             stages: [
-                StageReport(name: "rotate-keys", kind: "rotate", startedAt: start, duration: 2, result: .passed, summary: "up to date",
-                            counts: [Count("tenants", 2)], cases: [CaseReport(name: "contoso", status: .passed, message: "up to date")],
-                            log: ["contoso: up to date", "a <tag> & \"quote\""]),
-                StageReport(name: "refresh-tokens", kind: "refresh", startedAt: start.addingTimeInterval(2), duration: 10, result: .failed,
-                            summary: "\(failedItems) failed", counts: [Count("tokens_refreshed", 10)], cases: refreshCases),
-                StageReport(name: "offboard", kind: "revoke", startedAt: start.addingTimeInterval(12), duration: 0, result: .notRun,
-                            summary: "not run: stage refresh-tokens failed and its on_failure is stop"),
+                StageReport(
+                    name: "rotate-keys", kind: "rotate", startedAt: start, duration: 2, result: .passed,
+                    summary: "up to date",
+                    counts: [Count("tenants", 2)],
+                    cases: [CaseReport(name: "contoso", status: .passed, message: "up to date")],
+                    log: ["contoso: up to date", "a <tag> & \"quote\""]),
+                StageReport(
+                    name: "refresh-tokens", kind: "refresh", startedAt: start.addingTimeInterval(2), duration: 10,
+                    result: .failed,
+                    summary: "\(failedItems) failed", counts: [Count("tokens_refreshed", 10)], cases: refreshCases),
+                StageReport(
+                    name: "offboard", kind: "revoke", startedAt: start.addingTimeInterval(12), duration: 0,
+                    result: .notRun,
+                    summary: "not run: stage refresh-tokens failed and its on_failure is stop"),
             ])
     }
 
@@ -32,9 +46,11 @@ import Testing
     static func check(_ xml: String, in folder: String) throws -> [String: Any] {
         let path = folder + "/report.xml"
         try Data(xml.utf8).write(to: URL(fileURLWithPath: path))
-        let result = try runPython([TestEnvironment.packageRoot + "/Tests/Tools/junit_check.py",
-                                    "--xsd", try TestEnvironment.sharedFile("schemas/junit.xsd"),
-                                    "--xsd", try TestEnvironment.sharedFile("schemas/junit-jenkins.xsd"), path])
+        let result = try runPython([
+            TestEnvironment.packageRoot + "/Tests/Tools/junit_check.py",
+            "--xsd", try TestEnvironment.sharedFile("schemas/junit.xsd"),
+            "--xsd", try TestEnvironment.sharedFile("schemas/junit-jenkins.xsd"), path,
+        ])
         let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
         return try #require(object, "junit_check.py printed no JSON: \(result.stderr)")
     }

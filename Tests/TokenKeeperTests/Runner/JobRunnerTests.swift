@@ -1,8 +1,9 @@
 import Foundation
 import Testing
+
 @testable import CLI
-@testable import Custody
 @testable import Crypto
+@testable import Custody
 @testable import Report
 @testable import Runner
 @testable import Spec
@@ -10,20 +11,21 @@ import Testing
 @testable import Support
 
 @Suite struct JobRunnerTests {
-    static let twoStages = JobFixture.header + """
-        stages:
-          - name: rotate-keys
-            kind: rotate
-            tenants: all
-            max_key_age: 30d
-          - name: offboard
-            kind: revoke
-            users: [t1/u0]
-        report:
-          junit: ./reports/job.xml
-          markdown: ./reports/job.md
-          json: ./reports/job.json
-        """
+    static let twoStages =
+        JobFixture.header + """
+            stages:
+              - name: rotate-keys
+                kind: rotate
+                tenants: all
+                max_key_age: 30d
+              - name: offboard
+                kind: revoke
+                users: [t1/u0]
+            report:
+              junit: ./reports/job.xml
+              markdown: ./reports/job.md
+              json: ./reports/job.json
+            """
 
     @Test func dryRunLeavesVaultAndStoreByteIdenticalAndReportsWhatWouldHappen() async throws {
         try await withTemporaryDirectory { folder in
@@ -47,7 +49,9 @@ import Testing
         try await withTemporaryDirectory { folder in
             let fixture = try JobFixture(folder: folder)
             unlink(fixture.storePath)
-            let error = await #expect(throws: StateBindingError.self) { try await fixture.run(try fixture.spec(Self.twoStages), dryRun: true) }
+            let error = await #expect(throws: StateBindingError.self) {
+                try await fixture.run(try fixture.spec(Self.twoStages), dryRun: true)
+            }
             #expect(error?.exitStatus == .environment)
             #expect(!PrivateFiles.exists(fixture.storePath))
         }
@@ -71,7 +75,8 @@ import Testing
         try await withTemporaryDirectory { folder in
             let fixture = try JobFixture(folder: folder)
             try fixture.seed(tenants: ["t1"], usersPerTenant: 2)
-            let text = Self.twoStages.replacingOccurrences(of: "tenants: all", with: "tenants_file: ./missing.txt\n    on_failure: continue")
+            let text = Self.twoStages.replacingOccurrences(
+                of: "tenants: all", with: "tenants_file: ./missing.txt\n    on_failure: continue")
             let report = try await fixture.run(try fixture.spec(text))
             #expect(report.stages[0].result == .failed)
             #expect(report.stages[1].result == .passed)
@@ -97,12 +102,15 @@ import Testing
         try await withTemporaryDirectory { folder in
             let fixture = try JobFixture(folder: folder)
             try fixture.seed(tenants: ["t1"], usersPerTenant: 1)
-            let holder = try JobLock.acquire(protecting: [fixture.vaultPath, fixture.storePath], timeout: 1, owner: "job other, run x")
+            let holder = try JobLock.acquire(
+                protecting: [fixture.vaultPath, fixture.storePath], timeout: 1, owner: "job other, run x")
             defer { holder.release() }
             var options = RunOptions(defaultPrincipal: "pipeline", environment: fixture.environment)
             options.lockTimeout = 0.3
             let started = Date()
-            let error = await #expect(throws: JobLockError.self) { try await JobRunner(spec: try fixture.spec(Self.twoStages), options: options).run() }
+            let error = await #expect(throws: JobLockError.self) {
+                try await JobRunner(spec: try fixture.spec(Self.twoStages), options: options).run()
+            }
             #expect(Date().timeIntervalSince(started) >= 0.3)
             #expect(error?.description.contains("job other, run x") == true)
             #expect(error?.exitStatus == .environment)
@@ -113,7 +121,9 @@ import Testing
         try await withTemporaryDirectory { folder in
             let fixture = try JobFixture(folder: folder)
             let options = RunOptions(defaultPrincipal: "pipeline", environment: [:])
-            let error = await #expect(throws: SecretReferenceError.self) { try await JobRunner(spec: try fixture.spec(Self.twoStages), options: options).run() }
+            let error = await #expect(throws: SecretReferenceError.self) {
+                try await JobRunner(spec: try fixture.spec(Self.twoStages), options: options).run()
+            }
             #expect(error?.description.contains("TOKENKEEPER_MASTER_KEY") == true)
             #expect(error?.exitStatus == .environment)
         }

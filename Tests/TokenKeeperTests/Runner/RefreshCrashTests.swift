@@ -1,12 +1,13 @@
 import Foundation
 import Testing
+
 @testable import Report
 @testable import Store
 @testable import Support
 
 #if canImport(Glibc)
-import Glibc
-@testable import Custody
+    import Glibc
+    @testable import Custody
 #endif
 
 /// Crash safety of refresh, for real (I3, I8): `tokenkeeper run` refreshing hundreds of tokens against
@@ -23,36 +24,43 @@ import Glibc
             let fixture = try JobFixture(folder: folder)
             let idp = try TestIdentityProvider()
             let specPath = folder + "/job.yml"
-            _ = try fixture.spec(JobFixture.header + idp.providerYAML() + """
-                stages:
-                  - name: refresh-tokens
-                    kind: refresh
-                    provider: local
-                    refresh_after: 7d
-                    concurrency: \(Self.concurrency)
-                    retries: 1
-                    request_timeout: 5s
-                    lease: 1s
-                report:
-                  json: ./report.json
-                  detail: summary
-                """)
-            let environment = fixture.environment.merging(["IDP_CLIENT_SECRET": idp.clientSecret, "CI": "true"]) { _, new in new }
+            _ = try fixture.spec(
+                JobFixture.header + idp.providerYAML() + """
+                    stages:
+                      - name: refresh-tokens
+                        kind: refresh
+                        provider: local
+                        refresh_after: 7d
+                        concurrency: \(Self.concurrency)
+                        retries: 1
+                        request_timeout: 5s
+                        lease: 1s
+                    report:
+                      json: ./report.json
+                      detail: summary
+                    """)
+            let environment = fixture.environment.merging(["IDP_CLIENT_SECRET": idp.clientSecret, "CI": "true"]) {
+                _, new in new
+            }
 
             // Round 0 runs uninterrupted to learn how long a round takes; the others are killed part-way, the
             // moment adapting to how the last kill landed (machines and loads differ, the test must not).
             var roundTime: TimeInterval = 0
             var delay: TimeInterval = 0
             var landedMidRun = 0
-            var redeemedInFlight = 0  // rows given up whose token the provider had rotated: the answer died with the run
+            // rows given up whose token the provider had rotated: the answer died with the run
+            var redeemedInFlight = 0
             for round in 0..<8 {
                 let tenant = "round-\(round)"
                 let users = (0..<Self.usersPerRound).map { "u\($0)" }
-                let signedIn = try await idp.admin("admin/signin", ["tenant": tenant, "users": users])["refresh_tokens"] as! [String]
+                let signedIn =
+                    try await idp.admin("admin/signin", ["tenant": tenant, "users": users])["refresh_tokens"]
+                    as! [String]
                 let custodian = try fixture.custodian()
                 for (user, token) in zip(users, signedIn) {
-                    try custodian.put(TokenKey(tenant: tenant, user: user, provider: "local"), token: SecretText(token),
-                                      issuedAt: fixture.origin, expiresAt: nil)
+                    try custodian.put(
+                        TokenKey(tenant: tenant, user: user, provider: "local"), token: SecretText(token),
+                        issuedAt: fixture.origin, expiresAt: nil)
                 }
                 var leasedAtKill: Set<TokenKey> = []  // the rows whose refresh was in flight when the run was killed
                 if round == 0 {
@@ -90,18 +98,26 @@ import Glibc
                 let rows = try Self.rows(fixture, tenant: tenant)
                 #expect(rows.count == Self.usersPerRound)
                 let inFlight = rows.filter { $0.status == .needsReauth }
-                #expect(rows.filter { $0.status == .active }.count + inFlight.count == Self.usersPerRound,
-                        "round \(round): \(rows.filter { $0.status != .active && $0.status != .needsReauth }.count) rows are neither active nor needs_reauth")
+                #expect(
+                    rows.filter { $0.status == .active }.count + inFlight.count == Self.usersPerRound,
+                    "round \(round): \(rows.filter { $0.status != .active && $0.status != .needsReauth }.count) rows are neither active nor needs_reauth"
+                )
                 #expect(inFlight.count <= Self.concurrency, "round \(round): \(inFlight.count) tokens need reauth")
                 // Given up are exactly the rows in flight at the kill: none needlessly, none redeemed again. (Whether
                 // an in-flight token reached the provider, the product cannot know: a kill can land after the lease
                 // and before the request leaves the process.)
-                #expect(Set(inFlight.map(\.key)) == leasedAtKill, "round \(round): \(inFlight.count) rows need reauth, \(leasedAtKill.count) were in flight")
+                #expect(
+                    Set(inFlight.map(\.key)) == leasedAtKill,
+                    "round \(round): \(inFlight.count) rows need reauth, \(leasedAtKill.count) were in flight")
                 #expect(inFlight.allSatisfy { $0.lastErrorCode == "interrupted_refresh" }, "round \(round)")
-                #expect(rows.allSatisfy { $0.status != .active || $0.refreshedAt > fixture.origin }, "round \(round): a due token was left unrefreshed")
-                redeemedInFlight += try await Self.expectTokensBelongToTheirRows(rows, tenant: tenant, custodian: custodian, idp: idp, round: round)
+                #expect(
+                    rows.allSatisfy { $0.status != .active || $0.refreshedAt > fixture.origin },
+                    "round \(round): a due token was left unrefreshed")
+                redeemedInFlight += try await Self.expectTokensBelongToTheirRows(
+                    rows, tenant: tenant, custodian: custodian, idp: idp, round: round)
             }
-            #expect(redeemedInFlight > 0, "no kill landed between a redemption and its commit, the case this test is for")
+            #expect(
+                redeemedInFlight > 0, "no kill landed between a redemption and its commit, the case this test is for")
             #expect(try await idp.stats()["reuse_detected"] == 0)
             #expect(landedMidRun >= 2, "only \(landedMidRun) kills landed mid-run (round time \(roundTime) s)")
         }
@@ -111,28 +127,39 @@ import Glibc
     /// be one the provider issued to that row's user, so no token was swapped between rows or shared by two,
     /// and an active row's must be redeemable.
     /// - Returns: how many needs_reauth rows hold a token the provider had already redeemed.
-    static func expectTokensBelongToTheirRows(_ rows: [StoredToken], tenant: String, custodian: TokenCustodian,
-                                              idp: TestIdentityProvider, round: Int) async throws -> Int {
+    static func expectTokensBelongToTheirRows(
+        _ rows: [StoredToken], tenant: String, custodian: TokenCustodian,
+        idp: TestIdentityProvider, round: Int
+    ) async throws -> Int {
         let held = rows.filter { $0.sealedToken != nil }
         #expect(held.count == rows.count, "round \(round): \(rows.count - held.count) rows hold no token")
         let tokens = try held.map { try custodian.open($0).revealed }
-        #expect(Set(tokens).count == tokens.count, "round \(round): \(tokens.count - Set(tokens).count) tokens are held by two rows")
-        let facts = try #require(try await idp.admin("admin/tokens", ["refresh_tokens": tokens])["tokens"] as? [String: Any])
+        #expect(
+            Set(tokens).count == tokens.count,
+            "round \(round): \(tokens.count - Set(tokens).count) tokens are held by two rows")
+        let facts = try #require(
+            try await idp.admin("admin/tokens", ["refresh_tokens": tokens])["tokens"] as? [String: Any])
         var notUsable = 0, notTheirs = 0, redeemedInFlight = 0
         for (row, token) in zip(held, tokens) {
             let fact = facts[token] as? [String: Any]
             if fact?["tenant"] as? String != tenant || fact?["user"] as? String != row.key.user { notTheirs += 1 }
-            if row.status == .active, fact?["used"] as? Bool != false || fact?["dead"] as? Bool != false { notUsable += 1 }
+            if row.status == .active, fact?["used"] as? Bool != false || fact?["dead"] as? Bool != false {
+                notUsable += 1
+            }
             if row.status == .needsReauth, fact?["used"] as? Bool == true { redeemedInFlight += 1 }
         }
-        #expect(notTheirs == 0, "round \(round): \(notTheirs) rows hold a token the provider issued to another user (or never issued)")
+        #expect(
+            notTheirs == 0,
+            "round \(round): \(notTheirs) rows hold a token the provider issued to another user (or never issued)")
         #expect(notUsable == 0, "round \(round): \(notUsable) active tokens are not usable")
         return redeemedInFlight
     }
 
     static func rows(_ fixture: JobFixture, tenant: String) throws -> [StoredToken] {
         var rows: [StoredToken] = []
-        try SQLiteTokenStore(path: fixture.storePath).forEach(tenant: tenant) { rows.append($0); return true }
+        try SQLiteTokenStore(path: fixture.storePath).forEach(tenant: tenant) {
+            rows.append($0); return true
+        }
         return rows
     }
 }

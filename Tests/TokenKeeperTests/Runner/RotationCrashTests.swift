@@ -1,26 +1,28 @@
 import Foundation
 import Testing
+
 @testable import Report
 @testable import Store
 @testable import Vault
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Crash safety of rotation, for real (I1, I3): `tokenkeeper run` in a child process is killed with
 /// SIGKILL at many moments of a rotation, the job is run again, and the end state must equal that of
 /// an uninterrupted run, with every token readable after every kill.
 @Suite(.serialized) struct RotationCrashTests {
-    static let spec = JobFixture.header + """
-        stages:
-          - name: rotate-keys
-            kind: rotate
-            tenants: all
-            max_key_age: 30d
-            keep_versions: 0
-            batch_size: 40
-        """
+    static let spec =
+        JobFixture.header + """
+            stages:
+              - name: rotate-keys
+                kind: rotate
+                tenants: all
+                max_key_age: 30d
+                keep_versions: 0
+                batch_size: 40
+            """
 
     /// What a rotation leaves, without dates: each tenant's versions (number, enabled) and each row's
     /// key version and status.
@@ -54,7 +56,9 @@ import Glibc
         let process = Process()
         process.executableURL = URL(fileURLWithPath: TestEnvironment.tokenkeeperExecutable)
         process.arguments = ["run", fixture.folder + "/job.yml"]
-        process.environment = ProcessInfo.processInfo.environment.merging(fixture.environment.merging(["CI": "true"]) { _, new in new }) { _, new in new }
+        process.environment = ProcessInfo.processInfo.environment.merging(
+            fixture.environment.merging(["CI": "true"]) { _, new in new }
+        ) { _, new in new }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -75,7 +79,8 @@ import Glibc
             try Self.copy(initial.folder, to: root + "/reference")
             let reference = try JobFixture(adopting: root + "/reference", from: initial)
             let started = Date()
-            let referenceRun = try runTokenKeeper(["run", reference.folder + "/job.yml"], environment: reference.environment)
+            let referenceRun = try runTokenKeeper(
+                ["run", reference.folder + "/job.yml"], environment: reference.environment)
             let runTime = Date().timeIntervalSince(started)
             #expect(referenceRun.status == 0, "\(referenceRun.stderr)")
             let expected = try Self.logicalState(reference)
@@ -105,9 +110,13 @@ import Glibc
                     #expect(try fixture.verifyEveryToken() == 3_000, "attempt \(attempt), kill \(kill)")
                     // The per-version counts rotation plans from committed with the rows they count.
                     let store = try SQLiteTokenStore(path: fixture.storePath)
-                    #expect(try store.keptKeyVersionRows() == (try store.recountedKeyVersionRows()), "attempt \(attempt), kill \(kill)")
+                    #expect(
+                        try store.keptKeyVersionRows() == (try store.recountedKeyVersionRows()),
+                        "attempt \(attempt), kill \(kill)")
                     let versionsInUse = Set(try Self.logicalState(fixture).rows.values)
-                    if versionsInUse.contains("v1 active"), versionsInUse.contains("v2 active") { landedMidRotation += 1 }
+                    if versionsInUse.contains("v1 active"), versionsInUse.contains("v2 active") {
+                        landedMidRotation += 1
+                    }
                     if kill == 0, versionsInUse == ["v1 active"] { window.early = max(window.early, moment) }
                     if kill == 0, versionsInUse == ["v2 active"] { window.late = min(window.late, moment) }
                 }
@@ -118,7 +127,8 @@ import Glibc
                 try? FileManager.default.removeItem(atPath: folder)
             }
             // The test means something only if kills landed in the middle of the rewrap.
-            #expect(landedMidRotation >= 3, "only \(landedMidRotation) kills landed mid-rotation (run time \(runTime) s)")
+            #expect(
+                landedMidRotation >= 3, "only \(landedMidRotation) kills landed mid-rotation (run time \(runTime) s)")
         }
     }
 }

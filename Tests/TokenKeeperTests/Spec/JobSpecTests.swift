@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Report
 @testable import Spec
 
@@ -45,14 +46,18 @@ import Testing
         #expect(spec.vaultPath == Self.examples + "/state/vault")
         #expect(spec.masterKey == .environment("TOKENKEEPER_MASTER_KEY"))
         #expect(spec.stages.map(\.name) == ["rotate-keys", "offboard"])
-        guard case .rotate(let rotate) = spec.stages[0].options, case .revoke(let revoke) = spec.stages[1].options else {
+        guard case .rotate(let rotate) = spec.stages[0].options, case .revoke(let revoke) = spec.stages[1].options
+        else {
             Issue.record("stage kinds"); return
         }
         #expect(rotate.tenants == .all && rotate.maxKeyAge == 30 * 86_400 && rotate.keepVersions == 1)
         #expect(revoke.usersFile == Self.examples + "/offboarded.txt" && revoke.mode == .deleteRecord)
         #expect(spec.stages[1].onFailure == .continue)
         #expect(spec.report.junit == Self.examples + "/reports/nightly.xml")
-        #expect(try TenantUserList.users(path: revoke.usersFile!).map(\.description) == ["contoso-0001/alice", "fabrikam-0002/bob"])
+        #expect(
+            try TenantUserList.users(path: revoke.usersFile!).map(\.description) == [
+                "contoso-0001/alice", "fabrikam-0002/bob",
+            ])
     }
 
     @Test func relativePathsResolveAgainstTheSpecsFolder() throws {
@@ -62,31 +67,41 @@ import Testing
 
     @Test func misspeltKeyGetsDidYouMeanAtItsPosition() {
         let text = Self.minimal + "    max_key_ag: 30d\n"
-        #expect(errors(text) == "job.yml:11:5: error: unknown key 'max_key_ag' in a rotate stage; did you mean 'max_key_age'?")
+        #expect(
+            errors(text)
+                == "job.yml:11:5: error: unknown key 'max_key_ag' in a rotate stage; did you mean 'max_key_age'?")
     }
 
     @Test func badDurationSaysHowToWriteOne() {
-        #expect(errors(Self.minimal + "    max_key_age: 30 days\n").contains("job.yml:11:18: error: '30 days' is not a duration; write a whole number"))
+        #expect(
+            errors(Self.minimal + "    max_key_age: 30 days\n").contains(
+                "job.yml:11:18: error: '30 days' is not a duration; write a whole number"))
     }
 
     @Test func wrongTypeIsNamed() {
-        #expect(errors(Self.minimal + "    keep_versions: [1]\n").contains("11:20: error: expected a single value, found a list"))
+        #expect(
+            errors(Self.minimal + "    keep_versions: [1]\n").contains(
+                "11:20: error: expected a single value, found a list"))
     }
 
     @Test func yesIsNotABoolean() {
-        let text = Self.minimal.replacingOccurrences(of: "tenants: all", with: "tenants: all\n  - name: x\n    kind: revoke\n    tenants: [t]\n    purge: yes")
+        let text = Self.minimal.replacingOccurrences(
+            of: "tenants: all", with: "tenants: all\n  - name: x\n    kind: revoke\n    tenants: [t]\n    purge: yes")
         #expect(errors(text).contains("'yes' is not a boolean; write true or false"))
     }
 
     @Test func inlineSecretIsRefusedWithoutRepeatingIt() {
-        let text = Self.minimal.replacingOccurrences(of: "  path: ./v", with: "  path: ./v\n  master_key: hunter2-s3cret")
+        let text = Self.minimal.replacingOccurrences(
+            of: "  path: ./v", with: "  path: ./v\n  master_key: hunter2-s3cret")
         let message = errors(text)
         #expect(message.contains("job.yml:5:15: error: secrets are references"))
         #expect(!message.contains("hunter2"))
     }
 
     @Test func refreshStageMustNameADefinedProvider() {
-        let text = Self.minimal + "  - name: f\n    kind: refresh\n    provider: locl\nproviders:\n  local:\n    kind: oauth2\n    token_endpoint: https://idp.example/token\n"
+        let text =
+            Self.minimal
+            + "  - name: f\n    kind: refresh\n    provider: locl\nproviders:\n  local:\n    kind: oauth2\n    token_endpoint: https://idp.example/token\n"
         #expect(errors(text).contains("no provider named 'locl'; did you mean 'local'?"))
     }
 

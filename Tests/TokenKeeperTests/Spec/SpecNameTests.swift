@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Report
 @testable import Spec
 
@@ -33,12 +34,17 @@ import Testing
         }
     }
 
-    @Test(arguments: ["\"../../../tmp/x\"", "a/b", "\"nightly\\0.xml\"", "\"\\e[31mred\"", ".hidden", "\"two words\"", "\"line\\nbreak\""])
+    @Test(arguments: [
+        "\"../../../tmp/x\"", "a/b", "\"nightly\\0.xml\"", "\"\\e[31mred\"", ".hidden", "\"two words\"",
+        "\"line\\nbreak\"",
+    ])
     func aJobNameThatIsNotASafeFileNameIsRefusedAtItsLine(_ name: String) {
         let message = errors(Self.spec(name: name))
         #expect(message.contains("job.yml:2:7: error: the job name"), "\(message)")
         #expect(message.contains("letters, digits"))
-        #expect(!message.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" }, "the message prints the name's control characters")
+        #expect(
+            !message.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" },
+            "the message prints the name's control characters")
     }
 
     @Test(arguments: ["nightly", "entra-nightly", "nächtlich", "job_2.v1"])
@@ -58,16 +64,23 @@ import Testing
     @Test func runRefusesAJobNameThatWouldWriteOutsideTheReportFolder() throws {
         try withTemporaryDirectory { folder in
             let fixture = try JobFixture(folder: folder)
-            try Data(JobFixture.header.replacingOccurrences(of: "name: test-job", with: "name: \"../escaped\"").appending("""
-                stages:
-                  - name: r
-                    kind: rotate
-                    tenants: all
-                """).utf8).write(to: URL(fileURLWithPath: folder + "/job.yml"))
-            let result = try runTokenKeeper(["run", "job.yml", "--report-dir", "out"], environment: fixture.environment, workingDirectory: folder)
+            try Data(
+                JobFixture.header.replacingOccurrences(of: "name: test-job", with: "name: \"../escaped\"").appending(
+                    """
+                    stages:
+                      - name: r
+                        kind: rotate
+                        tenants: all
+                    """
+                ).utf8
+            ).write(to: URL(fileURLWithPath: folder + "/job.yml"))
+            let result = try runTokenKeeper(
+                ["run", "job.yml", "--report-dir", "out"], environment: fixture.environment, workingDirectory: folder)
             #expect(result.status == 2, "\(result.stderr)")
             #expect(result.stderr.contains("the job name"))
-            for file in ["escaped.xml", "escaped.md", "escaped.json"] { #expect(!FileManager.default.fileExists(atPath: folder + "/" + file)) }
+            for file in ["escaped.xml", "escaped.md", "escaped.json"] {
+                #expect(!FileManager.default.fileExists(atPath: folder + "/" + file))
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Report
 @testable import Spec
 
@@ -9,7 +10,8 @@ import Testing
     static let fixtures = TestEnvironment.packageRoot + "/Tests/Fixtures/yaml"
 
     static func files(_ folder: String) -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix(".yml") }.sorted().map { folder + "/" + $0 }
+        ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix(".yml") }.sorted()
+            .map { folder + "/" + $0 }
     }
 
     /// The tree as plain Foundation values, like PyYAML's BaseLoader gives them.
@@ -27,7 +29,9 @@ import Testing
 
     static func pyyaml(_ paths: [String]) throws -> [String: [String: Any]] {
         let result = try runPython([fixtures + "/pyyaml_tree.py"] + paths)
-        guard result.status == 0, let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: [String: Any]] else {
+        guard result.status == 0,
+            let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: [String: Any]]
+        else {
             throw ProcessTimeout(executable: "pyyaml_tree.py", arguments: [result.stderr], seconds: 0)
         }
         return object
@@ -77,7 +81,7 @@ import Testing
     @Test func nodesKeepTheirLineAndColumn() throws {
         let node = try YAMLLiteParser.parse("a:\n  b: [x, 'y']\nlist:\n  - k: v\n", file: "f")
         guard case .mapping(let root) = node, case .mapping(let a) = root["a"], case .sequence(let flow) = a["b"],
-              case .sequence(let list) = root["list"], case .mapping(let item) = list.items.first
+            case .sequence(let list) = root["list"], case .mapping(let item) = list.items.first
         else { Issue.record("unexpected tree"); return }
         #expect(root.entries[1].key.mark == SourceMark(line: 3, column: 1))
         #expect(flow.items.map(\.mark) == [SourceMark(line: 2, column: 7), SourceMark(line: 2, column: 10)])
@@ -95,8 +99,13 @@ import Testing
     }
 
     @Test func mutatedDocumentsNeverCrashOrHang() throws {
-        let seeds = try Self.files(Self.fixtures + "/accepted").map { Array(try String(contentsOfFile: $0, encoding: .utf8)) }
-        let alphabet: [Character] = [":", "-", "[", "]", "\"", "'", "#", "\t", "\n", " ", "&", "*", "!", "|", ">", "{", "}", "\\", "?", ",", "é", "\r"]
+        let seeds = try Self.files(Self.fixtures + "/accepted").map {
+            Array(try String(contentsOfFile: $0, encoding: .utf8))
+        }
+        let alphabet: [Character] = [
+            ":", "-", "[", "]", "\"", "'", "#", "\t", "\n", " ", "&", "*", "!", "|", ">", "{", "}", "\\", "?", ",", "é",
+            "\r",
+        ]
         var generator = SplitMix64(seed: 0x7C0E_11E7)
         // The parser's own CPU time, not the wall clock: other tests (crash tests, child processes) share the
         // cores, and a loaded machine must not fail this test; a parser that loops or blows up still does.

@@ -1,22 +1,30 @@
 import Foundation
 import Testing
+
+@testable import Custody
 @testable import Identity
 @testable import Report
 @testable import Spec
 @testable import Store
 @testable import Support
-@testable import Custody
 
 @Suite struct ProviderProfileTests {
-    static func spec(_ kind: ProviderSpec.Kind, name: String = "p", tokenEndpoint: String? = nil, tenant: String? = nil) -> ProviderSpec {
-        ProviderSpec(name: name, kind: kind, tokenEndpoint: tokenEndpoint.flatMap(URL.init(string:)), revocationEndpoint: nil, clientID: "c",
-                     clientSecret: nil, clientAuth: .clientSecretPost, scope: nil, tenant: tenant, authority: nil)
+    static func spec(_ kind: ProviderSpec.Kind, name: String = "p", tokenEndpoint: String? = nil, tenant: String? = nil)
+        -> ProviderSpec
+    {
+        ProviderSpec(
+            name: name, kind: kind, tokenEndpoint: tokenEndpoint.flatMap(URL.init(string:)), revocationEndpoint: nil,
+            clientID: "c",
+            clientSecret: nil, clientAuth: .clientSecretPost, scope: nil, tenant: tenant, authority: nil)
     }
 
     @Test func entraHasATokenEndpointPerTenantAndRotatesRefreshTokens() {
         let profile = ProviderProfile(Self.spec(.entra))
-        #expect(profile.tokenEndpoint(tenant: "contoso-tid")?.absoluteString == "https://login.microsoftonline.com/contoso-tid/oauth2/v2.0/token")
-        #expect(ProviderProfile(Self.spec(.entra, tenant: "organizations")).tokenEndpoint(tenant: "x")?.absoluteString
+        #expect(
+            profile.tokenEndpoint(tenant: "contoso-tid")?.absoluteString
+                == "https://login.microsoftonline.com/contoso-tid/oauth2/v2.0/token")
+        #expect(
+            ProviderProfile(Self.spec(.entra, tenant: "organizations")).tokenEndpoint(tenant: "x")?.absoluteString
                 == "https://login.microsoftonline.com/organizations/oauth2/v2.0/token")
         #expect(profile.lifecycle == .refreshable(rotates: true))
         #expect(profile.revocationEndpoint == nil)
@@ -35,23 +43,30 @@ import Testing
     }
 
     @Test func aSpecsOwnEndpointWins() {
-        #expect(ProviderProfile(Self.spec(.entra, tokenEndpoint: "http://127.0.0.1:9/token")).tokenEndpoint(tenant: "t")?.absoluteString
+        #expect(
+            ProviderProfile(Self.spec(.entra, tokenEndpoint: "http://127.0.0.1:9/token")).tokenEndpoint(tenant: "t")?
+                .absoluteString
                 == "http://127.0.0.1:9/token")
     }
 }
 
 @Suite struct OAuthErrorTests {
     static func classify(_ status: Int, _ body: String, retryAfter: TimeInterval? = nil) -> OAuthError {
-        OAuthError.fromResponse(endpoint: "https://idp/token", status: status, body: Data(body.utf8), retryAfter: retryAfter)
+        OAuthError.fromResponse(
+            endpoint: "https://idp/token", status: status, body: Data(body.utf8), retryAfter: retryAfter)
     }
 
     @Test func entraDeadTokenErrorsAreDeadTokensWithTheirCode() {
         for code in [700082, 50173, 70043] {
-            let error = Self.classify(400, #"{"error":"invalid_grant","error_description":"AADSTS\#(code): expired","error_codes":[\#(code)]}"#)
+            let error = Self.classify(
+                400,
+                #"{"error":"invalid_grant","error_description":"AADSTS\#(code): expired","error_codes":[\#(code)]}"#)
             #expect(error.kind == .deadToken)
             #expect(error.reportCode == "AADSTS\(code)")
         }
-        #expect(Self.classify(400, #"{"error":"interaction_required","error_description":"AADSTS50076: MFA"}"#).kind == .deadToken)
+        #expect(
+            Self.classify(400, #"{"error":"interaction_required","error_description":"AADSTS50076: MFA"}"#).kind
+                == .deadToken)
     }
 
     @Test func throttlingAndServerErrorsAreTransient() {
@@ -102,20 +117,25 @@ import Testing
             let fixture = try JobFixture(folder: folder)
             let custodian = try fixture.custodian()
             let now = Date()
-            try custodian.put(TokenKey(tenant: "t1", user: "soon", provider: "fb"), token: SecretText("fb-1"), issuedAt: now, expiresAt: now.addingTimeInterval(5 * 86_400))
-            try custodian.put(TokenKey(tenant: "t1", user: "later", provider: "fb"), token: SecretText("fb-2"), issuedAt: now, expiresAt: now.addingTimeInterval(50 * 86_400))
-            let spec = try fixture.spec(JobFixture.header + """
-                providers:
-                  fb:
-                    kind: facebook
-                    client_id: app
-                    client_secret: env:FB_SECRET
-                stages:
-                  - name: facebook
-                    kind: refresh
-                    provider: fb
-                    expiring_within: 14d
-                """)
+            try custodian.put(
+                TokenKey(tenant: "t1", user: "soon", provider: "fb"), token: SecretText("fb-1"), issuedAt: now,
+                expiresAt: now.addingTimeInterval(5 * 86_400))
+            try custodian.put(
+                TokenKey(tenant: "t1", user: "later", provider: "fb"), token: SecretText("fb-2"), issuedAt: now,
+                expiresAt: now.addingTimeInterval(50 * 86_400))
+            let spec = try fixture.spec(
+                JobFixture.header + """
+                    providers:
+                      fb:
+                        kind: facebook
+                        client_id: app
+                        client_secret: env:FB_SECRET
+                    stages:
+                      - name: facebook
+                        kind: refresh
+                        provider: fb
+                        expiring_within: 14d
+                    """)
             let stage = try #require(try await fixture.run(spec).stages.first)
             let item = try #require(stage.case("t1/soon/fb"))
             #expect(item.failureType == .reauthRequired && item.code == "reconsent_due")
@@ -129,16 +149,17 @@ import Testing
         try await withTemporaryDirectory { folder in
             let fixture = try JobFixture(folder: folder)
             try fixture.seed(tenants: ["t1"], usersPerTenant: 2, provider: "twitter")
-            let spec = try fixture.spec(JobFixture.header + """
-                providers:
-                  twitter:
-                    kind: x
-                    client_id: app
-                stages:
-                  - name: x
-                    kind: refresh
-                    provider: twitter
-                """)
+            let spec = try fixture.spec(
+                JobFixture.header + """
+                    providers:
+                      twitter:
+                        kind: x
+                        client_id: app
+                    stages:
+                      - name: x
+                        kind: refresh
+                        provider: twitter
+                    """)
             let stage = try #require(try await fixture.run(spec).stages.first)
             #expect(stage.result == .passed)
             #expect(stage.case("t1")?.message == "2 tokens up to date (x tokens do not expire)")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Report
 @testable import Spec
 @testable import Stages
@@ -11,15 +12,16 @@ import Testing
 @Suite(.serialized) struct RefreshFailureScopeTests {
     /// A spec over `world` with one worker, so rows are redeemed in the order they were stored.
     static func spec(_ world: RefreshStageTests.World, provider: String? = nil) throws -> JobSpec {
-        try world.fixture.spec(JobFixture.header + (provider ?? world.idp.providerYAML()) + """
-            stages:
-              - name: refresh-tokens
-                kind: refresh
-                provider: local
-                concurrency: 1
-                retries: 0
-                request_timeout: 5s
-            """)
+        try world.fixture.spec(
+            JobFixture.header + (provider ?? world.idp.providerYAML()) + """
+                stages:
+                  - name: refresh-tokens
+                    kind: refresh
+                    provider: local
+                    concurrency: 1
+                    retries: 0
+                    request_timeout: 5s
+                """)
     }
 
     /// Entra's per-tenant token endpoint (`{authority}/{tenant}/oauth2/v2.0/token`) on the local provider.
@@ -36,10 +38,13 @@ import Testing
         """
     }
 
-    static var appRemoved: [String: Any] { [
-        "status": 400, "error": "unauthorized_client", "error_codes": [700016], "count": 1_000,
-        "error_description": "AADSTS700016: Application with identifier 'tokenkeeper' was not found in the directory 't2'.",
-    ] }
+    static var appRemoved: [String: Any] {
+        [
+            "status": 400, "error": "unauthorized_client", "error_codes": [700016], "count": 1_000,
+            "error_description":
+                "AADSTS700016: Application with identifier 'tokenkeeper' was not found in the directory 't2'.",
+        ]
+    }
 
     func keys(_ world: RefreshStageTests.World, tenant: String) -> [TokenKey] {
         world.tokens.keys.filter { $0.tenant == tenant }.sorted()
@@ -53,7 +58,8 @@ import Testing
             #expect(stage.count(.tokensRefreshed) == 6, "\(stage.cases)")
             #expect(stage.case("t1")?.status == .passed && stage.case("t3")?.status == .passed)
             let refused = try #require(stage.case("t2"))
-            #expect(refused.status == .failed && refused.failureType == .configuration && refused.code == "AADSTS700016")
+            #expect(
+                refused.status == .failed && refused.failureType == .configuration && refused.code == "AADSTS700016")
             #expect(refused.message.contains("only this tenant failed"), "\(refused.message)")
             #expect(!stage.cases.contains { $0.status == .errored })
             #expect(!stage.summary.hasPrefix("stopped"))
@@ -71,10 +77,13 @@ import Testing
     @Test func anUnlistedErrorForOneTokenFailsOnlyThatToken() async throws {
         try await withTemporaryDirectory { folder in
             let world = try await RefreshStageTests.World(folder, users: 3, tenants: ["t1", "t2"])
-            try await world.idp.admin("admin/faults", [
-                "status": 400, "error": "invalid_request", "error_description": "AADSTS9002313: Invalid request.", "tenant": "t1", "user": "u0",
-                "count": 1_000,
-            ])
+            try await world.idp.admin(
+                "admin/faults",
+                [
+                    "status": 400, "error": "invalid_request", "error_description": "AADSTS9002313: Invalid request.",
+                    "tenant": "t1", "user": "u0",
+                    "count": 1_000,
+                ])
             let stage = try await world.run(try Self.spec(world))
             #expect(stage.count(.tokensRefreshed) == 5, "\(stage.cases)")
             let item = try #require(stage.case("t1/u0/local"))
@@ -98,14 +107,17 @@ import Testing
 
     @Test func theSameRefusalInEveryTenantStopsTheStageAfterAFewTenants() async throws {
         try await withTemporaryDirectory { folder in
-            let world = try await RefreshStageTests.World(folder, users: 2, tenants: ["t1", "t2", "t3", "t4", "t5", "t6"])
+            let world = try await RefreshStageTests.World(
+                folder, users: 2, tenants: ["t1", "t2", "t3", "t4", "t5", "t6"])
             try await world.idp.admin("admin/faults", Self.appRemoved)
             let stage = try await world.run(try Self.spec(world))
             #expect(try await world.idp.stats()["token_requests"] == RefreshBreaker.tenantsBeforeStop)
             let stop = try #require(stage.cases.first { $0.status == .errored })
             #expect(stop.message.contains("the stage stopped"), "\(stop.message)")
             #expect(stop.message.contains("every tenant"), "\(stop.message)")
-            #expect(!stage.cases.contains { $0.message.contains("only this tenant failed") }, "a tenant case says the stage went on")
+            #expect(
+                !stage.cases.contains { $0.message.contains("only this tenant failed") },
+                "a tenant case says the stage went on")
             #expect(stage.summary.hasPrefix("stopped: "))
             for key in world.tokens.keys { #expect(try world.row(key).status == .active) }
         }
@@ -114,10 +126,12 @@ import Testing
     @Test func aClientRefusedAtOneTenantsOwnEndpointFailsOnlyThatTenant() async throws {
         try await withTemporaryDirectory { folder in
             let world = try await RefreshStageTests.World(folder, users: 2, tenants: ["t1", "t2", "t3"])
-            try await world.idp.admin("admin/faults", [
-                "status": 401, "error": "invalid_client", "error_codes": [7000215], "tenant": "t2", "count": 1_000,
-                "error_description": "AADSTS7000215: Invalid client secret provided.",
-            ])
+            try await world.idp.admin(
+                "admin/faults",
+                [
+                    "status": 401, "error": "invalid_client", "error_codes": [7000215], "tenant": "t2", "count": 1_000,
+                    "error_description": "AADSTS7000215: Invalid client secret provided.",
+                ])
             let stage = try await world.run(try Self.spec(world, provider: Self.entraPerTenant(world)))
             #expect(stage.count(.tokensRefreshed) == 4, "\(stage.cases)")
             let refused = try #require(stage.case("t2"))

@@ -1,15 +1,16 @@
 import Foundation
 import Testing
+
+@testable import Custody
 @testable import Report
 @testable import Runner
 @testable import Spec
 @testable import Store
 @testable import Support
-@testable import Custody
 
 #if canImport(Glibc)
-import Glibc
-@testable import Vault
+    import Glibc
+    @testable import Vault
 #endif
 
 /// The refresh stage against the real (Authlib) identity provider on 127.0.0.1.
@@ -34,31 +35,42 @@ import Glibc
             }
         }
 
-        var environment: [String: String] { fixture.environment.merging(["IDP_CLIENT_SECRET": idp.clientSecret]) { _, new in new } }
-
-        func spec(_ stage: String = "", clientAuth: String = "client_secret_post", secretVariable: String = "IDP_CLIENT_SECRET") throws -> JobSpec {
-            try fixture.spec(JobFixture.header + idp.providerYAML(secretVariable: secretVariable, clientAuth: clientAuth) + """
-                stages:
-                  - name: refresh-tokens
-                    kind: refresh
-                    provider: local
-                    refresh_after: 7d
-                    concurrency: 4
-                    retries: 3
-                    request_timeout: 5s
-                \(stage)
-                """)
+        var environment: [String: String] {
+            fixture.environment.merging(["IDP_CLIENT_SECRET": idp.clientSecret]) { _, new in new }
         }
 
-        func run(_ spec: JobSpec, dryRun: Bool = false, environment extra: [String: String] = [:]) async throws -> StageReport {
-            var options = RunOptions(defaultPrincipal: "pipeline", environment: environment.merging(extra) { _, new in new })
+        func spec(
+            _ stage: String = "", clientAuth: String = "client_secret_post",
+            secretVariable: String = "IDP_CLIENT_SECRET"
+        ) throws -> JobSpec {
+            try fixture.spec(
+                JobFixture.header + idp.providerYAML(secretVariable: secretVariable, clientAuth: clientAuth) + """
+                    stages:
+                      - name: refresh-tokens
+                        kind: refresh
+                        provider: local
+                        refresh_after: 7d
+                        concurrency: 4
+                        retries: 3
+                        request_timeout: 5s
+                    \(stage)
+                    """)
+        }
+
+        func run(_ spec: JobSpec, dryRun: Bool = false, environment extra: [String: String] = [:]) async throws
+            -> StageReport
+        {
+            var options = RunOptions(
+                defaultPrincipal: "pipeline", environment: environment.merging(extra) { _, new in new })
             options.dryRun = dryRun
             options.lockTimeout = 5
             return try #require(try await JobRunner(spec: spec, options: options).run().stages.first)
         }
 
         func stored(_ key: TokenKey) throws -> String { try fixture.custodian().open(key).revealed }
-        func row(_ key: TokenKey) throws -> StoredToken { try #require(try SQLiteTokenStore(path: fixture.storePath).get(key)) }
+        func row(_ key: TokenKey) throws -> StoredToken {
+            try #require(try SQLiteTokenStore(path: fixture.storePath).get(key))
+        }
     }
 
     @Test func dueTokensAreRedeemedAndTheRotatedTokenIsCommittedUnderTheNewestKey() async throws {
@@ -113,7 +125,8 @@ import Glibc
         try await withTemporaryDirectory { folder in
             let world = try await World(folder, users: 1)
             let key = TokenKey(tenant: "t1", user: "u0", provider: "local")
-            try await world.idp.admin("admin/kill", ["refresh_token": world.tokens[key]!, "code": "interaction_required"])
+            try await world.idp.admin(
+                "admin/kill", ["refresh_token": world.tokens[key]!, "code": "interaction_required"])
             let stage = try await world.run(try world.spec())
             let item = try #require(stage.case(key.description))
             #expect(item.failureType == .reauthRequired)
@@ -144,7 +157,9 @@ import Glibc
             // 0.1 s apart, the last one 0.2 s after the pause (unpaced, a few milliseconds after it). Judged on when the
             // last one arrived, which a loaded machine can only make later, never earlier: the provider records a
             // request when it handles it, and under load it may handle several at once.
-            #expect(later.last! - limited.time >= 2.15, "requests \(later.map { $0 - limited.time }) s after the 429 are not paced")
+            #expect(
+                later.last! - limited.time >= 2.15,
+                "requests \(later.map { $0 - limited.time }) s after the 429 are not paced")
         }
     }
 
@@ -228,7 +243,10 @@ import Glibc
             let world = try await World(folder, users: 2)
             let key = TokenKey(tenant: "t1", user: "u0", provider: "local")
             let store = try SQLiteTokenStore(path: world.fixture.storePath)
-            #expect(try store.acquireLease(key, owner: "job dead-run", until: Date().addingTimeInterval(-1), now: Date().addingTimeInterval(-600)))
+            #expect(
+                try store.acquireLease(
+                    key, owner: "job dead-run", until: Date().addingTimeInterval(-1),
+                    now: Date().addingTimeInterval(-600)))
             let stage = try await world.run(try world.spec())
             #expect(stage.case(key.description)?.code == "interrupted_refresh")
             #expect(try world.row(key).status == .needsReauth)
@@ -262,18 +280,21 @@ import Glibc
     @Test func revokeAtProviderRevokesTheFamilyBeforeTheRecordGoes() async throws {
         try await withTemporaryDirectory { folder in
             let world = try await World(folder, users: 2)
-            let spec = try world.fixture.spec(JobFixture.header + world.idp.providerYAML() + """
-                stages:
-                  - name: offboard
-                    kind: revoke
-                    users: [t1/u0]
-                    at_provider: true
-                """)
+            let spec = try world.fixture.spec(
+                JobFixture.header + world.idp.providerYAML() + """
+                    stages:
+                      - name: offboard
+                        kind: revoke
+                        users: [t1/u0]
+                        at_provider: true
+                    """)
             let stage = try await world.run(spec)
             #expect(stage.result == .passed, "\(stage.cases)")
             #expect(try await world.idp.stats()["revocations"] == 1)
-            #expect(try await world.idp.familyIsDead(world.tokens[TokenKey(tenant: "t1", user: "u0", provider: "local")]!))
-            #expect(try await !world.idp.familyIsDead(world.tokens[TokenKey(tenant: "t1", user: "u1", provider: "local")]!))
+            #expect(
+                try await world.idp.familyIsDead(world.tokens[TokenKey(tenant: "t1", user: "u0", provider: "local")]!))
+            #expect(
+                try await !world.idp.familyIsDead(world.tokens[TokenKey(tenant: "t1", user: "u1", provider: "local")]!))
             #expect(try SQLiteTokenStore(path: world.fixture.storePath).count() == 1)
         }
     }
@@ -314,9 +335,14 @@ extension JobSpec {
             let world = try await RefreshStageTests.World(folder, users: 2)
             let custodian = try world.fixture.custodian()
             let now = Date()
-            let soon = TokenKey(tenant: "t1", user: "u0", provider: "local"), later = TokenKey(tenant: "t1", user: "u1", provider: "local")
-            try custodian.put(soon, token: SecretText(world.tokens[soon]!), issuedAt: now, expiresAt: now.addingTimeInterval(3 * 86_400))
-            try custodian.put(later, token: SecretText(world.tokens[later]!), issuedAt: now, expiresAt: now.addingTimeInterval(60 * 86_400))
+            let soon = TokenKey(tenant: "t1", user: "u0", provider: "local"),
+                later = TokenKey(tenant: "t1", user: "u1", provider: "local")
+            try custodian.put(
+                soon, token: SecretText(world.tokens[soon]!), issuedAt: now,
+                expiresAt: now.addingTimeInterval(3 * 86_400))
+            try custodian.put(
+                later, token: SecretText(world.tokens[later]!), issuedAt: now,
+                expiresAt: now.addingTimeInterval(60 * 86_400))
             let stage = try await world.run(try world.spec("    expiring_within: 14d"))
             #expect(stage.count(.tokensDue) == 1)
             #expect(try world.stored(soon) != world.tokens[soon])
@@ -328,21 +354,22 @@ extension JobSpec {
 /// The Entra profile (rotating refresh tokens) against the local provider.
 @Suite(.serialized) struct RotatingProviderTests {
     static func entraSpec(_ world: RefreshStageTests.World) throws -> JobSpec {
-        try world.fixture.spec(JobFixture.header + """
-            providers:
-              local:
-                kind: entra
-                token_endpoint: \(world.idp.tokenEndpoint)
-                client_id: tokenkeeper
-                client_secret: env:IDP_CLIENT_SECRET
-                scope: offline_access
-            stages:
-              - name: refresh-tokens
-                kind: refresh
-                provider: local
-                retries: 3
-                request_timeout: 5s
-            """)
+        try world.fixture.spec(
+            JobFixture.header + """
+                providers:
+                  local:
+                    kind: entra
+                    token_endpoint: \(world.idp.tokenEndpoint)
+                    client_id: tokenkeeper
+                    client_secret: env:IDP_CLIENT_SECRET
+                    scope: offline_access
+                stages:
+                  - name: refresh-tokens
+                    kind: refresh
+                    provider: local
+                    retries: 3
+                    request_timeout: 5s
+                """)
     }
 
     @Test func entraTokensAreRefreshedAndRotated() async throws {
@@ -388,7 +415,9 @@ extension JobSpec {
             let key = TokenKey(tenant: "t1", user: "u0", provider: "local")
             try await world.idp.admin("admin/faults", ["drop_answer": true, "count": 1])
             let stage = try await world.run(try Self.entraSpec(world))
-            #expect(try await Self.redeemed(world.tokens[key]!, at: world.idp) == true, "the provider rotated the token, its answer was lost")
+            #expect(
+                try await Self.redeemed(world.tokens[key]!, at: world.idp) == true,
+                "the provider rotated the token, its answer was lost")
             #expect(stage.case(key.description)?.code == "unanswered_refresh")
             #expect(try world.row(key).status == .needsReauth)
             _ = try await world.run(try Self.entraSpec(world))
@@ -402,7 +431,8 @@ extension JobSpec {
             let world = try await RefreshStageTests.World(folder, users: 1)
             let key = TokenKey(tenant: "t1", user: "u0", provider: "local")
             // A port nobody listens on: the connection is refused, so the request never reached a provider.
-            let closed = try Self.entraSpec(world).replacingTokenEndpoint(with: "http://127.0.0.1:\(try Self.closedPort())/token")
+            let closed = try Self.entraSpec(world).replacingTokenEndpoint(
+                with: "http://127.0.0.1:\(try Self.closedPort())/token")
             let stage = try await world.run(closed.replacingRetries(1, world: world))
             let item = try #require(stage.case(key.description))
             #expect(item.failureType == .transient, "\(item.message)")
@@ -423,7 +453,9 @@ extension JobSpec {
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
+            }
         }
         guard bound else { throw GeneralError(item: "a loopback port", problem: "could not be bound", remedy: "") }
         return Int(UInt16(bigEndian: address.sin_port))

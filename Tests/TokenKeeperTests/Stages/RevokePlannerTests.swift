@@ -1,7 +1,8 @@
 import Testing
+
 @testable import Report
-@testable import Stages
 @testable import Spec
+@testable import Stages
 @testable import Vault
 
 @Suite struct RevokePlannerTests {
@@ -16,7 +17,8 @@ import Testing
     }
 
     @Test func userWithNothingLeftIsAlreadyRevoked() {
-        #expect(RevokePlanner.plan(UserRowsState(tenant: "t", user: "u", rows: []), mode: .deleteRecord).isAlreadyRevoked)
+        #expect(
+            RevokePlanner.plan(UserRowsState(tenant: "t", user: "u", rows: []), mode: .deleteRecord).isAlreadyRevoked)
     }
 
     @Test func liveTenantIsShreddedAndItsRowsDeleted() {
@@ -31,6 +33,7 @@ import Testing
     }
 
     @Test func purgedTenantIsAlreadyRevoked() {
-        #expect(RevokePlanner.plan(TenantSecretState(tenant: "t", secret: .absent, rows: 0), purge: true).isAlreadyRevoked)
+        #expect(
+            RevokePlanner.plan(TenantSecretState(tenant: "t", secret: .absent, rows: 0), purge: true).isAlreadyRevoked)
     }
 }

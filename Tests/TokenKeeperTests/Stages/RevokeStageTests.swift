@@ -1,9 +1,10 @@
 import Foundation
 import Testing
+
+@testable import Custody
 @testable import Report
 @testable import Store
 @testable import Vault
-@testable import Custody
 
 @Suite struct RevokeStageTests {
     static func spec(_ stage: String) -> String {
@@ -15,7 +16,8 @@ import Testing
             let fixture = try JobFixture(folder: folder)
             try fixture.seed(tenants: ["t1"], usersPerTenant: 3)
             try fixture.seed(tenants: ["t1"], usersPerTenant: 1, provider: "google")
-            let report = try await fixture.run(try fixture.spec(Self.spec("    users: [t1/u0]\n    mode: delete-record\n")))
+            let report = try await fixture.run(
+                try fixture.spec(Self.spec("    users: [t1/u0]\n    mode: delete-record\n")))
             let stage = try #require(report.stages.first)
             #expect(stage.result == .passed)
             #expect(stage.count(.usersRevoked) == 1)
@@ -32,7 +34,9 @@ import Testing
             let fixture = try JobFixture(folder: folder)
             try fixture.seed(tenants: ["t1"], usersPerTenant: 2)
             try await fixture.run(try fixture.spec(Self.spec("    users: [t1/u1]\n    mode: drop-refresh-token\n")))
-            let row = try #require(try SQLiteTokenStore(path: fixture.storePath).get(TokenKey(tenant: "t1", user: "u1", provider: "entra")))
+            let row = try #require(
+                try SQLiteTokenStore(path: fixture.storePath).get(TokenKey(tenant: "t1", user: "u1", provider: "entra"))
+            )
             #expect(row.sealedToken == nil)
             #expect(row.status == .revoked)
             #expect(try fixture.verifyEveryToken() == 1)
@@ -61,7 +65,8 @@ import Testing
             let fixture = try JobFixture(folder: folder)
             try fixture.seed(tenants: ["t1", "t2"], usersPerTenant: 2)
             try Data("# offboarded\nt1 u0\n\nt2 u1\n".utf8).write(to: URL(fileURLWithPath: folder + "/gone.txt"))
-            let stage = try #require(try await fixture.run(try fixture.spec(Self.spec("    users_file: ./gone.txt\n"))).stages.first)
+            let stage = try #require(
+                try await fixture.run(try fixture.spec(Self.spec("    users_file: ./gone.txt\n"))).stages.first)
             #expect(stage.count(.usersRevoked) == 2)
             #expect(try SQLiteTokenStore(path: fixture.storePath).count() == 2)
         }
@@ -90,8 +95,11 @@ import Testing
             // Keep the rows (as if the job died after the secret was deleted) to show they are unreadable.
             let custodian = try fixture.custodian()
             try custodian.vault.deleteSecret("t1")
-            #expect(throws: VaultError.self) { try custodian.open(TokenKey(tenant: "t1", user: "u0", provider: "entra")) }
-            let stage = try #require(try await fixture.run(try fixture.spec(Self.spec("    tenants: [t1]\n"))).stages.first)
+            #expect(throws: VaultError.self) {
+                try custodian.open(TokenKey(tenant: "t1", user: "u0", provider: "entra"))
+            }
+            let stage = try #require(
+                try await fixture.run(try fixture.spec(Self.spec("    tenants: [t1]\n"))).stages.first)
             #expect(stage.case("t1")?.message == "2 rows deleted")
             #expect(try fixture.custodian().vault.secretState("t1") == .softDeleted)
         }
@@ -102,7 +110,9 @@ import Testing
             let fixture = try JobFixture(folder: folder)
             try fixture.seed(tenants: ["t1"], usersPerTenant: 2)
             try fixture.custodian().vault.setPolicy(for: "reader", permissions: [.get, .list])
-            let spec = try fixture.spec(Self.spec("    users: [t1/u0]\n    tenants: [t1]\n").replacingOccurrences(of: "principal: pipeline", with: "principal: reader"))
+            let spec = try fixture.spec(
+                Self.spec("    users: [t1/u0]\n    tenants: [t1]\n").replacingOccurrences(
+                    of: "principal: pipeline", with: "principal: reader"))
             let stage = try #require(try await fixture.run(spec).stages.first)
             let tenantCase = try #require(stage.cases.first { $0.name == "t1" })
             #expect(tenantCase.status == .failed)

@@ -1,22 +1,24 @@
 import Foundation
 import Testing
+
+@testable import Crypto
 @testable import Custody
 @testable import Report
 @testable import Store
-@testable import Crypto
-@testable import Vault
 @testable import Support
+@testable import Vault
 
 @Suite struct RotateStageTests {
-    static let rotateAll = JobFixture.header + """
-        stages:
-          - name: rotate-keys
-            kind: rotate
-            tenants: all
-            max_key_age: 30d
-            keep_versions: 1
-            batch_size: 7
-        """
+    static let rotateAll =
+        JobFixture.header + """
+            stages:
+              - name: rotate-keys
+                kind: rotate
+                tenants: all
+                max_key_age: 30d
+                keep_versions: 1
+                batch_size: 7
+            """
 
     @Test func dueTenantGetsANewVersionAndEveryTokenIsRewrappedAndStillOpens() async throws {
         try await withTemporaryDirectory { folder in
@@ -40,14 +42,18 @@ import Testing
             try fixture.seed(tenants: ["t1"], usersPerTenant: 5)
             let spec = try fixture.spec(Self.rotateAll)
             try await fixture.run(spec)
-            let before = try fixture.stateSnapshot().filter { !$0.key.hasPrefix("vault/audit.log") && !$0.key.hasPrefix("tokens.db") }
+            let before = try fixture.stateSnapshot().filter {
+                !$0.key.hasPrefix("vault/audit.log") && !$0.key.hasPrefix("tokens.db")
+            }
             let rowsBefore = try Self.rows(fixture)
             let again = try await fixture.run(spec)
             let stage = try #require(again.stages.first)
             #expect(stage.summary.hasPrefix("up to date"))
             #expect(stage.case("t1")?.message.hasPrefix("up to date") == true)
             #expect(stage.count(.tokensRewrapped) == 0)
-            let after = try fixture.stateSnapshot().filter { !$0.key.hasPrefix("vault/audit.log") && !$0.key.hasPrefix("tokens.db") }
+            let after = try fixture.stateSnapshot().filter {
+                !$0.key.hasPrefix("vault/audit.log") && !$0.key.hasPrefix("tokens.db")
+            }
             #expect(before == after)
             // The store's rows too: the same key versions, the same sealed tokens (no reseal), the same bookkeeping.
             #expect(try Self.rows(fixture) == rowsBefore)
@@ -58,7 +64,9 @@ import Testing
     /// Every row of the fixture's store, in id order.
     static func rows(_ fixture: JobFixture) throws -> [StoredToken] {
         var rows: [StoredToken] = []
-        try SQLiteTokenStore(path: fixture.storePath).forEach { rows.append($0); return true }
+        try SQLiteTokenStore(path: fixture.storePath).forEach {
+            rows.append($0); return true
+        }
         return rows.sorted { $0.id < $1.id }
     }
 
@@ -69,7 +77,8 @@ import Testing
             let spec = try fixture.spec(Self.rotateAll)
             try await fixture.run(spec)  // version 2; version 1 kept (keep_versions: 1)
             #expect(try fixture.versions("t1") == [1, 2])
-            let later = try await fixture.run(spec, at: Date().addingTimeInterval(31 * 86_400))  // version 3; version 1 goes
+            // version 3; version 1 goes
+            let later = try await fixture.run(spec, at: Date().addingTimeInterval(31 * 86_400))
             #expect(try fixture.versions("t1") == [2, 3])
             let stage = try #require(later.stages.first)
             #expect(stage.count(.versionsPurged) == 1)
@@ -114,7 +123,8 @@ import Testing
             var row = try #require(try store.get(victim))
             row.sealedToken![20] ^= 0x01
             try store.put(row)
-            let spec = try fixture.spec(Self.rotateAll.replacingOccurrences(of: "keep_versions: 1", with: "keep_versions: 0"))
+            let spec = try fixture.spec(
+                Self.rotateAll.replacingOccurrences(of: "keep_versions: 1", with: "keep_versions: 0"))
             let report = try await fixture.run(spec)
             let stage = try #require(report.stages.first)
             #expect(stage.result == .failed)
@@ -134,7 +144,8 @@ import Testing
         try await withTemporaryDirectory { folder in
             let fixture = try JobFixture(folder: folder)
             try fixture.seed(tenants: ["t1"], usersPerTenant: 1)
-            let spec = try fixture.spec(Self.rotateAll.replacingOccurrences(of: "tenants: all", with: "tenants: [t1, ghost]"))
+            let spec = try fixture.spec(
+                Self.rotateAll.replacingOccurrences(of: "tenants: all", with: "tenants: [t1, ghost]"))
             let stage = try #require(try await fixture.run(spec).stages.first)
             #expect(stage.case("ghost")?.status == .skipped)
             #expect(stage.case("t1")?.status == .passed)
@@ -147,7 +158,8 @@ import Testing
             let fixture = try JobFixture(folder: folder)
             try fixture.seed(tenants: ["t1"], usersPerTenant: 2)
             try fixture.custodian().vault.setPolicy(for: "reader", permissions: [.get, .list])
-            let spec = try fixture.spec(Self.rotateAll.replacingOccurrences(of: "principal: pipeline", with: "principal: reader"))
+            let spec = try fixture.spec(
+                Self.rotateAll.replacingOccurrences(of: "principal: pipeline", with: "principal: reader"))
             let stage = try #require(try await fixture.run(spec).stages.first)
             let tenant = try #require(stage.case("t1"))
             #expect(tenant.status == .failed)
@@ -174,7 +186,8 @@ import Testing
             let fixture = try JobFixture(folder: folder)
             try fixture.seed(tenants: ["small"], usersPerTenant: 3)
             try fixture.seed(tenants: ["big"], usersPerTenant: 40)
-            let spec = try fixture.spec(RotateStageTests.rotateAll.replacingOccurrences(of: "tenants: all", with: "tenants: [small]"))
+            let spec = try fixture.spec(
+                RotateStageTests.rotateAll.replacingOccurrences(of: "tenants: all", with: "tenants: [small]"))
             let stage = try #require(try await fixture.run(spec).stages.first)
             #expect(stage.count(.tokensRewrapped) == 3)
             #expect(try fixture.versionCounts("small") == [2: 3])
@@ -187,7 +200,8 @@ import Testing
         try await withTemporaryDirectory { folder in
             let fixture = try JobFixture(folder: folder)
             try fixture.seed(tenants: ["a", "b", "c"], usersPerTenant: 10)
-            let spec = try fixture.spec(RotateStageTests.rotateAll.replacingOccurrences(of: "keep_versions: 1", with: "keep_versions: 2"))
+            let spec = try fixture.spec(
+                RotateStageTests.rotateAll.replacingOccurrences(of: "keep_versions: 1", with: "keep_versions: 2"))
             try await fixture.run(spec)
             // A month later, half of tenant a's tokens are put back on version 1 (as if a restore), then rotate again.
             let store = try SQLiteTokenStore(path: fixture.storePath)
@@ -197,11 +211,18 @@ import Testing
                 let context = try custodian.context(secret: "a", version: 1)
                 let binding = TokenBinding.associatedData(for: key, secret: "a", keyVersion: 1)
                 let plain = Array(JobFixture.token(for: key).revealed.utf8)
-                let sealed = try plain.withUnsafeBytes { p in try binding.withUnsafeBytes { try context.seal(p, associatedData: $0) } }
-                #expect(try store.replaceSealedTokens([SealedTokenUpdate(id: try #require(try store.get(key)).id, tenant: key.tenant, expectedKeyVersion: 2,
-                                                                         newKeyVersion: 1, sealedToken: sealed)]) == 1)
+                let sealed = try plain.withUnsafeBytes { p in
+                    try binding.withUnsafeBytes { try context.seal(p, associatedData: $0) }
+                }
+                #expect(
+                    try store.replaceSealedTokens([
+                        SealedTokenUpdate(
+                            id: try #require(try store.get(key)).id, tenant: key.tenant, expectedKeyVersion: 2,
+                            newKeyVersion: 1, sealedToken: sealed)
+                    ]) == 1)
             }
-            let stage = try #require(try await fixture.run(spec, at: Date().addingTimeInterval(31 * 86_400)).stages.first)
+            let stage = try #require(
+                try await fixture.run(spec, at: Date().addingTimeInterval(31 * 86_400)).stages.first)
             #expect(stage.count(.tokensRewrapped) == 30)
             for tenant in ["a", "b", "c"] { #expect(try fixture.versionCounts(tenant) == [3: 10]) }
             #expect(try fixture.verifyEveryToken() == 30)

@@ -1,6 +1,7 @@
 import CSQLite
 import Foundation
 import Testing
+
 @testable import Report
 @testable import Store
 
@@ -82,12 +83,16 @@ import Testing
             try store.put(token("u1"))
             let key = token("u1").key
             #expect(try store.acquireLease(key, owner: "job", until: t0.addingTimeInterval(60), now: t0))
-            #expect(try store.commitRefreshed(key, owner: "job", secretName: "a", keyVersion: 4, sealedToken: [9],
-                                                    refreshedAt: t0, expiresAt: nil))
+            #expect(
+                try store.commitRefreshed(
+                    key, owner: "job", secretName: "a", keyVersion: 4, sealedToken: [9],
+                    refreshedAt: t0, expiresAt: nil))
             #expect(try checkedCounts(store) == ["a": [4: 1]])
             // A commit refused for a lost lease moves nothing.
-            #expect(try store.commitRefreshed(key, owner: "job", secretName: "a", keyVersion: 5, sealedToken: [9],
-                                                    refreshedAt: t0, expiresAt: nil) == false)
+            #expect(
+                try store.commitRefreshed(
+                    key, owner: "job", secretName: "a", keyVersion: 5, sealedToken: [9],
+                    refreshedAt: t0, expiresAt: nil) == false)
             #expect(try checkedCounts(store) == ["a": [4: 1]])
         }
     }
@@ -98,9 +103,10 @@ import Testing
             for user in ["u1", "u2", "u3"] { try store.put(token(user)) }
             let rows = try store.sealedRows(tenant: "a", notOn: 2, after: ("", ""), limit: 10)
             try store.put(token("u1", version: 3))  // moved meanwhile: the compare-and-set skips it
-            let updated = try store.replaceSealedTokens(rows.map {
-                SealedTokenUpdate(id: $0.id, tenant: "a", expectedKeyVersion: 1, newKeyVersion: 2, sealedToken: [4])
-            })
+            let updated = try store.replaceSealedTokens(
+                rows.map {
+                    SealedTokenUpdate(id: $0.id, tenant: "a", expectedKeyVersion: 1, newKeyVersion: 2, sealedToken: [4])
+                })
             #expect(updated == 2)
             #expect(try checkedCounts(store) == ["a": [2: 2, 3: 1]])
         }
@@ -112,9 +118,10 @@ import Testing
             try store.put(token("u1"))
             let rows = try store.sealedRows(tenant: "a", notOn: 2, after: ("", ""), limit: 10)
             #expect(try store.dropRefreshToken(token("u1").key, now: t0))
-            let updated = try store.replaceSealedTokens(rows.map {
-                SealedTokenUpdate(id: $0.id, tenant: "a", expectedKeyVersion: 1, newKeyVersion: 2, sealedToken: [4])
-            })
+            let updated = try store.replaceSealedTokens(
+                rows.map {
+                    SealedTokenUpdate(id: $0.id, tenant: "a", expectedKeyVersion: 1, newKeyVersion: 2, sealedToken: [4])
+                })
             #expect(updated == 0)
             #expect(try store.get(token("u1").key)?.sealedToken == nil)
             #expect(try checkedCounts(store).isEmpty)
@@ -131,7 +138,8 @@ import Testing
                 try connection.writeTransaction {
                     try connection.execute(StoreSchema.migrations[0])
                     try connection.execute("PRAGMA user_version = 1")
-                    try connection.execute("""
+                    try connection.execute(
+                        """
                         INSERT INTO tokens (tenant, user_id, provider, secret_name, key_version, sealed_token, issued_at, refreshed_at, updated_at)
                         VALUES ('a', 'u1', 'p', 'a', 1, x'01', 0, 0, 0), ('a', 'u2', 'p', 'a', 2, x'01', 0, 0, 0),
                                ('a', 'u3', 'p', 'a', 2, NULL, 0, 0, 0), ('b', 'u1', 'p', 'b', 1, x'01', 0, 0, 0)
@@ -140,7 +148,9 @@ import Testing
             }
             let store = try SQLiteTokenStore(path: path)
             #expect(try checkedCounts(store) == ["a": [1: 1, 2: 1], "b": [1: 1]])
-            #expect(try store.connection.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'tokens_by_tenant_version'") == 0)
+            #expect(
+                try store.connection.scalar(
+                    "SELECT count(*) FROM sqlite_master WHERE name = 'tokens_by_tenant_version'") == 0)
             #expect(try store.connection.scalar("PRAGMA user_version") == Int64(StoreSchema.currentVersion))
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Access
 @testable import Report
 @testable import Store
@@ -24,7 +25,9 @@ import Testing
         let store = try SQLiteTokenStore(path: path)
         #expect(try store.acquireLease(key, owner: "test", until: Date().addingTimeInterval(60)))
         try store.releaseLease(key, owner: "test")
-        #expect(try !PageCacheState.of(store.commitSync.walPath).isClean, "the kernel flushed the WAL by itself; the test saw nothing")
+        #expect(
+            try !PageCacheState.of(store.commitSync.walPath).isClean,
+            "the kernel flushed the WAL by itself; the test saw nothing")
         return store
     }
 
@@ -37,8 +40,10 @@ import Testing
             let wal = store.commitSync.walPath
             // The instrument works: an ordinary commit (synchronous=NORMAL) leaves the WAL's new pages unsynced.
             #expect(try !PageCacheState.of(wal).isClean, "the kernel flushed the WAL by itself; the test saw nothing")
-            #expect(try store.commitRefreshed(key, owner: "job", secretName: "a", keyVersion: 1, sealedToken: [2],
-                                              refreshedAt: Date(), expiresAt: nil))
+            #expect(
+                try store.commitRefreshed(
+                    key, owner: "job", secretName: "a", keyVersion: 1, sealedToken: [2],
+                    refreshedAt: Date(), expiresAt: nil))
             try await store.syncCommits()
             let after = try PageCacheState.of(wal)
             #expect(after.isClean, "the refresh commit returned with the WAL not on disk: \(after)")
@@ -48,8 +53,10 @@ import Testing
     @Test func commitsWaitingAtOnceShareOneSync() async throws {
         try await withTemporaryDirectory { folder in
             let store = try SQLiteTokenStore.create(at: folder + "/tokens.db")
-            try store.put(StoredToken(key: TokenKey(tenant: "a", user: "u", provider: "p"), secretName: "a", keyVersion: 1,
-                                      sealedToken: [1], issuedAt: Self.t0))
+            try store.put(
+                StoredToken(
+                    key: TokenKey(tenant: "a", user: "u", provider: "p"), secretName: "a", keyVersion: 1,
+                    sealedToken: [1], issuedAt: Self.t0))
             let sync = store.commitSync
             let before = sync.syncCount
             // Hold the sync queue so that ten callers are all waiting before the next sync starts.
@@ -69,16 +76,18 @@ import Testing
     @Test func theRefreshStageSyncsEveryCommitItMakes() async throws {
         try await withTemporaryDirectory { folder in
             let world = try await RefreshStageTests.World(folder, users: 5)
-            let spec = try world.fixture.spec(JobFixture.header + world.idp.providerYAML() + """
-                stages:
-                  - name: refresh-tokens
-                    kind: refresh
-                    provider: local
-                    refresh_after: 7d
-                    concurrency: 1
-                    request_timeout: 5s
-                """)
-            let store = try Self.storeWithUnsyncedCommit(world.fixture.storePath, key: TokenKey(tenant: "t1", user: "u0", provider: "local"))
+            let spec = try world.fixture.spec(
+                JobFixture.header + world.idp.providerYAML() + """
+                    stages:
+                      - name: refresh-tokens
+                        kind: refresh
+                        provider: local
+                        refresh_after: 7d
+                        concurrency: 1
+                        request_timeout: 5s
+                    """)
+            let store = try Self.storeWithUnsyncedCommit(
+                world.fixture.storePath, key: TokenKey(tenant: "t1", user: "u0", provider: "local"))
             let sync = store.commitSync
             let before = sync.syncCount
             let stage = try await world.run(spec)
@@ -108,10 +117,14 @@ import Testing
         try await withTemporaryDirectory { folder in
             let world = try await RefreshStageTests.World(folder, users: 1)
             let access = try TokenAccess(spec: try world.spec(), principal: "web", environment: world.environment)
-            let store = try Self.storeWithUnsyncedCommit(world.fixture.storePath, key: TokenKey(tenant: "t1", user: "u0", provider: "local"))
-            let assertion = try await world.idp.admin("admin/assertion", ["tenant": "contoso", "user": "oid-7"])["assertion"] as! String
-            let grant = try await access.onBehalfOf(assertion: SecretText(assertion), provider: "local",
-                                                    scope: "api://downstream/.default offline_access")
+            let store = try Self.storeWithUnsyncedCommit(
+                world.fixture.storePath, key: TokenKey(tenant: "t1", user: "u0", provider: "local"))
+            let assertion =
+                try await world.idp.admin("admin/assertion", ["tenant": "contoso", "user": "oid-7"])["assertion"]
+                as! String
+            let grant = try await access.onBehalfOf(
+                assertion: SecretText(assertion), provider: "local",
+                scope: "api://downstream/.default offline_access")
             let after = try withExtendedLifetime(store) { try PageCacheState.of(store.commitSync.walPath) }
             #expect(after.isClean, "the On-Behalf-Of answer came back with the new refresh token not on disk: \(after)")
             #expect(grant.key == TokenKey(tenant: "contoso", user: "oid-7", provider: "local"))

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Report
 @testable import Store
 
@@ -57,8 +58,11 @@ import Testing
             let store = try seeded(folder)
             for sql in [SQLiteTokenStore.dueForRefreshSQL, SQLiteTokenStore.countDueForRefreshSQL] {
                 let detail = try plan(store, sql)
-                #expect(detail.contains("INDEX tokens_by_refresh (provider=? AND status=? AND refreshed_at<?)"), "\(detail)")
-                #expect(detail.contains("INDEX tokens_by_expiry (provider=? AND status=? AND expires_at<?)"), "\(detail)")
+                #expect(
+                    detail.contains("INDEX tokens_by_refresh (provider=? AND status=? AND refreshed_at<?)"), "\(detail)"
+                )
+                #expect(
+                    detail.contains("INDEX tokens_by_expiry (provider=? AND status=? AND expires_at<?)"), "\(detail)")
                 #expect(!detail.contains("SCAN "), "no table or index is read whole: \(detail)")
             }
         }
@@ -77,8 +81,9 @@ import Testing
             dead.refreshedAt = old.refreshedAt
             dead.status = .needsReauth
             for token in [old, expiring, fresh, dead] { try store.put(token) }
-            let due = try store.rowsDueForRefresh(provider: "p", refreshedBefore: t0.addingTimeInterval(-7 * 86_400),
-                                                  expiringBefore: t0.addingTimeInterval(86_400), now: t0, afterID: 0, limit: 100)
+            let due = try store.rowsDueForRefresh(
+                provider: "p", refreshedBefore: t0.addingTimeInterval(-7 * 86_400),
+                expiringBefore: t0.addingTimeInterval(86_400), now: t0, afterID: 0, limit: 100)
             #expect(Set(due.map(\.key.user)) == ["old", "expiring"])
         }
     }
@@ -87,7 +92,9 @@ import Testing
         try withTemporaryDirectory { folder in
             let store = try seeded(folder)
             var users: [String] = []
-            try store.forEach(tenant: "a") { users.append($0.key.user); return users.count < 3 }
+            try store.forEach(tenant: "a") {
+                users.append($0.key.user); return users.count < 3
+            }
             #expect(users == ["u0", "u1", "u2"])
         }
     }
@@ -101,9 +108,10 @@ import Testing
             moved.keyVersion = 2
             moved.sealedToken = [7]
             try store.put(moved)
-            let updated = try store.replaceSealedTokens(rows.map {
-                SealedTokenUpdate(id: $0.id, tenant: "a", expectedKeyVersion: 1, newKeyVersion: 3, sealedToken: [3])
-            })
+            let updated = try store.replaceSealedTokens(
+                rows.map {
+                    SealedTokenUpdate(id: $0.id, tenant: "a", expectedKeyVersion: 1, newKeyVersion: 3, sealedToken: [3])
+                })
             #expect(updated == 1)
             #expect(try store.get(rows[0].key)?.sealedToken == [7])
             #expect(try store.get(rows[1].key)?.keyVersion == 3)
@@ -115,8 +123,12 @@ import Testing
             let store = try seeded(folder)
             let key = TokenKey(tenant: "a", user: "u0", provider: "p")
             #expect(try store.acquireLease(key, owner: "job", until: t0.addingTimeInterval(60), now: t0))
-            #expect(try store.acquireLease(key, owner: "web", until: t0.addingTimeInterval(60), now: t0.addingTimeInterval(30)) == false)
-            #expect(try store.acquireLease(key, owner: "web", until: t0.addingTimeInterval(200), now: t0.addingTimeInterval(61)))
+            #expect(
+                try store.acquireLease(
+                    key, owner: "web", until: t0.addingTimeInterval(60), now: t0.addingTimeInterval(30)) == false)
+            #expect(
+                try store.acquireLease(
+                    key, owner: "web", until: t0.addingTimeInterval(200), now: t0.addingTimeInterval(61)))
         }
     }
 
@@ -125,11 +137,17 @@ import Testing
             let store = try seeded(folder)
             let key = TokenKey(tenant: "a", user: "u0", provider: "p")
             #expect(try store.acquireLease(key, owner: "job", until: t0.addingTimeInterval(60), now: t0))
-            #expect(try store.acquireLease(key, owner: "web", until: t0.addingTimeInterval(500), now: t0.addingTimeInterval(100)))
-            #expect(try store.commitRefreshed(key, owner: "job", secretName: "a", keyVersion: 1, sealedToken: [5],
-                                                    refreshedAt: t0, expiresAt: nil) == false)
-            #expect(try store.commitRefreshed(key, owner: "web", secretName: "a", keyVersion: 1, sealedToken: [6],
-                                                    refreshedAt: t0, expiresAt: nil))
+            #expect(
+                try store.acquireLease(
+                    key, owner: "web", until: t0.addingTimeInterval(500), now: t0.addingTimeInterval(100)))
+            #expect(
+                try store.commitRefreshed(
+                    key, owner: "job", secretName: "a", keyVersion: 1, sealedToken: [5],
+                    refreshedAt: t0, expiresAt: nil) == false)
+            #expect(
+                try store.commitRefreshed(
+                    key, owner: "web", secretName: "a", keyVersion: 1, sealedToken: [6],
+                    refreshedAt: t0, expiresAt: nil))
             let row = try #require(try store.get(key))
             #expect(row.sealedToken == [6] && row.leaseOwner == nil)
         }

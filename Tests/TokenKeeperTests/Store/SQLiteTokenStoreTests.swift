@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Crypto
 @testable import Report
 @testable import Store
@@ -8,10 +9,13 @@ import Testing
 @Suite struct SQLiteTokenStoreTests {
     static let t0 = Date(timeIntervalSince1970: 1_800_000_000)
 
-    static func token(_ tenant: String = "t", _ user: String = "u", _ provider: String = "p", version: Int = 1,
-                      sealed: [UInt8] = [1, 2, 3]) -> StoredToken {
-        StoredToken(key: TokenKey(tenant: tenant, user: user, provider: provider), secretName: tenant, keyVersion: version,
-                    sealedToken: sealed, issuedAt: t0, expiresAt: t0.addingTimeInterval(86_400))
+    static func token(
+        _ tenant: String = "t", _ user: String = "u", _ provider: String = "p", version: Int = 1,
+        sealed: [UInt8] = [1, 2, 3]
+    ) -> StoredToken {
+        StoredToken(
+            key: TokenKey(tenant: tenant, user: user, provider: provider), secretName: tenant, keyVersion: version,
+            sealedToken: sealed, issuedAt: t0, expiresAt: t0.addingTimeInterval(86_400))
     }
 
     @Test func putThenGetRoundTripsEveryColumn() throws {
@@ -81,9 +85,12 @@ import Testing
             let store = try SQLiteTokenStore.create(at: path)
             try store.put(Self.token())
             for file in [path, path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) {
-                #expect(try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int == 0o600, "\(file)")
+                #expect(
+                    try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int == 0o600,
+                    "\(file)")
             }
-            #expect(try FileManager.default.attributesOfItem(atPath: folder + "/state")[.posixPermissions] as? Int == 0o700)
+            #expect(
+                try FileManager.default.attributesOfItem(atPath: folder + "/state")[.posixPermissions] as? Int == 0o700)
         }
     }
 
@@ -184,7 +191,8 @@ import Testing
     @Test func errorsNeverContainBoundValues() throws {
         try withTemporaryDirectory { folder in
             let store = try SQLiteTokenStore.create(at: folder + "/tokens.db")
-            try store.connection.execute("CREATE TRIGGER refuse BEFORE INSERT ON tokens BEGIN SELECT RAISE(ABORT, 'refused'); END")
+            try store.connection.execute(
+                "CREATE TRIGGER refuse BEFORE INSERT ON tokens BEGIN SELECT RAISE(ABORT, 'refused'); END")
             let secret = Array("rt-SECRET-VALUE".utf8)
             let error = #expect(throws: SQLiteError.self) { try store.put(Self.token(sealed: secret)) }
             #expect(error?.description.contains("rt-SECRET-VALUE") == false)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Report
 @testable import Store
 
@@ -16,13 +17,24 @@ import Testing
             let taken = Self.t0.addingTimeInterval(0.3)
             #expect(try store.acquireLease(key, owner: "job", until: taken.addingTimeInterval(1), now: taken))
             // Held for the whole second...
-            #expect(try store.acquireLease(key, owner: "web", until: taken.addingTimeInterval(61), now: taken.addingTimeInterval(0.99)) == false)
-            #expect(try store.rowsDueForRefresh(provider: "p", refreshedBefore: taken, expiringBefore: nil,
-                                                now: taken.addingTimeInterval(0.99), afterID: 0, limit: 10).isEmpty)
+            #expect(
+                try store.acquireLease(
+                    key, owner: "web", until: taken.addingTimeInterval(61), now: taken.addingTimeInterval(0.99))
+                    == false)
+            #expect(
+                try store.rowsDueForRefresh(
+                    provider: "p", refreshedBefore: taken, expiringBefore: nil,
+                    now: taken.addingTimeInterval(0.99), afterID: 0, limit: 10
+                ).isEmpty)
             // ... and over 10 ms after it, not up to a second later.
-            #expect(try store.rowsDueForRefresh(provider: "p", refreshedBefore: taken, expiringBefore: nil,
-                                                now: taken.addingTimeInterval(1.01), afterID: 0, limit: 10).count == 1)
-            #expect(try store.acquireLease(key, owner: "web", until: taken.addingTimeInterval(61), now: taken.addingTimeInterval(1.01)))
+            #expect(
+                try store.rowsDueForRefresh(
+                    provider: "p", refreshedBefore: taken, expiringBefore: nil,
+                    now: taken.addingTimeInterval(1.01), afterID: 0, limit: 10
+                ).count == 1)
+            #expect(
+                try store.acquireLease(
+                    key, owner: "web", until: taken.addingTimeInterval(61), now: taken.addingTimeInterval(1.01)))
         }
     }
 
@@ -31,8 +43,11 @@ import Testing
             let store = try SQLiteTokenStore.create(at: folder + "/tokens.db")
             let key = TokenKey(tenant: "a", user: "u", provider: "p")
             let issued = Self.t0.addingTimeInterval(0.123), refreshed = Self.t0.addingTimeInterval(5.456)
-            try store.put(StoredToken(key: key, secretName: "a", keyVersion: 1, sealedToken: [1], issuedAt: issued, refreshedAt: refreshed,
-                                      expiresAt: Self.t0.addingTimeInterval(86_400.789), updatedAt: refreshed))
+            try store.put(
+                StoredToken(
+                    key: key, secretName: "a", keyVersion: 1, sealedToken: [1], issuedAt: issued,
+                    refreshedAt: refreshed,
+                    expiresAt: Self.t0.addingTimeInterval(86_400.789), updatedAt: refreshed))
             let row = try #require(try store.get(key))
             #expect(Self.sameMillisecond(row.issuedAt, issued) && Self.sameMillisecond(row.refreshedAt, refreshed))
             #expect(Self.sameMillisecond(row.updatedAt, refreshed))
@@ -55,7 +70,8 @@ import Testing
                 close(open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600))
                 let connection = try SQLiteConnection(path: path, opening: .newFile)
                 try connection.execute(StoreSchema.migrations[0])
-                try connection.execute("""
+                try connection.execute(
+                    """
                     INSERT INTO tokens (tenant, user_id, provider, secret_name, key_version, sealed_token, issued_at, refreshed_at,
                         expires_at, status, lease_owner, lease_until, updated_at)
                     VALUES ('a', 'leased', 'p', 'a', 1, x'01', 1800000000, 1800000100, 1800000200, 'active', 'job', 1800000300, 1800000400),
@@ -75,8 +91,14 @@ import Testing
             let plain = try #require(try store.get(TokenKey(tenant: "a", user: "plain", provider: "p")))
             #expect(plain.expiresAt == nil && plain.leaseUntil == nil && plain.refreshedAt == Self.t0)
             // The converted lease still ends when it did.
-            #expect(try store.acquireLease(leased.key, owner: "web", until: Self.t0.addingTimeInterval(999), now: Self.t0.addingTimeInterval(299)) == false)
-            #expect(try store.acquireLease(leased.key, owner: "web", until: Self.t0.addingTimeInterval(999), now: Self.t0.addingTimeInterval(300.001)))
+            #expect(
+                try store.acquireLease(
+                    leased.key, owner: "web", until: Self.t0.addingTimeInterval(999),
+                    now: Self.t0.addingTimeInterval(299)) == false)
+            #expect(
+                try store.acquireLease(
+                    leased.key, owner: "web", until: Self.t0.addingTimeInterval(999),
+                    now: Self.t0.addingTimeInterval(300.001)))
         }
     }
 }

@@ -59,8 +59,9 @@ func runTokenKeeper(
     _ arguments: [String], environment: [String: String] = [:], stdin: String = "",
     workingDirectory: String? = nil, timeout: TimeInterval = 120
 ) throws -> ProcessResult {
-    try runProcess(TestEnvironment.tokenkeeperExecutable, arguments, environment: environment, stdin: stdin,
-                   workingDirectory: workingDirectory, timeout: timeout)
+    try runProcess(
+        TestEnvironment.tokenkeeperExecutable, arguments, environment: environment, stdin: stdin,
+        workingDirectory: workingDirectory, timeout: timeout)
 }
 
 /// Runs a Python script with the test venv's interpreter.

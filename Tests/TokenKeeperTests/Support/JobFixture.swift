@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import Custody
 @testable import Report
 @testable import Runner
@@ -26,15 +27,17 @@ struct JobFixture {
         let origin = Date().addingTimeInterval(-keyAge)
         self.origin = origin
         try PrivateFiles.createPrivateDirectory(folder + "/state")
-        let vault = try FileVault.initialize(at: folder + "/state/vault", masterKey: masterKey, principal: "pipeline", clock: { origin })
+        let vault = try FileVault.initialize(
+            at: folder + "/state/vault", masterKey: masterKey, principal: "pipeline", clock: { origin })
         _ = try StateBinding.openStore(at: folder + "/state/tokens.db", vault: vault, source: .create(replacing: false))
     }
 
     /// A custodian over the vault and store, acting at `origin` (so new secrets are as old as the vault).
     func custodian(as principal: String = "pipeline", at date: Date? = nil) throws -> TokenCustodian {
         let when = date ?? origin
-        return TokenCustodian(vault: try FileVault.open(at: vaultPath, masterKey: masterKey, principal: principal, clock: { when }),
-                              store: try SQLiteTokenStore(path: storePath))
+        return TokenCustodian(
+            vault: try FileVault.open(at: vaultPath, masterKey: masterKey, principal: principal, clock: { when }),
+            store: try SQLiteTokenStore(path: storePath))
     }
 
     /// Stores `count` tokens per tenant, user names `u0`, `u1`, ...; the token of a row is `token(for:)`.
@@ -49,7 +52,9 @@ struct JobFixture {
     }
 
     /// The refresh token the fixture stores for `key`.
-    static func token(for key: TokenKey) -> SecretText { SecretText("rt.\(key.tenant).\(key.user).\(key.provider).secret-value") }
+    static func token(for key: TokenKey) -> SecretText {
+        SecretText("rt.\(key.tenant).\(key.user).\(key.provider).secret-value")
+    }
 
     /// Writes `text` as a spec file and loads it.
     @discardableResult
@@ -74,8 +79,10 @@ struct JobFixture {
 
     /// Runs `spec` as of `date` (default now).
     @discardableResult
-    func run(_ spec: JobSpec, dryRun: Bool = false, stage: String? = nil, at date: Date = Date(),
-             reportDirectory: String? = nil) async throws -> RunReport {
+    func run(
+        _ spec: JobSpec, dryRun: Bool = false, stage: String? = nil, at date: Date = Date(),
+        reportDirectory: String? = nil
+    ) async throws -> RunReport {
         var options = RunOptions(defaultPrincipal: "nobody", environment: environment)
         options.dryRun = dryRun
         options.stage = stage
@@ -90,7 +97,9 @@ struct JobFixture {
     func verifyEveryToken() throws -> Int {
         let custodian = try custodian()
         var rows: [StoredToken] = []
-        try custodian.store.forEach { rows.append($0); return true }
+        try custodian.store.forEach {
+            rows.append($0); return true
+        }
         var opened = 0
         for row in rows where row.sealedToken != nil {
             let token = try custodian.open(row)
@@ -109,7 +118,8 @@ struct JobFixture {
 
     /// The version numbers `tenant`'s secret has now.
     func versions(_ tenant: String) throws -> [Int] {
-        try FileVault.open(at: vaultPath, masterKey: masterKey, principal: "pipeline").versions(of: tenant).map(\.number)
+        try FileVault.open(at: vaultPath, masterKey: masterKey, principal: "pipeline").versions(of: tenant).map(
+            \.number)
     }
 
     /// Every file under `state/` with its bytes (vault and store), to prove a dry run changed nothing.
@@ -124,7 +134,8 @@ struct JobFixture {
         while let name = enumerator?.nextObject() as? String {
             var isFolder: ObjCBool = false
             if FileManager.default.fileExists(atPath: root + "/" + name, isDirectory: &isFolder), !isFolder.boolValue,
-               !name.hasSuffix(".lock") {
+                !name.hasSuffix(".lock")
+            {
                 files[name] = try Data(contentsOf: URL(fileURLWithPath: root + "/" + name))
             }
         }

@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What the kernel's page cache holds of a file, from Linux's `cachestat(2)` (Linux 6.5 and later):
@@ -52,7 +52,8 @@ struct PageCacheState: Equatable, CustomStringConvertible {
         guard let symbol = dlsym(nil, "syscall") else {  // nil is RTLD_DEFAULT in glibc
             fatalError("glibc's syscall(2) is missing")
         }
-        return unsafeBitCast(symbol, to: (@convention(c) (Int, Int, UnsafeRawPointer, UnsafeMutableRawPointer, Int) -> Int).self)
+        return unsafeBitCast(
+            symbol, to: (@convention(c) (Int, Int, UnsafeRawPointer, UnsafeMutableRawPointer, Int) -> Int).self)
     }()
 }
 

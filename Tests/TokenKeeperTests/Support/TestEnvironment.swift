@@ -12,7 +12,9 @@ enum TestEnvironment {
     /// The shared folder (public schemas, bench baseline): `TOKENKEEPER_SHARED` (scripts/test sets it,
     /// see scripts/shared-dir), else `../shared` from the package root.
     static let sharedRoot: String = {
-        if let configured = ProcessInfo.processInfo.environment["TOKENKEEPER_SHARED"], !configured.isEmpty { return configured }
+        if let configured = ProcessInfo.processInfo.environment["TOKENKEEPER_SHARED"], !configured.isEmpty {
+            return configured
+        }
         return (packageRoot as NSString).appendingPathComponent("../shared")
     }()
 
@@ -39,7 +41,8 @@ enum TestEnvironment {
     /// else `TOKENKEEPER_SWIFT`'s folder, else /opt/swift/usr/bin, as scripts/setup looks for it.
     static var swiftExecutable: String {
         let environment = ProcessInfo.processInfo.environment
-        let folders = (environment["PATH"] ?? "").split(separator: ":").map(String.init)
+        let folders =
+            (environment["PATH"] ?? "").split(separator: ":").map(String.init)
             + [environment["TOKENKEEPER_SWIFT"] ?? "/opt/swift/usr/bin"]
         for folder in folders where FileManager.default.isExecutableFile(atPath: folder + "/swift") {
             return folder + "/swift"
@@ -50,7 +53,9 @@ enum TestEnvironment {
     /// The built `tokenkeeper` executable, next to the test bundle in the build products folder.
     static var tokenkeeperExecutable: String {
         let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let candidates = [products, products.deletingLastPathComponent()].map { $0.appendingPathComponent("tokenkeeper").path }
+        let candidates = [products, products.deletingLastPathComponent()].map {
+            $0.appendingPathComponent("tokenkeeper").path
+        }
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
     }
 }

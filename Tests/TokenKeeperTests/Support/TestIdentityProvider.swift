@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// The project's Authlib identity provider (Tests/IdentityProvider/idp.py), started on 127.0.0.1 on a
@@ -16,7 +17,9 @@ final class TestIdentityProvider: @unchecked Sendable {
         clientSecret = "idp-secret-" + UUID().uuidString
         process.executableURL = URL(fileURLWithPath: TestEnvironment.python)
         process.arguments = [TestEnvironment.packageRoot + "/Tests/IdentityProvider/idp.py", "--port", "0"]
-        process.environment = ProcessInfo.processInfo.environment.merging(["IDP_CLIENT_SECRET": clientSecret]) { _, new in new }
+        process.environment = ProcessInfo.processInfo.environment.merging(["IDP_CLIENT_SECRET": clientSecret]) {
+            _, new in new
+        }
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
@@ -29,7 +32,9 @@ final class TestIdentityProvider: @unchecked Sendable {
             if data.isEmpty { break }
             line += String(decoding: data, as: UTF8.self)
         }
-        guard let range = line.range(of: "http://127.0.0.1:[0-9]+", options: .regularExpression), let url = URL(string: String(line[range])) else {
+        guard let range = line.range(of: "http://127.0.0.1:[0-9]+", options: .regularExpression),
+            let url = URL(string: String(line[range]))
+        else {
             kill(process.processIdentifier, SIGKILL)
             throw ProcessTimeout(executable: "idp.py", arguments: ["did not start: \(line)"], seconds: 30)
         }
@@ -91,7 +96,8 @@ final class TestIdentityProvider: @unchecked Sendable {
     }
 
     /// The provider section of a job spec for this server, as provider `local`.
-    func providerYAML(secretVariable: String = "IDP_CLIENT_SECRET", clientAuth: String = "client_secret_post") -> String {
+    func providerYAML(secretVariable: String = "IDP_CLIENT_SECRET", clientAuth: String = "client_secret_post") -> String
+    {
         """
         providers:
           local:

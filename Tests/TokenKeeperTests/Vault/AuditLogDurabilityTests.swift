@@ -1,10 +1,11 @@
 import Foundation
 import Testing
+
 @testable import Report
 @testable import Vault
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The audit log syncs every mutation at once and buffers reads (key fetches), writing and syncing them
@@ -15,16 +16,22 @@ import Glibc
     /// The log's entries, one JSON object per line.
     static func entries(_ vaultPath: String) throws -> [[String: Any]] {
         let text = String(decoding: try Data(contentsOf: URL(fileURLWithPath: vaultPath + "/audit.log")), as: UTF8.self)
-        return try text.split(separator: "\n").map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        return try text.split(separator: "\n").map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
     }
 
     /// How many entries of `operation` (on `secret`, at `version`, from `since` on, when given) the log holds.
-    static func count(_ operation: String, secret: String? = nil, version: Int? = nil, since: Date? = nil,
-                      in vaultPath: String) throws -> Int {
+    static func count(
+        _ operation: String, secret: String? = nil, version: Int? = nil, since: Date? = nil,
+        in vaultPath: String
+    ) throws -> Int {
         try entries(vaultPath).filter {
             $0["operation"] as? String == operation && (secret == nil || $0["secret"] as? String == secret)
                 && (version == nil || $0["version"] as? Int == version)
-                && (since == nil || ($0["time"] as? String).flatMap { ISO8601DateFormatter().date(from: $0) }.map { $0 >= since! } == true)
+                && (since == nil
+                    || ($0["time"] as? String).flatMap { ISO8601DateFormatter().date(from: $0) }.map { $0 >= since! }
+                        == true)
         }.count
     }
 
@@ -111,8 +118,11 @@ import Glibc
             // `token access` fetches the row's key, waits 1.5 s for the provider (the timer writes that read),
             // then fetches the newest key to seal the rotated token and exits at once: only the exit writes it.
             try await world.idp.admin("admin/faults", ["delay": 1.5, "count": 1])
-            let result = try runTokenKeeper(["token", "access", "--spec", world.fixture.folder + "/job.yml", "--tenant", "t1", "--user", "u0",
-                                             "--provider", "local"], environment: world.environment)
+            let result = try runTokenKeeper(
+                [
+                    "token", "access", "--spec", world.fixture.folder + "/job.yml", "--tenant", "t1", "--user", "u0",
+                    "--provider", "local",
+                ], environment: world.environment)
             #expect(result.status == 0, "\(result.stderr)")
             #expect(try Self.count("get key", secret: "t1", since: started, in: world.fixture.vaultPath) == 1)
             #expect(try Self.count("get latest key", secret: "t1", since: started, in: world.fixture.vaultPath) == 1)
@@ -124,19 +134,20 @@ import Glibc
             let world = try await RefreshStageTests.World(folder, users: 1, tenants: ["t1", "t2"])
             // A rotation of t2 (a mutation: a new key version), then a refresh whose first request (t1's row,
             // after a fetch of t1's key) the provider holds for 5 s.
-            _ = try world.fixture.spec(JobFixture.header + world.idp.providerYAML() + """
-                stages:
-                  - name: rotate-keys
-                    kind: rotate
-                    tenants: [t2]
-                    max_key_age: 30d
-                  - name: refresh-tokens
-                    kind: refresh
-                    provider: local
-                    refresh_after: 7d
-                    concurrency: 1
-                    request_timeout: 10s
-                """)
+            _ = try world.fixture.spec(
+                JobFixture.header + world.idp.providerYAML() + """
+                    stages:
+                      - name: rotate-keys
+                        kind: rotate
+                        tenants: [t2]
+                        max_key_age: 30d
+                      - name: refresh-tokens
+                        kind: refresh
+                        provider: local
+                        refresh_after: 7d
+                        concurrency: 1
+                        request_timeout: 10s
+                    """)
             try await world.idp.admin("admin/faults", ["delay": 5, "count": 1])
             let process = Process()
             process.executableURL = URL(fileURLWithPath: TestEnvironment.tokenkeeperExecutable)

@@ -1,14 +1,17 @@
 import Foundation
 import Testing
+
 @testable import Crypto
 @testable import Report
-@testable import Vault
 @testable import Support
+@testable import Vault
 
 @Suite struct FileVaultPolicyTests {
     /// Each permission, and an operation that needs exactly it.
-    static let cases: [(VaultPermission, String)] = [(.get, "get"), (.list, "list"), (.set, "set"), (.delete, "delete"),
-                                                     (.recover, "recover"), (.purge, "purge")]
+    static let cases: [(VaultPermission, String)] = [
+        (.get, "get"), (.list, "list"), (.set, "set"), (.delete, "delete"),
+        (.recover, "recover"), (.purge, "purge"),
+    ]
 
     private func attempt(_ permission: VaultPermission, on vault: FileVault) throws {
         switch permission {
@@ -31,7 +34,9 @@ import Testing
             try admin.deleteSecret("gone")
             try admin.setPolicy(for: "app", permissions: Set(VaultPermission.allCases).subtracting([permission]))
             let error = #expect(throws: VaultError.self) { try attempt(permission, on: fixture.open(as: "app")) }
-            guard case .permissionDenied(let principal, let missing, _, _) = error else { Issue.record("\(String(describing: error))"); return }
+            guard case .permissionDenied(let principal, let missing, _, _) = error else {
+                Issue.record("\(String(describing: error))"); return
+            }
             #expect(principal == "app" && missing == permission)
             #expect(error?.description.contains("vault policy set app --permissions \(permission.rawValue)") == true)
             // With the permission granted, the same call goes through.
@@ -51,8 +56,13 @@ import Testing
         try withTemporaryDirectory { folder in
             let fixture = try VaultFixture(folder: folder)
             try fixture.open().setPolicy(for: "ops", permissions: [.get, .list, .set, .delete, .recover])
-            let error = #expect(throws: VaultError.self) { try fixture.open(as: "ops").setPolicy(for: "ops", permissions: Set(VaultPermission.allCases)) }
-            #expect(error == .permissionDenied(principal: "ops", permission: .purge, operation: "set policy for ops", secret: nil))
+            let error = #expect(throws: VaultError.self) {
+                try fixture.open(as: "ops").setPolicy(for: "ops", permissions: Set(VaultPermission.allCases))
+            }
+            #expect(
+                error
+                    == .permissionDenied(
+                        principal: "ops", permission: .purge, operation: "set policy for ops", secret: nil))
             #expect(try fixture.open().policies().map(\.principal) == ["admin", "ops"])
         }
     }
@@ -64,12 +74,19 @@ import Testing
             _ = try admin.createSecret("t1")
             let key = try admin.dataKey(secret: "t1", version: 1)
             _ = try? fixture.open(as: "stranger").dataKey(secret: "t1", version: 1)
-            let log = String(decoding: try Data(contentsOf: URL(fileURLWithPath: fixture.path + "/audit.log")), as: UTF8.self)
-            let entries = log.split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
-            #expect(entries.contains { $0["operation"] as? String == "create secret" && $0["outcome"] as? String == "ok" })
-            #expect(entries.contains { $0["principal"] as? String == "stranger" && $0["outcome"] as? String == "denied" })
-            for secretText in [key.withUnsafeBytes { Data($0).base64EncodedString() }, key.withUnsafeBytes { Hex.encode(Array($0)) },
-                               fixture.masterKey.base64] {
+            let log = String(
+                decoding: try Data(contentsOf: URL(fileURLWithPath: fixture.path + "/audit.log")), as: UTF8.self)
+            let entries = log.split(separator: "\n").map {
+                try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+            }
+            #expect(
+                entries.contains { $0["operation"] as? String == "create secret" && $0["outcome"] as? String == "ok" })
+            #expect(
+                entries.contains { $0["principal"] as? String == "stranger" && $0["outcome"] as? String == "denied" })
+            for secretText in [
+                key.withUnsafeBytes { Data($0).base64EncodedString() }, key.withUnsafeBytes { Hex.encode(Array($0)) },
+                fixture.masterKey.base64,
+            ] {
                 #expect(!log.contains(secretText))
             }
         }

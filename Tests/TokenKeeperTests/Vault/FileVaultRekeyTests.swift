@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Report
 @testable import Vault
 
@@ -30,12 +31,15 @@ import Testing
             for index in 1...4 { _ = try vault.createSecret("t\(index)") }
             let keys = try (1...4).map { try vault.dataKey(secret: "t\($0)", version: 1) }
             let newKey = try MasterKey.generate()
-            #expect(throws: RekeyInterrupted.self) { try vault.rekey(to: newKey, afterEachFile: { if $0 >= 2 { throw RekeyInterrupted() } }) }
+            #expect(throws: RekeyInterrupted.self) {
+                try vault.rekey(to: newKey, afterEachFile: { if $0 >= 2 { throw RekeyInterrupted() } })
+            }
             #expect(throws: VaultError.rekeyInterrupted(vault: fixture.path)) { try fixture.open() }
             #expect(throws: VaultError.rekeyInterrupted(vault: fixture.path)) {
                 try FileVault.open(at: fixture.path, masterKey: newKey, principal: "admin")
             }
-            try FileVault.resumeRekey(at: fixture.path, oldMasterKey: fixture.masterKey, newMasterKey: newKey, principal: "admin")
+            try FileVault.resumeRekey(
+                at: fixture.path, oldMasterKey: fixture.masterKey, newMasterKey: newKey, principal: "admin")
             let reopened = try FileVault.open(at: fixture.path, masterKey: newKey, principal: "admin")
             #expect(try (1...4).map { try reopened.dataKey(secret: "t\($0)", version: 1) } == keys)
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Report
 @testable import Support
 @testable import Vault
@@ -77,7 +78,9 @@ import Testing
             try vault.disableVersion(secret: "t1", version: 1)
             #expect(try vault.versions(of: "t1").map(\.enabled) == [false, true])
             _ = try vault.dataKey(secret: "t1", version: 1)
-            #expect(throws: VaultError.latestVersion(secret: "t1", version: 2)) { try vault.disableVersion(secret: "t1", version: 2) }
+            #expect(throws: VaultError.latestVersion(secret: "t1", version: 2)) {
+                try vault.disableVersion(secret: "t1", version: 2)
+            }
         }
     }
 
@@ -87,11 +90,15 @@ import Testing
             try vault.bindStore("store-1", heldTokens: true, replacing: nil)
             _ = try vault.createSecret("t1")
             _ = try vault.addVersion(to: "t1")
-            #expect(throws: VaultError.self) { try vault.purgeVersion(secret: "t1", version: 1, servingStore: "store-1") }
+            #expect(throws: VaultError.self) {
+                try vault.purgeVersion(secret: "t1", version: 1, servingStore: "store-1")
+            }
             try vault.disableVersion(secret: "t1", version: 1)
             try vault.purgeVersion(secret: "t1", version: 1, servingStore: "store-1")
             #expect(try vault.versions(of: "t1").map(\.number) == [2])
-            #expect(throws: VaultError.versionNotFound(secret: "t1", version: 1)) { try vault.dataKey(secret: "t1", version: 1) }
+            #expect(throws: VaultError.versionNotFound(secret: "t1", version: 1)) {
+                try vault.dataKey(secret: "t1", version: 1)
+            }
         }
     }
 
@@ -141,10 +148,12 @@ import Testing
         try withTemporaryDirectory { folder in
             for days in [6, 91] {
                 #expect(throws: VaultError.invalidRetention(days)) {
-                    try FileVault.initialize(at: folder + "/v\(days)", masterKey: MasterKey.generate(), principal: "a", retentionDays: days)
+                    try FileVault.initialize(
+                        at: folder + "/v\(days)", masterKey: MasterKey.generate(), principal: "a", retentionDays: days)
                 }
             }
-            let vault = try FileVault.initialize(at: folder + "/v7", masterKey: MasterKey.generate(), principal: "a", retentionDays: 7)
+            let vault = try FileVault.initialize(
+                at: folder + "/v7", masterKey: MasterKey.generate(), principal: "a", retentionDays: 7)
             #expect(vault.retentionDays == 7)
         }
     }
@@ -154,7 +163,8 @@ import Testing
             let key = try MasterKey.generate()
             let start = Date()
             _ = try FileVault.initialize(at: folder + "/v", masterKey: key, principal: "a", retentionDays: 7)
-            let past = try FileVault.open(at: folder + "/v", masterKey: key, principal: "a", clock: { start.addingTimeInterval(-8 * 86_400) })
+            let past = try FileVault.open(
+                at: folder + "/v", masterKey: key, principal: "a", clock: { start.addingTimeInterval(-8 * 86_400) })
             _ = try past.createSecret("old")
             try past.deleteSecret("old")
             let now = try FileVault.open(at: folder + "/v", masterKey: key, principal: "a")

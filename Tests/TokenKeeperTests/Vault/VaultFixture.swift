@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import Vault
 
 /// A vault in a temporary folder, created by principal `admin`.
