@@ -74,6 +74,25 @@ import Testing
         #expect(databaseHolders.isSubset(of: ["Store", "Vault"]))
     }
 
+    /// Callers hold `any KeyVault` and `any TokenStore`: only the one place that opens the state a spec
+    /// names (Custody's `JobState` and `StateBinding`) names a concrete backend among the stages, the
+    /// runner, token use and custody.
+    @Test func onlyTheStateOpenerNamesAConcreteBackend() throws {
+        let opener: Set<String> = ["JobState.swift", "StateBinding.swift"]
+        var named: [String] = []
+        var filesRead = 0
+        for module in ["Stages", "Runner", "Access", "Custody", "Report", "Identity", "Spec"] {
+            for file in Self.swiftFiles(under: TestEnvironment.packageRoot + "/Sources/" + module)
+            where !opener.contains((file as NSString).lastPathComponent) {
+                filesRead += 1
+                let source = try String(contentsOfFile: file, encoding: .utf8)
+                for backend in ["FileVault", "SQLiteTokenStore"] where source.contains(backend) { named.append("\(file): \(backend)") }
+            }
+        }
+        #expect(filesRead > 40)
+        #expect(named == [])
+    }
+
     @Test func aStageImportingTheDatabaseIsCaught() {
         let source = "import Foundation\n@preconcurrency import CSQLite\nimport Store\n"
         let problems = LayerRules.violations(
