@@ -86,7 +86,9 @@ import Testing
             where !opener.contains((file as NSString).lastPathComponent) {
                 filesRead += 1
                 let source = try String(contentsOfFile: file, encoding: .utf8)
-                for backend in ["FileVault", "SQLiteTokenStore"] where source.contains(backend) { named.append("\(file): \(backend)") }
+                for backend in ["FileVault", "SQLiteTokenStore"] where source.contains(backend) {
+                    named.append("\(file): \(backend)")
+                }
             }
         }
         #expect(filesRead > 40)
