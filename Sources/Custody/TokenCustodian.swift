@@ -46,16 +46,20 @@ public final class TokenCustodian {
         if let problem = RefreshTokenSyntax.problem(token.revealed) { throw CustodyError.badToken(key, problem) }
         let secret = Self.secretName(for: key)
         let (version, sealed) = try seal(token, for: key, secret: secret)
-        // Before the first token goes in: from then on a missing store is one to restore, never to make anew.
-        if !storeHoldsTokensRecorded {
-            try vault.bindStore(store.identity.id, heldTokens: true, replacing: nil)
-            storeHoldsTokensRecorded = true
-        }
+        try recordThatTheStoreHoldsTokens()
         let isNew = try store.put(
             StoredToken(
                 key: key, secretName: secret, keyVersion: version, sealedToken: sealed, issuedAt: issuedAt,
                 expiresAt: expiresAt, updatedAt: issuedAt))
         return isNew ? .added : .updated
+    }
+
+    /// Records in the vault, before the first token goes in, that its store holds tokens: from then on a
+    /// missing store is one to restore, never to make anew. Once per custodian.
+    func recordThatTheStoreHoldsTokens() throws {
+        guard !storeHoldsTokensRecorded else { return }
+        try vault.bindStore(store.identity.id, heldTokens: true, replacing: nil)
+        storeHoldsTokensRecorded = true
     }
 
     /// Opens the stored refresh token of `key`.

@@ -81,17 +81,27 @@ package enum TokenImportParser {
         var lineNumber = 0
         for line in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             lineNumber += 1
-            guard line.contains(where: { !isWhitespace($0) }) else { continue }
-            let location = "line \(lineNumber)"
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else {
-                result.problems.append(ImportProblem(location: location, reason: "not a JSON object", isSkip: false))
-                continue
-            }
-            add(
-                response: object, location: location, provider: provider, defaultTenant: defaultTenant, now: now,
-                to: &result)
+            parseLine(
+                line, number: lineNumber, provider: provider, defaultTenant: defaultTenant, now: now, into: &result)
         }
         return result
+    }
+
+    /// One line of JSON lines (token endpoint responses): its record or its problem added to `result`;
+    /// a blank line adds nothing.
+    package static func parseLine(
+        _ line: some Collection<UInt8>, number: Int, provider: String, defaultTenant: String?, now: Date,
+        into result: inout Result
+    ) {
+        guard line.contains(where: { !isWhitespace($0) }) else { return }
+        let location = "line \(number)"
+        guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else {
+            result.problems.append(ImportProblem(location: location, reason: "not a JSON object", isSkip: false))
+            return
+        }
+        add(
+            response: object, location: location, provider: provider, defaultTenant: defaultTenant, now: now,
+            to: &result)
     }
 
     private static func add(

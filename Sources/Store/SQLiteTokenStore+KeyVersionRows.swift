@@ -56,6 +56,21 @@ extension SQLiteTokenStore {
 
     /// The key version the token in `key`'s row is sealed with; nil when there is no row or it holds no token.
     /// Read inside the write transaction that changes the row, so the count moves from the right version.
+    /// Whether the row of `key` exists, and the version its token is sealed with when it holds one (nil
+    /// without a token): what an insert-or-replace moves the counts from, without reading the token.
+    func sealedState(of key: TokenKey) throws -> (exists: Bool, version: Int?) {
+        let statement = try connection.cached(
+            """
+            SELECT key_version, sealed_token IS NOT NULL FROM tokens WHERE tenant = ?1 AND user_id = ?2 AND provider = ?3
+            """)
+        defer { statement.reset() }
+        statement.bind(1, key.tenant)
+        statement.bind(2, key.user)
+        statement.bind(3, key.provider)
+        guard try statement.step() else { return (false, nil) }
+        return (true, statement.int(1) != 0 ? Int(statement.int(0)) : nil)
+    }
+
     func sealedKeyVersion(of key: TokenKey) throws -> Int? {
         let statement = try connection.cached(
             """

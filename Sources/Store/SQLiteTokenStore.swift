@@ -111,24 +111,34 @@ public final class SQLiteTokenStore: TokenStore {
     /// - Returns: whether the row was new.
     @discardableResult
     public func put(_ token: StoredToken) throws -> Bool {
-        try connection.writeTransaction {
-            let existed = try get(token.key)
-            let statement = try connection.cached(
-                """
-                INSERT INTO tokens (tenant, user_id, provider, secret_name, key_version, sealed_token, issued_at, refreshed_at,
-                    expires_at, status, failure_count, last_error_code, lease_owner, lease_until, updated_at)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
-                ON CONFLICT (tenant, user_id, provider) DO UPDATE SET
-                    secret_name = ?4, key_version = ?5, sealed_token = ?6, issued_at = ?7, refreshed_at = ?8, expires_at = ?9,
-                    status = ?10, failure_count = ?11, last_error_code = ?12, lease_owner = ?13, lease_until = ?14, updated_at = ?15
-                """)
-            bindAll(statement, token)
-            try statement.run()
-            try moveKeyVersionRow(
-                tenant: token.key.tenant, from: existed?.sealedToken == nil ? nil : existed?.keyVersion,
-                to: token.sealedToken == nil ? nil : token.keyVersion)
-            return existed == nil
-        }
+        try connection.writeTransaction { try upsert(token) }
+    }
+
+    /// Puts many rows in one transaction, as ``put(_:)`` does each: all of them or none.
+    /// - Returns: per row, whether it was new.
+    public func putBatch(_ tokens: [StoredToken]) throws -> [Bool] {
+        guard !tokens.isEmpty else { return [] }
+        return try connection.writeTransaction { try tokens.map { try upsert($0) } }
+    }
+
+    /// One row's insert-or-replace and the count it moves, inside the caller's transaction.
+    private func upsert(_ token: StoredToken) throws -> Bool {
+        let existed = try sealedState(of: token.key)
+        let statement = try connection.cached(
+            """
+            INSERT INTO tokens (tenant, user_id, provider, secret_name, key_version, sealed_token, issued_at, refreshed_at,
+                expires_at, status, failure_count, last_error_code, lease_owner, lease_until, updated_at)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+            ON CONFLICT (tenant, user_id, provider) DO UPDATE SET
+                secret_name = ?4, key_version = ?5, sealed_token = ?6, issued_at = ?7, refreshed_at = ?8, expires_at = ?9,
+                status = ?10, failure_count = ?11, last_error_code = ?12, lease_owner = ?13, lease_until = ?14, updated_at = ?15
+            """)
+        bindAll(statement, token)
+        try statement.run()
+        try moveKeyVersionRow(
+            tenant: token.key.tenant, from: existed.exists ? existed.version : nil,
+            to: token.sealedToken == nil ? nil : token.keyVersion)
+        return !existed.exists
     }
 
     /// The row for `key`, or nil.

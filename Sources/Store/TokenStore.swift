@@ -48,6 +48,9 @@ public protocol TokenStore: AnyObject {
     @discardableResult func recordFailure(_ key: TokenKey, errorCode: String?, now: Date) throws -> Bool
     /// Deletes every row of a tenant (crypto-shredding's store half). Returns how many went.
     @discardableResult func deleteTenant(_ tenant: String) throws -> Int
+    /// Puts many rows in one transaction, each as ``put(_:)`` does (insert, or replace every field):
+    /// all of them or none. Returns, per row, whether it was new.
+    func putBatch(_ tokens: [StoredToken]) throws -> [Bool]
     /// Inserts many new rows in one transaction; an existing key fails the whole batch. Returns how many.
     @discardableResult func insertBatch(_ tokens: [StoredToken]) throws -> Int
 

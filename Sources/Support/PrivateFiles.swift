@@ -143,6 +143,15 @@ package enum PrivateFiles {
         return result
     }
 
+    /// Opens a file for reading as a stream (an input that may be larger than memory should hold), without
+    /// checking its permissions. The handle closes the file when it goes away.
+    /// - throws: ``FileSystemError`` when it cannot be opened.
+    package static func openForReading(_ path: String) throws -> FileHandle {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileSystemError(path: path, operation: "open", code: errno) }
+        return FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+    }
+
     /// Creates a folder with mode 0700 (and its missing parents with the same mode).
     /// An existing folder is accepted only when it is private.
     package static func createPrivateDirectory(_ path: String) throws {

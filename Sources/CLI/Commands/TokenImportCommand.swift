@@ -26,25 +26,30 @@ enum TokenImportCommand {
         positionals: 0...1
     ) { invocation in
         let source = invocation.positionals.first ?? "-"
-        let data =
-            source == "-" ? FileHandle.standardInput.readDataToEndOfFile() : Data(try PrivateFiles.readFile(source))
-        let result = try TokenImportParser.parse(
-            data, source: source == "-" ? "standard input" : source,
-            provider: invocation.value("provider"), defaultTenant: invocation.value("tenant"), now: Date())
+        let input = try source == "-" ? FileHandle.standardInput : PrivateFiles.openForReading(source)
+        let stream = TokenImportStream(
+            handle: input, source: source == "-" ? "standard input" : source, provider: invocation.value("provider"),
+            defaultTenant: invocation.value("tenant"), now: Date())
         let custodian = try VaultAccess.openCustodian(invocation.globals, source: .createForNewVault)
         var counts: [String: Int] = ["added": 0, "updated": 0, "skipped": 0, "failed": 0]
-        for problem in result.problems {
-            counts[problem.isSkip ? "skipped" : "failed", default: 0] += 1
-            invocation.console.err("\(problem.location): \(problem.isSkip ? "skipped" : "failed"): \(problem.reason)")
-        }
-        for record in result.records {
-            do {
-                let outcome = try custodian.put(
-                    record.key, token: record.refreshToken, issuedAt: record.issuedAt, expiresAt: record.expiresAt)
-                counts[outcome.rawValue, default: 0] += 1
-            } catch let error as any ActionableError {
-                counts["failed", default: 0] += 1
-                invocation.console.err("\(record.location): failed: \(error.description)")
+        // A thousand lines at a time: one store transaction each, memory flat whatever the input's size.
+        try stream.read(batchSize: 1_000) { batch in
+            for problem in batch.problems {
+                counts[problem.isSkip ? "skipped" : "failed", default: 0] += 1
+                invocation.console.err(
+                    "\(problem.location): \(problem.isSkip ? "skipped" : "failed"): \(problem.reason)")
+            }
+            guard !batch.records.isEmpty else { return }
+            let outcomes = try custodian.putBatch(
+                batch.records.map { ($0.key, $0.refreshToken, $0.issuedAt, $0.expiresAt) })
+            for (record, outcome) in zip(batch.records, outcomes) {
+                switch outcome {
+                case .stored(let put):
+                    counts[put.rawValue, default: 0] += 1
+                case .failed(let error):
+                    counts["failed", default: 0] += 1
+                    invocation.console.err("\(record.location): failed: \(error)")
+                }
             }
         }
         invocation.console.out(

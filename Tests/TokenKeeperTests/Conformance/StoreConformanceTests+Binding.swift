@@ -92,3 +92,22 @@ extension StoreConformanceTests {
         }
     }
 }
+
+extension StoreConformanceTests {
+    @Test(arguments: StoreBackend.all)
+    func aBatchPutAddsAndReplacesRowsInOneGoAndKeepsTheCounts(_ backend: StoreBackend) throws {
+        try withTemporaryDirectory { folder in
+            let store = try backend.make(folder: folder)
+            try store.put(Self.token("a", "u1", version: 1))
+            try store.put(Self.token("a", "u2", sealed: nil))
+            let isNew = try store.putBatch([
+                Self.token("a", "u1", version: 2), Self.token("a", "u2", version: 2), Self.token("b", "u1", version: 1),
+            ])
+            #expect(isNew == [false, false, true])
+            #expect(try store.keyVersionCounts(tenant: "a") == [2: 2])
+            #expect(try store.keyVersionCounts(tenant: "b") == [1: 1])
+            #expect(try store.get(Self.key("a", "u2"))?.sealedToken == [1, 2, 3])
+            #expect(try store.putBatch([]) == [])
+        }
+    }
+}

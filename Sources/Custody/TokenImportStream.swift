@@ -1,0 +1,93 @@
+import Foundation
+import Support
+
+/// Reads the input of `tokenkeeper token import` as a stream, so memory stays flat whatever its size:
+/// JSON lines (one token endpoint response per line) larger than one read are parsed a line at a time
+/// and handed on in batches; a smaller input, a single (pretty-printed) response or an App Service
+/// `/.auth/me` array is read whole, as ``TokenImportParser/parse(_:source:provider:defaultTenant:now:)``
+/// does (such documents are small), so every entry keeps the location it always had.
+///
+/// Outcomes per entry are the parser's: records, and problems with their line numbers.
+package struct TokenImportStream {
+    /// How many bytes one read takes.
+    static let chunkSize = 256 * 1024
+
+    private let handle: FileHandle
+    private let source: String
+    private let provider: String?
+    private let defaultTenant: String?
+    private let now: Date
+
+    /// A stream over `handle` (a file, or standard input), named `source` in messages.
+    package init(handle: FileHandle, source: String, provider: String?, defaultTenant: String?, now: Date) {
+        self.handle = handle
+        self.source = source
+        self.provider = provider
+        self.defaultTenant = defaultTenant
+        self.now = now
+    }
+
+    /// Reads the whole input, calling `body` with the entries of up to `batchSize` lines at a time (the
+    /// whole input at once for a document that is not JSON lines).
+    /// - throws: ``ImportError`` when the input as a whole is unreadable; what `body` throws.
+    package func read(batchSize: Int, _ body: (TokenImportParser.Result) throws -> Void) throws {
+        var pending = try handle.read(upToCount: Self.chunkSize).map { [UInt8]($0) } ?? []
+        pending = Array(ByteOrderMark.dropped(from: pending))
+        // An input of one chunk is parsed whole, exactly as before streaming (a single response is "object 1").
+        let second = try handle.read(upToCount: Self.chunkSize) ?? Data()
+        pending += second
+        // Until the first line is whole: is it one JSON object (JSON lines) or the start of a document?
+        while !pending.contains(UInt8(ascii: "\n")), let more = try handle.read(upToCount: Self.chunkSize),
+            !more.isEmpty
+        {
+            pending += more
+        }
+        let firstLine = pending.prefix { $0 != UInt8(ascii: "\n") }
+        guard !second.isEmpty, let provider, !provider.isEmpty,
+            firstLine.first(where: { !Self.isBlank($0) }) == UInt8(ascii: "{"),
+            (try? JSONSerialization.jsonObject(with: Data(firstLine))) is [String: Any]
+        else {
+            // A document (an array, a pretty-printed object) or an input the parser refuses with its reasons.
+            while let more = try handle.read(upToCount: Self.chunkSize), !more.isEmpty { pending += more }
+            try body(
+                TokenImportParser.parse(
+                    Data(pending), source: source, provider: provider, defaultTenant: defaultTenant, now: now))
+            return
+        }
+        var lineNumber = 0
+        var batch = TokenImportParser.Result()
+        var linesInBatch = 0
+        var start = 0
+        var finished = false
+        while true {
+            while let newline = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                lineNumber += 1
+                TokenImportParser.parseLine(
+                    pending[start..<newline], number: lineNumber, provider: provider, defaultTenant: defaultTenant,
+                    now: now, into: &batch)
+                start = newline + 1
+                linesInBatch += 1
+                if linesInBatch >= batchSize {
+                    try body(batch)
+                    batch = TokenImportParser.Result()
+                    linesInBatch = 0
+                }
+            }
+            if finished { break }
+            pending.removeFirst(start)
+            start = 0
+            if let more = try handle.read(upToCount: Self.chunkSize), !more.isEmpty {
+                pending += more
+            } else {
+                pending.append(UInt8(ascii: "\n"))  // the last line, without its newline
+                finished = true
+            }
+        }
+        if !batch.records.isEmpty || !batch.problems.isEmpty { try body(batch) }
+    }
+
+    private static func isBlank(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\r")
+            || byte == UInt8(ascii: "\n")
+    }
+}
