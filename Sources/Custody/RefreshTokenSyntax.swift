@@ -10,7 +10,12 @@ package enum RefreshTokenSyntax {
     /// Why `token` cannot be a refresh token, or nil when it can.
     package static func problem(_ token: String) -> String? {
         if token.isEmpty { return "is empty" }
-        if token.unicodeScalars.contains(where: { $0.properties.isWhitespace || DisplayText.isUnsafe($0) }) {
+        // Printable ASCII (what tokens are made of) is decided without looking up Unicode properties.
+        let refused: (Unicode.Scalar) -> Bool = { scalar in
+            if (0x21...0x7E).contains(scalar.value) { return false }
+            return scalar.properties.isWhitespace || DisplayText.isUnsafe(scalar)
+        }
+        if token.unicodeScalars.contains(where: refused) {
             return "holds white space, a line break or a control character, so it is not one token"
         }
         return nil

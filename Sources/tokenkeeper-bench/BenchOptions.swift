@@ -39,6 +39,8 @@ struct BenchOptions {
     var warmCalls = 20_000
     /// Instead of the rotation, time a refresh stage of this many tokens against the project's identity provider.
     var refreshTokens: Int?
+    /// Instead of the rotation, time `token import` of this many JSON lines responses.
+    var importResponses: Int?
     /// Requests in flight at once in the refresh benchmark.
     var concurrency = 16
     /// The identity provider the token use and refresh benchmarks start (Tests/IdentityProvider/idp.py).
@@ -51,6 +53,7 @@ struct BenchOptions {
                tokenkeeper-bench --report-cases 100000
                tokenkeeper-bench --access-users 500 [--access-tasks 8] [--access-rounds 3] [--warm-calls 20000]
                                  [--python PATH] [--idp Tests/IdentityProvider/idp.py]
+               tokenkeeper-bench --import 1000000 [--tenants 100] [--token-bytes 1200] [--dir DIR] [--keep]
                tokenkeeper-bench --refresh 3000 [--concurrency 16] [--tenants 10] [--idp PATH] [--python PATH]
 
         Seeds N synthetic refresh tokens over the tenants (each tenant's key version 1 dated 40 days ago), then
@@ -65,6 +68,8 @@ struct BenchOptions {
         (TokenAccess) against the project's identity provider, started on 127.0.0.1: cold calls (every one redeems,
         forceRefresh) and warm calls (cache hits), p50/p99 latency and this process's CPU per call, from concurrent
         tasks; then that many callers of one user at once on an empty cache, and the provider's redemption count.
+        --import N instead writes N token endpoint responses (JSON lines) and times `tokenkeeper token import`
+        of them into a new vault and store: tokens per second and its peak memory.
         --refresh N instead starts the project's identity provider
         (Tests/IdentityProvider/idp.py, rotating refresh tokens) on 127.0.0.1, signs N users in, stores their tokens as
         due, and times `tokenkeeper run` of a refresh stage (concurrency 16): tokens per second, and tokenkeeper's
@@ -108,6 +113,7 @@ struct BenchOptions {
             case "--access-rounds": accessRounds = try number(argument, try value(argument))
             case "--warm-calls": warmCalls = try number(argument, try value(argument))
             case "--refresh": refreshTokens = try number(argument, try value(argument))
+            case "--import": importResponses = try number(argument, try value(argument))
             case "--concurrency": concurrency = try number(argument, try value(argument))
             case "--idp": identityProvider = try value(argument)
             case "--help", "-h": throw BenchUsage(Self.help, isHelp: true)

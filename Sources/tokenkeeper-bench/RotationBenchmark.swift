@@ -30,6 +30,10 @@ struct RotationBenchmark {
             try ReportBenchmark(cases: cases, options: options).run()
             return
         }
+        if let responses = options.importResponses {
+            try ImportBenchmark(responses: responses, options: options).run()
+            return
+        }
         if let tokens = options.refreshTokens {
             try await RefreshBenchmark(tokens: tokens, options: options).run()
             return
