@@ -28,9 +28,57 @@ package struct TokenImportStream {
     }
 
     /// Reads the whole input, calling `body` with the entries of up to `batchSize` lines at a time (the
-    /// whole input at once for a document that is not JSON lines).
+    /// whole input at once for a document that is not JSON lines). Reading and parsing run on a thread
+    /// of their own, a batch or two ahead, while `body` (sealing and writing) runs on the caller's.
     /// - throws: ``ImportError`` when the input as a whole is unreadable; what `body` throws.
     package func read(batchSize: Int, _ body: (TokenImportParser.Result) throws -> Void) throws {
+        let queue = BatchQueue<TokenImportParser.Result>(capacity: 2)
+        let producer = Producer(stream: self, batchSize: batchSize)
+        Thread.detachNewThread { producer.run(into: queue) }
+        defer {
+            queue.cancel()
+            queue.waitUntilFinished()
+        }
+        while let batch = try queue.take() { try body(batch) }
+    }
+
+    /// The reading thread's side. `@unchecked Sendable`: the stream (and its file handle) is used by that
+    /// thread alone once handed over.
+    private final class Producer: @unchecked Sendable {
+        let stream: TokenImportStream
+        let batchSize: Int
+
+        init(stream: TokenImportStream, batchSize: Int) {
+            self.stream = stream
+            self.batchSize = batchSize
+        }
+
+        func run(into queue: BatchQueue<TokenImportParser.Result>) {
+            do {
+                try stream.produce(batchSize: batchSize) { queue.put($0) }
+                queue.finish(nil)
+            } catch {
+                queue.finish(error)
+            }
+        }
+    }
+
+    /// Reads and parses the input, handing each batch to `emit`, which returns false to stop early.
+    private func produce(batchSize: Int, _ emit: (TokenImportParser.Result) -> Bool) throws {
+        let body: (TokenImportParser.Result) throws -> Void = { batch in
+            guard emit(batch) else { throw Stopped() }
+        }
+        do {
+            try produceBatches(batchSize: batchSize, body)
+        } catch is Stopped {
+            return
+        }
+    }
+
+    /// The consumer stopped taking batches (it failed): reading ends quietly.
+    private struct Stopped: Error {}
+
+    private func produceBatches(batchSize: Int, _ body: (TokenImportParser.Result) throws -> Void) throws {
         var pending = try handle.read(upToCount: Self.chunkSize).map { [UInt8]($0) } ?? []
         pending = Array(ByteOrderMark.dropped(from: pending))
         // An input of one chunk is parsed whole, exactly as before streaming (a single response is "object 1").
