@@ -144,6 +144,16 @@ public final class TokenAccess: @unchecked Sendable {
         -> AccessGrant
     {
         let key = cacheKey.row
+        // Everything that can fail before the provider is called comes before the lease: a row left leased
+        // by a request that never reached the provider would look interrupted to the next job.
+        guard
+            let settings = profile.clientSettings(
+                tenant: key.tenant, clientSecret: try secret(provider), requestTimeout: requestTimeout)
+        else {
+            throw AccessError(
+                item: "provider \(provider.name)", problem: "has no token endpoint",
+                remedy: "Add token_endpoint to the provider in the job spec.")
+        }
         let owner = "access \(UUID().uuidString.prefix(8))"
         let row = try await lease(key, owner: owner)
         let token: SecretText
@@ -152,15 +162,6 @@ public final class TokenAccess: @unchecked Sendable {
         } catch {
             try? locked { try custodian.store.releaseLease(key, owner: owner) }
             throw error
-        }
-        guard
-            let settings = profile.clientSettings(
-                tenant: key.tenant, clientSecret: try secret(provider), requestTimeout: requestTimeout)
-        else {
-            try? locked { try custodian.store.releaseLease(key, owner: owner) }
-            throw AccessError(
-                item: "provider \(provider.name)", problem: "has no token endpoint",
-                remedy: "Add token_endpoint to the provider in the job spec.")
         }
         let response: TokenGrantResponse
         // The provider's expires_in counts from some moment of the request: from its start, the cache never
@@ -274,12 +275,15 @@ public final class TokenAccess: @unchecked Sendable {
     private func lease(_ key: TokenKey, owner: String) async throws -> StoredToken {
         let deadline = Date().addingTimeInterval(leaseWait)
         while true {
-            let (taken, row) = try locked {
-                (
-                    try custodian.store.acquireLease(
-                        key, owner: owner, until: Date().addingTimeInterval(requestTimeout * 2)),
-                    try custodian.store.get(key)
-                )
+            let (taken, row): (Bool, StoredToken?) = try locked {
+                let taken = try custodian.store.acquireLease(
+                    key, owner: owner, until: Date().addingTimeInterval(requestTimeout * 2))
+                do {
+                    return (taken, try custodian.store.get(key))
+                } catch {
+                    if taken { try? custodian.store.releaseLease(key, owner: owner) }
+                    throw error
+                }
             }
             guard let row else { throw StoreError.notFound(key) }
             if taken { return row }

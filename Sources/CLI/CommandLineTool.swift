@@ -4,6 +4,7 @@ import Support
 import Vault
 
 #if canImport(Glibc)
+
     import Glibc
 #elseif canImport(Darwin)
     import Darwin

@@ -2,6 +2,7 @@ import Foundation
 import Support
 
 #if canImport(Glibc)
+
     import Glibc
 #elseif canImport(Darwin)
     import Darwin

@@ -2,6 +2,7 @@ import Foundation
 import Spec
 
 #if canImport(Glibc)
+
     import Glibc
 #endif
 

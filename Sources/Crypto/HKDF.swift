@@ -2,6 +2,7 @@ import COpenSSL
 import Support
 
 #if canImport(Glibc)
+
     import Glibc
 #endif
 

@@ -5,6 +5,7 @@ import Vault
 
 /// Where one tenant stands, for `tokenkeeper status` and Swift callers alike: its key, its tokens per key
 /// version and status, and what the next job would do. Never a key or a token.
+
 public struct TenantStatus: Codable, Sendable, Equatable {
     /// The tenant (its secret's name).
     public var tenant: String

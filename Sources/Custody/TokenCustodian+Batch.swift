@@ -20,6 +20,7 @@ extension TokenCustodian {
     public func putBatch(_ tokens: [(key: TokenKey, token: SecretText, issuedAt: Date, expiresAt: Date?)]) throws
         -> [BatchOutcome]
     {
+        forgetLatestVersions()  // the newest version as the vault says now, once per batch (I1)
         var outcomes: [BatchOutcome?] = Array(repeating: nil, count: tokens.count)
         var rows: [StoredToken] = []
         var rowIndex: [Int] = []

@@ -56,19 +56,29 @@ extension TokenCustodian {
     ) throws -> RefreshCommit {
         let key = row.key
         let secret = Self.secretName(for: key)
-        let (version, sealed) = try seal(response.refreshToken ?? usedToken, for: key, secret: secret)
         let expiresAt = response.refreshTokenExpiresIn.map { now.addingTimeInterval($0) } ?? row.expiresAt
-        if try store.commitRefreshed(
-            key, owner: owner, secretName: secret, keyVersion: version, sealedToken: sealed,
-            refreshedAt: now, expiresAt: expiresAt)
-        {
-            return .committed
+        // Sealed under the newest version as the vault says now, never a version remembered from before: a
+        // long-lived process (a web service) must not seal under a version a rotation has since retired (I1).
+        // The store refuses to move a row to an older version than it holds (a rotation that rewrapped it
+        // meanwhile); then the newest version is read again, once.
+        for attempt in 0..<2 {
+            forgetLatestVersions()
+            let (version, sealed) = try seal(response.refreshToken ?? usedToken, for: key, secret: secret)
+            if try store.commitRefreshed(
+                key, owner: owner, secretName: secret, keyVersion: version, sealedToken: sealed,
+                refreshedAt: now, expiresAt: expiresAt)
+            {
+                return .committed
+            }
+            if let startedFrom = row.sealedToken,
+                try store.commitRefreshed(
+                    key, replacing: startedFrom, owner: owner, secretName: secret, keyVersion: version,
+                    sealedToken: sealed, refreshedAt: now, expiresAt: expiresAt)
+            {
+                return .committedAfterLeaseLost
+            }
+            guard attempt == 0, let current = try store.get(key), current.keyVersion > version else { break }
         }
-        guard let startedFrom = row.sealedToken,
-            try store.commitRefreshed(
-                key, replacing: startedFrom, owner: owner, secretName: secret, keyVersion: version,
-                sealedToken: sealed, refreshedAt: now, expiresAt: expiresAt)
-        else { return .leaseLost }
-        return .committedAfterLeaseLost
+        return .leaseLost
     }
 }

@@ -6,6 +6,7 @@ import Vault
 /// The token commands as library operations: each checks the vault permission it needs (audited), then
 /// reads or changes the store, so a Swift caller gets the same checks and the same audit as the
 /// command line, which only parses and prints.
+
 extension TokenCustodian {
     /// Streams the rows matching the filters (nil means any), metadata only: the caller never gets a
     /// token from here. Needs `list`.

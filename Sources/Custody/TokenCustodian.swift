@@ -44,6 +44,7 @@ public final class TokenCustodian {
     @discardableResult
     public func put(_ key: TokenKey, token: SecretText, issuedAt: Date, expiresAt: Date?) throws -> PutOutcome {
         if let problem = RefreshTokenSyntax.problem(token.revealed) { throw CustodyError.badToken(key, problem) }
+        forgetLatestVersions()
         let secret = Self.secretName(for: key)
         let (version, sealed) = try seal(token, for: key, secret: secret)
         try recordThatTheStoreHoldsTokens()
@@ -96,6 +97,13 @@ public final class TokenCustodian {
             try binding.withUnsafeBytes { try context.seal(text, associatedData: $0) }
         }
         return (version, sealed)
+    }
+
+    /// Forgets which version is the newest of each secret (the keys of each version stay cached: versions
+    /// never change). Every write of a new token starts with it, so a long-lived process always seals under
+    /// the version that is newest now, never one a rotation has retired since (I1).
+    public func forgetLatestVersions() {
+        latest.removeAll()
     }
 
     /// Forgets cached keys and versions (after a rotation added or purged versions).

@@ -8,6 +8,7 @@ import Support
 /// does (such documents are small), so every entry keeps the location it always had.
 ///
 /// Outcomes per entry are the parser's: records, and problems with their line numbers.
+
 package struct TokenImportStream {
     /// How many bytes one read takes.
     static let chunkSize = 256 * 1024

@@ -3,6 +3,7 @@ import Spec
 import Support
 
 #if canImport(FoundationNetworking)
+
     import FoundationNetworking
 #endif
 

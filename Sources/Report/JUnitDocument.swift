@@ -2,6 +2,7 @@ import Foundation
 import Support
 
 #if canImport(FoundationXML)
+
     import FoundationXML
 #endif
 

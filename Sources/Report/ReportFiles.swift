@@ -3,6 +3,7 @@ import Spec
 import Support
 
 #if canImport(Glibc)
+
     import Glibc
 #endif
 

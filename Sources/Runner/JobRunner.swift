@@ -9,6 +9,7 @@ import Support
 import Vault
 
 #if canImport(Glibc)
+
     import Glibc
 #endif
 

@@ -83,6 +83,7 @@ extension SQLiteTokenStore {
                     lease_until = CASE WHEN lease_owner = ?4 THEN NULL ELSE lease_until END,
                     lease_owner = CASE WHEN lease_owner = ?4 THEN NULL ELSE lease_owner END
                 WHERE tenant = ?1 AND user_id = ?2 AND provider = ?3 AND (lease_owner = ?4 OR sealed_token = ?10)
+                  AND (sealed_token IS NULL OR key_version <= ?6)
                 """)
             statement.bind(1, key.tenant)
             statement.bind(2, key.user)

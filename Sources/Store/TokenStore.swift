@@ -93,7 +93,9 @@ public protocol TokenStore: AnyObject {
     /// Releases `owner`'s lease on `key`; does nothing if someone else holds it.
     func releaseLease(_ key: TokenKey, owner: String) throws
     /// Stores a refreshed token while `owner` holds the lease, clears the lease and the failure state,
-    /// in one transaction. Returns false, writing nothing, when the lease was lost. Durable against a
+    /// in one transaction. Returns false, writing nothing, when the lease was lost, or when the row holds a
+    /// token of a newer key version than `keyVersion` (a rotation rewrapped it meanwhile: a commit never
+    /// moves a row back to an older version, which a rotation may be retiring, I1). Durable against a
     /// crash of the process when it returns; ``syncCommits()`` makes it durable against a power cut.
     func commitRefreshed(
         _ key: TokenKey, owner: String, secretName: String, keyVersion: Int, sealedToken: [UInt8],
@@ -136,6 +138,10 @@ public protocol TokenStore: AnyObject {
     /// Runs `body`, a long run of write batches, with whatever setting makes bulk writes cheaper on this
     /// backend (SQLite: a larger WAL checkpoint interval); a backend without one just runs `body`.
     func withCheckpointInterval<T>(pages: Int, _ body: () throws -> T) throws -> T
+    /// Runs `body`, a long run of inserts and replacements spread over the whole key space (`token
+    /// import`), with whatever makes them cheaper on this backend (SQLite: a 16 MiB page cache instead of
+    /// its default 2 MiB, so the unique key's pages stay in memory); a backend without one just runs it.
+    func withBulkLoad<T>(_ body: () throws -> T) throws -> T
     /// Makes every committed transaction durable against power loss. Rotation calls it before it
     /// disables or purges a version (I1). Throws ``StoreError/notDurable(path:)`` when it cannot yet.
     func makeDurable() throws

@@ -3,6 +3,7 @@ import Support
 
 /// The vault's own files as operations, so the command line never reads the vault's layout itself and a
 /// Swift caller gets the same checks and the same audit.
+
 extension FileVault {
     /// The last `count` entries of the audit log (who did what; never a value), oldest first. Needs
     /// `list` (the check itself is audited). Buffered reads of this process are written first.

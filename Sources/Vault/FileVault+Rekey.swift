@@ -3,6 +3,7 @@ import Foundation
 import Support
 
 #if canImport(Glibc)
+
     import Glibc
 #endif
 

@@ -15,6 +15,7 @@ import Foundation
 /// (I1); data keys are stored wrapped under the master key and bound to their secret and version (I2); a
 /// wrong master key is named as such; every call is audited (never with a value); a read-only vault refuses
 /// writes and stays byte-identical (I5). Conformers are `Sendable`: the refresh workers share one.
+
 public protocol KeyVault: AnyObject, Sendable {
     /// The principal every call acts as.
     var principal: String { get }

@@ -5,6 +5,7 @@ import TokenKeeper
 /// naming one of the tenants and a user, and a refresh token of `--token-bytes` bytes) into a new
 /// vault and store: tokens per second and the import's peak memory (GNU time), which must not grow
 /// with N since the input is streamed.
+
 struct ImportBenchmark {
     let responses: Int
     let options: BenchOptions

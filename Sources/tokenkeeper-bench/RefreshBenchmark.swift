@@ -2,6 +2,7 @@ import Foundation
 import TokenKeeper
 
 #if canImport(FoundationNetworking)
+
     import FoundationNetworking
 #endif
 

@@ -1,5 +1,6 @@
 import Custody
 import Foundation
+import Store
 import Support
 
 /// `tokenkeeper token import`: many tokens at once from token endpoint responses or `/.auth/me`.
@@ -33,22 +34,24 @@ enum TokenImportCommand {
         let custodian = try VaultAccess.openCustodian(invocation.globals, source: .createForNewVault)
         var counts: [String: Int] = ["added": 0, "updated": 0, "skipped": 0, "failed": 0]
         // A thousand lines at a time: one store transaction each, memory flat whatever the input's size.
-        try stream.read(batchSize: 1_000) { batch in
-            for problem in batch.problems {
-                counts[problem.isSkip ? "skipped" : "failed", default: 0] += 1
-                invocation.console.err(
-                    "\(problem.location): \(problem.isSkip ? "skipped" : "failed"): \(problem.reason)")
-            }
-            guard !batch.records.isEmpty else { return }
-            let outcomes = try custodian.putBatch(
-                batch.records.map { ($0.key, $0.refreshToken, $0.issuedAt, $0.expiresAt) })
-            for (record, outcome) in zip(batch.records, outcomes) {
-                switch outcome {
-                case .stored(let put):
-                    counts[put.rawValue, default: 0] += 1
-                case .failed(let error):
-                    counts["failed", default: 0] += 1
-                    invocation.console.err("\(record.location): failed: \(error)")
+        try custodian.store.withBulkLoad {
+            try stream.read(batchSize: 1_000) { batch in
+                for problem in batch.problems {
+                    counts[problem.isSkip ? "skipped" : "failed", default: 0] += 1
+                    invocation.console.err(
+                        "\(problem.location): \(problem.isSkip ? "skipped" : "failed"): \(problem.reason)")
+                }
+                guard !batch.records.isEmpty else { return }
+                let outcomes = try custodian.putBatch(
+                    batch.records.map { ($0.key, $0.refreshToken, $0.issuedAt, $0.expiresAt) })
+                for (record, outcome) in zip(batch.records, outcomes) {
+                    switch outcome {
+                    case .stored(let put):
+                        counts[put.rawValue, default: 0] += 1
+                    case .failed(let error):
+                        counts["failed", default: 0] += 1
+                        invocation.console.err("\(record.location): failed: \(error)")
+                    }
                 }
             }
         }

@@ -3,6 +3,7 @@ import Support
 import Vault
 
 #if canImport(Glibc)
+
     import Glibc
 #endif
 

@@ -111,3 +111,28 @@ extension StoreConformanceTests {
         }
     }
 }
+
+extension StoreConformanceTests {
+    @Test(arguments: StoreBackend.all)
+    func aRefreshCommitNeverMovesARowBackToAnOlderKeyVersion(_ backend: StoreBackend) throws {
+        try withTemporaryDirectory { folder in
+            let store = try backend.make(folder: folder)
+            try store.put(Self.token(version: 3, sealed: [1]))
+            #expect(
+                try store.acquireLease(Self.key(), owner: "web", until: Self.t0.addingTimeInterval(60), now: Self.t0))
+            #expect(
+                try store.commitRefreshed(
+                    Self.key(), owner: "web", secretName: "a", keyVersion: 2, sealedToken: [2], refreshedAt: Self.t0,
+                    expiresAt: nil) == false)
+            #expect(
+                try store.commitRefreshed(
+                    Self.key(), replacing: [1], owner: "web", secretName: "a", keyVersion: 2, sealedToken: [2],
+                    refreshedAt: Self.t0, expiresAt: nil) == false)
+            #expect(try store.get(Self.key())?.sealedToken == [1])
+            #expect(
+                try store.commitRefreshed(
+                    Self.key(), owner: "web", secretName: "a", keyVersion: 3, sealedToken: [3], refreshedAt: Self.t0,
+                    expiresAt: nil))
+        }
+    }
+}

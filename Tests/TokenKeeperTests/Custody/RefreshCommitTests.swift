@@ -95,6 +95,20 @@ import Testing
         }
     }
 
+    @Test func aLongLivedCustodianSealsUnderTheVersionThatIsNewestNowNotOneItRemembers() async throws {
+        try await withTemporaryDirectory { folder in
+            let custodian = try custodian(folder)  // sealed alice's token under version 1 and remembers it
+            _ = try custodian.vault.addVersion(to: "t1")  // a rotation elsewhere (another process's vault object)
+            let row = try #require(try custodian.store.get(key))
+            #expect(try custodian.store.acquireLease(key, owner: "web", until: past.addingTimeInterval(60), now: past))
+            let commit = try await custodian.commitRedeemed(
+                row, owner: "web", response: try answer("rt-new"), usedToken: SecretText("rt-old"), at: past)
+            #expect(commit == .committed)
+            #expect(try custodian.store.get(key)?.keyVersion == 2)
+            #expect(try custodian.open(key).revealed == "rt-new")
+        }
+    }
+
     @Test func theSecretOfARowIsItsTenants() {
         #expect(TokenCustodian.secretName(for: key) == "t1")
     }
