@@ -171,7 +171,10 @@ public final class TokenAccess: @unchecked Sendable {
             response = try await clients.client(for: settings).refresh(token, scope: cacheKey.scope)
         } catch let error as OAuthError {
             try? locked {
-                if error.kind == .deadToken { try custodian.store.markNeedsReauth(key, errorCode: error.reportCode) }
+                if error.kind == .deadToken, let dead = row.sealedToken {
+                    try custodian.store.markNeedsReauth(
+                        key, errorCode: error.reportCode, now: Date(), ifStillHolding: dead)
+                }
                 try custodian.store.releaseLease(key, owner: owner)
             }
             throw error

@@ -197,6 +197,26 @@ public final class SQLiteTokenStore: TokenStore {
         return try changing(statement, key)
     }
 
+    /// Marks a row `needs_reauth` only while it still holds `deadToken`, the sealed token that was found
+    /// dead (or in doubt): a late answer about an old token never condemns a newer one another holder
+    /// committed meanwhile. Returns whether the row changed.
+    @discardableResult
+    public func markNeedsReauth(_ key: TokenKey, errorCode: String?, now: Date, ifStillHolding deadToken: [UInt8])
+        throws
+        -> Bool
+    {
+        let statement = try connection.cached(
+            """
+            UPDATE tokens SET status = 'needs_reauth', last_error_code = ?4, failure_count = failure_count + 1,
+                lease_owner = NULL, lease_until = NULL, updated_at = ?5
+            WHERE tenant = ?1 AND user_id = ?2 AND provider = ?3 AND sealed_token = ?6
+            """)
+        statement.bind(4, errorCode)
+        statement.bind(5, now)
+        statement.bind(6, deadToken)
+        return try changing(statement, key)
+    }
+
     /// Records a failed refresh that leaves the token usable (a transient error): counts it, keeps the code.
     @discardableResult
     public func recordFailure(_ key: TokenKey, errorCode: String?, now: Date) throws -> Bool {

@@ -44,6 +44,12 @@ public protocol TokenStore: AnyObject {
     @discardableResult func dropRefreshToken(_ key: TokenKey, now: Date) throws -> Bool
     /// Marks a row `needs_reauth` with the provider's error code. Returns whether the row exists.
     @discardableResult func markNeedsReauth(_ key: TokenKey, errorCode: String?, now: Date) throws -> Bool
+    /// Marks a row `needs_reauth` only while it still holds `deadToken` (the sealed token found dead or in
+    /// doubt), so a late answer about an old token never condemns a newer one. Returns whether it changed.
+    @discardableResult func markNeedsReauth(
+        _ key: TokenKey, errorCode: String?, now: Date, ifStillHolding deadToken: [UInt8]
+    )
+        throws -> Bool
     /// Records a failed refresh that leaves the token usable. Returns whether the row exists.
     @discardableResult func recordFailure(_ key: TokenKey, errorCode: String?, now: Date) throws -> Bool
     /// Deletes every row of a tenant (crypto-shredding's store half). Returns how many went.

@@ -33,6 +33,12 @@ struct RefreshWorker: Sendable {
         }
     }
 
+    /// Marks the row needs_reauth while it still holds the token this worker found dead or in doubt.
+    private func markNeedsReauth(_ row: StoredToken, _ code: String?, store: any TokenStore) throws {
+        guard let token = row.sealedToken else { return }
+        try store.markNeedsReauth(row.key, errorCode: code, now: clock(), ifStillHolding: token)
+    }
+
     /// Refreshes one row: lease, open, redeem (with retries), commit under the newest key.
     func refresh(_ row: StoredToken, custodian: TokenCustodian) async -> RefreshOutcome {
         let key = row.key
@@ -41,7 +47,7 @@ struct RefreshWorker: Sendable {
             if let previous = row.leaseOwner {
                 // Leased by a holder whose lease ran out: it died mid-request, and the provider may have
                 // rotated the token. Redeeming it again could revoke the whole family; ask for a sign-in.
-                try store.markNeedsReauth(key, errorCode: "interrupted_refresh", now: clock())
+                try markNeedsReauth(row, "interrupted_refresh", store: store)
                 return .failed(
                     key, .reauthRequired, code: "interrupted_refresh",
                     message:
@@ -107,7 +113,7 @@ struct RefreshWorker: Sendable {
             } catch let error as OAuthError {
                 switch error.kind {
                 case .deadToken:
-                    try store.markNeedsReauth(key, errorCode: error.reportCode, now: clock())
+                    try markNeedsReauth(row, error.reportCode, store: store)
                     return .failed(
                         key, .reauthRequired, code: error.reportCode, message: "\(key): \(error.description)")
                 case .configuration:
@@ -128,7 +134,7 @@ struct RefreshWorker: Sendable {
                         // the token before the answer was lost, and redeeming the old one again, in this run or
                         // a later one, could revoke the family. Keep it, never redeem it again (as for a row
                         // left leased by a dead run).
-                        try store.markNeedsReauth(key, errorCode: "unanswered_refresh", now: clock())
+                        try markNeedsReauth(row, "unanswered_refresh", store: store)
                         return .failed(
                             key, .reauthRequired, code: "unanswered_refresh",
                             message:

@@ -136,3 +136,22 @@ extension StoreConformanceTests {
         }
     }
 }
+
+extension StoreConformanceTests {
+    @Test(arguments: StoreBackend.all)
+    func aDeadTokenMarksTheRowOnlyWhileTheRowStillHoldsIt(_ backend: StoreBackend) throws {
+        try withTemporaryDirectory { folder in
+            let store = try backend.make(folder: folder)
+            try store.put(Self.token(sealed: [1]))
+            // Another holder committed a newer token meanwhile: the late answer about [1] changes nothing.
+            try store.put(Self.token(sealed: [2]))
+            #expect(
+                try store.markNeedsReauth(Self.key(), errorCode: "invalid_grant", now: Self.t0, ifStillHolding: [1])
+                    == false)
+            #expect(try store.get(Self.key())?.status == .active)
+            #expect(
+                try store.markNeedsReauth(Self.key(), errorCode: "invalid_grant", now: Self.t0, ifStillHolding: [2]))
+            #expect(try store.get(Self.key())?.status == .needsReauth)
+        }
+    }
+}
