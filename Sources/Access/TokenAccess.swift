@@ -278,17 +278,35 @@ public final class TokenAccess: @unchecked Sendable {
     private func lease(_ key: TokenKey, owner: String) async throws -> StoredToken {
         let deadline = Date().addingTimeInterval(leaseWait)
         while true {
-            let (taken, row): (Bool, StoredToken?) = try locked {
+            let (taken, row, before): (Bool, StoredToken?, StoredToken?) = try locked {
+                let before = try custodian.store.get(key)
                 let taken = try custodian.store.acquireLease(
                     key, owner: owner, until: Date().addingTimeInterval(requestTimeout * 2))
                 do {
-                    return (taken, try custodian.store.get(key))
+                    return (taken, try custodian.store.get(key), before)
                 } catch {
                     if taken { try? custodian.store.releaseLease(key, owner: owner) }
                     throw error
                 }
             }
             guard let row else { throw StoreError.notFound(key) }
+            if taken, let previous = before?.leaseOwner, previous != owner, let dead = before?.sealedToken {
+                // Its lease ran out while another holder was redeeming it: that holder died, or is still
+                // waiting for an answer, and the provider may have rotated the token. Redeeming it again could
+                // revoke the whole family: as the refresh stage does, ask for a sign-in instead.
+                try locked {
+                    _ = try custodian.store.markNeedsReauth(
+                        key, errorCode: "interrupted_refresh", now: Date(), ifStillHolding: dead)
+                    try custodian.store.releaseLease(key, owner: owner)
+                }
+                throw AccessError(
+                    item: "token \(key)",
+                    problem: "a refresh by \(previous) was interrupted, so the provider may have rotated this token "
+                        + "(interrupted_refresh); it is marked needs_reauth",
+                    remedy:
+                        "Ask the user to sign in again (the token is not redeemed again: that could revoke its family)."
+                )
+            }
             if taken { return row }
             if Date() >= deadline {
                 throw AccessError(

@@ -169,6 +169,23 @@ import Testing
         }
     }
 
+    @Test func aRowLeftLeasedByAnInterruptedRefreshIsNotRedeemedAgainButMarkedNeedsReauth() async throws {
+        try await withTemporaryDirectory { folder in
+            let world = try await World(folder, users: 1)
+            let key = Self.key("u0")
+            // A holder took the lease a minute ago and died mid-request: its lease has run out.
+            let store = try world.fixture.custodian().store
+            #expect(
+                try store.acquireLease(
+                    key, owner: "job dead", until: Date().addingTimeInterval(-1), now: Date().addingTimeInterval(-60)))
+            let access = try Self.access(world)
+            let error = await #expect(throws: AccessError.self) { try await access.accessToken(for: key) }
+            #expect(error?.description.contains("interrupted_refresh") == true)
+            #expect(try world.row(key).status == .needsReauth)
+            #expect(try await Self.redemptions(world) == 0, "the token is never redeemed again")
+        }
+    }
+
     @Test func cachedTokensNeverReachTheDiskNorAnythingTokenAccessPrints() async throws {
         try await withTemporaryDirectory { folder in
             let world = try await World(folder, users: 2)
