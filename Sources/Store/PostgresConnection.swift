@@ -24,13 +24,17 @@ package final class PostgresConnection {
     /// defaults to 10 s and every statement is limited to `statementTimeout` seconds, so no call waits
     /// forever on a server that went away or a lock that is never freed.
     /// - throws: ``PostgresError`` (operation `connect`) with libpq's message scrubbed of the string's values.
-    package init(connectionString: String, location: String, readOnly: Bool, statementTimeout: Int = 120) throws {
+    /// A server off this host is reached with `sslmode=verify-full` unless `tls` is ``PostgresTLS/unverified``.
+    package init(connectionString: String, location: String, readOnly: Bool, tls: PostgresTLS = .verifiedOffHost,
+                 statementTimeout: Int = 120) throws {
         self.location = location
         isReadOnly = readOnly
         secrets = Self.values(of: connectionString)
         // Keys are applied in order: the defaults first, then the caller's string (expand_dbname), which may override them.
-        let keys = ["connect_timeout", "application_name", "dbname"]
-        let values = ["10", "tokenkeeper", connectionString]
+        // Then the TLS rule, which the string may not lift.
+        let tlsKeys = tls.overrides(for: connectionString, environment: ProcessInfo.processInfo.environment)
+        let keys = ["connect_timeout", "application_name", "dbname"] + tlsKeys.map(\.key)
+        let values = ["10", "tokenkeeper", connectionString] + tlsKeys.map(\.value)
         let connection: OpaquePointer? = Self.withCStrings(keys) { keyPointers in
             Self.withCStrings(values) { valuePointers in PQconnectdbParams(keyPointers, valuePointers, 1) }
         }
@@ -53,6 +57,19 @@ package final class PostgresConnection {
 
     deinit {
         PQfinish(handle)
+    }
+
+    /// The value libpq uses for `keyword` on this connection (for example `sslmode`), after the defaults,
+    /// the caller's string and the TLS rule.
+    package func effectiveOption(_ keyword: String) -> String? {
+        guard let options = PQconninfo(handle) else { return nil }
+        defer { PQconninfoFree(options) }
+        var option = options
+        while let name = option.pointee.keyword {
+            if String(cString: name) == keyword { return option.pointee.val.map { String(cString: $0) } }
+            option += 1
+        }
+        return nil
     }
 
     /// Runs one or more statements without parameters (the simple query protocol): schema migrations,
@@ -140,23 +157,27 @@ package final class PostgresConnection {
                             message: Self.scrub(message.trimmingCharacters(in: .whitespacesAndNewlines), removing: secrets))
     }
 
-    /// Every value of the connection string (and the string itself), longest first: what a message
-    /// must never contain. Values shorter than 3 characters (a port digit, `0`) would cut up words and
-    /// are not secret on their own.
-    static func values(of connectionString: String) -> [String] {
-        var found: Set<String> = [connectionString]
+    /// The keywords and values the connection string sets (empty when libpq cannot parse it).
+    static func options(of connectionString: String) -> [String: String] {
+        var found: [String: String] = [:]
         var error: UnsafeMutablePointer<CChar>?
         if let options = PQconninfoParse(connectionString, &error) {
             var option = options
             while let keyword = option.pointee.keyword {
-                _ = keyword
-                if let value = option.pointee.val { found.insert(String(cString: value)) }
+                if let value = option.pointee.val { found[String(cString: keyword)] = String(cString: value) }
                 option += 1
             }
             PQconninfoFree(options)
         }
         if let error { PQfreemem(error) }
-        return found.filter { $0.count >= 3 }.sorted { $0.count > $1.count }
+        return found
+    }
+
+    /// Every value of the connection string (and the string itself), longest first: what a message
+    /// must never contain. Values shorter than 3 characters (a port digit, `0`) would cut up words and
+    /// are not secret on their own.
+    static func values(of connectionString: String) -> [String] {
+        Set(options(of: connectionString).values).union([connectionString]).filter { $0.count >= 3 }.sorted { $0.count > $1.count }
     }
 
     /// `message` with every one of `secrets` replaced by `[redacted]`.

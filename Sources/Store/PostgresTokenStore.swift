@@ -36,6 +36,8 @@ public final class PostgresTokenStore: TokenStore {
     private let connectionString: String
     /// The clock leases and "due" use.
     package let clock: Clock
+    /// The TLS rule every session of this store keeps.
+    public let tls: PostgresTLS
     /// The store's identity (the `store_identity` row).
     public let identity: StoreIdentity
 
@@ -51,15 +53,20 @@ public final class PostgresTokenStore: TokenStore {
     /// - Parameters:
     ///   - connectionString: a libpq keyword/value string or URI: a secret, never printed.
     ///   - location: how messages name the store, for example `postgres:env:TOKENKEEPER_STORE_URL`.
+    ///   - tls: ``PostgresTLS/verifiedOffHost`` unless the spec accepts less in so many words.
     /// - throws: ``PostgresError``, ``StoreError`` (`empty`, `schemaTooNew`, `needsMigration`).
-    public convenience init(connectionString: String, location: String, readOnly: Bool = false) throws {
-        try self.init(connectionString: connectionString, location: location, readOnly: readOnly, clock: .database, creating: false)
+    public convenience init(connectionString: String, location: String, readOnly: Bool = false,
+                            tls: PostgresTLS = .verifiedOffHost) throws {
+        try self.init(connectionString: connectionString, location: location, readOnly: readOnly, tls: tls, clock: .database,
+                      creating: false)
     }
 
-    package init(connectionString: String, location: String, readOnly: Bool, clock: Clock, creating: Bool) throws {
-        connection = try PostgresConnection(connectionString: connectionString, location: location, readOnly: readOnly)
+    package init(connectionString: String, location: String, readOnly: Bool, tls: PostgresTLS = .verifiedOffHost, clock: Clock,
+                 creating: Bool) throws {
+        connection = try PostgresConnection(connectionString: connectionString, location: location, readOnly: readOnly, tls: tls)
         self.connectionString = connectionString
         self.clock = clock
+        self.tls = tls
         try Self.migrate(connection, creating: creating)
         let rows = try connection.query("SELECT id, created_at FROM store_identity WHERE singleton = 1", purpose: "read the store identity")
         guard rows.count == 1 else { throw StoreError.empty(path: location) }
@@ -69,8 +76,9 @@ public final class PostgresTokenStore: TokenStore {
     /// Creates the store's tables in the (empty) database `connectionString` names and opens it.
     /// - throws: ``StoreError/exists(path:)`` when the database holds a store (or a `tokens` table)
     ///   already, ``PostgresError``.
-    public static func create(connectionString: String, location: String) throws -> PostgresTokenStore {
-        try PostgresTokenStore(connectionString: connectionString, location: location, readOnly: false, clock: .database, creating: true)
+    public static func create(connectionString: String, location: String, tls: PostgresTLS = .verifiedOffHost) throws -> PostgresTokenStore {
+        try PostgresTokenStore(connectionString: connectionString, location: location, readOnly: false, tls: tls, clock: .database,
+                               creating: true)
     }
 
     /// Brings the schema up to ``PostgresSchema/currentVersion`` in one transaction per migration run,
@@ -114,7 +122,8 @@ public final class PostgresTokenStore: TokenStore {
 
     /// A new connection to the same database, read-only if this one is, with the same clock.
     public func openSession() throws -> any TokenStore {
-        try PostgresTokenStore(connectionString: connectionString, location: location, readOnly: isReadOnly, clock: clock, creating: false)
+        try PostgresTokenStore(connectionString: connectionString, location: location, readOnly: isReadOnly, tls: tls, clock: clock,
+                               creating: false)
     }
 
     /// Does nothing: every commit is durable when it returns (`synchronous_commit = on`, the server's default).

@@ -118,4 +118,37 @@ import Support
         // Another session works.
         #expect(try store.openSession().count() == 0)
     }
+
+    @Test func twoSessionsLeasingTheSameDueRowsAtOnceNeverBothTakeOne() async throws {
+        let (store, _) = try newStore()
+        let old = Date().addingTimeInterval(-10 * 86_400)
+        try store.insertBatch((0..<40).map { index in
+            StoredToken(key: TokenKey(tenant: "a", user: "u\(index)", provider: "p"), secretName: "a", keyVersion: 1, sealedToken: [1],
+                        issuedAt: old)
+        })
+        // Both hosts saw the same due rows; each now tries to lease every one (one from each end).
+        let now = Date()
+        let due = try store.rowsDueForRefresh(provider: "p", refreshedBefore: now.addingTimeInterval(-86_400), expiringBefore: nil,
+                                              now: now, afterID: 0, limit: 100).map(\.key)
+        #expect(due.count == 40)
+        let sessions = TokenStoreSessions(store)
+        let workers = (0..<2).map { worker in
+            Task.detached { () throws -> [TokenKey] in
+                let session = try sessions.open()
+                var claimed: [TokenKey] = []
+                for key in worker == 0 ? due : due.reversed()
+                where try session.acquireLease(key, owner: "worker-\(worker)", until: now.addingTimeInterval(60), now: now) {
+                    claimed.append(key)
+                }
+                return claimed
+            }
+        }
+        var claims: [TokenKey] = []
+        for worker in workers { claims += try await worker.value }
+        #expect(claims.count == 40)
+        #expect(Set(claims).count == 40)
+        // And no row is due while leased.
+        #expect(try store.countDueForRefresh(provider: "p", refreshedBefore: now.addingTimeInterval(-86_400), expiringBefore: nil,
+                                             now: now) == 0)
+    }
 }
