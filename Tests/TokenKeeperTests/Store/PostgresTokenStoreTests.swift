@@ -119,6 +119,18 @@ import Support
         #expect(try store.openSession().count() == 0)
     }
 
+    @Test func aStatementOverItsTimeoutIsCancelledAsATransientFailure() throws {
+        let server = try PostgresTestServer.shared()
+        let connection = try PostgresConnection(connectionString: server.connectionString(database: "postgres"), location: "postgres:test",
+                                                readOnly: false, statementTimeout: 1)
+        let started = Date()
+        let error = try #require(throws: PostgresError.self) { try connection.query("SELECT pg_sleep(5)", purpose: "sleep") }
+        #expect(Date().timeIntervalSince(started) < 4)
+        #expect(error.sqlState == "57014" && error.kind == .busy)
+        // The connection stays usable.
+        #expect(try connection.query("SELECT 1", purpose: "test").int(0, 0) == 1)
+    }
+
     @Test func twoSessionsLeasingTheSameDueRowsAtOnceNeverBothTakeOne() async throws {
         let (store, _) = try newStore()
         let old = Date().addingTimeInterval(-10 * 86_400)
