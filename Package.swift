@@ -31,6 +31,12 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
         ),
+        // libpq: PostgreSQL, the server backend of the store (and the vault). Only Store and Vault import it.
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"]), .brew(["libpq"])]
+        ),
         // The library's layers, one target each (../shared/DESIGN.md "Modules"; README "Project layout").
         // A target lists exactly what it may use; Tests/TokenKeeperTests/Layering checks the imports too.
         .target(name: "Support", swiftSettings: swiftSettings),
@@ -38,7 +44,7 @@ let package = Package(
         .target(name: "Spec", dependencies: ["Support"], swiftSettings: swiftSettings),
         .target(name: "Identity", dependencies: ["Spec", "Support"], swiftSettings: swiftSettings),
         .target(name: "Vault", dependencies: ["Crypto", "Support"], swiftSettings: swiftSettings),
-        .target(name: "Store", dependencies: ["CSQLite", "Support"], swiftSettings: swiftSettings),
+        .target(name: "Store", dependencies: ["CSQLite", "CLibPQ", "Support"], swiftSettings: swiftSettings),
         .target(
             name: "Custody",
             dependencies: ["Crypto", "Vault", "Store", "Identity", "Spec", "Support"],

@@ -49,6 +49,13 @@ package enum FailureClassifier {
             case .corrupt: return (.corrupt, "sqlite_corrupt", message)
             case .other: return (.environment, "sqlite_\(error.code)", message)
             }
+        case let error as PostgresError:
+            let code = "postgres_" + (error.sqlState ?? "connection").lowercased()
+            switch error.kind {
+            case .busy: return (.transient, code, message)
+            case .corrupt: return (.corrupt, code, message)
+            case .other: return (.environment, code, message)
+            }
         case is FileSystemError, is InsecurePermissionsError, is ForeignOwnerError, is WritableStateFolderError:
             return (.environment, nil, message)
         case is SpecError, is SecretReferenceError: return (.configuration, nil, message)

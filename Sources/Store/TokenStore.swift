@@ -1,7 +1,8 @@
 import Foundation
 
 /// The token store as tokenkeeper uses it: one row per (tenant, user, provider) holding a sealed
-/// refresh token and the bookkeeping refresh needs. ``SQLiteTokenStore`` is the embedded backend;
+/// refresh token and the bookkeeping refresh needs. ``SQLiteTokenStore`` is the embedded backend and
+/// ``PostgresTokenStore`` the server backend;
 /// every stage, the runner, the custodian, token use and `status` hold `any TokenStore`, so another
 /// backend plugs in here, and `StoreConformanceTests` (Tests/TokenKeeperTests/Conformance) is the
 /// suite each backend must pass.

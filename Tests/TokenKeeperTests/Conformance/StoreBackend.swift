@@ -1,6 +1,7 @@
 import Foundation
-import Store
 import Testing
+
+@testable import Store
 
 /// One ``TokenStore`` backend as ``StoreConformanceTests`` sees it: how to make a new, empty store and
 /// how to open it again read-only. Every conformance test runs once per entry of ``all``; a new backend
@@ -29,7 +30,7 @@ struct StoreBackend: Sendable, CustomTestStringConvertible {
     var testDescription: String { name }
 
     /// Every backend the conformance suite runs against.
-    static let all: [StoreBackend] = [.sqlite]
+    static let all: [StoreBackend] = [.sqlite, .postgres]
 
     /// ``SQLiteTokenStore``: one file, `tokens.db`, in the folder.
     static let sqlite = StoreBackend(
@@ -37,4 +38,28 @@ struct StoreBackend: Sendable, CustomTestStringConvertible {
         makeStore: { folder in try SQLiteTokenStore.create(at: folder + "/tokens.db") },
         openReadOnlyStore: { folder in try SQLiteTokenStore(path: folder + "/tokens.db", readOnly: true) },
         storedBytes: { folder in try filesAtRest(under: folder) })
+
+    /// ``PostgresTokenStore`` on the test process's PostgreSQL server (``PostgresTestServer``): a new
+    /// database per store, its name kept in the folder. The suite moves time by hand, so the store judges
+    /// leases and "due" by the caller's `now:` (``PostgresTokenStore/Clock/caller``); the database clock
+    /// production uses is tested beside the store (Tests/TokenKeeperTests/Store). When the server cannot
+    /// start, every test of this backend fails with the reason.
+    static let postgres = StoreBackend(
+        name: "postgres",
+        makeStore: { folder in
+            let server = try PostgresTestServer.shared()
+            let database = try server.createDatabase()
+            try database.write(toFile: folder + "/postgres-database", atomically: true, encoding: .utf8)
+            return try PostgresTokenStore(
+                connectionString: server.connectionString(database: database), location: "postgres:test/\(database)",
+                readOnly: false, clock: .caller, creating: true)
+        },
+        openReadOnlyStore: { folder in
+            let server = try PostgresTestServer.shared()
+            let database = try String(contentsOfFile: folder + "/postgres-database", encoding: .utf8)
+            return try PostgresTokenStore(
+                connectionString: server.connectionString(database: database), location: "postgres:test/\(database)",
+                readOnly: true, clock: .caller, creating: false)
+        },
+        storedBytes: { _ in nil })
 }

@@ -7,13 +7,13 @@ import Foundation
 enum LayerRules {
     /// What each target may use, besides `Support`.
     static let mayUse: [String: Set<String>] = [
-        "COpenSSL": [], "CSQLite": [],
+        "COpenSSL": [], "CSQLite": [], "CLibPQ": [],
         "Support": [],
         "Crypto": ["COpenSSL"],
         "Spec": [],
         "Identity": ["Spec"],
-        "Vault": ["Crypto"],
-        "Store": ["CSQLite"],
+        "Vault": ["Crypto", "CLibPQ"],
+        "Store": ["CSQLite", "CLibPQ"],
         "Custody": ["Crypto", "Vault", "Store", "Identity", "Spec"],
         "Report": ["Spec"],
         "Stages": ["Custody", "Identity", "Spec", "Report", "Vault", "Store"],

@@ -1,0 +1,90 @@
+/// The PostgreSQL store's schema as an ordered list of migrations, each recorded in the database's
+/// `schema_migrations` table with the time it ran.
+///
+/// Migration N runs in one transaction with the row that records it, under a transaction-scoped
+/// advisory lock, so two processes opening a store at once never run a migration twice and a crash
+/// leaves the store at a whole version. Never edit a released migration: add a new one.
+enum PostgresSchema {
+    /// The advisory lock key migrations take (`pg_advisory_xact_lock`): "tkschema" in ASCII.
+    static let migrationLock: Int64 = 0x746b_7363_6865_6d61
+
+    /// Every migration, in order; the store's version is the highest recorded.
+    static let migrations: [String] = [
+        // 1: the store as the SQLite store's schema version 4 has it: tokens (times in unix milliseconds,
+        //    keys in byte order, `COLLATE "C"`, as SQLite compares them), the per-version counts, and the
+        //    store's identity. The counts are kept by statement-level triggers over the transition tables,
+        //    so every statement that writes tokens moves them in its own transaction, once per statement.
+        """
+        CREATE TABLE tokens (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            tenant text COLLATE "C" NOT NULL,
+            user_id text COLLATE "C" NOT NULL,
+            provider text COLLATE "C" NOT NULL,
+            secret_name text NOT NULL,
+            key_version integer NOT NULL,
+            sealed_token bytea,
+            issued_at bigint NOT NULL,
+            refreshed_at bigint NOT NULL,
+            expires_at bigint,
+            status text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'needs_reauth', 'revoked')),
+            failure_count integer NOT NULL DEFAULT 0,
+            last_error_code text,
+            lease_owner text,
+            lease_until bigint,
+            updated_at bigint NOT NULL,
+            UNIQUE (tenant, user_id, provider)
+        );
+        CREATE INDEX tokens_by_refresh ON tokens (provider, status, refreshed_at);
+        CREATE INDEX tokens_by_expiry ON tokens (provider, status, expires_at);
+        CREATE TABLE key_version_rows (
+            tenant text COLLATE "C" NOT NULL,
+            key_version integer NOT NULL,
+            rows bigint NOT NULL,
+            PRIMARY KEY (tenant, key_version)
+        );
+        CREATE FUNCTION tokens_count_key_versions() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'INSERT' THEN
+                INSERT INTO key_version_rows AS kept (tenant, key_version, rows)
+                    SELECT tenant, key_version, count(*) FROM new_rows WHERE sealed_token IS NOT NULL
+                    GROUP BY tenant, key_version ORDER BY tenant, key_version
+                    ON CONFLICT (tenant, key_version) DO UPDATE SET rows = kept.rows + EXCLUDED.rows;
+                RETURN NULL;
+            ELSIF TG_OP = 'DELETE' THEN
+                UPDATE key_version_rows kept SET rows = kept.rows - gone.n
+                    FROM (SELECT tenant, key_version, count(*) AS n FROM old_rows WHERE sealed_token IS NOT NULL
+                          GROUP BY tenant, key_version) gone
+                    WHERE kept.tenant = gone.tenant AND kept.key_version = gone.key_version;
+            ELSE
+                INSERT INTO key_version_rows AS kept (tenant, key_version, rows)
+                    SELECT tenant, key_version, sum(delta) FROM (
+                        SELECT tenant, key_version, 1 AS delta FROM new_rows WHERE sealed_token IS NOT NULL
+                        UNION ALL
+                        SELECT tenant, key_version, -1 FROM old_rows WHERE sealed_token IS NOT NULL) moved
+                    GROUP BY tenant, key_version HAVING sum(delta) != 0 ORDER BY tenant, key_version
+                    ON CONFLICT (tenant, key_version) DO UPDATE SET rows = kept.rows + EXCLUDED.rows;
+            END IF;
+            DELETE FROM key_version_rows kept USING (SELECT DISTINCT tenant, key_version FROM old_rows) touched
+                WHERE kept.tenant = touched.tenant AND kept.key_version = touched.key_version AND kept.rows = 0;
+            RETURN NULL;
+        END
+        $$;
+        CREATE TRIGGER tokens_counts_on_insert AFTER INSERT ON tokens REFERENCING NEW TABLE AS new_rows
+            FOR EACH STATEMENT EXECUTE FUNCTION tokens_count_key_versions();
+        CREATE TRIGGER tokens_counts_on_update AFTER UPDATE ON tokens REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+            FOR EACH STATEMENT EXECUTE FUNCTION tokens_count_key_versions();
+        CREATE TRIGGER tokens_counts_on_delete AFTER DELETE ON tokens REFERENCING OLD TABLE AS old_rows
+            FOR EACH STATEMENT EXECUTE FUNCTION tokens_count_key_versions();
+        CREATE TABLE store_identity (
+            singleton integer PRIMARY KEY CHECK (singleton = 1),
+            id text NOT NULL,
+            created_at text NOT NULL
+        );
+        INSERT INTO store_identity (singleton, id, created_at)
+            VALUES (1, replace(gen_random_uuid()::text, '-', ''), to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'));
+        """
+    ]
+
+    /// The schema version this build of tokenkeeper writes.
+    static var currentVersion: Int { migrations.count }
+}
