@@ -142,6 +142,9 @@ final class PostgresTestServer: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o600)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Nothing else of this process goes along: the watchdog and the server live as long as the tests, and
+        // an inherited write end of another test's output pipe would keep that test waiting for its end forever.
+        closeInheritedDescriptors(&actions)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -153,6 +156,21 @@ final class PostgresTestServer: Sendable {
         let result = posix_spawn(&pid, command[0], &actions, &attributes, arguments, environ)
         guard result == 0 else { throw ServerFailed(reason: "cannot start \(command[0]): error \(result)") }
         return pid
+    }
+
+    /// Adds to `actions` the closing of every descriptor from 3 up: glibc's
+    /// `posix_spawn_file_actions_addclosefrom_np` (2.34 and later; Swift does not import it, so it is
+    /// looked up by name), else one close for each descriptor open now.
+    private static func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) {
+        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+        if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") {
+            _ = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, 3)
+            return
+        }
+        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        for descriptor in open.compactMap({ Int32($0) }) where descriptor > 2 {
+            posix_spawn_file_actions_addclose(&actions, descriptor)
+        }
     }
 
     /// The exit status of `pid`, polled every 20 ms; nil after `timeout` seconds (the process is then killed).
