@@ -20,6 +20,8 @@ public final class TokenCustodian {
     public let store: any TokenStore
     private var keys: [KeyID: AESGCMContext] = [:]
     private var latest: [String: Int] = [:]
+    /// When ``forgetLatestVersions()`` last ran.
+    private var latestForgottenAt: Date?
     /// Whether the vault is known to record that its store has held tokens (checked once per custodian).
     private var storeHoldsTokensRecorded = false
 
@@ -104,6 +106,17 @@ public final class TokenCustodian {
     /// the version that is newest now, never one a rotation has retired since (I1).
     public func forgetLatestVersions() {
         latest.removeAll()
+        latestForgottenAt = Date()
+    }
+
+    /// ``forgetLatestVersions()`` unless that was done less than `seconds` ago: for a long run of writes
+    /// (an import's batches), which would otherwise ask the vault for every tenant's newest version once
+    /// per batch.
+    public func forgetLatestVersions(ifOlderThan seconds: TimeInterval) {
+        guard let last = latestForgottenAt, Date().timeIntervalSince(last) < seconds else {
+            forgetLatestVersions()
+            return
+        }
     }
 
     /// Forgets cached keys and versions (after a rotation added or purged versions).
