@@ -197,9 +197,10 @@ struct AccessBenchmark {
         -> [TokenKey]
     {
         _ = try FileVault.initialize(at: folder + "/vault", masterKey: masterKey, principal: "bench")
-        let custodian = TokenCustodian(
-            vault: try FileVault.open(at: folder + "/vault", masterKey: masterKey, principal: "bench"),
-            store: try SQLiteTokenStore(path: folder + "/tokens.db"))
+        let vault = try FileVault.open(at: folder + "/vault", masterKey: masterKey, principal: "bench")
+        let store = try StateBinding.openStore(
+            at: folder + "/tokens.db", vault: vault, source: .create(replacing: false))
+        let custodian = TokenCustodian(vault: vault, store: store)
         var keys: [TokenKey] = []
         let tenants = (0..<10).map { "tenant-\($0)" }
         for tenant in tenants {

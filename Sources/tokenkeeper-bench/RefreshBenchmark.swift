@@ -141,7 +141,9 @@ struct RefreshBenchmark {
         let past = Date().addingTimeInterval(-8 * 86_400)
         _ = try FileVault.initialize(at: folder + "/vault", masterKey: masterKey, principal: "bench", clock: { past })
         let vault = try FileVault.open(at: folder + "/vault", masterKey: masterKey, principal: "bench", clock: { past })
-        let custodian = TokenCustodian(vault: vault, store: try SQLiteTokenStore(path: folder + "/tokens.db"))
+        let store = try StateBinding.openStore(
+            at: folder + "/tokens.db", vault: vault, source: .create(replacing: false))
+        let custodian = TokenCustodian(vault: vault, store: store)
         for tenant in 0..<tenants {
             let name = String(format: "tenant-%04d", tenant)
             let users = stride(from: tenant, to: tokens, by: tenants).map { String(format: "user-%07d", $0) }
