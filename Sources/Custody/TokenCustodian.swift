@@ -113,10 +113,8 @@ public final class TokenCustodian {
     /// (an import's batches), which would otherwise ask the vault for every tenant's newest version once
     /// per batch.
     public func forgetLatestVersions(ifOlderThan seconds: TimeInterval) {
-        guard let last = latestForgottenAt, Date().timeIntervalSince(last) < seconds else {
-            forgetLatestVersions()
-            return
-        }
+        if let last = latestForgottenAt, Date().timeIntervalSince(last) < seconds { return }
+        forgetLatestVersions()
     }
 
     /// Forgets cached keys and versions (after a rotation added or purged versions).

@@ -174,10 +174,6 @@ extension TokenStore {
     @discardableResult public func markNeedsReauth(_ key: TokenKey, errorCode: String?) throws -> Bool {
         try markNeedsReauth(key, errorCode: errorCode, now: Date())
     }
-    /// ``recordFailure(_:errorCode:now:)`` now.
-    @discardableResult public func recordFailure(_ key: TokenKey, errorCode: String?) throws -> Bool {
-        try recordFailure(key, errorCode: errorCode, now: Date())
-    }
     /// ``acquireLease(_:owner:until:now:)`` now.
     public func acquireLease(_ key: TokenKey, owner: String, until: Date) throws -> Bool {
         try acquireLease(key, owner: owner, until: until, now: Date())

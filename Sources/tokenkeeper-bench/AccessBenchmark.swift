@@ -90,9 +90,7 @@ struct AccessBenchmark {
             users: users, tasks: options.accessTasks, cold: cold, warm: warm, concurrentCallersOfOneUser: callers,
             redemptionsForThem: redemptions, loadAverageBefore: loadBefore, loadAverageAfter: Self.loadAverage())
         print(Self.summary(figures))
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        print(String(decoding: try encoder.encode(figures), as: UTF8.self))
+        try BenchOutput.printJSON(figures)
     }
 
     // MARK: - Measuring

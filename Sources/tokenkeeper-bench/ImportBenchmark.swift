@@ -52,7 +52,7 @@ struct ImportBenchmark {
                     + "(%.2f s), peak RSS %.1f MiB", responses, figures.inputMiB, options.tokenBytes,
                 ProcessInfo.processInfo.activeProcessorCount, figures.tokensPerSecond, figures.importSeconds,
                 figures.peakRSSMiB))
-        print(String(decoding: try JSONEncoder().encode(figures), as: UTF8.self))
+        try BenchOutput.printJSON(figures)
     }
 
     /// Writes the responses file, a megabyte at a time. Returns its size in bytes.

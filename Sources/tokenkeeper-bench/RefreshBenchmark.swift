@@ -111,9 +111,7 @@ struct RefreshBenchmark {
             tokenkeeperSystemSeconds: run.systemSeconds, peakRSSMiB: run.peakRSSMiB,
             identityProviderCPUMillisecondsPerRefresh: providerCPU.map { $0 * 1000 / Double(tokens) })
         print(Self.describe(figures))
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        print(String(decoding: try encoder.encode(figures), as: UTF8.self))
+        try BenchOutput.printJSON(figures)
     }
 
     static func describe(_ f: Figures) -> String {

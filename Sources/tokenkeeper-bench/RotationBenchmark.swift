@@ -57,9 +57,7 @@ struct RotationBenchmark {
             all.append(figures)
             print(Self.describe(figures))
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        print(String(decoding: try encoder.encode(all), as: UTF8.self))
+        try BenchOutput.printJSON(all)
     }
 
     static func describe(_ f: Figures) -> String {
