@@ -31,7 +31,8 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
         ),
-        // libpq: PostgreSQL, the server backend of the store (and the vault). Only Store and Vault import it.
+        // libpq: PostgreSQL, the server backend of the store and the vault. Only PostgresClient imports it, and
+        // only Store and Vault import PostgresClient.
         .systemLibrary(
             name: "CLibPQ",
             pkgConfig: "libpq",
@@ -43,8 +44,12 @@ let package = Package(
         .target(name: "Crypto", dependencies: ["COpenSSL", "Support"], swiftSettings: swiftSettings),
         .target(name: "Spec", dependencies: ["Support"], swiftSettings: swiftSettings),
         .target(name: "Identity", dependencies: ["Spec", "Support"], swiftSettings: swiftSettings),
-        .target(name: "Vault", dependencies: ["Crypto", "Support"], swiftSettings: swiftSettings),
-        .target(name: "Store", dependencies: ["CSQLite", "CLibPQ", "Support"], swiftSettings: swiftSettings),
+        // libpq's client: one connection with scrubbed errors and the TLS rule, shared by the two backends
+        // that may reach PostgreSQL (Vault and Store); nothing else imports CLibPQ.
+        .target(name: "PostgresClient", dependencies: ["CLibPQ", "Support"], swiftSettings: swiftSettings),
+        .target(name: "Vault", dependencies: ["Crypto", "PostgresClient", "Support"], swiftSettings: swiftSettings),
+        .target(
+            name: "Store", dependencies: ["CSQLite", "PostgresClient", "Support"], swiftSettings: swiftSettings),
         .target(
             name: "Custody",
             dependencies: ["Crypto", "Vault", "Store", "Identity", "Spec", "Support"],
@@ -78,8 +83,8 @@ let package = Package(
         .target(
             name: "TokenKeeper",
             dependencies: [
-                "Support", "Crypto", "Spec", "Identity", "Vault", "Store", "Custody", "Report", "Stages",
-                "Runner", "Access", "CLI",
+                "Support", "Crypto", "Spec", "Identity", "PostgresClient", "Vault", "Store", "Custody", "Report",
+                "Stages", "Runner", "Access", "CLI",
             ],
             swiftSettings: swiftSettings
         ),
@@ -98,8 +103,8 @@ let package = Package(
         .testTarget(
             name: "TokenKeeperTests",
             dependencies: [
-                "TokenKeeper", "tokenkeeper", "Support", "Crypto", "Spec", "Identity", "Vault", "Store", "Custody",
-                "Report", "Stages", "Runner", "Access", "CLI",
+                "TokenKeeper", "tokenkeeper", "Support", "Crypto", "Spec", "Identity", "PostgresClient", "Vault",
+                "Store", "Custody", "Report", "Stages", "Runner", "Access", "CLI",
             ],
             swiftSettings: swiftSettings
         ),

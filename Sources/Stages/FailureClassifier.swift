@@ -43,18 +43,11 @@ package enum FailureClassifier {
                 return (.environment, nil, message)
             case .notDurable: return (.transient, "store_busy", message)
             }
-        case let error as SQLiteError:
+        case let error as any DatabaseFailure:
             switch error.kind {
-            case .busy: return (.transient, "sqlite_busy", message)
-            case .corrupt: return (.corrupt, "sqlite_corrupt", message)
-            case .other: return (.environment, "sqlite_\(error.code)", message)
-            }
-        case let error as PostgresError:
-            let code = "postgres_" + (error.sqlState ?? "connection").lowercased()
-            switch error.kind {
-            case .busy: return (.transient, code, message)
-            case .corrupt: return (.corrupt, code, message)
-            case .other: return (.environment, code, message)
+            case .busy: return (.transient, error.reportCode, message)
+            case .corrupt: return (.corrupt, error.reportCode, message)
+            case .other: return (.environment, error.reportCode, message)
             }
         case is FileSystemError, is InsecurePermissionsError, is ForeignOwnerError, is WritableStateFolderError:
             return (.environment, nil, message)

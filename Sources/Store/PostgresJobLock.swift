@@ -1,4 +1,5 @@
 import Foundation
+import PostgresClient
 import Support
 
 /// The job lock on a PostgreSQL store (I7): a session-level advisory lock held by a session of the job's

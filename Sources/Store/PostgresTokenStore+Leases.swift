@@ -1,4 +1,5 @@
 import Foundation
+import PostgresClient
 
 /// Leases (I7), the refresh commit (I8) and the rotation's rewrap on PostgreSQL. Each is one statement,
 /// so one transaction with the counts its triggers move.

@@ -1,4 +1,5 @@
 import Foundation
+import PostgresClient
 
 /// The PostgreSQL store's reads: listings, counts, the refresh stage's due rows and the rotation's walks.
 extension PostgresTokenStore {

@@ -1,4 +1,5 @@
 import Foundation
+import PostgresClient
 import Support
 
 /// The PostgreSQL token store: the ``TokenStore`` contract over libpq, for state that must outlive a CI

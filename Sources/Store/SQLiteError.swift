@@ -5,7 +5,7 @@ import Support
 ///
 /// Bound values are never part of it: they may be sealed tokens (GRDB hides them the same way).
 
-public struct SQLiteError: ActionableError {
+public struct SQLiteError: DatabaseFailure {
     /// The database file.
     public let path: String
     /// The extended result code (`sqlite3_extended_result_codes` is on for every connection).
@@ -41,22 +41,22 @@ public struct SQLiteError: ActionableError {
 
     /// What kind of failure this is for a report, without the caller knowing SQLite's result codes:
     /// the layers above the store never import the database module.
-    public var kind: StoreFailureKind {
+    public var kind: DatabaseFailureKind {
         switch code & 0xFF {
         case SQLITE_BUSY, SQLITE_LOCKED: .busy
         case SQLITE_CORRUPT, SQLITE_NOTADB: .corrupt
         default: .other
         }
     }
+
+    public var reportCode: String {
+        switch kind {
+        case .busy: "sqlite_busy"
+        case .corrupt: "sqlite_corrupt"
+        case .other: "sqlite_\(code)"
+        }
+    }
 }
 
-/// The kinds of database failure a report tells apart: worth retrying later (busy), damaged state
-/// (corrupt), or anything else about the environment.
-public enum StoreFailureKind: Sendable, Equatable {
-    /// Another connection held a lock past the busy timeout: the next run may finish.
-    case busy
-    /// The database file is damaged or not a store.
-    case corrupt
-    /// Anything else (permissions, disk, I/O).
-    case other
-}
+/// The kind of a store failure (kept under the store's name for its callers).
+public typealias StoreFailureKind = DatabaseFailureKind

@@ -3,6 +3,7 @@
 @_exported import Crypto
 @_exported import Custody
 @_exported import Identity
+@_exported import PostgresClient
 @_exported import Report
 @_exported import Runner
 @_exported import Spec

@@ -70,8 +70,11 @@ import Testing
         let holders = LayerRules.mayUse.filter { $0.value.contains("COpenSSL") }.map(\.key)
         #expect(holders == ["Crypto"])
         let databaseHolders = Set(
-            LayerRules.mayUse.filter { !$0.value.isDisjoint(with: ["CSQLite", "CLibPQ"]) }.map(\.key))
-        #expect(databaseHolders.isSubset(of: ["Store", "Vault"]))
+            LayerRules.mayUse.filter { !$0.value.isDisjoint(with: ["CSQLite", "PostgresClient"]) }.map(\.key))
+        // TokenKeeper only re-exports the public API (PostgresError, PostgresTLS) for Swift callers.
+        #expect(databaseHolders.isSubset(of: ["Store", "Vault", "TokenKeeper"]))
+        let libpqHolders = LayerRules.mayUse.filter { $0.value.contains("CLibPQ") }.map(\.key)
+        #expect(libpqHolders == ["PostgresClient"])
     }
 
     /// Callers hold `any KeyVault` and `any TokenStore`: only the one place that opens the state a spec

@@ -1,5 +1,6 @@
 import Testing
 
+@testable import PostgresClient
 @testable import Report
 @testable import Stages
 @testable import Store

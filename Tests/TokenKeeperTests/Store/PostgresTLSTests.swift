@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+@testable import PostgresClient
 @testable import Store
 
 /// The TLS rule of the PostgreSQL backends: a server off this host is reached only with

@@ -2,6 +2,7 @@ import Foundation
 import Support
 import Testing
 
+@testable import PostgresClient
 @testable import Store
 
 /// What the PostgreSQL store does beyond the ``TokenStore`` contract (which `StoreConformanceTests` runs

@@ -1,5 +1,6 @@
 import Foundation
 
+@testable import PostgresClient
 @testable import Store
 
 /// A real PostgreSQL server for the tests, started on first use and shared by every test of the process,

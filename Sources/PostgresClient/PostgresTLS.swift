@@ -11,7 +11,9 @@ public enum PostgresTLS: Sendable, Equatable {
     case unverified
 
     /// The keys to add after the caller's connection string (later keys override earlier ones in libpq).
-    func overrides(for connectionString: String, environment: [String: String]) -> [(key: String, value: String)] {
+    package func overrides(for connectionString: String, environment: [String: String]) -> [(
+        key: String, value: String
+    )] {
         guard self == .verifiedOffHost, Self.leavesThisHost(connectionString, environment: environment) else {
             return []
         }
@@ -20,7 +22,7 @@ public enum PostgresTLS: Sendable, Equatable {
 
     /// Whether any host the connection string (or, where it names none, `PGHOST`/`PGHOSTADDR`) names is
     /// neither a Unix socket (a path, or `@` for Linux's abstract namespace) nor a loopback address.
-    static func leavesThisHost(_ connectionString: String, environment: [String: String]) -> Bool {
+    package static func leavesThisHost(_ connectionString: String, environment: [String: String]) -> Bool {
         let options = PostgresConnection.options(of: connectionString)
         let hosts =
             (options["host"] ?? environment["PGHOST"] ?? "") + ","
@@ -31,7 +33,7 @@ public enum PostgresTLS: Sendable, Equatable {
     }
 
     /// `localhost`, 127.0.0.0/8 or ::1.
-    static func isLoopback(_ host: String) -> Bool {
+    package static func isLoopback(_ host: String) -> Bool {
         let lowered = host.lowercased()
         if lowered == "localhost" || lowered == "::1" || lowered == "[::1]" { return true }
         let parts = lowered.split(separator: ".", omittingEmptySubsequences: false)

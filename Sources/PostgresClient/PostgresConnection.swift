@@ -166,7 +166,7 @@ package final class PostgresConnection {
     }
 
     /// The keywords and values the connection string sets (empty when libpq cannot parse it).
-    static func options(of connectionString: String) -> [String: String] {
+    package static func options(of connectionString: String) -> [String: String] {
         var found: [String: String] = [:]
         var error: UnsafeMutablePointer<CChar>?
         if let options = PQconninfoParse(connectionString, &error) {
@@ -184,14 +184,14 @@ package final class PostgresConnection {
     /// Every value of the connection string (and the string itself), longest first: what a message
     /// must never contain. Values shorter than 3 characters (a port digit, `0`) would cut up words and
     /// are not secret on their own.
-    static func values(of connectionString: String) -> [String] {
+    package static func values(of connectionString: String) -> [String] {
         Set(options(of: connectionString).values).union([connectionString]).filter { $0.count >= 3 }.sorted {
             $0.count > $1.count
         }
     }
 
     /// `message` with every one of `secrets` replaced by `[redacted]`.
-    static func scrub(_ message: String, removing secrets: [String]) -> String {
+    package static func scrub(_ message: String, removing secrets: [String]) -> String {
         secrets.reduce(message) { $0.replacingOccurrences(of: $1, with: "[redacted]") }
     }
 

@@ -15,19 +15,24 @@ package enum PostgresValue {
     case byteaArray([[UInt8]])
 
     /// Text, or NULL.
-    static func text(_ value: String?) -> PostgresValue { value.map { .text($0) } ?? .null(oid: Oid.text) }
+    package static func text(_ value: String?) -> PostgresValue { value.map { .text($0) } ?? .null(oid: Oid.text) }
     /// A time as unix milliseconds (the unit of every time column), or NULL.
-    static func time(_ value: Date?) -> PostgresValue { value.map { .int8(milliseconds($0)) } ?? .null(oid: Oid.int8) }
+    package static func time(_ value: Date?) -> PostgresValue {
+        value.map { .int8(milliseconds($0)) } ?? .null(oid: Oid.int8)
+    }
     /// Bytes, or NULL.
-    static func bytea(_ value: [UInt8]?) -> PostgresValue { value.map { .bytea($0) } ?? .null(oid: Oid.bytea) }
+    package static func bytea(_ value: [UInt8]?) -> PostgresValue { value.map { .bytea($0) } ?? .null(oid: Oid.bytea) }
 
     /// A date as whole unix milliseconds, rounded down, as the SQLite store stores it.
-    static func milliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded(.down)) }
+    package static func milliseconds(_ date: Date) -> Int64 {
+        Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+    }
 
     /// The type OIDs used here (pg_type).
-    enum Oid {
-        static let bool: UInt32 = 16, bytea: UInt32 = 17, int8: UInt32 = 20, int4: UInt32 = 23, text: UInt32 = 25
-        static let int4Array: UInt32 = 1007, textArray: UInt32 = 1009, byteaArray: UInt32 = 1001,
+    package enum Oid {
+        package static let bool: UInt32 = 16, bytea: UInt32 = 17, int8: UInt32 = 20, int4: UInt32 = 23,
+            text: UInt32 = 25
+        package static let int4Array: UInt32 = 1007, textArray: UInt32 = 1009, byteaArray: UInt32 = 1001,
             int8Array: UInt32 = 1016
     }
 

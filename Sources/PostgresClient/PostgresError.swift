@@ -5,7 +5,7 @@ import Support
 /// connection string (libpq echoes hosts, users and database names).
 ///
 /// Bound values and the server's DETAIL lines (which may quote a row) are never part of it.
-public struct PostgresError: ActionableError {
+public struct PostgresError: DatabaseFailure {
     /// Where the store is, as the caller named it (for example `postgres:env:TOKENKEEPER_STORE_URL`).
     public let location: String
     /// What was being done: `connect`, or the statement's purpose.
@@ -39,7 +39,7 @@ public struct PostgresError: ActionableError {
     /// What kind of failure this is for a report: a lost connection, a serialization failure, a
     /// deadlock, a lock or statement timeout or a server shutting down is worth retrying later (`busy`,
     /// reported as transient); a server reporting damage is `corrupt`; anything else `other`.
-    public var kind: StoreFailureKind {
+    public var kind: DatabaseFailureKind {
         guard let sqlState else { return .busy }
         switch sqlState.prefix(2) {
         case "08", "40", "53", "57": return .busy
@@ -48,6 +48,8 @@ public struct PostgresError: ActionableError {
         default: return .other
         }
     }
+
+    public var reportCode: String { "postgres_" + (sqlState ?? "connection").lowercased() }
 
     /// Whether the statement broke a unique or other integrity constraint (SQLSTATE class 23).
     public var isConstraintViolation: Bool { sqlState?.hasPrefix("23") ?? false }
