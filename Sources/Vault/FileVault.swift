@@ -35,6 +35,8 @@ import Support
 public final class FileVault: KeyVault, @unchecked Sendable {
     /// The vault folder.
     public let path: String
+    /// The vault folder (``KeyVault/location``).
+    public var location: String { path }
     public let principal: String
     /// Whether the vault was opened read-only (dry run): nothing is written, not even the audit log.
     public let isReadOnly: Bool

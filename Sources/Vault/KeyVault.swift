@@ -19,6 +19,11 @@ import Foundation
 public protocol KeyVault: AnyObject, Sendable {
     /// The principal every call acts as.
     var principal: String { get }
+    /// Where the vault is, for messages: a folder for ``FileVault``, `postgres:env:NAME` for a server
+    /// vault. Never a connection string or any other secret.
+    var location: String { get }
+    /// Whether the vault was opened read-only (dry runs, `status`): every write is refused (I5).
+    var isReadOnly: Bool { get }
     /// Creates a secret with version 1 (a new random data key). Needs `set`.
     func createSecret(_ name: String) throws -> SecretVersion
     /// Adds a version with a new random data key: "rotate". Needs `set`.
