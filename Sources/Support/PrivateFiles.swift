@@ -116,19 +116,42 @@ package enum PrivateFiles {
         guard fsync(fd) == 0 else { throw FileSystemError(path: path, operation: "fsync folder", code: errno) }
     }
 
-    /// Reads a whole file that must not be readable by group or others.
+    /// Reads a whole file that must not be readable by group or others. The mode is judged on the file
+    /// actually opened (`fstat` of the descriptor read from), so a file swapped between a check and the
+    /// read cannot pass. A symbolic link is followed (mounted secrets are often links) and the file it
+    /// reaches is what must be private.
     /// - throws: ``InsecurePermissionsError`` when the file is group- or world-accessible,
     ///   ``FileSystemError`` when it cannot be read.
     package static func readPrivate(_ path: String) throws -> [UInt8] {
-        try requirePrivate(path, isDirectory: false)
-        return try readFile(path)
+        try readFile(path, requiringPrivate: true)
     }
 
     /// Reads a whole file without checking its permissions (for files that hold no secret).
     package static func readFile(_ path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        try readFile(path, requiringPrivate: false)
+    }
+
+    /// Reads a whole file, first checking on the open descriptor that it is private when asked. A private
+    /// file must be a regular file: it is opened without blocking, so a FIFO planted in its place is
+    /// refused instead of hanging the job.
+    private static func readFile(_ path: String, requiringPrivate: Bool) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | (requiringPrivate ? O_NONBLOCK : 0))
         guard fd >= 0 else { throw FileSystemError(path: path, operation: "open", code: errno) }
         defer { close(fd) }
+        if requiringPrivate {
+            var info = stat()
+            guard fstat(fd, &info) == 0 else { throw FileSystemError(path: path, operation: "stat", code: errno) }
+            guard info.st_mode & S_IFMT == S_IFREG else {
+                throw FileSystemError(
+                    path: path, operation: "read", code: EINVAL,
+                    advice:
+                        "A secret must be read from a regular file, not a pipe, device or folder; name the file itself."
+                )
+            }
+            let mode = UInt32(info.st_mode) & 0o777
+            if mode & 0o077 != 0 { throw InsecurePermissionsError(path: path, foundMode: mode, requiredMode: 0o600) }
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        }
         var result: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
