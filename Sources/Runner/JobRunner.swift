@@ -103,10 +103,16 @@ package struct JobRunner {
     /// and dry runs only read, so they may preview a shard anywhere.
     /// - throws: ``RunnerError`` (exit code 2).
     package func checkShard() throws {
-        if let runID = options.runID, !Self.isValidRunID(runID) { throw RunnerError.invalidRunID }
-        guard !options.shard.isWhole, !options.dryRun else { return }
-        if Self.storeIsEmbedded(spec) { throw RunnerError.shardNeedsServerState(shard: options.shard.description) }
-        if options.runID == nil { throw RunnerError.shardNeedsRunID(shard: options.shard.description) }
+        if let refusal = Self.shardRefusal(options, embeddedStore: Self.storeIsEmbedded(spec)) { throw refusal }
+    }
+
+    /// Why a run with `options` may not start (nil: it may), given whether its store is the embedded one.
+    static func shardRefusal(_ options: RunOptions, embeddedStore: Bool) -> RunnerError? {
+        if let runID = options.runID, !isValidRunID(runID) { return .invalidRunID }
+        guard !options.shard.isWhole, !options.dryRun else { return nil }
+        if embeddedStore { return .shardNeedsServerState(shard: options.shard.description) }
+        if options.runID == nil { return .shardNeedsRunID(shard: options.shard.description) }
+        return nil
     }
 
     /// Whether the spec keeps its tokens in the embedded SQLite store, which one host's file lock
@@ -121,7 +127,7 @@ package struct JobRunner {
         func plain(_ scalar: Unicode.Scalar) -> Bool {
             scalar.isASCII && (CharacterSet.alphanumerics.contains(scalar) || "._-".unicodeScalars.contains(scalar))
         }
-        return plain(first) && first != "." && first != "_" && first != "-" && runID.unicodeScalars.allSatisfy(plain)
+        return first != "." && first != "_" && first != "-" && runID.unicodeScalars.allSatisfy(plain)
     }
 
     /// Runs one stage.
