@@ -112,4 +112,34 @@ import Testing
             #expect(show.stderr.contains("nightly-1-of-2.xml (run 20451), nightly-2-of-2.xml (run 20452)"))
         }
     }
+
+    @Test func diffTakesEachRunsShardFilesOrFolderWithBeforeAndAfterAndFailsWhenAShardIsMissingTonight() throws {
+        try withTemporaryDirectory { folder in
+            let workspace = try Workspace(folder)
+            try workspace.run(["run", "nightly.yml", "--dry-run", "--run-id", "20450", "--report-dir", "before"])
+            for shard in ["1/2", "2/2"] {
+                try workspace.run([
+                    "run", "nightly.yml", "--dry-run", "--shard", shard, "--run-id", "20451", "--report-dir", "after",
+                ])
+            }
+            let complete = try workspace.run(["report", "diff", "--before", "before", "--after", "after"])
+            #expect(complete.status == 0, "\(complete.stdout)\(complete.stderr)")
+            #expect(
+                complete.stdout.contains("offboard: 2 passed, 0 failed, 0 skipped -> 2 passed, 0 failed, 0 skipped"))
+            let partial = try workspace.run([
+                "report", "diff", "--before", "before/nightly.xml", "--after", "after/nightly-1-of-2.xml",
+            ])
+            #expect(partial.status == 1, "\(partial.stderr)")
+            #expect(partial.stdout.contains("shard 2 of 2: not run tonight (no report file)"), "\(partial.stdout)")
+            let mixed = try workspace.run([
+                "report", "diff", "--before", "before/nightly.xml", "--after", "after/nightly-1-of-2.xml",
+                "--after", "before/nightly.xml",
+            ])
+            #expect(mixed.status == 2)
+            #expect(mixed.stderr.contains("the files are of different runs"), "\(mixed.stderr)")
+            let bothForms = try workspace.run(["report", "diff", "before/nightly.xml", "--after", "after"])
+            #expect(bothForms.status == 2)
+            #expect(bothForms.stderr.contains("give two report files, or --before and --after"))
+        }
+    }
 }
