@@ -42,7 +42,7 @@ package enum RunnerError: ActionableError, Equatable {
                 + "see README section \"Shards\". plan and run --dry-run may preview a shard on SQLite."
         case .shardNeedsRunID:
             return "Add --run-id with the CI run's id, the same for every shard (Azure DevOps: $(Build.BuildId); "
-                + "GitHub Actions: ${{ github.run_id }}-${{ github.run_attempt }}; GitLab: $CI_PIPELINE_ID)."
+                + "GitHub Actions: ${{ github.run_id }}; GitLab: $CI_PIPELINE_ID)."
         case .invalidRunID:
             return "Give 1 to 100 letters, digits, '.', '_' or '-', starting with a letter or digit, "
                 + "such as the CI run's id."

@@ -29,7 +29,7 @@ package enum ReportCommands {
         "show", abstract: "Per run and stage: passed, failed and skipped counts, failures by type, durations.",
         usage: "FILE|FOLDER... [--shards N] [--format text|markdown|json] [--items N]",
         discussion: """
-            Reads one or more JUnit reports (a folder: every .xml file in it) and prints each run's stages with their
+            Reads one or more JUnit reports (a folder: every .xml file in it and its subfolders) and prints each run's stages with their
             counts, then the failed items grouped by type. The N files of a sharded run (NAME-K-of-N.xml, sharing one
             run id) are shown as one run: per stage the totals of every shard, the failures of every shard, and each
             shard whose file is missing as not run. Shard files of different runs given together are refused (exit
@@ -113,9 +113,10 @@ package enum ReportCommands {
     }
 }
 
-/// The report files a command line names: files as given, and for a folder every `.xml` file in it.
+/// The report files a command line names: files as given, and for a folder every `.xml` file in it
+/// and in its subfolders.
 enum ReportPaths {
-    /// `paths` with each folder replaced by its `.xml` files, sorted by name.
+    /// `paths` with each folder replaced by the `.xml` files in it and its subfolders, sorted by path.
     /// - throws: ``UsageError`` for a folder that holds no `.xml` file.
     static func expand(_ paths: [String], command invocation: Invocation) throws -> [String] {
         var files: [String] = []
@@ -125,7 +126,8 @@ enum ReportPaths {
                 files.append(path)
                 continue
             }
-            let names = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [])
+            // Its subfolders too: CI downloads each shard's artifact into a folder of its own.
+            let names = ((try? FileManager.default.subpathsOfDirectory(atPath: path)) ?? [])
                 .filter { $0.hasSuffix(".xml") }.sorted()
             guard !names.isEmpty else {
                 throw UsageError(

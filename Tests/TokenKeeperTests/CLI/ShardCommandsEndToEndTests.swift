@@ -91,6 +91,17 @@ import Testing
             // With --shards, even a run whose every shard left no report but one is named in full.
             let expected = try workspace.run(["report", "show", folder + "/reports", "--shards", "2"])
             #expect(expected.status == 0, "\(expected.stderr)")
+            // A folder of the shards' artifact folders, as CI downloads them.
+            for (index, file) in [first, second].enumerated() {
+                try PrivateFiles.createPrivateDirectory(folder + "/artifacts/tokenkeeper-reports-\(index + 1)")
+                try FileManager.default.copyItem(
+                    atPath: file,
+                    toPath: folder + "/artifacts/tokenkeeper-reports-\(index + 1)/"
+                        + (file as NSString).lastPathComponent)
+            }
+            let artifacts = try workspace.run(["report", "show", folder + "/artifacts", "--shards", "2"])
+            #expect(artifacts.status == 0, "\(artifacts.stderr)")
+            #expect(artifacts.stdout.contains("offboard: 2 passed, 0 failed, 0 skipped"), "\(artifacts.stdout)")
             let wrong = try workspace.run(["report", "show", first, second, "--shards", "3"])
             #expect(wrong.status == 2)
             #expect(wrong.stderr.contains("3 shards expected, but the files are of a run of 2 shards"))
