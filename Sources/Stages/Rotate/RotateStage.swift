@@ -90,15 +90,18 @@ package struct RotateStage {
 
     // MARK: - Planning
 
-    /// The tenants the spec selects: every live secret, a list, or the lines of a file.
+    /// The tenants the spec selects (every live secret, a list, or the lines of a file) that fall in the
+    /// run's shard.
     func selectedTenants(_ context: StageContext) throws -> [String] {
-        switch options.tenants {
-        // Every secret (named from its file, so a damaged one fails only its own tenant), and every tenant
-        // whose rows hold tokens: a tenant whose secret went missing is reported, never passed over.
-        case .all: Set(try context.vault.secretNames()).union(try context.store.tenantsHoldingTokens()).sorted()
-        case .list(let tenants): tenants
-        case .file(let path): try TenantUserList.tenants(path: path)
-        }
+        let selected: [String] =
+            switch options.tenants {
+            // Every secret (named from its file, so a damaged one fails only its own tenant), and every tenant
+            // whose rows hold tokens: a tenant whose secret went missing is reported, never passed over.
+            case .all: Set(try context.vault.secretNames()).union(try context.store.tenantsHoldingTokens()).sorted()
+            case .list(let tenants): tenants
+            case .file(let path): try TenantUserList.tenants(path: path)
+            }
+        return context.shard.isWhole ? selected : selected.filter(context.shard.contains)
     }
 
     /// The tenant's versions and token counts, or nil (with a case recorded) when there is nothing to rotate.
