@@ -128,8 +128,8 @@ public final class PostgresVault: KeyVault, @unchecked Sendable {
 
     // MARK: - The session
 
-    /// Runs `body` with the session, connecting again first if it was lost. A failure that means the
-    /// connection is gone drops the session, so the next call starts a new one.
+    /// Runs `body` with the session, connecting again first if it was lost. A transient failure (the
+    /// connection lost or ended by the server, a timeout) drops the session, so the next call starts a new one.
     func withSession<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
         lock.lock()
         defer { lock.unlock() }
@@ -143,7 +143,7 @@ public final class PostgresVault: KeyVault, @unchecked Sendable {
         }
         do {
             return try body(current)
-        } catch let error as PostgresError where error.sqlState == nil || error.sqlState?.hasPrefix("08") == true {
+        } catch let error as PostgresError where error.kind == .busy {
             session = nil
             throw error
         }
