@@ -149,6 +149,12 @@ public final class PostgresVault: KeyVault, @unchecked Sendable {
         }
     }
 
+    /// The value libpq uses for `keyword` on the current session (for example `sslmode`, which the TLS rule
+    /// sets), connecting again first if the session was lost.
+    func sessionOption(_ keyword: String) throws -> String? {
+        try withSession { $0.effectiveOption(keyword) }
+    }
+
     /// The clock's time, to the millisecond the tables keep (so a value returned equals the one read back).
     func now() -> Date {
         Date(timeIntervalSince1970: TimeInterval(millis(clock())) / 1000)

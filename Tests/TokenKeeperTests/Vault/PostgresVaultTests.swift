@@ -268,6 +268,28 @@ import Testing
         #expect(try vault.admin.dataKey(secret: "t1", version: 1) == key)
     }
 
+    @Test func aServerOffThisHostIsReachedWithVerifyFullInEverySessionUnlessTheCallerAcceptsLess() throws {
+        let vault = try Fixture()
+        // libpq tries the hosts in turn: the socket answers, but the string names a host off this machine too.
+        let mixed =
+            vault.connectionString.replacingOccurrences(of: "host=", with: "host=db.example.invalid,")
+            + " sslmode=disable"
+        #expect(mixed.contains("host=db.example.invalid,/"))
+        let verified = try PostgresVault.open(
+            connectionString: mixed, location: "postgres:test", masterKey: vault.masterKey, principal: "admin")
+        #expect(try verified.sessionOption("sslmode") == "verify-full")
+        // A session opened again after the first was lost keeps the rule.
+        try vault.sql.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            purpose: "test: end the vault's sessions")
+        #expect(throws: PostgresError.self) { _ = try verified.secrets() }
+        #expect(try verified.sessionOption("sslmode") == "verify-full")
+        let unverified = try PostgresVault.open(
+            connectionString: mixed, location: "postgres:test", masterKey: vault.masterKey, principal: "admin",
+            tls: .unverified)
+        #expect(try unverified.sessionOption("sslmode") == "disable")
+    }
+
     // MARK: - Where the vault lives
 
     @Test func initializeRefusesASchemaThatHoldsAVaultAndOpenRefusesOneWithout() throws {
