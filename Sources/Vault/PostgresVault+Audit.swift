@@ -11,21 +11,29 @@ extension PostgresVault {
         return try withSession { db in
             let rows = try db.query(
                 """
-                SELECT id, at, principal, operation, secret, version, outcome, mac FROM
-                    (SELECT * FROM vault_audit ORDER BY id DESC LIMIT $1) AS last ORDER BY id
+                SELECT \(Self.auditColumns) FROM (SELECT * FROM vault_audit ORDER BY id DESC LIMIT $1) AS last
+                ORDER BY id
                 """, [.int8(Int64(max(0, count)))], purpose: "read the audit log")
             return try (0..<rows.count).map { index in
-                let entry = AuditLog.Entry(
-                    time: rows.date(index, 1) ?? Date(timeIntervalSince1970: 0), principal: rows.text(index, 2),
-                    operation: rows.text(index, 3), secret: rows.optionalText(index, 4),
-                    version: rows.optionalInt(index, 5).map { Int($0) }, outcome: rows.text(index, 6))
-                guard try rowMAC.matches(rows.bytes(index, 7), AuditLog.Entry.table, entry.macFields) else {
-                    throw VaultError.corrupt(
-                        file: tableItem(AuditLog.Entry.table),
-                        detail: "entry \(rows.int(index, 0)) \(Self.changedOutside)")
-                }
-                return String(decoding: try VaultFileCodec.encoder.encode(entry), as: UTF8.self)
+                String(decoding: try VaultFileCodec.encoder.encode(try checkedAuditEntry(rows, index)), as: UTF8.self)
             }
         }
+    }
+
+    /// The columns ``checkedAuditEntry(_:_:)`` reads, in order.
+    static let auditColumns = "id, at, principal, operation, secret, version, outcome, mac"
+
+    /// Row `index` of a query selecting ``auditColumns``, its MAC checked.
+    /// - throws: ``VaultError/corrupt(file:detail:)`` naming the entry by its id.
+    func checkedAuditEntry(_ rows: PostgresRows, _ index: Int) throws -> AuditLog.Entry {
+        let entry = AuditLog.Entry(
+            time: rows.date(index, 1) ?? Date(timeIntervalSince1970: 0), principal: rows.text(index, 2),
+            operation: rows.text(index, 3), secret: rows.optionalText(index, 4),
+            version: rows.optionalInt(index, 5).map { Int($0) }, outcome: rows.text(index, 6))
+        guard try rowMAC.matches(rows.bytes(index, 7), AuditLog.Entry.table, entry.macFields) else {
+            throw VaultError.corrupt(
+                file: tableItem(AuditLog.Entry.table), detail: "entry \(rows.int(index, 0)) \(Self.changedOutside)")
+        }
+        return entry
     }
 }

@@ -34,10 +34,13 @@ extension PostgresVault {
     }
 
     /// Runs a change that needs every permission in `permissions`, in one transaction with its audit
-    /// entry; a failed change is audited as `error` after the rollback.
+    /// entry; a failed change is audited as `error` after the rollback. The transaction first checks that
+    /// the vault is still under this object's master key (a rekey by another session changes it).
+    /// - Parameter auditMAC: the MAC key of the change's own audit entry, when the change moves the vault to
+    ///   another master key (rekey).
     func mutating<T>(
         _ operation: String, secret: String?, version: Int? = nil, permissions: Set<VaultPermission>,
-        _ body: (PostgresConnection) throws -> T
+        auditMAC: PostgresVaultRowMAC? = nil, _ body: (PostgresConnection) throws -> T
     ) throws -> T {
         if let secret { try SecretName.validate(secret) }
         guard !isReadOnly else { throw VaultError.readOnly(operation: operation) }
@@ -45,8 +48,9 @@ extension PostgresVault {
             try check(permissions, operation: operation, secret: secret, version: version, in: db)
             do {
                 return try db.transaction(purpose: operation) {
+                    try requireCurrentKey(in: db)
                     let result = try body(db)
-                    try insertAudit(operation, secret: secret, version: version, outcome: "ok", in: db)
+                    try insertAudit(operation, secret: secret, version: version, outcome: "ok", in: db, under: auditMAC)
                     return result
                 }
             } catch {
@@ -71,10 +75,11 @@ extension PostgresVault {
         }
     }
 
-    /// Writes one audit entry (in the caller's transaction, if any).
-    func insertAudit(_ operation: String, secret: String?, version: Int?, outcome: String, in db: PostgresConnection)
-        throws
-    {
+    /// Writes one audit entry (in the caller's transaction, if any), MAC'd under `mac` (this vault's by default).
+    func insertAudit(
+        _ operation: String, secret: String?, version: Int?, outcome: String, in db: PostgresConnection,
+        under mac: PostgresVaultRowMAC? = nil
+    ) throws {
         let entry = AuditLog.Entry(
             time: now(), principal: principal, operation: operation, secret: secret, version: version,
             outcome: outcome)
@@ -86,7 +91,7 @@ extension PostgresVault {
             [
                 .time(entry.time), .text(principal), .text(operation), .text(secret),
                 version.map { .int4(Int32(clamping: $0)) } ?? .null(oid: PostgresValue.Oid.int4), .text(outcome),
-                .bytea(try rowMAC.mac(AuditLog.Entry.table, entry.macFields)),
+                .bytea(try (mac ?? rowMAC).mac(AuditLog.Entry.table, entry.macFields)),
             ], purpose: "write the vault audit log")
     }
 
@@ -114,20 +119,33 @@ extension PostgresVault {
         }
     }
 
-    /// The `vault_meta` row, checked; locked until the transaction ends when `forUpdate`.
-    func loadMeta(in db: PostgresConnection, forUpdate: Bool = false) throws -> VaultMetaRow {
+    /// The `vault_meta` row, checked, locked with `locking` (`FOR NO KEY UPDATE` to change the binding,
+    /// `FOR UPDATE` to rekey, which also waits for every change under way: ``requireCurrentKey(in:)``).
+    func loadMeta(in db: PostgresConnection, locking: String = "") throws -> VaultMetaRow {
         let rows = try db.query(
-            "SELECT \(VaultMetaRow.columns), mac FROM vault_meta WHERE singleton = 1"
-                + (forUpdate ? " FOR UPDATE" : ""), purpose: "read the vault")
+            "SELECT \(VaultMetaRow.columns), mac FROM vault_meta WHERE singleton = 1 \(locking)",
+            purpose: "read the vault")
         guard rows.count == 1 else { throw VaultError.notAVault(path: location) }
         let meta = VaultMetaRow(rows, 0)
         try checkMeta(meta, mac: rows.bytes(0, 7))
         return meta
     }
 
+    /// Throws ``VaultError/wrongMasterKey(vault:)`` unless the vault is still under this object's master key;
+    /// holds `FOR KEY SHARE` on `vault_meta` until the transaction ends, so a rekey (`FOR UPDATE`) waits for
+    /// the change under way, and a change waits for a rekey under way and then sees the new key.
+    func requireCurrentKey(in db: PostgresConnection) throws {
+        let rows = try db.query(
+            "SELECT master_key_id FROM vault_meta WHERE singleton = 1 FOR KEY SHARE", purpose: "check the master key")
+        guard rows.count == 1 else { throw VaultError.notAVault(path: location) }
+        guard rows.text(0, 0) == keyID else { throw VaultError.wrongMasterKey(vault: location) }
+    }
+
     /// Writes the `vault_meta` row with its MAC.
-    func writeMeta(_ meta: VaultMetaRow, in db: PostgresConnection, inserting: Bool = false) throws {
-        let mac = PostgresValue.bytea(try rowMAC.mac(VaultMetaRow.table, meta.macFields))
+    func writeMeta(
+        _ meta: VaultMetaRow, in db: PostgresConnection, inserting: Bool = false, under key: PostgresVaultRowMAC? = nil
+    ) throws {
+        let mac = PostgresValue.bytea(try (key ?? rowMAC).mac(VaultMetaRow.table, meta.macFields))
         if inserting {
             try db.query(
                 "INSERT INTO vault_meta (singleton, \(VaultMetaRow.columns), mac) VALUES (1, $1, $2, $3, $4, $5, $6, $7, $8)",
@@ -182,9 +200,12 @@ extension PostgresVault {
     }
 
     /// Sets a principal's policy (replacing any) with its MAC.
-    func writePolicy(for principal: String, permissions: Set<VaultPermission>, in db: PostgresConnection) throws {
+    func writePolicy(
+        for principal: String, permissions: Set<VaultPermission>, in db: PostgresConnection,
+        under key: PostgresVaultRowMAC? = nil
+    ) throws {
         let text = VaultPolicyRow.text(permissions)
-        let mac = try rowMAC.mac(
+        let mac = try (key ?? rowMAC).mac(
             VaultPolicyRow.table, VaultPolicyRow.macFields(principal: principal, permissions: text))
         try db.query(
             """
@@ -283,8 +304,11 @@ extension PostgresVault {
     }
 
     /// Writes a secret's row with its MAC (inserting it when `inserting`).
-    func writeSecret(_ secret: VaultSecretRow, in db: PostgresConnection, inserting: Bool = false) throws {
-        let mac = PostgresValue.bytea(try rowMAC.mac(VaultSecretRow.table, secret.macFields))
+    func writeSecret(
+        _ secret: VaultSecretRow, in db: PostgresConnection, inserting: Bool = false,
+        under key: PostgresVaultRowMAC? = nil
+    ) throws {
+        let mac = PostgresValue.bytea(try (key ?? rowMAC).mac(VaultSecretRow.table, secret.macFields))
         if inserting {
             try db.query(
                 "INSERT INTO vault_secrets (\(VaultSecretRow.columns), mac) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -297,8 +321,11 @@ extension PostgresVault {
     }
 
     /// Writes a version's row with its MAC (inserting it when `inserting`).
-    func writeVersion(_ version: VaultVersionRow, in db: PostgresConnection, inserting: Bool = false) throws {
-        let mac = PostgresValue.bytea(try rowMAC.mac(VaultVersionRow.table, version.macFields))
+    func writeVersion(
+        _ version: VaultVersionRow, in db: PostgresConnection, inserting: Bool = false,
+        under key: PostgresVaultRowMAC? = nil
+    ) throws {
+        let mac = PostgresValue.bytea(try (key ?? rowMAC).mac(VaultVersionRow.table, version.macFields))
         if inserting {
             try db.query(
                 "INSERT INTO vault_versions (\(VaultVersionRow.columns), mac) VALUES ($1, $2, $3, $4, $5, $6, $7)",

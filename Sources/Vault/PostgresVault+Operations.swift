@@ -159,7 +159,7 @@ extension PostgresVault {
 
     public func removePolicy(for principal: String) throws {
         try mutating("remove policy for \(principal)", secret: nil, permissions: Set(VaultPermission.allCases)) { db in
-            try db.query(
+            _ = try db.query(
                 "DELETE FROM vault_policies WHERE principal = $1", [.text(principal)], purpose: "remove a policy")
         }
     }

@@ -34,7 +34,7 @@ extension PostgresVault {
         let replaces = current.map { $0.storeID != storeID && $0.heldTokens } ?? false
         let operation = "bind store \(storeID)" + (replaces ? " (replacing store \(current!.storeID))" : "")
         try mutating(operation, secret: nil, permissions: replaces ? Set(VaultPermission.allCases) : []) { db in
-            var meta = try loadMeta(in: db, forUpdate: true)
+            var meta = try loadMeta(in: db, locking: "FOR NO KEY UPDATE")
             if let bound = meta.store, bound.storeID != storeID, bound.storeID != replacing {
                 throw VaultError.storeNotServed(vault: location, store: storeID, served: bound.storeID)
             }

@@ -146,6 +146,18 @@ public final class PostgresVault: KeyVault, @unchecked Sendable {
         } catch let error as PostgresError where error.kind == .busy {
             session = nil
             throw error
+        } catch let error as VaultError {
+            // A row that does not match its MAC because another session rekeyed the vault: say so.
+            switch error {
+            case .corrupt, .corruptSecret:
+                let rows = try? current.query(
+                    "SELECT master_key_id FROM vault_meta WHERE singleton = 1", purpose: "check the master key")
+                if let rows, rows.count == 1, rows.text(0, 0) != keyID {
+                    throw VaultError.wrongMasterKey(vault: location)
+                }
+                throw error
+            default: throw error
+            }
         }
     }
 
