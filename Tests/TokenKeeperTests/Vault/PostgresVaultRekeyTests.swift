@@ -107,4 +107,49 @@ import Testing
         #expect(try vault.open(newKey).versions(of: "t1").map(\.number) == [1, 2, 3])
         #expect(try vault.open(newKey).policies().first { $0.principal == "app" }?.permissions == [.get, .list])
     }
+
+    @Test func aChangeStartedDuringARekeyWaitsForItAndIsRefusedNeverLeftUnderTheOldKey() throws {
+        let vault = try Fixture()
+        let admin = vault.admin, other = try vault.open()
+        let newKey = try MasterKey.generate()
+        /// How many sessions of the vault's database wait for a lock now.
+        func waiting() throws -> Int64 {
+            try vault.sql.query(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                purpose: "test"
+            ).int(0, 0)
+        }
+        /// Waits (up to 10 s, polling every 20 ms) until `count` sessions wait for a lock.
+        func awaitWaiting(_ count: Int64) throws -> Bool {
+            for _ in 0..<500 {
+                if try waiting() >= count { return true }
+                usleep(20_000)
+            }
+            return false
+        }
+        // Hold t1's row, so the rekey stops there, after it has locked the vault and read every secret.
+        try vault.sql.execute("BEGIN; SELECT * FROM vault_secrets WHERE name = 't1' FOR UPDATE", purpose: "test lock")
+        let rekeyed = Locked<(any Error)?>(nil), created = Locked<Result<Int, any Error>?>(nil)
+        let group = DispatchGroup()
+        DispatchQueue.global().async(group: group) {
+            do { try admin.rekey(to: newKey) } catch { rekeyed.update { $0 = error } }
+        }
+        #expect(try awaitWaiting(1), "the rekey never reached t1's row")
+        // A new secret while the rekey is under way: its check passes under the old key, its change must wait.
+        DispatchQueue.global().async(group: group) {
+            let result = Result { try other.createSecret("t9").number }
+            created.update { $0 = result }
+        }
+        _ = try awaitWaiting(2)
+        try vault.sql.execute("COMMIT", purpose: "test unlock")
+        #expect(group.wait(timeout: .now() + 60) == .success)
+        #expect(rekeyed.value == nil)
+        guard case .failure(let error) = created.value else {
+            Issue.record("createSecret during the rekey gave \(String(describing: created.value))")
+            return
+        }
+        #expect(error as? VaultError == .wrongMasterKey(vault: "postgres:test"))
+        // Everything is under the new key.
+        #expect(try vault.open(newKey).secrets().map(\.name) == ["t1"])
+    }
 }
