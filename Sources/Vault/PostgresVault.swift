@@ -16,7 +16,9 @@ import Support
 ///   (``PostgresVaultRowMAC``): a row edited in SQL is refused naming the row; a wrong master key is
 ///   named as such (`vault_meta` records the master key's public id).
 /// - Concurrency: every change is one transaction; a secret's row is locked (`FOR UPDATE`) while its
-///   versions change, so two hosts adding versions at once get distinct numbers.
+///   versions change, so two hosts adding versions at once get distinct numbers. Each change first checks,
+///   under a lock a rekey waits for, that the vault is still under this object's master key
+///   (``rekey(to:)`` moves every row to a new key in one transaction).
 /// - Audit: every entry is a row; a change's entry is committed in the change's transaction, a denial's
 ///   and a read's right after the call (each a commit, durable when it returns). A read-only vault writes
 ///   nothing, not even the audit.
