@@ -19,6 +19,9 @@ struct BenchOptions {
     /// The plain C reference (scripts/reference/c_rewrap.c, built by scripts/bench), run on a copy of
     /// the baseline's seeded table; nil to leave it out.
     var cReference: String?
+    /// The plain C rewrap of the envelope layout (scripts/reference/c_envelope_rewrap.c, built by scripts/bench),
+    /// which seeds its own table of N sealed data keys; nil to leave it out.
+    var cEnvelopeReference: String?
     /// Skip the Python baseline (and the C reference, which runs on the baseline's table).
     var skipBaseline = false
     /// Keep the stores afterwards.
@@ -49,7 +52,7 @@ struct BenchOptions {
     static let help = """
         USAGE: tokenkeeper-bench [--tokens N[,N...]] [--tenants 100] [--token-bytes 1200] [--dir DIR]
                                  [--tokenkeeper PATH] [--python PATH] [--baseline PATH] [--c-reference PATH]
-                                 [--no-baseline] [--keep] [--seed-only]
+                                 [--c-envelope-reference PATH] [--no-baseline] [--keep] [--seed-only]
                tokenkeeper-bench --report-cases 100000
                tokenkeeper-bench --access-users 500 [--access-tasks 8] [--access-rounds 3] [--warm-calls 20000]
                                  [--python PATH] [--idp Tests/IdentityProvider/idp.py]
@@ -60,7 +63,9 @@ struct BenchOptions {
         times `tokenkeeper run` of a rotate job (every token rewrapped under a new version) and a second, no-op
         run, and runs the Python baseline (../shared/bench/python_rewrap.py) on the same N in the same run:
         it seeds its table, which is copied, then rewraps it; with --c-reference, the plain C program
-        (scripts/reference/c_rewrap.c) rewraps the copy the same way. Prints rows per second, the ratios,
+        (scripts/reference/c_rewrap.c) rewraps the copy the same way; with --c-envelope-reference, the plain C
+        program scripts/reference/c_envelope_rewrap.c seeds N 48-byte sealed data keys (the envelope layout of
+        issue 14) in its own table and rewraps them with the same settings. Prints rows per second, the ratios,
         each child's own peak memory (measured with GNU time) and the no-op time, then one JSON line. --seed-only stops after seeding and keeps the folder (its path and the
         master key are printed) so `tokenkeeper run rotate.yml` can be profiled by hand; --run-spec SPEC runs a
         spec in-process on the main thread (for profilers). --report-cases N instead times `tokenkeeper report show`
@@ -103,6 +108,7 @@ struct BenchOptions {
             case "--python": python = try value(argument)
             case "--baseline": baseline = try value(argument)
             case "--c-reference": cReference = try value(argument)
+            case "--c-envelope-reference": cEnvelopeReference = try value(argument)
             case "--no-baseline": skipBaseline = true
             case "--keep": keep = true
             case "--report-cases": reportCases = try number(argument, try value(argument))

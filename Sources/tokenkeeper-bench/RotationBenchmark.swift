@@ -23,6 +23,10 @@ struct RotationBenchmark {
         var cRewrapRowsPerSecond: Double?
         var cPeakRSSMiB: Double?
         var ratioToC: Double?
+        /// The plain C rewrap of the envelope layout (scripts/reference/c_envelope_rewrap.c): 48-byte sealed data keys.
+        var cEnvelopeRewrapRowsPerSecond: Double?
+        var cEnvelopePeakRSSMiB: Double?
+        var ratioToCEnvelope: Double?
     }
 
     func run() async throws {
@@ -78,6 +82,13 @@ struct RotationBenchmark {
             lines.append(
                 String(format: "  plain C reference:  %10.0f rows/s, peak RSS %.1f MiB", c, f.cPeakRSSMiB ?? 0))
             lines.append(String(format: "  ratio tokenkeeper / C: %.2fx", ratio))
+        }
+        if let c = f.cEnvelopeRewrapRowsPerSecond, let ratio = f.ratioToCEnvelope {
+            lines.append(
+                String(
+                    format: "  plain C envelope:   %10.0f rows/s (48-byte sealed data keys), peak RSS %.1f MiB", c,
+                    f.cEnvelopePeakRSSMiB ?? 0))
+            lines.append(String(format: "  ratio tokenkeeper / C envelope: %.2fx", ratio))
         }
         return lines.joined(separator: "\n")
     }
@@ -159,6 +170,13 @@ struct RotationBenchmark {
                 figures.cRewrapRowsPerSecond = c.rate
                 figures.cPeakRSSMiB = c.peakRSSMiB
                 figures.ratioToC = figures.rotateTokensPerSecond / c.rate
+            }
+            if let reference = options.cEnvelopeReference {
+                let c = try Self.rewrap(
+                    [reference, folder + "/c_envelope.db", String(size)], name: "the C envelope reference")
+                figures.cEnvelopeRewrapRowsPerSecond = c.rate
+                figures.cEnvelopePeakRSSMiB = c.peakRSSMiB
+                figures.ratioToCEnvelope = figures.rotateTokensPerSecond / c.rate
             }
         }
         return figures
