@@ -22,6 +22,13 @@ struct BenchOptions {
     /// The plain C rewrap of the envelope layout (scripts/reference/c_envelope_rewrap.c, built by scripts/bench),
     /// which seeds its own table of N sealed data keys; nil to leave it out.
     var cEnvelopeReference: String?
+    /// The store the rotation benchmark runs on: `sqlite` (default) or `postgres` (a local server it starts).
+    var backend = "sqlite"
+    /// The PostgreSQL baseline script (psycopg 3), for `--backend postgres`.
+    var postgresBaseline = "../shared/bench/python_rewrap_pg.py"
+    /// Child mode of `--backend postgres`: run this spec's rotate stage on the PostgreSQL store in
+    /// `TOKENKEEPER_STORE_URL` (``PostgresRotateChild``).
+    var postgresRotateSpec: String?
     /// Skip the Python baseline (and the C reference, which runs on the baseline's table).
     var skipBaseline = false
     /// Keep the stores afterwards.
@@ -53,6 +60,8 @@ struct BenchOptions {
         USAGE: tokenkeeper-bench [--tokens N[,N...]] [--tenants 100] [--token-bytes 1200] [--dir DIR]
                                  [--tokenkeeper PATH] [--python PATH] [--baseline PATH] [--c-reference PATH]
                                  [--c-envelope-reference PATH] [--no-baseline] [--keep] [--seed-only]
+               tokenkeeper-bench --backend postgres [--tokens N[,N...]] [--tenants 100] [--token-bytes 1200] [--dir DIR]
+                                 [--python PATH] [--postgres-baseline PATH] [--no-baseline] [--keep]
                tokenkeeper-bench --report-cases 100000
                tokenkeeper-bench --access-users 500 [--access-tasks 8] [--access-rounds 3] [--warm-calls 20000]
                                  [--python PATH] [--idp Tests/IdentityProvider/idp.py]
@@ -73,6 +82,12 @@ struct BenchOptions {
         (TokenAccess) against the project's identity provider, started on 127.0.0.1: cold calls (every one redeems,
         forceRefresh) and warm calls (cache hits), p50/p99 latency and this process's CPU per call, from concurrent
         tasks; then that many callers of one user at once on an empty cache, and the provider's redemption count.
+        --backend postgres instead starts a local PostgreSQL server (initdb in a temporary folder, Unix socket only,
+        the server's default settings, which it prints; as the user tokenkeeper-pg when run as root), seeds N tokens
+        through the library (timing the store's insertBatch), runs the rotate stage in a child process (the runner's
+        stage on a PostgresTokenStore, until specs can name a PostgreSQL store) and a no-op run, then the baseline
+        ../shared/bench/python_rewrap_pg.py (psycopg 3) on its own database of N rows: rates, the ratio (target >= 4x),
+        peak memory (target < 64 MiB), the no-op's time (target < 0.2 s). The server is stopped and removed at the end.
         --import N instead writes N token endpoint responses (JSON lines) and times `tokenkeeper token import`
         of them into a new vault and store: tokens per second and its peak memory.
         --refresh N instead starts the project's identity provider
@@ -110,6 +125,13 @@ struct BenchOptions {
             case "--c-reference": cReference = try value(argument)
             case "--c-envelope-reference": cEnvelopeReference = try value(argument)
             case "--no-baseline": skipBaseline = true
+            case "--backend":
+                backend = try value(argument)
+                guard ["sqlite", "postgres"].contains(backend) else {
+                    throw BenchUsage("--backend: '\(backend)' is neither sqlite nor postgres", isHelp: false)
+                }
+            case "--postgres-baseline": postgresBaseline = try value(argument)
+            case "--postgres-rotate": postgresRotateSpec = try value(argument)
             case "--keep": keep = true
             case "--report-cases": reportCases = try number(argument, try value(argument))
             case "--run-spec": runSpec = try value(argument)
