@@ -14,6 +14,8 @@ struct Entrypoint {
                 try PostgresRotateChild.run(spec: spec)
             } else if options.backend == "postgres" {
                 try PostgresRotationBenchmark(options: options).run()
+            } else if let tokens = options.accessDuringRotation {
+                try await AccessDuringRotationBenchmark(tokens: tokens, options: options).run()
             } else if options.accessUsers != nil {
                 try await AccessBenchmark(options: options).run()
             } else {

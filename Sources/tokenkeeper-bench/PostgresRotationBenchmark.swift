@@ -111,8 +111,8 @@ struct PostgresRotationBenchmark {
             connectionString: storeURL, location: "postgres:env:\(PostgresRotateChild.storeVariable)")
         try vault.bindStore(store.identity.id, heldTokens: true, replacing: nil)
         let inserting = try RotationBenchmark.insertSynthetic(
-            size, custodian: TokenCustodian(vault: vault, store: store), tenants: options.tenants ?? 100,
-            tokenBytes: options.tokenBytes, at: past)
+            size, custodian: TokenCustodian(vault: vault, store: store),
+            tenants: RotationBenchmark.newTenants(options.tenants ?? 100), tokenBytes: options.tokenBytes, at: past)
         let seedSeconds = Date().timeIntervalSince(seedStarted)
         try server.admin("tokenkeeper").execute("VACUUM ANALYZE", purpose: "vacuum the seeded store")
         try server.checkpoint()

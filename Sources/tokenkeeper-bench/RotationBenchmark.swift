@@ -204,20 +204,21 @@ struct RotationBenchmark {
         let store = try StateBinding.openStore(
             at: folder + "/tokens.db", vault: vault, source: .create(replacing: false))
         _ = try Self.insertSynthetic(
-            size, custodian: TokenCustodian(vault: vault, store: store), tenants: options.tenants ?? 100,
+            size, custodian: TokenCustodian(vault: vault, store: store),
+            tenants: Self.newTenants(options.tenants ?? 100),
             tokenBytes: options.tokenBytes, at: past)
         return Date().timeIntervalSince(started)
     }
 
-    /// Seals `size` random refresh tokens of `tokenBytes` characters spread over `tenants` new tenants
-    /// (random user ids) and inserts them in batches of 1,000 with `insertBatch`. Returns the seconds spent
-    /// in `insertBatch` alone (the store's share of the seeding).
+    /// `count` random tenant ids.
+    static func newTenants(_ count: Int) -> [String] { (0..<count).map { _ in UUID().uuidString.lowercased() } }
+
+    /// Seals `size` random refresh tokens of `tokenBytes` characters spread over `tenants` (random user
+    /// ids, provider `entra`) and inserts them in batches of 1,000 with `insertBatch`. Returns the seconds
+    /// spent in `insertBatch` alone (the store's share of the seeding).
     static func insertSynthetic(
-        _ size: Int, custodian: TokenCustodian, tenants count: Int, tokenBytes: Int, at past: Date
-    )
-        throws -> Double
-    {
-        let tenants = (0..<count).map { _ in UUID().uuidString.lowercased() }
+        _ size: Int, custodian: TokenCustodian, tenants: [String], tokenBytes: Int, at past: Date
+    ) throws -> Double {
         var inserting = 0.0
         var batch: [StoredToken] = []
         batch.reserveCapacity(1_000)
