@@ -12,12 +12,13 @@ import TokenKeeper
 /// of users whose tokens are real refresh tokens at the project's identity provider
 /// (Tests/IdentityProvider/idp.py on 127.0.0.1), spread over the same tenants so the rotation rewraps
 /// them too. Then, at a fixed rate, calls token access for those users, first idle, then while
-/// `tokenkeeper run` rotates every tenant (until it ends, at most the same number of calls):
+/// `tokenkeeper run` rotates every tenant (until it ends, at most the same number of calls), in two
+/// loops at once over disjoint halves of the users (each redemption rotates a user's refresh token):
 ///
 /// - `tokenkeeper token access`, a process per call, which redeems at the provider every time: the
 ///   primary figure, the way the issue measured it "from outside";
 /// - the library's `TokenAccess` in this process, cold (forceRefresh: redeem and commit the rotated
-///   refresh token) and warm (the cached access token).
+///   refresh token) then warm (the cached access token).
 ///
 /// Prints p50 and max of each, idle and during, the rotation's time and whether the target holds.
 /// Every loop is bounded: the calls by count, the rotation by a timeout of 60 s + 1 ms per token.
@@ -86,20 +87,24 @@ struct AccessDuringRotationBenchmark {
         let cli = [options.tokenkeeper, "token", "access", "--spec", accessSpec, "--provider", "local"]
 
         // Untimed: one call per user, so the binary, the vault and the store are in the page cache.
-        for key in keys { _ = try await call(cli, key, environment, access) }
+        let (cliKeys, libraryKeys) = Self.split(keys)
+        for key in cliKeys { _ = Self.callCLI(cli, key, environment) }
+        for key in libraryKeys { _ = await Self.callLibrary(access, key, forceRefresh: true) }
         let idle = try await phase(calls: calls, keys: keys, cli: cli, environment: environment, access: access) {
             true
         }
         print(Self.describe("idle", idle))
         fflush(nil)
 
-        let rotation = BackgroundRun(
-            [options.tokenkeeper, "run", rotateSpec], environment: environment,
-            timeout: 60 + 0.001 * Double(tokens))
+        let command = [options.tokenkeeper, "run", rotateSpec]
+        let timeout = 60 + 0.001 * Double(tokens)
+        let rotation = ThreadRun {
+            Result { try MeasuredProcess.run(command, environment: environment, timeout: timeout) }
+        }
         let during = try await phase(calls: calls, keys: keys, cli: cli, environment: environment, access: access) {
             rotation.isRunning
         }
-        let rotated = try rotation.wait()
+        let rotated = try rotation.wait().get()
         guard rotated.status == 0 else { throw BenchError("the rotation run exited \(rotated.status)") }
         let report = try JSONReportWriter.read(Data(contentsOf: URL(fileURLWithPath: folder + "/reports/rotate.json")))
         let stage = report.stages[0]
@@ -119,66 +124,91 @@ struct AccessDuringRotationBenchmark {
 
     // MARK: - Measuring
 
-    /// Up to `calls` ticks, one every `accessIntervalMilliseconds` (or at once when a tick took longer),
-    /// while `going()` says so: each tick one `token access` process, then a cold and a warm library call,
-    /// for the users in turn.
+    /// Two loops at once, each up to `calls` calls, one every `accessIntervalMilliseconds` (or at once when
+    /// a call took longer), while `going()` says so: `token access` processes on a thread of their own for
+    /// the first half of the users, and a cold then a warm library call per tick for the other half (a
+    /// user's refresh token rotates at each redemption, so the two loops never share a user).
     private func phase(
         calls: Int, keys: [TokenKey], cli: [String], environment: [String: String], access: TokenAccess,
-        while going: () -> Bool
+        while going: @escaping @Sendable () -> Bool
     ) async throws -> Phase {
-        var cliTimes: [Double] = [], coldTimes: [Double] = [], warmTimes: [Double] = []
-        var failures = (cli: 0, cold: 0, warm: 0)
+        let (cliKeys, libraryKeys) = Self.split(keys)
         let interval = Double(options.accessIntervalMilliseconds) / 1_000
         let started = Date()
-        var tick = 0
-        while tick < calls, going() {
-            let due = started.addingTimeInterval(Double(tick) * interval)
-            let wait = due.timeIntervalSinceNow
-            if wait > 0 { usleep(UInt32(wait * 1_000_000)) }
-            let key = keys[tick % keys.count]
-            let outcome = try await call(cli, key, environment, access)
-            cliTimes.append(outcome.cli.milliseconds)
-            coldTimes.append(outcome.cold.milliseconds)
-            warmTimes.append(outcome.warm.milliseconds)
-            if !outcome.cli.ok { failures.cli += 1 }
-            if !outcome.cold.ok { failures.cold += 1 }
-            if !outcome.warm.ok { failures.warm += 1 }
-            tick += 1
+        let processes = ThreadRun<(times: [Double], failures: Int)> {
+            var times: [Double] = []
+            var failures = 0
+            while times.count < calls, going() {
+                Self.sleep(until: started.addingTimeInterval(Double(times.count) * interval))
+                let outcome = Self.callCLI(cli, cliKeys[times.count % cliKeys.count], environment)
+                times.append(outcome.milliseconds)
+                if !outcome.ok { failures += 1 }
+            }
+            return (times, failures)
         }
+        var coldTimes: [Double] = [], warmTimes: [Double] = []
+        var failures = (cold: 0, warm: 0)
+        while coldTimes.count < calls, going() {
+            Self.sleep(until: started.addingTimeInterval(Double(coldTimes.count) * interval))
+            let key = libraryKeys[coldTimes.count % libraryKeys.count]
+            let cold = await Self.callLibrary(access, key, forceRefresh: true)
+            let warm = await Self.callLibrary(access, key, forceRefresh: false)
+            coldTimes.append(cold.milliseconds)
+            warmTimes.append(warm.milliseconds)
+            if !cold.ok { failures.cold += 1 }
+            if !warm.ok { failures.warm += 1 }
+        }
+        let cli = processes.wait()
         return Phase(
-            cli: Self.series(cliTimes, failures.cli), libraryCold: Self.series(coldTimes, failures.cold),
+            cli: Self.series(cli.times, cli.failures), libraryCold: Self.series(coldTimes, failures.cold),
             libraryWarm: Self.series(warmTimes, failures.warm), seconds: Date().timeIntervalSince(started))
     }
 
-    /// One `token access` process for `key`, then a cold and a warm library call: each one's latency and
-    /// whether it succeeded (the first failure's message is printed; it never holds a token).
-    private func call(_ cli: [String], _ key: TokenKey, _ environment: [String: String], _ access: TokenAccess)
-        async throws -> (
-            cli: (milliseconds: Double, ok: Bool), cold: (milliseconds: Double, ok: Bool),
-            warm: (milliseconds: Double, ok: Bool)
-        )
-    {
-        let process = try QuietProcess.run(
-            cli + ["--tenant", key.tenant, "--user", key.user], environment: environment)
-        if process.status != 0 { reportOnce("token access for \(key) exited \(process.status): \(process.errors)") }
-        func timed(_ forceRefresh: Bool) async -> (milliseconds: Double, ok: Bool) {
-            let begin = ContinuousClock.now
-            do {
-                let grant = try await access.accessToken(for: key, forceRefresh: forceRefresh)
-                return (AccessBenchmark.milliseconds(ContinuousClock.now - begin), forceRefresh != grant.fromCache)
-            } catch {
-                let elapsed = AccessBenchmark.milliseconds(ContinuousClock.now - begin)
-                reportOnce("TokenAccess for \(key) failed: \(error)")
-                return (elapsed, false)
+    /// The users of the `token access` processes (the first half) and of the library (the rest).
+    static func split(_ keys: [TokenKey]) -> (cli: [TokenKey], library: [TokenKey]) {
+        let half = max(1, keys.count / 2)
+        return (Array(keys[..<half]), Array(keys[half...]))
+    }
+
+    static func sleep(until date: Date) {
+        let wait = date.timeIntervalSinceNow
+        if wait > 0 { usleep(UInt32(wait * 1_000_000)) }
+    }
+
+    /// One `token access` process for `key`: its latency (spawn to exit) and whether it succeeded.
+    static func callCLI(_ cli: [String], _ key: TokenKey, _ environment: [String: String]) -> (
+        milliseconds: Double, ok: Bool
+    ) {
+        do {
+            let process = try QuietProcess.run(
+                cli + ["--tenant", key.tenant, "--user", key.user], environment: environment)
+            if process.status != 0 {
+                reportOnce("token access for \(key) exited \(process.status): \(process.errors)")
             }
+            return (process.seconds * 1_000, process.status == 0)
+        } catch {
+            reportOnce("token access for \(key) did not start: \(error)")
+            return (0, false)
         }
-        let cold = await timed(true)
-        let warm = await timed(false)
-        return ((process.seconds * 1_000, process.status == 0), cold, warm)
+    }
+
+    /// One library call for `key`: its latency and whether it succeeded (and came from where it should).
+    static func callLibrary(_ access: TokenAccess, _ key: TokenKey, forceRefresh: Bool) async -> (
+        milliseconds: Double, ok: Bool
+    ) {
+        let begin = ContinuousClock.now
+        do {
+            let grant = try await access.accessToken(for: key, forceRefresh: forceRefresh)
+            return (AccessBenchmark.milliseconds(ContinuousClock.now - begin), forceRefresh != grant.fromCache)
+        } catch {
+            let elapsed = AccessBenchmark.milliseconds(ContinuousClock.now - begin)
+            reportOnce("TokenAccess for \(key) failed: \(error)")
+            return (elapsed, false)
+        }
     }
 
     /// Prints a failure's message the first time only (the counts say how many there were).
-    private func reportOnce(_ message: String) {
+    static func reportOnce(_ message: String) {
         guard Self.firstFailure.set() else { return }
         FileHandle.standardError.write(Data("first failure: \(message)\n".utf8))
     }
@@ -358,35 +388,35 @@ final class OnceFlag: @unchecked Sendable {
     }
 }
 
-/// A `MeasuredProcess` run on a thread of its own, so the benchmark can work while it runs.
-/// `@unchecked Sendable`: its state is only touched under `lock`.
-final class BackgroundRun: @unchecked Sendable {
+/// A closure run on a thread of its own (a child process to wait for, a loop of blocking calls), so the
+/// benchmark can work while it runs. `@unchecked Sendable`: its result is only touched under `lock`.
+final class ThreadRun<Value>: @unchecked Sendable {
     private let lock = NSLock()
-    private var result: Result<MeasuredProcess, any Error>?
+    private var result: Value?
 
-    /// Starts `arguments` at once.
-    init(_ arguments: [String], environment: [String: String], timeout: TimeInterval) {
+    /// Starts `body` at once.
+    init(_ body: @escaping @Sendable () -> Value) {
         let thread = Thread { [self] in
-            let outcome = Result { try MeasuredProcess.run(arguments, environment: environment, timeout: timeout) }
+            let value = body()
             lock.lock()
-            result = outcome
+            result = value
             lock.unlock()
         }
         thread.start()
     }
 
-    /// Whether the process still runs.
+    /// Whether `body` still runs.
     var isRunning: Bool {
         lock.lock()
         defer { lock.unlock() }
         return result == nil
     }
 
-    /// Waits (polling every 10 ms) for the process to end and returns it.
-    func wait() throws -> MeasuredProcess {
+    /// Waits (polling every 10 ms) for `body` to end and returns what it returned.
+    func wait() -> Value {
         while isRunning { usleep(10_000) }
         lock.lock()
         defer { lock.unlock() }
-        return try result!.get()
+        return result!
     }
 }
