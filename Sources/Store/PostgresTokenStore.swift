@@ -188,10 +188,32 @@ public final class PostgresTokenStore: TokenStore {
         return rows.int(0, 0) != 0
     }
 
-    /// Puts many rows in one transaction, each as ``put(_:)`` does. Returns, per row, whether it was new.
+    /// Puts many rows in one statement (so one transaction), each as ``put(_:)`` does. Returns, per row,
+    /// whether it was new. A key twice in the batch ends as its last row, as one `put` after another
+    /// would leave it: only its first occurrence can be new.
     public func putBatch(_ tokens: [StoredToken]) throws -> [Bool] {
         guard !tokens.isEmpty else { return [] }
-        return try connection.transaction(purpose: "put a batch of tokens") { try tokens.map { try put($0) } }
+        // ON CONFLICT DO UPDATE may touch a row only once per statement: the last row of each key goes.
+        var lastIndex: [TokenKey: Int] = [:]
+        for (index, token) in tokens.enumerated() { lastIndex[token.key] = index }
+        let unique = tokens.indices.filter { lastIndex[tokens[$0].key] == $0 }.map { tokens[$0] }
+        let rows = try connection.query(
+            Self.batchInsert + """
+
+                ON CONFLICT (tenant, user_id, provider) DO UPDATE SET
+                    secret_name = EXCLUDED.secret_name, key_version = EXCLUDED.key_version, sealed_token = EXCLUDED.sealed_token,
+                    issued_at = EXCLUDED.issued_at, refreshed_at = EXCLUDED.refreshed_at, expires_at = EXCLUDED.expires_at,
+                    status = EXCLUDED.status, failure_count = EXCLUDED.failure_count, last_error_code = EXCLUDED.last_error_code,
+                    lease_owner = EXCLUDED.lease_owner, lease_until = EXCLUDED.lease_until, updated_at = EXCLUDED.updated_at
+                RETURNING tenant, user_id, provider, xmax = 0
+                """, Self.batchValues(unique), purpose: "put a batch of tokens")
+        var isNew: [TokenKey: Bool] = [:]
+        for index in 0..<rows.count {
+            let key = TokenKey(tenant: rows.text(index, 0), user: rows.text(index, 1), provider: rows.text(index, 2))
+            isNew[key] = rows.int(index, 3) != 0
+        }
+        var seen = Set<TokenKey>()
+        return tokens.map { token in seen.insert(token.key).inserted && isNew[token.key] == true }
     }
 
     /// The row for `key`, or nil.
@@ -268,21 +290,47 @@ public final class PostgresTokenStore: TokenStore {
             .changes
     }
 
-    /// Inserts many new rows in one transaction; an existing key (or one twice in the batch) fails it all.
+    /// Inserts many new rows in one statement (so one transaction); an existing key (or one twice in the
+    /// batch) fails it all.
     @discardableResult
     public func insertBatch(_ tokens: [StoredToken]) throws -> Int {
         guard !tokens.isEmpty else { return 0 }
-        return try connection.transaction(purpose: "insert a batch of tokens") {
-            for token in tokens {
-                try connection.query(
-                    """
-                    INSERT INTO tokens (tenant, user_id, provider, secret_name, key_version, sealed_token, issued_at, refreshed_at,
-                        expires_at, status, failure_count, last_error_code, lease_owner, lease_until, updated_at)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-                    """, Self.values(token), purpose: "insert a batch of tokens")
-            }
-            return tokens.count
-        }
+        return try connection.query(Self.batchInsert, Self.batchValues(tokens), purpose: "insert a batch of tokens")
+            .changes
+    }
+
+    // MARK: - Batches
+
+    /// The set-based insert of a batch: one row per element of the arrays ``batchValues(_:)`` binds as
+    /// $1-$15, in the batch's order (so ids follow it).
+    static let batchInsert = """
+        INSERT INTO tokens (tenant, user_id, provider, secret_name, key_version, sealed_token, issued_at, refreshed_at,
+            expires_at, status, failure_count, last_error_code, lease_owner, lease_until, updated_at)
+        SELECT tenant, user_id, provider, secret_name, key_version, sealed_token, issued_at, refreshed_at,
+            expires_at, status, failure_count, last_error_code, lease_owner, lease_until, updated_at
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int4[], $6::bytea[], $7::int8[], $8::int8[],
+            $9::int8[], $10::text[], $11::int4[], $12::text[], $13::text[], $14::int8[], $15::int8[])
+            WITH ORDINALITY AS batch (tenant, user_id, provider, secret_name, key_version, sealed_token, issued_at,
+                refreshed_at, expires_at, status, failure_count, last_error_code, lease_owner, lease_until, updated_at,
+                position)
+        ORDER BY position
+        """
+
+    /// The parameters of ``batchInsert``: one binary array per column, in column order (without the id).
+    static func batchValues(_ tokens: [StoredToken]) -> [PostgresValue] {
+        func time(_ date: Date?) -> Int64? { date.map(PostgresValue.milliseconds) }
+        return [
+            .textArray(tokens.map(\.key.tenant)), .textArray(tokens.map(\.key.user)),
+            .textArray(tokens.map(\.key.provider)), .textArray(tokens.map(\.secretName)),
+            .int4Array(tokens.map { Int32(clamping: $0.keyVersion) }), .optionalByteaArray(tokens.map(\.sealedToken)),
+            .int8Array(tokens.map { PostgresValue.milliseconds($0.issuedAt) }),
+            .int8Array(tokens.map { PostgresValue.milliseconds($0.refreshedAt) }),
+            .optionalInt8Array(tokens.map { time($0.expiresAt) }), .textArray(tokens.map(\.status.rawValue)),
+            .int4Array(tokens.map { Int32(clamping: $0.failureCount) }),
+            .optionalTextArray(tokens.map(\.lastErrorCode)), .optionalTextArray(tokens.map(\.leaseOwner)),
+            .optionalInt8Array(tokens.map { time($0.leaseUntil) }),
+            .int8Array(tokens.map { PostgresValue.milliseconds($0.updatedAt) }),
+        ]
     }
 
     // MARK: - Rows

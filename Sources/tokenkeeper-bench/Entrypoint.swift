@@ -10,7 +10,13 @@ struct Entrypoint {
     static func main() async {
         do {
             let options = try BenchOptions(arguments: Array(CommandLine.arguments.dropFirst()))
-            if options.accessUsers != nil {
+            if let spec = options.postgresRotateSpec {
+                try PostgresRotateChild.run(spec: spec)
+            } else if options.backend == "postgres" {
+                try PostgresRotationBenchmark(options: options).run()
+            } else if let tokens = options.accessDuringRotation {
+                try await AccessDuringRotationBenchmark(tokens: tokens, options: options).run()
+            } else if options.accessUsers != nil {
                 try await AccessBenchmark(options: options).run()
             } else {
                 try await RotationBenchmark(options: options).run()
