@@ -41,10 +41,14 @@ public final class PostgresTokenStore: TokenStore {
     /// The store's identity (the `store_identity` row).
     public let identity: StoreIdentity
 
-    /// The columns every row query selects, in ``StoredToken`` order.
+    /// The columns every row query selects from `tokens`, in ``StoredToken`` order: the key version of an
+    /// envelope row and its wrapped data key come from its row of `token_keys` (by primary key), the version
+    /// of an old-format row from its own column.
     static let columns = """
-        id, tenant, user_id, provider, secret_name, key_version, sealed_token, issued_at, refreshed_at, expires_at, \
-        status, failure_count, last_error_code, lease_owner, lease_until, updated_at
+        id, tenant, user_id, provider, secret_name, \
+        coalesce((SELECT k.key_version FROM token_keys k WHERE k.token_id = tokens.id), key_version), sealed_token, \
+        issued_at, refreshed_at, expires_at, status, failure_count, last_error_code, lease_owner, lease_until, updated_at, \
+        (SELECT k.wrapped_key FROM token_keys k WHERE k.token_id = tokens.id)
         """
 
     /// Opens the existing store in the database `connectionString` names and migrates its schema unless
@@ -152,6 +156,9 @@ public final class PostgresTokenStore: TokenStore {
     /// Does nothing: see ``syncCommits()``.
     public func makeDurable() throws {}
 
+    /// Does nothing: the server checkpoints its own log, and no session waits for it.
+    public func checkpoint() throws {}
+
     /// Runs `body`: PostgreSQL has no setting a session should change for a long run of write batches.
     public func withCheckpointInterval<T>(pages: Int, _ body: () throws -> T) throws -> T { try body() }
 
@@ -172,6 +179,15 @@ public final class PostgresTokenStore: TokenStore {
     /// Inserts the row, or replaces every field of the row with the same key (keeping its id). One statement.
     @discardableResult
     public func put(_ token: StoredToken) throws -> Bool {
+        try connection.transaction(purpose: "put a token") {
+            let isNew = try upsert(token)
+            try writeDataKeys(of: [token])
+            return isNew
+        }
+    }
+
+    /// The insert-or-replace of one row in `tokens` (its data key is written apart). Returns whether it was new.
+    private func upsert(_ token: StoredToken) throws -> Bool {
         let rows = try connection.query(
             """
             INSERT INTO tokens (tenant, user_id, provider, secret_name, key_version, sealed_token, issued_at, refreshed_at,
@@ -190,7 +206,11 @@ public final class PostgresTokenStore: TokenStore {
     /// Puts many rows in one transaction, each as ``put(_:)`` does. Returns, per row, whether it was new.
     public func putBatch(_ tokens: [StoredToken]) throws -> [Bool] {
         guard !tokens.isEmpty else { return [] }
-        return try connection.transaction(purpose: "put a batch of tokens") { try tokens.map { try put($0) } }
+        return try connection.transaction(purpose: "put a batch of tokens") {
+            let isNew = try tokens.map { try upsert($0) }
+            try writeDataKeys(of: tokens)
+            return isNew
+        }
     }
 
     /// The row for `key`, or nil.
@@ -213,12 +233,19 @@ public final class PostgresTokenStore: TokenStore {
     /// Drops the refresh token but keeps the record, with status `revoked`. Returns whether a token was dropped.
     @discardableResult
     public func dropRefreshToken(_ key: TokenKey, now: Date) throws -> Bool {
-        try connection.query(
-            """
-            UPDATE tokens SET sealed_token = NULL, status = 'revoked', lease_owner = NULL, lease_until = NULL, updated_at = $4
-            WHERE tenant = $1 AND user_id = $2 AND provider = $3 AND (sealed_token IS NOT NULL OR status != 'revoked')
-            """, Self.values(key) + [.time(now)], purpose: "drop a refresh token"
-        ).changes > 0
+        try connection.transaction(purpose: "drop a refresh token") {
+            let rows = try connection.query(
+                """
+                UPDATE tokens SET sealed_token = NULL, status = 'revoked', lease_owner = NULL, lease_until = NULL, updated_at = $4,
+                    key_version = coalesce((SELECT k.key_version FROM token_keys k WHERE k.token_id = tokens.id), key_version)
+                WHERE tenant = $1 AND user_id = $2 AND provider = $3 AND (sealed_token IS NOT NULL OR status != 'revoked')
+                RETURNING id
+                """, Self.values(key) + [.time(now)], purpose: "drop a refresh token")
+            guard rows.count > 0 else { return false }
+            try connection.query(
+                "DELETE FROM token_keys WHERE token_id = $1", [.int8(rows.int(0, 0))], purpose: "drop a data key")
+            return true
+        }
     }
 
     /// Marks a row `needs_reauth` with the provider's error code.
@@ -280,6 +307,7 @@ public final class PostgresTokenStore: TokenStore {
                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
                     """, Self.values(token), purpose: "insert a batch of tokens")
             }
+            try writeDataKeys(of: tokens)
             return tokens.count
         }
     }
@@ -289,7 +317,12 @@ public final class PostgresTokenStore: TokenStore {
     /// The parameters $1-$15 of a full row, in column order (without the id).
     static func values(_ token: StoredToken) -> [PostgresValue] {
         values(token.key) + [
-            .text(token.secretName), .int4(Int32(clamping: token.keyVersion)), .bytea(token.sealedToken),
+            .text(token.secretName),
+            .int4(
+                Int32(
+                    clamping: StoredToken.tokenColumnVersion(
+                        token.keyVersion, wrappedKey: token.wrappedKey, sealed: token.sealedToken))),
+            .bytea(token.sealedToken),
             .time(token.issuedAt),
             .time(token.refreshedAt), .time(token.expiresAt), .text(token.status.rawValue),
             .int4(Int32(clamping: token.failureCount)),
@@ -312,7 +345,7 @@ public final class PostgresTokenStore: TokenStore {
             expiresAt: rows.date(index, 9), status: TokenStatus(rawValue: rows.text(index, 10)) ?? .needsReauth,
             failureCount: Int(rows.int(index, 11)), lastErrorCode: rows.optionalText(index, 12),
             leaseOwner: rows.optionalText(index, 13), leaseUntil: rows.date(index, 14),
-            updatedAt: rows.date(index, 15) ?? Date(timeIntervalSince1970: 0))
+            updatedAt: rows.date(index, 15) ?? Date(timeIntervalSince1970: 0), wrappedKey: rows.bytes(index, 16))
     }
 }
 

@@ -193,11 +193,12 @@ struct RotationBenchmark {
                 String(
                     Data(try SecureRandom.bytes(options.tokenBytes * 3 / 4)).base64EncodedString().prefix(
                         options.tokenBytes)))
-            let (version, sealed) = try custodian.seal(token, for: key, secret: TokenCustodian.secretName(for: key))
+            let (version, sealed, wrappedKey) = try custodian.seal(
+                token, for: key, secret: TokenCustodian.secretName(for: key))
             batch.append(
                 StoredToken(
                     key: key, secretName: key.tenant, keyVersion: version, sealedToken: sealed, issuedAt: past,
-                    expiresAt: nil, updatedAt: past))
+                    expiresAt: nil, updatedAt: past, wrappedKey: wrappedKey))
             if batch.count == 1_000 || index == size - 1 {
                 try custodian.store.insertBatch(batch)
                 batch.removeAll(keepingCapacity: true)
