@@ -64,10 +64,14 @@ package final class TokenRewrapper {
         package var transactions = 0
         /// The longest write transaction, in seconds (from BEGIN to COMMIT).
         package var longestTransaction: TimeInterval = 0
+        /// All write transactions together, in seconds.
+        package var totalTransactions: TimeInterval = 0
         /// Checkpoints run.
         package var checkpoints = 0
         /// The longest checkpoint, in seconds.
         package var longestCheckpoint: TimeInterval = 0
+        /// All checkpoints together, in seconds.
+        package var totalCheckpoints: TimeInterval = 0
 
         /// Nothing timed yet.
         package init() {}
@@ -76,12 +80,14 @@ package final class TokenRewrapper {
         package mutating func transaction(_ seconds: TimeInterval) {
             transactions += 1
             longestTransaction = max(longestTransaction, seconds)
+            totalTransactions += seconds
         }
 
         /// Adds one checkpoint's duration.
         package mutating func checkpoint(_ seconds: TimeInterval) {
             checkpoints += 1
             longestCheckpoint = max(longestCheckpoint, seconds)
+            totalCheckpoints += seconds
         }
     }
 

@@ -228,9 +228,10 @@ package struct RotateStage {
         recorder.count(.longestCheckpointMicroseconds, Int((timings.longestCheckpoint * 1e6).rounded(.up)))
         recorder.note(
             String(
-                format: "store held: %d write transactions, longest %.1f ms; %d checkpoints, longest %.1f ms",
-                timings.transactions, timings.longestTransaction * 1000, timings.checkpoints,
-                timings.longestCheckpoint * 1000))
+                format:
+                    "store held: %d write transactions, longest %.1f ms (%.3f s in all); %d checkpoints, longest %.1f ms (%.3f s in all)",
+                timings.transactions, timings.longestTransaction * 1000, timings.totalTransactions,
+                timings.checkpoints, timings.longestCheckpoint * 1000, timings.totalCheckpoints))
     }
 
     /// Phase 1: new versions, so that new and rewrapped tokens are sealed with them.
