@@ -23,8 +23,9 @@ import Support
 /// contexts and associated-data buffers are reused across rows.
 ///
 /// Point 3 of issue 14: token use waits for the store at most as long as one of the walk's write
-/// transactions or checkpoints, so the walk times each of them (``timings``) and checkpoints the log
-/// PASSIVEly between batches, so the durable checkpoint before versions are retired has little left.
+/// transactions or checkpoints, so the walk times each of them (``timings``) and has the log checkpointed
+/// PASSIVEly between batches (on a thread of its own: a PASSIVE checkpoint blocks no writer, so the walk
+/// does not wait for it), so the durable checkpoint before versions are retired has little left.
 package final class TokenRewrapper {
     /// Where rows and keys come from.
     package let custodian: TokenCustodian
@@ -170,6 +171,9 @@ package final class TokenRewrapper {
         // Checkpoints run here, timed, instead of inside a commit at SQLite's automatic interval.
         try store.withCheckpointInterval(pages: 1_000_000) {
             var pagesSinceCheckpoint = 0
+            let checkpointer = BackgroundCheckpointer(sessions: TokenStoreSessions(store))
+            var finished = false
+            defer { if !finished { _ = try? checkpointer.finish() } }
             while let batch = try queue.take() {
                 for failure in batch.failures {
                     outcomes[failure.key.tenant, default: Outcome()].failed += 1
@@ -198,10 +202,13 @@ package final class TokenRewrapper {
                 onBatch(batch.rowCount)
                 pagesSinceCheckpoint += batch.estimatedPages
                 if pagesSinceCheckpoint >= Self.checkpointPages {
-                    try checkpoint()
+                    checkpointer.request()
                     pagesSinceCheckpoint = 0
                 }
             }
+            finished = true
+            for seconds in try checkpointer.finish() { timings.checkpoint(seconds) }
+            // What the last batches wrote, so the durable checkpoint that may follow has little to copy.
             if pagesSinceCheckpoint > 0 { try checkpoint() }
         }
         return outcomes
