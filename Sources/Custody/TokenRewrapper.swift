@@ -168,6 +168,9 @@ package final class TokenRewrapper {
         }
         var outcomes: [String: Outcome] = [:]
         let store = custodian.store
+        // A data key row is about 150 bytes, a token row 1.3 KB: a transaction of tokens starts smaller.
+        var dataKeyChunk = ChunkSize(rows: batchSize, limit: batchSize)
+        var tokenChunk = ChunkSize(rows: max(1, batchSize / 8), limit: batchSize)
         // Checkpoints run here, timed, instead of inside a commit at SQLite's automatic interval.
         try store.withCheckpointInterval(pages: 1_000_000) {
             var pagesSinceCheckpoint = 0
@@ -180,16 +183,29 @@ package final class TokenRewrapper {
                     onFailure(failure.key, failure.error)
                 }
                 // Rows changed meanwhile (a refresh committed a newer token) are skipped by the compare-and-set.
-                let changed: [Bool]
-                let seconds: TimeInterval
-                if batch.kind == .rewrap {
-                    (changed, seconds) = try Self.timed { try store.replaceDataKeys(batch.dataKeys) }
-                } else {
-                    (changed, seconds) = try Self.timed {
-                        try store.replacingSealedTokensInOneTransaction(now: now) { apply in try apply(batch.tokens) }
+                var changed: [Bool] = []
+                let count = batch.kind == .rewrap ? batch.dataKeys.count : batch.tokens.count
+                var start = 0
+                while start < count {
+                    // Each transaction as long as keeps it short (point 3), whatever the batch size.
+                    let end = min(count, start + (batch.kind == .rewrap ? dataKeyChunk.rows : tokenChunk.rows))
+                    let part: [Bool]
+                    let seconds: TimeInterval
+                    if batch.kind == .rewrap {
+                        (part, seconds) = try Self.timed { try store.replaceDataKeys(Array(batch.dataKeys[start..<end])) }
+                        dataKeyChunk.adapt(rows: end - start, seconds: seconds)
+                    } else {
+                        (part, seconds) = try Self.timed {
+                            try store.replacingSealedTokensInOneTransaction(now: now) { apply in
+                                try apply(Array(batch.tokens[start..<end]))
+                            }
+                        }
+                        tokenChunk.adapt(rows: end - start, seconds: seconds)
                     }
+                    timings.transaction(seconds)
+                    changed += part
+                    start = end
                 }
-                if !changed.isEmpty { timings.transaction(seconds) }
                 for (index, didChange) in changed.enumerated() where didChange {
                     let tenant = batch.kind == .rewrap ? batch.dataKeys[index].tenant : batch.tokens[index].tenant
                     switch batch.kind {
@@ -212,6 +228,32 @@ package final class TokenRewrapper {
             if pagesSinceCheckpoint > 0 { try checkpoint() }
         }
         return outcomes
+    }
+
+    /// How many rows one write transaction takes: the batch size at most, and fewer while transactions
+    /// run longer than ``target`` (a slow or busy disk, a loaded machine), so token use, which waits for
+    /// the store's write lock, never waits long (point 3 of issue 14).
+    struct ChunkSize {
+        /// The duration each write transaction aims at, well under the 50 ms token use may wait.
+        static let target: TimeInterval = 0.015
+        /// Rows in the next transaction.
+        private(set) var rows: Int
+        /// The most rows a transaction takes (the batch size).
+        let limit: Int
+
+        init(rows: Int, limit: Int) {
+            self.limit = max(1, limit)
+            self.rows = min(max(1, rows), self.limit)
+        }
+
+        /// Sizes the next transaction from how long the last one, of `rows` rows, took.
+        mutating func adapt(rows written: Int, seconds: TimeInterval) {
+            guard written > 0, seconds > 0 else { return }
+            let fitting = Double(written) * Self.target / seconds
+            // Shrink at once when a transaction ran long; grow by at most half when it was quick.
+            let next = fitting < Double(rows) ? fitting : min(fitting, Double(rows) * 1.5)
+            rows = min(limit, max(8, Int(next)))
+        }
     }
 
     /// A timed PASSIVE checkpoint of the store.
