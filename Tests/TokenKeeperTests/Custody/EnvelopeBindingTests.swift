@@ -54,7 +54,7 @@ import Testing
         }
     }
 
-    @Test func dataKeyCopiedAloneToAnotherRowFailsToOpen() throws {
+    @Test func dataKeyCopiedAloneToAnotherRowDoesNotOpenThatRowsToken() throws {
         try withTemporaryDirectory { folder in
             let custodian = try custodian(folder)
             try custodian.put(alice, token: SecretText("rt-a"), issuedAt: Date(), expiresAt: nil)
