@@ -43,7 +43,8 @@ package enum Envelope {
         var binding: [UInt8] = []
         TokenBinding.envelopeToken(for: key, dataKeyCommitment: try commitment(dek), into: &binding)
         let context = try AESGCMContext(key: dek)
-        return try sealed.withUnsafeBytes { box in try binding.withUnsafeBytes { try context.open(box, associatedData: $0) }
+        return try sealed.withUnsafeBytes { box in
+            try binding.withUnsafeBytes { try context.open(box, associatedData: $0) }
         }
     }
 

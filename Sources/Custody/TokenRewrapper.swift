@@ -154,7 +154,8 @@ package final class TokenRewrapper {
     /// - Returns: per tenant, what was done.
     /// - throws: store errors (a batch that cannot be read or committed); the batches committed before stay committed.
     package func rewrapAll(
-        reseal: Bool = false, migrateOnly: Bool = false, now: Date, onBatch: (Int) -> Void, onRewrapped: ((TokenKey) -> Void)? = nil,
+        reseal: Bool = false, migrateOnly: Bool = false, now: Date, onBatch: (Int) -> Void,
+        onRewrapped: ((TokenKey) -> Void)? = nil,
         onFailure: (TokenKey, any Error) -> Void
     ) throws -> [String: Outcome] {
         let queue = BatchQueue<Batch>(capacity: 2)
@@ -192,7 +193,9 @@ package final class TokenRewrapper {
                     let part: [Bool]
                     let seconds: TimeInterval
                     if batch.kind == .rewrap {
-                        (part, seconds) = try Self.timed { try store.replaceDataKeys(Array(batch.dataKeys[start..<end])) }
+                        (part, seconds) = try Self.timed {
+                            try store.replaceDataKeys(Array(batch.dataKeys[start..<end]))
+                        }
                         dataKeyChunk.adapt(rows: end - start, seconds: seconds)
                     } else {
                         (part, seconds) = try Self.timed {
@@ -298,7 +301,8 @@ package final class TokenRewrapper {
                 if reseal {
                     // The reseal walk takes rows of both formats: a migration first would seal them twice.
                     try rewrapper.reseal(reader, buffers: &buffers, listItems: listItems) { queue.put($0) }
-                } else if try rewrapper.migrate(reader, buffers: &buffers, listItems: listItems, send: { queue.put($0) }),
+                } else if try rewrapper.migrate(
+                    reader, buffers: &buffers, listItems: listItems, send: { queue.put($0) }),
                     !migrateOnly
                 {
                     try rewrapper.rewrapDataKeys(reader, buffers: &buffers, listItems: listItems) { queue.put($0) }
@@ -443,7 +447,8 @@ package final class TokenRewrapper {
         guard row.wrappedKey.count == Envelope.wrappedKeyByteCount else {
             throw CustodyError.unreadable(row.key, secret: row.key.tenant, version: row.keyVersion)
         }
-        TokenBinding.dataKey(for: row.key, secret: row.key.tenant, keyVersion: row.keyVersion, into: &buffers.oldBinding)
+        TokenBinding.dataKey(
+            for: row.key, secret: row.key.tenant, keyVersion: row.keyVersion, into: &buffers.oldBinding)
         TokenBinding.dataKey(for: row.key, secret: row.key.tenant, keyVersion: newVersion, into: &buffers.newBinding)
         let oldBinding = buffers.oldBinding, newBinding = buffers.newBinding
         return try buffers.dataKey.withUnsafeMutableBytes { dek in

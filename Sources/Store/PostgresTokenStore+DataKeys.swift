@@ -46,7 +46,8 @@ extension PostgresTokenStore {
     /// Call inside the transaction that wrote the token.
     func writeDataKey(rowID id: Int64, key: TokenKey, version: Int, wrappedKey: [UInt8]?) throws {
         guard let wrappedKey else {
-            try connection.query("DELETE FROM token_keys WHERE token_id = $1", [.int8(id)], purpose: "remove a data key")
+            try connection.query(
+                "DELETE FROM token_keys WHERE token_id = $1", [.int8(id)], purpose: "remove a data key")
             return
         }
         try connection.query(

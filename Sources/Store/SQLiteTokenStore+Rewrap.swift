@@ -72,18 +72,22 @@ extension SQLiteTokenStore {
         var moved = KeyVersionRowChanges()
         for update in updates {
             statement.bind(
-                1, StoredToken.tokenColumnVersion(update.newKeyVersion, wrappedKey: update.wrappedKey, sealed: update.sealedToken))
+                1,
+                StoredToken.tokenColumnVersion(
+                    update.newKeyVersion, wrappedKey: update.wrappedKey, sealed: update.sealedToken))
             update.sealedToken.withUnsafeBytes { statement.bind(2, bytes: $0) }
             statement.bind(3, now)
             statement.bind(4, update.id)
             statement.bind(5, update.expectedKeyVersion)
             statement.bind(6, update.expectedWrappedKey)
             let didChange = try statement.step()
-            let key = didChange ? TokenKey(tenant: update.tenant, user: statement.text(0), provider: statement.text(1)) : nil
+            let key =
+                didChange ? TokenKey(tenant: update.tenant, user: statement.text(0), provider: statement.text(1)) : nil
             statement.reset()
             changed.append(didChange)
             if let key {
-                try writeDataKey(rowID: update.id, key: key, version: update.newKeyVersion, wrappedKey: update.wrappedKey)
+                try writeDataKey(
+                    rowID: update.id, key: key, version: update.newKeyVersion, wrappedKey: update.wrappedKey)
                 moved.move(tenant: update.tenant, from: update.expectedKeyVersion, to: update.newKeyVersion)
             }
         }

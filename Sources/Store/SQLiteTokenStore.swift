@@ -395,7 +395,9 @@ public final class SQLiteTokenStore: TokenStore {
         statement.bind(3, token.key.provider)
         statement.bind(4, token.secretName)
         // An envelope row's version lives with its data key; its own column says 0 (the envelope format).
-        statement.bind(5, StoredToken.tokenColumnVersion(token.keyVersion, wrappedKey: token.wrappedKey, sealed: token.sealedToken))
+        statement.bind(
+            5, StoredToken.tokenColumnVersion(token.keyVersion, wrappedKey: token.wrappedKey, sealed: token.sealedToken)
+        )
         statement.bind(6, token.sealedToken)
         statement.bind(7, token.issuedAt)
         statement.bind(8, token.refreshedAt)

@@ -98,7 +98,8 @@ package enum StateCommands {
         }
         var line = "Migrated \(CountText.of(result.migrated, "token")) to envelope encryption"
         if result.failed + result.failedTenants > 0 {
-            line += "; \(CountText.of(result.failed, "token")) and \(CountText.of(result.failedTenants, "tenant")) failed"
+            line +=
+                "; \(CountText.of(result.failed, "token")) and \(CountText.of(result.failedTenants, "tenant")) failed"
         }
         line += String(
             format: " (longest store write %.1f ms, longest checkpoint %.1f ms).",

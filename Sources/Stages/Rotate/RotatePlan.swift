@@ -40,7 +40,8 @@ package struct TenantRotatePlan: Sendable, Equatable {
         if addsVersion { parts.append("add key version \(targetVersion)") }
         if rowsToReseal > 0 {
             parts.append(
-                "reseal \(rowsToReseal) token\(rowsToReseal == 1 ? "" : "s") under fresh data keys (version \(targetVersion))")
+                "reseal \(rowsToReseal) token\(rowsToReseal == 1 ? "" : "s") under fresh data keys (version \(targetVersion))"
+            )
         } else if rowsToRewrap > 0 {
             parts.append("rewrap \(rowsToRewrap) token\(rowsToRewrap == 1 ? "" : "s") to version \(targetVersion)")
         }

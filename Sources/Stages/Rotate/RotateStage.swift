@@ -315,11 +315,13 @@ package struct RotateStage {
             }
             if outcome.migrated > 0 {
                 tenant.done.append(
-                    "migrated \(CountText.of(outcome.migrated, "token")) to envelope encryption (version \(tenant.target))")
+                    "migrated \(CountText.of(outcome.migrated, "token")) to envelope encryption (version \(tenant.target))"
+                )
             }
             if outcome.resealed > 0 {
                 tenant.done.append(
-                    "resealed \(CountText.of(outcome.resealed, "token")) under fresh data keys (version \(tenant.target))")
+                    "resealed \(CountText.of(outcome.resealed, "token")) under fresh data keys (version \(tenant.target))"
+                )
             }
             if tenant.error == nil {
                 do {

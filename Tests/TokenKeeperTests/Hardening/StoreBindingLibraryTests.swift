@@ -52,7 +52,9 @@ import Testing
                     StoredToken(
                         key: key, secretName: "t1", keyVersion: version, sealedToken: sealed, issuedAt: Date(),
                         expiresAt: nil, updatedAt: Date()))
-                try store.connection.execute("DROP TABLE store_identity; DROP TABLE token_keys; DROP INDEX tokens_old_format; PRAGMA user_version = 2")
+                try store.connection.execute(
+                    "DROP TABLE store_identity; DROP TABLE token_keys; DROP INDEX tokens_old_format; PRAGMA user_version = 2"
+                )
             }
             #expect(try vault.storeBinding() == nil)
             // A dry run may not migrate, so it cannot read the store until a writing command has.
