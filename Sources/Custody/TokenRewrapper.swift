@@ -40,9 +40,10 @@ package final class TokenRewrapper {
         var sealer: AESGCMContext { contexts[target]! }
     }
 
-    /// Rows written (estimated in 4 KiB pages) after which a PASSIVE checkpoint runs: about SQLite's own
-    /// automatic interval, so each checkpoint copies a few megabytes at most.
-    static let checkpointPages = 1_000
+    /// Rows written (estimated in 4 KiB pages) after which a PASSIVE checkpoint runs: half SQLite's own
+    /// automatic interval (1,000 pages), so each copies two megabytes at most and the log restarts before
+    /// a commit of token use would find it long enough to checkpoint it itself (and make its caller wait).
+    static let checkpointPages = 500
 
     /// What a walk did for one tenant.
     package struct Outcome: Equatable {
