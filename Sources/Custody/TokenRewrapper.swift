@@ -194,15 +194,13 @@ package final class TokenRewrapper {
                     let part: [Bool]
                     let seconds: TimeInterval
                     if batch.kind == .rewrap {
-                        (part, seconds) = try Self.timed {
-                            try store.replaceDataKeys(Array(batch.dataKeys[start..<end]))
-                        }
+                        let updates = start == 0 && end == count ? batch.dataKeys : Array(batch.dataKeys[start..<end])
+                        (part, seconds) = try Self.timed { try store.replaceDataKeys(updates) }
                         dataKeyChunk.adapt(rows: end - start, seconds: seconds)
                     } else {
+                        let updates = start == 0 && end == count ? batch.tokens : Array(batch.tokens[start..<end])
                         (part, seconds) = try Self.timed {
-                            try store.replacingSealedTokensInOneTransaction(now: now) { apply in
-                                try apply(Array(batch.tokens[start..<end]))
-                            }
+                            try store.replacingSealedTokensInOneTransaction(now: now) { apply in try apply(updates) }
                         }
                         tokenChunk.adapt(rows: end - start, seconds: seconds)
                     }
