@@ -70,21 +70,33 @@ import Testing
         return process.terminationReason == .uncaughtSignal
     }
 
-    @Test func rotationKilledAtManyMomentsFinishesOnRerunWithTheStateOfAnUninterruptedRun() throws {
-        try killAtManyMoments(initialRows: "v1 active envelope") { fixture in
-            try fixture.seed(tenants: (1...6).map { "tenant-\($0)" }, usersPerTenant: 500)
+    @Test func rotationKilledAtManyMomentsFinishesOnRerunWithTheStateOfAnUninterruptedRun() async throws {
+        try await Self.onThreadOfItsOwn {
+            try Self.killAtManyMoments(initialRows: "v1 active envelope") { fixture in
+                try fixture.seed(tenants: (1...6).map { "tenant-\($0)" }, usersPerTenant: 500)
+            }
         }
     }
 
-    @Test func migrationKilledAtManyMomentsFinishesOnRerunWithTheStateOfAnUninterruptedRun() throws {
-        try killAtManyMoments(initialRows: "v1 active old") { fixture in
-            try fixture.seedInOldFormat(tenants: (1...6).map { "tenant-\($0)" }, usersPerTenant: 500)
+    @Test func migrationKilledAtManyMomentsFinishesOnRerunWithTheStateOfAnUninterruptedRun() async throws {
+        try await Self.onThreadOfItsOwn {
+            try Self.killAtManyMoments(initialRows: "v1 active old") { fixture in
+                try fixture.seedInOldFormat(tenants: (1...6).map { "tenant-\($0)" }, usersPerTenant: 500)
+            }
+        }
+    }
+
+    /// Runs `body`, which blocks for a long time (sleeps, waits for child processes), on a thread of its
+    /// own, so it never holds one of the few threads the other tests' async code runs on.
+    static func onThreadOfItsOwn(_ body: @escaping @Sendable () throws -> Void) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
         }
     }
 
     /// Seeds 3,000 tokens with `seed`, then kills rotations at many moments (see the tests above).
     /// - Parameter initialRows: what every row says before the rotation (its version, status and format).
-    func killAtManyMoments(initialRows: String, seed: (JobFixture) throws -> Void) throws {
+    static func killAtManyMoments(initialRows: String, seed: (JobFixture) throws -> Void) throws {
         try withTemporaryDirectory { root in
             // The initial state: 3,000 tokens over 6 tenants, every key 40 days old.
             let initial = try JobFixture(folder: root + "/initial")
