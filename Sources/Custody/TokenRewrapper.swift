@@ -173,7 +173,8 @@ package final class TokenRewrapper {
         // A data key row is about 150 bytes, a token row 1.3 KB: a transaction of tokens starts smaller.
         var dataKeyChunk = ChunkSize(rows: batchSize, limit: batchSize)
         var tokenChunk = ChunkSize(rows: max(1, batchSize / 8), limit: batchSize)
-        // Checkpoints run here, timed, instead of inside a commit at SQLite's automatic interval.
+        // Checkpoints run on the checkpointer's thread, timed, instead of inside a commit at SQLite's
+        // automatic interval.
         try store.withCheckpointInterval(pages: 1_000_000) {
             var pagesSinceCheckpoint = 0
             let checkpointer = BackgroundCheckpointer(sessions: TokenStoreSessions(store))
