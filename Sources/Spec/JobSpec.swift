@@ -111,6 +111,9 @@ public struct RotateOptions: Sendable {
     public var keepVersions: Int
     /// Rows rewrapped per transaction.
     public var batchSize: Int
+    /// Whether every token is sealed again under a fresh data key (the full rewrite), not only its data
+    /// key rewrapped: for incidents where data keys or ciphertexts may have been exposed (`reseal: true`).
+    public var reseal: Bool = false
 }
 
 /// Options of a revoke stage.

@@ -122,7 +122,7 @@ struct JobSpecReader {
     private mutating func stage(_ node: YAMLNode, providers: [String: ProviderSpec]) -> StageSpec? {
         let common = ["name", "kind", "on_failure"]
         let byKind: [String: [String]] = [
-            "rotate": ["tenants", "tenants_file", "max_key_age", "keep_versions", "batch_size"],
+            "rotate": ["tenants", "tenants_file", "max_key_age", "keep_versions", "batch_size", "reseal"],
             "revoke": ["users", "users_file", "mode", "tenants", "purge", "at_provider", "provider"],
             "refresh": [
                 "provider", "refresh_after", "expiring_within", "concurrency", "max_rate", "retries", "request_timeout",
@@ -177,7 +177,8 @@ struct JobSpecReader {
             RotateOptions(
                 tenants: tenants, maxKeyAge: map["max_key_age"].flatMap { duration($0) } ?? 30 * 86_400,
                 keepVersions: map["keep_versions"].flatMap { integer($0, in: 0...100) } ?? 1,
-                batchSize: map["batch_size"].flatMap { integer($0, in: 1...20_000) } ?? 2_000))
+                batchSize: map["batch_size"].flatMap { integer($0, in: 1...20_000) } ?? 2_000,
+                reseal: map["reseal"].flatMap { boolean($0) } ?? false))
     }
 
     /// A revoke stage's options: whom to revoke (users, a users file, tenants), how, and at which provider.

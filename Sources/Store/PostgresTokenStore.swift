@@ -42,10 +42,14 @@ public final class PostgresTokenStore: TokenStore {
     /// The store's identity (the `store_identity` row).
     public let identity: StoreIdentity
 
-    /// The columns every row query selects, in ``StoredToken`` order.
+    /// The columns every row query selects from `tokens`, in ``StoredToken`` order: the key version of an
+    /// envelope row and its wrapped data key come from its row of `token_keys` (by primary key), the version
+    /// of an old-format row from its own column.
     static let columns = """
-        id, tenant, user_id, provider, secret_name, key_version, sealed_token, issued_at, refreshed_at, expires_at, \
-        status, failure_count, last_error_code, lease_owner, lease_until, updated_at
+        id, tenant, user_id, provider, secret_name, \
+        coalesce((SELECT k.key_version FROM token_keys k WHERE k.token_id = tokens.id), key_version), sealed_token, \
+        issued_at, refreshed_at, expires_at, status, failure_count, last_error_code, lease_owner, lease_until, updated_at, \
+        (SELECT k.wrapped_key FROM token_keys k WHERE k.token_id = tokens.id)
         """
 
     /// Opens the existing store in the database `connectionString` names and migrates its schema unless
@@ -153,6 +157,9 @@ public final class PostgresTokenStore: TokenStore {
     /// Does nothing: see ``syncCommits()``.
     public func makeDurable() throws {}
 
+    /// Does nothing: the server checkpoints its own log, and no session waits for it.
+    public func checkpoint() throws {}
+
     /// Runs `body`: PostgreSQL has no setting a session should change for a long run of write batches.
     public func withCheckpointInterval<T>(pages: Int, _ body: () throws -> T) throws -> T { try body() }
 
@@ -173,6 +180,15 @@ public final class PostgresTokenStore: TokenStore {
     /// Inserts the row, or replaces every field of the row with the same key (keeping its id). One statement.
     @discardableResult
     public func put(_ token: StoredToken) throws -> Bool {
+        try connection.transaction(purpose: "put a token") {
+            let isNew = try upsert(token)
+            try writeDataKeys(of: [token])
+            return isNew
+        }
+    }
+
+    /// The insert-or-replace of one row in `tokens` (its data key is written apart). Returns whether it was new.
+    private func upsert(_ token: StoredToken) throws -> Bool {
         let rows = try connection.query(
             """
             INSERT INTO tokens (tenant, user_id, provider, secret_name, key_version, sealed_token, issued_at, refreshed_at,
@@ -197,16 +213,20 @@ public final class PostgresTokenStore: TokenStore {
         var lastIndex: [TokenKey: Int] = [:]
         for (index, token) in tokens.enumerated() { lastIndex[token.key] = index }
         let unique = tokens.indices.filter { lastIndex[tokens[$0].key] == $0 }.map { tokens[$0] }
-        let rows = try connection.query(
-            Self.batchInsert + """
+        let rows = try connection.transaction(purpose: "put a batch of tokens") {
+            let rows = try connection.query(
+                Self.batchInsert + """
 
-                ON CONFLICT (tenant, user_id, provider) DO UPDATE SET
-                    secret_name = EXCLUDED.secret_name, key_version = EXCLUDED.key_version, sealed_token = EXCLUDED.sealed_token,
-                    issued_at = EXCLUDED.issued_at, refreshed_at = EXCLUDED.refreshed_at, expires_at = EXCLUDED.expires_at,
-                    status = EXCLUDED.status, failure_count = EXCLUDED.failure_count, last_error_code = EXCLUDED.last_error_code,
-                    lease_owner = EXCLUDED.lease_owner, lease_until = EXCLUDED.lease_until, updated_at = EXCLUDED.updated_at
-                RETURNING tenant, user_id, provider, xmax = 0
-                """, Self.batchValues(unique), purpose: "put a batch of tokens")
+                    ON CONFLICT (tenant, user_id, provider) DO UPDATE SET
+                        secret_name = EXCLUDED.secret_name, key_version = EXCLUDED.key_version, sealed_token = EXCLUDED.sealed_token,
+                        issued_at = EXCLUDED.issued_at, refreshed_at = EXCLUDED.refreshed_at, expires_at = EXCLUDED.expires_at,
+                        status = EXCLUDED.status, failure_count = EXCLUDED.failure_count, last_error_code = EXCLUDED.last_error_code,
+                        lease_owner = EXCLUDED.lease_owner, lease_until = EXCLUDED.lease_until, updated_at = EXCLUDED.updated_at
+                    RETURNING tenant, user_id, provider, xmax = 0
+                    """, Self.batchValues(unique), purpose: "put a batch of tokens")
+            try writeDataKeys(of: unique)
+            return rows
+        }
         var isNew: [TokenKey: Bool] = [:]
         for index in 0..<rows.count {
             let key = TokenKey(tenant: rows.text(index, 0), user: rows.text(index, 1), provider: rows.text(index, 2))
@@ -236,12 +256,19 @@ public final class PostgresTokenStore: TokenStore {
     /// Drops the refresh token but keeps the record, with status `revoked`. Returns whether a token was dropped.
     @discardableResult
     public func dropRefreshToken(_ key: TokenKey, now: Date) throws -> Bool {
-        try connection.query(
-            """
-            UPDATE tokens SET sealed_token = NULL, status = 'revoked', lease_owner = NULL, lease_until = NULL, updated_at = $4
-            WHERE tenant = $1 AND user_id = $2 AND provider = $3 AND (sealed_token IS NOT NULL OR status != 'revoked')
-            """, Self.values(key) + [.time(now)], purpose: "drop a refresh token"
-        ).changes > 0
+        try connection.transaction(purpose: "drop a refresh token") {
+            let rows = try connection.query(
+                """
+                UPDATE tokens SET sealed_token = NULL, status = 'revoked', lease_owner = NULL, lease_until = NULL, updated_at = $4,
+                    key_version = coalesce((SELECT k.key_version FROM token_keys k WHERE k.token_id = tokens.id), key_version)
+                WHERE tenant = $1 AND user_id = $2 AND provider = $3 AND (sealed_token IS NOT NULL OR status != 'revoked')
+                RETURNING id
+                """, Self.values(key) + [.time(now)], purpose: "drop a refresh token")
+            guard rows.count > 0 else { return false }
+            try connection.query(
+                "DELETE FROM token_keys WHERE token_id = $1", [.int8(rows.int(0, 0))], purpose: "drop a data key")
+            return true
+        }
     }
 
     /// Marks a row `needs_reauth` with the provider's error code.
@@ -295,8 +322,13 @@ public final class PostgresTokenStore: TokenStore {
     @discardableResult
     public func insertBatch(_ tokens: [StoredToken]) throws -> Int {
         guard !tokens.isEmpty else { return 0 }
-        return try connection.query(Self.batchInsert, Self.batchValues(tokens), purpose: "insert a batch of tokens")
-            .changes
+        return try connection.transaction(purpose: "insert a batch of tokens") {
+            let inserted = try connection.query(
+                Self.batchInsert, Self.batchValues(tokens), purpose: "insert a batch of tokens"
+            ).changes
+            try writeDataKeys(of: tokens)
+            return inserted
+        }
     }
 
     // MARK: - Batches
@@ -322,7 +354,12 @@ public final class PostgresTokenStore: TokenStore {
         return [
             .textArray(tokens.map(\.key.tenant)), .textArray(tokens.map(\.key.user)),
             .textArray(tokens.map(\.key.provider)), .textArray(tokens.map(\.secretName)),
-            .int4Array(tokens.map { Int32(clamping: $0.keyVersion) }), .optionalByteaArray(tokens.map(\.sealedToken)),
+            .int4Array(
+                tokens.map {
+                    Int32(
+                        clamping: StoredToken.tokenColumnVersion(
+                            $0.keyVersion, wrappedKey: $0.wrappedKey, sealed: $0.sealedToken))
+                }), .optionalByteaArray(tokens.map(\.sealedToken)),
             .int8Array(tokens.map { PostgresValue.milliseconds($0.issuedAt) }),
             .int8Array(tokens.map { PostgresValue.milliseconds($0.refreshedAt) }),
             .optionalInt8Array(tokens.map { time($0.expiresAt) }), .textArray(tokens.map(\.status.rawValue)),
@@ -338,7 +375,12 @@ public final class PostgresTokenStore: TokenStore {
     /// The parameters $1-$15 of a full row, in column order (without the id).
     static func values(_ token: StoredToken) -> [PostgresValue] {
         values(token.key) + [
-            .text(token.secretName), .int4(Int32(clamping: token.keyVersion)), .bytea(token.sealedToken),
+            .text(token.secretName),
+            .int4(
+                Int32(
+                    clamping: StoredToken.tokenColumnVersion(
+                        token.keyVersion, wrappedKey: token.wrappedKey, sealed: token.sealedToken))),
+            .bytea(token.sealedToken),
             .time(token.issuedAt),
             .time(token.refreshedAt), .time(token.expiresAt), .text(token.status.rawValue),
             .int4(Int32(clamping: token.failureCount)),
@@ -361,7 +403,7 @@ public final class PostgresTokenStore: TokenStore {
             expiresAt: rows.date(index, 9), status: TokenStatus(rawValue: rows.text(index, 10)) ?? .needsReauth,
             failureCount: Int(rows.int(index, 11)), lastErrorCode: rows.optionalText(index, 12),
             leaseOwner: rows.optionalText(index, 13), leaseUntil: rows.date(index, 14),
-            updatedAt: rows.date(index, 15) ?? Date(timeIntervalSince1970: 0))
+            updatedAt: rows.date(index, 15) ?? Date(timeIntervalSince1970: 0), wrappedKey: rows.bytes(index, 16))
     }
 }
 

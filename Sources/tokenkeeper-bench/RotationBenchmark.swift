@@ -15,6 +15,11 @@ struct RotationBenchmark {
         var rotateStageSeconds: Double
         var rotateTokensPerSecond: Double
         var rotatePeakRSSMiB: Double
+        /// The rotation's write transactions, and the longest of them and of its checkpoints (milliseconds):
+        /// how long token use may have waited for the store (issue 14 point 3).
+        var rotateWriteTransactions: Int
+        var rotateLongestWriteMilliseconds: Double
+        var rotateLongestCheckpointMilliseconds: Double
         var noopSeconds: Double
         var noopPeakRSSMiB: Double
         var pythonRewrapRowsPerSecond: Double?
@@ -70,6 +75,9 @@ struct RotationBenchmark {
             String(
                 format: "  tokenkeeper rotate: %10.0f tokens/s  (stage %.2f s, process %.2f s), peak RSS %.1f MiB",
                 f.rotateTokensPerSecond, f.rotateStageSeconds, f.rotateProcessSeconds, f.rotatePeakRSSMiB),
+            String(
+                format: "  store held:         %d write transactions, longest %.1f ms; longest checkpoint %.1f ms",
+                f.rotateWriteTransactions, f.rotateLongestWriteMilliseconds, f.rotateLongestCheckpointMilliseconds),
             String(format: "  tokenkeeper no-op:  %.3f s, peak RSS %.1f MiB", f.noopSeconds, f.noopPeakRSSMiB),
         ]
         if let python = f.pythonRewrapRowsPerSecond, let ratio = f.ratio {
@@ -145,7 +153,10 @@ struct RotationBenchmark {
         var figures = Figures(
             tokens: size, seedSeconds: seedSeconds, rotateProcessSeconds: rotate.seconds,
             rotateStageSeconds: stage.duration, rotateTokensPerSecond: Double(size) / stage.duration,
-            rotatePeakRSSMiB: rotate.peakRSSMiB, noopSeconds: noop.seconds, noopPeakRSSMiB: noop.peakRSSMiB)
+            rotatePeakRSSMiB: rotate.peakRSSMiB, rotateWriteTransactions: stage.count(.writeTransactions),
+            rotateLongestWriteMilliseconds: Double(stage.count(.longestWriteMicroseconds)) / 1000,
+            rotateLongestCheckpointMilliseconds: Double(stage.count(.longestCheckpointMicroseconds)) / 1000,
+            noopSeconds: noop.seconds, noopPeakRSSMiB: noop.peakRSSMiB)
         if !options.skipBaseline {
             try? FileManager.default.removeItem(atPath: folder + "/tokens.db")
             let table = folder + "/python.db"
@@ -227,11 +238,12 @@ struct RotationBenchmark {
                 tenant: tenants[index % tenants.count], user: UUID().uuidString.lowercased(), provider: "entra")
             let token = SecretText(
                 String(Data(try SecureRandom.bytes(tokenBytes * 3 / 4)).base64EncodedString().prefix(tokenBytes)))
-            let (version, sealed) = try custodian.seal(token, for: key, secret: TokenCustodian.secretName(for: key))
+            let (version, sealed, wrappedKey) = try custodian.seal(
+                token, for: key, secret: TokenCustodian.secretName(for: key))
             batch.append(
                 StoredToken(
                     key: key, secretName: key.tenant, keyVersion: version, sealedToken: sealed, issuedAt: past,
-                    expiresAt: nil, updatedAt: past))
+                    expiresAt: nil, updatedAt: past, wrappedKey: wrappedKey))
             if batch.count == 1_000 || index == size - 1 {
                 let started = Date()
                 try custodian.store.insertBatch(batch)
