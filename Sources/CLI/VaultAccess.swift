@@ -1,5 +1,6 @@
 import Custody
 import Foundation
+import Spec
 import Store
 import Support
 import Vault
@@ -24,10 +25,11 @@ package enum VaultAccess {
     /// Opens the store at `--store` that `vault` serves; it is created only as `source` allows
     /// (``StateBinding``): a missing, empty or different store is an error naming both.
     package static func openStore(
-        _ globals: GlobalOptions, vault: FileVault, readOnly: Bool = false,
+        _ globals: GlobalOptions, vault: any KeyVault, readOnly: Bool = false,
         source: StoreSource = .existing
-    ) throws -> SQLiteTokenStore {
-        try StateBinding.openStore(at: globals.storePath, vault: vault, readOnly: readOnly, source: source)
+    ) throws -> any TokenStore {
+        try StateBinding.openStore(
+            globals.store, vault: vault, readOnly: readOnly, source: source, environment: globals.environment)
     }
 
     /// Opens vault and store together for token commands.
@@ -40,10 +42,43 @@ package enum VaultAccess {
     }
 
     /// Opens the vault at `--vault` as `--principal`.
-    package static func openVault(_ globals: GlobalOptions, readOnly: Bool = false) throws -> FileVault {
-        try FileVault.open(
-            at: globals.vaultPath, masterKey: masterKey(globals), principal: globals.principal, readOnly: readOnly)
+    package static func openVault(_ globals: GlobalOptions, readOnly: Bool = false) throws -> any KeyVault {
+        try VaultOpener.open(
+            globals.vault, masterKey: masterKey(globals), principal: globals.principal, readOnly: readOnly,
+            environment: globals.environment)
     }
+
+    /// Opens the file vault at `--vault`, for the commands only it has (`vault rekey`, `vault audit`).
+    /// - throws: ``FileVaultOnlyError`` for a vault on PostgreSQL.
+    package static func openFileVault(_ globals: GlobalOptions, command: String, readOnly: Bool = false) throws
+        -> FileVault
+    {
+        try FileVault.open(
+            at: fileVaultPath(globals, command: command), masterKey: masterKey(globals), principal: globals.principal,
+            readOnly: readOnly)
+    }
+
+    /// The folder of the file vault `--vault` names.
+    /// - throws: ``FileVaultOnlyError`` for a vault on PostgreSQL.
+    package static func fileVaultPath(_ globals: GlobalOptions, command: String) throws -> String {
+        guard case .folder(path: let path) = try globals.vault else {
+            throw FileVaultOnlyError(command: command, location: try globals.vault.description)
+        }
+        return path
+    }
+}
+
+/// A command that only the file vault has was given a vault on PostgreSQL.
+package struct FileVaultOnlyError: ActionableError {
+    /// The command, `tokenkeeper vault rekey`.
+    package let command: String
+    /// The vault's location (`postgres:env:NAME`).
+    package let location: String
+
+    package var item: String { location }
+    package var problem: String { "\(command) works on a file vault only, and this vault is on PostgreSQL" }
+    package var remedy: String { "Give --vault the folder of a file vault." }
+    package var exitStatus: ExitStatus { .usage }
 }
 
 /// No master key was given.

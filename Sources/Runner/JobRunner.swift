@@ -52,13 +52,11 @@ package struct JobRunner {
         let runID = Self.makeRunID(at: startedAt)
         let principal = try options.principal(for: spec)
         let masterKey = try loadMasterKey()
-        let lock = try JobLock.acquire(
-            protecting: [spec.vaultPath, spec.storePath], timeout: options.lockTimeout,
-            owner: "job \(spec.name), run \(runID)\(options.dryRun ? " (dry run)" : "")", readOnly: options.dryRun)
+        let lock = try JobLockHold.acquire(spec: spec, options: options, runID: runID)
         defer { lock.release() }
         let state = try JobState.open(
             spec: spec, masterKey: masterKey, principal: principal, readOnly: options.dryRun,
-            clock: options.clock)
+            environment: options.environment, clock: options.clock)
         let context = StageContext(
             job: spec.name, vault: state.vault, store: state.store, dryRun: options.dryRun, detail: spec.report.detail,
             progress: progress, environment: options.environment, clock: options.clock, runID: runID)
@@ -74,7 +72,8 @@ package struct JobRunner {
                 progress.end(stage: stage.name, summary: reports.last!.summary)
                 continue
             }
-            let report = await run(stage, context: context)
+            var report = await run(stage, context: context)
+            report.log.insert(contentsOf: warnings.map { "warning: " + $0 }, at: 0)
             progress.end(stage: stage.name, summary: report.summary)
             reports.append(report)
             if report.result == .failed, stage.onFailure == .stop { stoppedBy = stage.name }
@@ -88,6 +87,19 @@ package struct JobRunner {
             try ReportFiles.resolve(spec.report, job: spec.name, directory: options.reportDirectory).write(report)
         }
         return report
+    }
+
+    /// What every run of this spec warns about, on the console and in every stage's log (`system-out`): a
+    /// backend whose spec accepts a server without verified TLS (`tls: unverified`).
+    package var warnings: [String] {
+        var found: [String] = []
+        if case .postgres(_, let tls) = spec.vault, let warning = tls.warning(for: "vault " + spec.vault.description) {
+            found.append(warning)
+        }
+        if case .postgres(_, let tls) = spec.store, let warning = tls.warning(for: "store " + spec.store.description) {
+            found.append(warning)
+        }
+        return found
     }
 
     /// Runs one stage.
