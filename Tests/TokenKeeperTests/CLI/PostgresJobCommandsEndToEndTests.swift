@@ -98,7 +98,11 @@ import Testing
             #expect(status.stdout.contains("t1: key version 2"), "\(status.stdout)")
             let statusWithSpec = try world.run(["status", "--spec", "job.yml"])
             #expect(statusWithSpec.status == 0, "\(statusWithSpec.stderr)")
-            let again = try world.run(["run", "job.yml"])
+            // --store beside the spec must name what the spec names.
+            let otherStore = try world.run(["plan", "job.yml", "--store", "postgres:env:OTHER_URL"])
+            #expect(otherStore.status == 2, "\(otherStore.output)")
+            #expect(otherStore.stderr.contains("is not the spec's store.postgres"), "\(otherStore.stderr)")
+            let again = try world.run(["run", "job.yml", "--store", "postgres:env:TOKENKEEPER_STORE_URL"])
             #expect(again.status == 0, "\(again.stderr)")
             #expect(again.stderr.contains("rotate-keys: up to date: 2 tenants"), "\(again.stderr)")
             #expect(again.stderr.contains("0 users revoked, 1 already revoked"), "\(again.stderr)")

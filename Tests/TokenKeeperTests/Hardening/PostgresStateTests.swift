@@ -81,6 +81,23 @@ import Testing
         }
     }
 
+    @Test func aConnectionStringFileMustBePrivate() throws {
+        try withTemporaryDirectory { folder in
+            let (vault, environment) = try Self.emptyState(folder)
+            let file = folder + "/store.url"
+            try Data((environment["URL"]! + "\n").utf8).write(to: URL(fileURLWithPath: file))
+            let location = StoreLocation.postgres(connection: .file(file), tls: .verifiedOffHost)
+            chmod(file, 0o644)
+            let error = #expect(throws: InsecurePermissionsError.self) {
+                try StateBinding.openStore(location, vault: vault, source: .create(replacing: false))
+            }
+            #expect(error?.description.contains(environment["URL"]!) == false)
+            chmod(file, 0o600)
+            let store = try StateBinding.openStore(location, vault: vault, source: .create(replacing: false))
+            #expect(store.location == "postgres:file:" + file)
+        }
+    }
+
     @Test func aServerOffThisHostIsReachedWithVerifyFullUnlessTheSpecSaysUnverified() throws {
         try withTemporaryDirectory { folder in
             let (vault, environment) = try Self.emptyState(folder)

@@ -34,7 +34,7 @@ import Testing
 
         """
 
-    @Test(arguments: ["nightly.yml", "full.yml", "offboard-tenant.yml", "entra.yml"])
+    @Test(arguments: ["nightly.yml", "full.yml", "offboard-tenant.yml", "entra.yml", "postgres.yml"])
     func everyExampleIsValid(_ name: String) throws {
         let spec = try JobSpec.load(path: Self.examples + "/" + name)
         #expect(!spec.stages.isEmpty)
