@@ -201,14 +201,17 @@ import Testing
                     request_timeout: 10s
 
                 """)
-            // Every request takes a little while, so the job and the token use overlap on the same rows.
-            try await world.idp.admin("admin/faults", ["delay": 0.05, "count": 1_000])
+            // Every request takes a little while, and token use starts from the rows the job reaches last, so the
+            // two overlap on the same rows.
+            try await world.idp.admin("admin/faults", ["delay": 0.4, "count": 1_000])
             let job = Task.detached { try world.run(["run", "job.yml"]) }
             let users2 = users
             let uses = (0..<2).map { lane in
                 Task.detached {
                     var results: [ProcessResult] = []
-                    for user in users2.enumerated().filter({ $0.offset % 2 == lane }).map(\.element).prefix(8) {
+                    for user in users2.reversed().enumerated().filter({ $0.offset % 2 == lane }).map(\.element).prefix(
+                        8)
+                    {
                         results.append(
                             try world.run([
                                 "token", "access", "--spec", "job.yml", "--tenant", "t1", "--user", user,
