@@ -8,11 +8,11 @@ import Support
 /// |---|---|---|
 /// | `--vault PATH` | `TOKENKEEPER_VAULT` | `./state/vault` |
 /// | `--store PATH` | `TOKENKEEPER_STORE` | `./state/tokens.db` |
+/// | `--master-key-file PATH` | `TOKENKEEPER_MASTER_KEY` (the key itself, base64) | none: one of the two is required |
+/// | `--principal NAME` | `TOKENKEEPER_PRINCIPAL` | the OS account of the process (from its user id) |
 ///
 /// `--vault` and `--store` (and their variables) also take `postgres:env:NAME` or `postgres:file:PATH`:
 /// the connection string is a secret, so it is named, never given (``StateLocationText``).
-/// | `--master-key-file PATH` | `TOKENKEEPER_MASTER_KEY` (the key itself, base64) | none: one of the two is required |
-/// | `--principal NAME` | `TOKENKEEPER_PRINCIPAL` | the OS account of the process (from its user id) |
 ///
 /// The master key is never taken from an argument: arguments show in process lists. The principal
 /// never comes from `USER` or `LOGNAME` and is never made up: with no name and no account name, the

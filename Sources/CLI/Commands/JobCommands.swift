@@ -75,8 +75,9 @@ package enum JobCommands {
         "run", abstract: "Run a job spec: its stages in order, then the reports.",
         usage: "SPEC [--dry-run] [--stage NAME] [--report-dir DIR] [--lock-timeout 30s]",
         discussion: """
-            Takes the job lock (one job per vault and store at a time: a lock file beside each file, or a session
-            advisory lock on a PostgreSQL store's database, which needs a direct connection or session pooling), opens the vault and the store, runs the stages
+            Takes the job lock (one job per vault and store at a time: a lock file beside each file, and a session
+            advisory lock on a PostgreSQL store's database, which needs a direct connection or session pooling),
+            opens the vault and the store, runs the stages
             in order (a failed stage with on_failure: stop skips the rest), and writes the JUnit, Markdown and JSON
             reports the spec names. Running the same job again changes nothing that is already done.
             With --dry-run nothing is changed (vault and store stay byte-identical) and the reports say what a run
