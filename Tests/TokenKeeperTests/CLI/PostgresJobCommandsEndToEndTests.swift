@@ -284,6 +284,23 @@ import Testing
         }
     }
 
+    @Test func aServerThatRefusesTheConnectionIsExitThreeWithoutAnyPartOfTheConnectionString() throws {
+        try withTemporaryDirectory { folder in
+            let world = try PostgresJobWorld(folder: folder)
+            let server = try PostgresTestServer.shared()
+            for (name, url) in [
+                ("no such database", "host=\(server.folder) dbname=t_secret_dbname_4711 user=tokenkeeper"),
+                ("no such user", "host=\(server.folder) dbname=postgres user=secret_user_4711 password=pw-4711-secret"),
+                ("no server", "host=\(folder)/nowhere-4711 dbname=postgres user=tokenkeeper"),
+            ] {
+                let result = try world.run(["token", "list"], extra: ["TOKENKEEPER_STORE_URL": url])
+                #expect(result.status == 3, "\(name): \(result.output)")
+                #expect(result.stderr.contains("postgres:env:TOKENKEEPER_STORE_URL"), "\(name): \(result.stderr)")
+                #expect(!result.output.contains("4711"), "\(name): \(result.output)")
+            }
+        }
+    }
+
     // MARK: - The vault on PostgreSQL (needs PostgresVault, branch pgvault)
 
     @Test(.disabled("needs PostgresVault: enable at the merge of branch pgvault"))
