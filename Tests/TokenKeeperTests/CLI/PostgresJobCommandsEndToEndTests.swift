@@ -197,13 +197,13 @@ import Testing
                     kind: refresh
                     provider: local
                     refresh_after: 7d
-                    concurrency: 4
+                    concurrency: 2
                     request_timeout: 10s
 
                 """)
-            // Every request takes a little while, and token use starts from the rows the job reaches last, so the
-            // two overlap on the same rows.
-            try await world.idp.admin("admin/faults", ["delay": 0.4, "count": 1_000])
+            // Every request takes a little while, and token use starts from the rows the job reaches last: the job
+            // reads its due rows first, token use refreshes some of them, and the job comes to them afterwards.
+            try await world.idp.admin("admin/faults", ["delay": 0.3, "count": 1_000])
             let job = Task.detached { try world.run(["run", "job.yml"]) }
             let users2 = users
             let uses = (0..<2).map { lane in
