@@ -44,23 +44,25 @@ import Testing
             let world = try PostgresJobWorld(folder: folder)
             try world.writeSpec("stages:\n  - name: r\n    kind: rotate\n    tenants: all\n")
             var printed = ""
-            let put = try world.run(
+            let put = try await world.run(
                 ["token", "put", "--tenant", "t1", "--user", "alice", "--provider", "local"],
                 stdin: "rt-alice-value\n")
             #expect(put.status == 0, "\(put.stderr)")
             let signedIn = try await world.idp.admin("admin/signin", ["tenant": "t2", "user": "bob"])
             let line = String(decoding: try JSONSerialization.data(withJSONObject: signedIn), as: UTF8.self)
-            let imported = try world.run(["token", "import", "--provider", "local"], stdin: line + "\n")
+            let imported = try await world.run(["token", "import", "--provider", "local"], stdin: line + "\n")
             #expect(imported.status == 0, "\(imported.stderr)")
             #expect(imported.output.contains("added 1"), "\(imported.output)")
-            let list = try world.run(["token", "list"])
+            let list = try await world.run(["token", "list"])
             #expect(list.status == 0 && list.stdout.contains("alice") && list.stdout.contains("bob"), "\(list.output)")
-            let show = try world.run(["token", "show", "--tenant", "t1", "--user", "alice", "--provider", "local"])
+            let show = try await world.run([
+                "token", "show", "--tenant", "t1", "--user", "alice", "--provider", "local",
+            ])
             #expect(show.status == 0 && !show.stdout.contains("rt-alice-value"), "\(show.output)")
-            let reveal = try world.run(
+            let reveal = try await world.run(
                 ["token", "show", "--tenant", "t1", "--user", "alice", "--provider", "local", "--reveal"])
             #expect(reveal.stdout.contains("rt-alice-value"), "\(reveal.output)")
-            let access = try world.run(
+            let access = try await world.run(
                 ["token", "access", "--spec", "job.yml", "--tenant", "t2", "--user", "bob", "--provider", "local"])
             #expect(access.status == 0, "\(access.stderr)")
             #expect(access.stdout.contains("access_token"), "\(access.stdout)")
@@ -82,7 +84,7 @@ import Testing
             let before = try await world.signIn(tenant: "t1", users: ["u0", "u1", "u2", "u3"])
             try await world.signIn(tenant: "t2", users: ["v0", "v1"])
             try world.writeSpec(Self.threeStages)
-            let run = try world.run(["run", "job.yml"])
+            let run = try await world.run(["run", "job.yml"])
             #expect(run.status == 0, "\(run.stderr)")
             #expect(run.stderr.contains("offboard: 1 user revoked"), "\(run.stderr)")
             let opened = try world.openEveryToken()
@@ -93,16 +95,16 @@ import Testing
             let versions = try await world.idp.admin("admin/check", ["refresh_tokens": Array(opened.tokens.values)])
             #expect((versions["usable"] as? [String: Bool])?.values.allSatisfy { $0 } == true)
             #expect(try world.custodian().store.keyVersionCounts(tenant: "t1") == [2: 4])
-            let status = try world.run(["status"])
+            let status = try await world.run(["status"])
             #expect(status.status == 0, "\(status.stderr)")
             #expect(status.stdout.contains("t1: key version 2"), "\(status.stdout)")
-            let statusWithSpec = try world.run(["status", "--spec", "job.yml"])
+            let statusWithSpec = try await world.run(["status", "--spec", "job.yml"])
             #expect(statusWithSpec.status == 0, "\(statusWithSpec.stderr)")
             // --store beside the spec must name what the spec names.
-            let otherStore = try world.run(["plan", "job.yml", "--store", "postgres:env:OTHER_URL"])
+            let otherStore = try await world.run(["plan", "job.yml", "--store", "postgres:env:OTHER_URL"])
             #expect(otherStore.status == 2, "\(otherStore.output)")
             #expect(otherStore.stderr.contains("is not the spec's store.postgres"), "\(otherStore.stderr)")
-            let again = try world.run(["run", "job.yml", "--store", "postgres:env:TOKENKEEPER_STORE_URL"])
+            let again = try await world.run(["run", "job.yml", "--store", "postgres:env:TOKENKEEPER_STORE_URL"])
             #expect(again.status == 0, "\(again.stderr)")
             #expect(again.stderr.contains("rotate-keys: up to date: 2 tenants"), "\(again.stderr)")
             #expect(again.stderr.contains("0 users revoked, 1 already revoked"), "\(again.stderr)")
@@ -120,10 +122,10 @@ import Testing
             try world.writeSpec(Self.threeStages)
             let tables = try world.tableDump()
             let vault = try JobFixture.snapshot(of: folder + "/state/vault")
-            let plan = try world.run(["plan", "job.yml"])
+            let plan = try await world.run(["plan", "job.yml"])
             #expect(plan.status == 0, "\(plan.stderr)")
             #expect(plan.stdout.contains("stage offboard (revoke): would revoke 1 user"), "\(plan.stdout)")
-            let dry = try world.run(["run", "job.yml", "--dry-run", "--report-dir", "out"])
+            let dry = try await world.run(["run", "job.yml", "--dry-run", "--report-dir", "out"])
             #expect(dry.status == 0, "\(dry.stderr)")
             #expect(try String(contentsOfFile: folder + "/out/pg-job.xml", encoding: .utf8).contains("dry_run"))
             #expect(try world.tableDump() == tables)
@@ -166,20 +168,20 @@ import Testing
             }
             try #require(waited < 300, "the first job never reached the provider")
             let started = Date()
-            let second = try world.run(["run", "job.yml", "--lock-timeout", "1s"])
+            let second = try await world.run(["run", "job.yml", "--lock-timeout", "1s"])
             #expect(Date().timeIntervalSince(started) >= 1)
             #expect(second.status == 3, "\(second.output)")
             #expect(second.stderr.contains("pid=\(first.processIdentifier) since="), "\(second.stderr)")
             #expect(second.stderr.contains("host="), "\(second.stderr)")
             #expect(second.stderr.contains("postgres:env:TOKENKEEPER_STORE_URL"), "\(second.stderr)")
             // Token use never takes the job lock (I7): another user's token is used while the job holds it.
-            let access = try world.run(
+            let access = try await world.run(
                 ["token", "access", "--spec", "job.yml", "--tenant", "t1", "--user", "u1", "--provider", "local"])
             #expect(access.status == 0, "\(access.stderr)")
             // kill -9 of the job ends its session, and with it the lock.
             kill(first.processIdentifier, SIGKILL)
             first.waitUntilExit()
-            let third = try world.run(["run", "job.yml", "--lock-timeout", "10s"])
+            let third = try await world.run(["run", "job.yml", "--lock-timeout", "10s"])
             #expect(third.status != 3, "\(third.output)")
             #expect(!third.stderr.contains("holds the job lock"), "\(third.stderr)")
         }
@@ -204,16 +206,16 @@ import Testing
             // Every request takes a little while, and token use starts from the rows the job reaches last: the job
             // reads its due rows first, token use refreshes some of them, and the job comes to them afterwards.
             try await world.idp.admin("admin/faults", ["delay": 0.3, "count": 1_000])
-            let job = Task.detached { try world.run(["run", "job.yml"]) }
+            let job = Task { try await world.run(["run", "job.yml"]) }
             let users2 = users
             let uses = (0..<2).map { lane in
-                Task.detached {
+                Task {
                     var results: [ProcessResult] = []
                     for user in users2.reversed().enumerated().filter({ $0.offset % 2 == lane }).map(\.element).prefix(
                         8)
                     {
                         results.append(
-                            try world.run([
+                            try await world.run([
                                 "token", "access", "--spec", "job.yml", "--tenant", "t1", "--user", user,
                                 "--provider", "local",
                             ]))
@@ -250,7 +252,7 @@ import Testing
                 ).utf8
             ).write(to: URL(fileURLWithPath: folder + "/job.yml"))
             for arguments in [["run", "job.yml"], ["run", "job.yml"], ["plan", "job.yml"]] {
-                let result = try world.run(arguments)
+                let result = try await world.run(arguments)
                 #expect(result.status == 0, "\(result.stderr)")
                 #expect(
                     result.stderr.contains(
@@ -260,12 +262,12 @@ import Testing
             #expect(junit.contains("warning: store postgres:env:TOKENKEEPER_STORE_URL: tls: unverified"))
             // Without it, no warning.
             try world.writeSpec("stages:\n  - name: r\n    kind: rotate\n    tenants: all\n")
-            #expect(!(try world.run(["run", "job.yml"]).stderr.contains("tls: unverified")))
+            #expect(!(try await world.run(["run", "job.yml"]).stderr.contains("tls: unverified")))
         }
     }
 
-    @Test func aConnectionStringGivenInPlaceOfAReferenceIsRefusedWithoutBeingRepeated() throws {
-        try withTemporaryDirectory { folder in
+    @Test func aConnectionStringGivenInPlaceOfAReferenceIsRefusedWithoutBeingRepeated() async throws {
+        try await withTemporaryDirectory { folder in
             let secret = "postgresql://app:hunter2-secret@db.example.com/tokens"
             for (arguments, extra) in [
                 (["token", "list", "--store", secret], [String: String]()),
@@ -273,9 +275,10 @@ import Testing
                 (["vault", "init", secret], [:]),
                 (["token", "list", "--vault", "host=db.example.com password=hunter2-secret"], [:]),
             ] {
-                let result = try runTokenKeeper(
-                    arguments, environment: extra.merging(["TOKENKEEPER_MASTER_KEY": ""]) { _, new in new },
-                    workingDirectory: folder)
+                let environment = extra.merging(["TOKENKEEPER_MASTER_KEY": ""]) { _, new in new }
+                let result = try await offThePool {
+                    try runTokenKeeper(arguments, environment: environment, workingDirectory: folder)
+                }
                 #expect(result.status == 2, "\(arguments): \(result.output)")
                 #expect(
                     !result.output.contains("hunter2") && !result.output.contains("db.example.com"), "\(result.output)")
@@ -284,8 +287,8 @@ import Testing
         }
     }
 
-    @Test func aServerThatRefusesTheConnectionIsExitThreeWithoutAnyPartOfTheConnectionString() throws {
-        try withTemporaryDirectory { folder in
+    @Test func aServerThatRefusesTheConnectionIsExitThreeWithoutAnyPartOfTheConnectionString() async throws {
+        try await withTemporaryDirectory { folder in
             let world = try PostgresJobWorld(folder: folder)
             let server = try PostgresTestServer.shared()
             for (name, url) in [
@@ -293,7 +296,7 @@ import Testing
                 ("no such user", "host=\(server.folder) dbname=postgres user=secret_user_4711 password=pw-4711-secret"),
                 ("no server", "host=\(folder)/nowhere-4711 dbname=postgres user=tokenkeeper"),
             ] {
-                let result = try world.run(["token", "list"], extra: ["TOKENKEEPER_STORE_URL": url])
+                let result = try await world.run(["token", "list"], extra: ["TOKENKEEPER_STORE_URL": url])
                 #expect(result.status == 3, "\(name): \(result.output)")
                 #expect(result.stderr.contains("postgres:env:TOKENKEEPER_STORE_URL"), "\(name): \(result.stderr)")
                 #expect(!result.output.contains("4711"), "\(name): \(result.output)")

@@ -49,18 +49,21 @@ struct PostgresJobWorld: Sendable {
             "TOKENKEEPER_VAULT": "./state/vault", "TOKENKEEPER_STORE": "postgres:env:TOKENKEEPER_STORE_URL",
             "TOKENKEEPER_STORE_URL": connectionString, "IDP_CLIENT_SECRET": idp.clientSecret,
         ]
-        let initialized = try run(["state", "init"])
+        let initialized = try runTokenKeeper(
+            ["state", "init"], environment: environment, workingDirectory: folder)
         guard initialized.status == 0 else {
             throw GeneralError(item: "state init", problem: initialized.stderr, remedy: "")
         }
     }
 
-    /// Runs the built binary in the world's folder with its environment (plus `extra`).
+    /// Runs the built binary in the world's folder with its environment (plus `extra`), waiting for it on a
+    /// thread of its own (``offThePool(_:)``).
     @discardableResult
-    func run(_ arguments: [String], stdin: String = "", extra: [String: String] = [:]) throws -> ProcessResult {
-        try runTokenKeeper(
-            arguments, environment: environment.merging(extra) { _, new in new }, stdin: stdin,
-            workingDirectory: folder)
+    func run(_ arguments: [String], stdin: String = "", extra: [String: String] = [:]) async throws -> ProcessResult {
+        let environment = environment.merging(extra) { _, new in new }, folder = folder
+        return try await offThePool {
+            try runTokenKeeper(arguments, environment: environment, stdin: stdin, workingDirectory: folder)
+        }
     }
 
     /// Writes `job.yml`: the header, the provider `local` at the test provider, then `body`.
@@ -126,5 +129,14 @@ struct PostgresJobWorld: Sendable {
         var tokens: [TokenKey: String] = [:]
         for row in rows where row.sealedToken != nil { tokens[row.key] = try custodian.open(row).revealed }
         return (tokens.count, tokens)
+    }
+}
+
+/// Runs `body` on a thread of its own and awaits it. A child process waited for there does not hold one of
+/// the few threads Swift concurrency shares among all the tests running at once (two on a two-core machine),
+/// so the other tests' awaits (and their timing) go on meanwhile.
+func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
     }
 }
