@@ -10,7 +10,7 @@ import Testing
 /// a web service run them: the built binary in child processes, the store in a database of the test server,
 /// the project's identity provider. The connection string reaches the commands only through
 /// TOKENKEEPER_STORE_URL and never comes back out.
-@Suite struct PostgresJobCommandsEndToEndTests {
+@Suite(.serialized) struct PostgresJobCommandsEndToEndTests {
     static let threeStages = """
         stages:
           - name: rotate-keys
@@ -41,7 +41,7 @@ import Testing
 
     @Test func tokenPutListShowImportAndAccessWorkOnAPostgresStore() async throws {
         try await withTemporaryDirectory { folder in
-            let world = try PostgresJobWorld(folder: folder)
+            let world = try await PostgresJobWorld.make(folder: folder)
             try world.writeSpec("stages:\n  - name: r\n    kind: rotate\n    tenants: all\n")
             var printed = ""
             let put = try await world.run(
@@ -80,7 +80,7 @@ import Testing
 
     @Test func runRotatesRefreshesAndRevokesOnPostgresAndASecondRunIsUpToDate() async throws {
         try await withTemporaryDirectory { folder in
-            let world = try PostgresJobWorld(folder: folder)
+            let world = try await PostgresJobWorld.make(folder: folder)
             let before = try await world.signIn(tenant: "t1", users: ["u0", "u1", "u2", "u3"])
             try await world.signIn(tenant: "t2", users: ["v0", "v1"])
             try world.writeSpec(Self.threeStages)
@@ -116,7 +116,7 @@ import Testing
 
     @Test func planAndDryRunLeaveEveryTableOfThePostgresStoreUnchanged() async throws {
         try await withTemporaryDirectory { folder in
-            let world = try PostgresJobWorld(folder: folder)
+            let world = try await PostgresJobWorld.make(folder: folder)
             try await world.signIn(tenant: "t1", users: ["u0", "u1"])
             try await world.signIn(tenant: "t2", users: ["v0"])
             try world.writeSpec(Self.threeStages)
@@ -136,7 +136,7 @@ import Testing
 
     @Test func aSecondJobWaitsItsLockTimeoutAndExitsThreeNamingTheHolderWhoseKillFreesTheLock() async throws {
         try await withTemporaryDirectory { folder in
-            let world = try PostgresJobWorld(folder: folder)
+            let world = try await PostgresJobWorld.make(folder: folder)
             try await world.signIn(tenant: "t1", users: ["u0", "u1"])
             try world.writeSpec(
                 """
@@ -189,7 +189,7 @@ import Testing
 
     @Test func aJobAndTokenUseOnOtherConnectionsNeverRedeemTheSameToken() async throws {
         try await withTemporaryDirectory { folder in
-            let world = try PostgresJobWorld(folder: folder)
+            let world = try await PostgresJobWorld.make(folder: folder)
             let users = (0..<24).map { "u\($0)" }
             try await world.signIn(tenant: "t1", users: users)
             try world.writeSpec(
@@ -239,7 +239,7 @@ import Testing
 
     @Test func tlsUnverifiedIsAWarningInEveryRunOnTheConsoleAndInTheReport() async throws {
         try await withTemporaryDirectory { folder in
-            let world = try PostgresJobWorld(folder: folder)
+            let world = try await PostgresJobWorld.make(folder: folder)
             try await world.signIn(tenant: "t1", users: ["u0"])
             let spec = try String(
                 contentsOfFile: try world.writeSpec(
@@ -289,7 +289,7 @@ import Testing
 
     @Test func aServerThatRefusesTheConnectionIsExitThreeWithoutAnyPartOfTheConnectionString() async throws {
         try await withTemporaryDirectory { folder in
-            let world = try PostgresJobWorld(folder: folder)
+            let world = try await PostgresJobWorld.make(folder: folder)
             let server = try PostgresTestServer.shared()
             for (name, url) in [
                 ("no such database", "host=\(server.folder) dbname=t_secret_dbname_4711 user=tokenkeeper"),

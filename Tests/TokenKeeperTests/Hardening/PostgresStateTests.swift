@@ -138,7 +138,7 @@ import Testing
 
     @Test func losingTheServerMidRefreshIsTransientLosesNothingAndTheNextRunFinishes() async throws {
         try await withTemporaryDirectory { folder in
-            let world = try PostgresJobWorld(folder: folder)
+            let world = try await PostgresJobWorld.make(folder: folder)
             let users = (0..<8).map { "u\($0)" }
             try await world.signIn(tenant: "t1", users: users)
             let specPath = try world.writeSpec(

@@ -33,6 +33,11 @@ struct PostgresJobWorld: Sendable {
 
         """
 
+    /// Makes the world on a thread of its own (starting the provider and `state init` wait for processes).
+    static func make(folder: String, keyAge: TimeInterval = 40 * 86_400) async throws -> PostgresJobWorld {
+        try await offThePool { try PostgresJobWorld(folder: folder, keyAge: keyAge) }
+    }
+
     init(folder: String, keyAge: TimeInterval = 40 * 86_400) throws {
         self.folder = folder
         let server = try PostgresTestServer.shared()
