@@ -53,13 +53,11 @@ package struct JobRunner {
         let runID = options.runID ?? Self.makeRunID(at: startedAt)
         let principal = try options.principal(for: spec)
         let masterKey = try loadMasterKey()
-        let lock = try JobLock.acquire(
-            protecting: [spec.vaultPath, spec.storePath], timeout: options.lockTimeout,
-            owner: "job \(spec.name), run \(runID)\(options.dryRun ? " (dry run)" : "")", readOnly: options.dryRun)
+        let lock = try JobLockHold.acquire(spec: spec, options: options, runID: runID)
         defer { lock.release() }
         let state = try JobState.open(
             spec: spec, masterKey: masterKey, principal: principal, readOnly: options.dryRun,
-            clock: options.clock)
+            environment: options.environment, clock: options.clock)
         let context = StageContext(
             job: spec.name, vault: state.vault, store: state.store, dryRun: options.dryRun, detail: spec.report.detail,
             progress: progress, environment: options.environment, clock: options.clock, runID: runID,
@@ -76,7 +74,8 @@ package struct JobRunner {
                 progress.end(stage: stage.name, summary: reports.last!.summary)
                 continue
             }
-            let report = await run(stage, context: context)
+            var report = await run(stage, context: context)
+            report.log.insert(contentsOf: warnings.map { "warning: " + $0 }, at: 0)
             progress.end(stage: stage.name, summary: report.summary)
             reports.append(report)
             if report.result == .failed, stage.onFailure == .stop { stoppedBy = stage.name }
@@ -115,10 +114,11 @@ package struct JobRunner {
         return nil
     }
 
-    /// Whether the spec keeps its tokens in the embedded SQLite store, which one host's file lock
-    /// guards. Every spec does until `store: postgres:` is wired into the spec; that change makes this
-    /// read the spec's store kind.
-    static func storeIsEmbedded(_ spec: JobSpec) -> Bool { true }
+    /// Whether the spec keeps its tokens in the embedded SQLite store, which one host's file lock guards.
+    static func storeIsEmbedded(_ spec: JobSpec) -> Bool {
+        if case .sqlite = spec.store { return true }
+        return false
+    }
 
     /// Whether `runID` may name a run: 1 to 100 of `A-Z a-z 0-9 . _ -`, starting with a letter or
     /// digit (CI run ids such as Azure's `Build.BuildId` `20451`, GitHub's `7012345678-1`).
@@ -128,6 +128,19 @@ package struct JobRunner {
             scalar.isASCII && (CharacterSet.alphanumerics.contains(scalar) || "._-".unicodeScalars.contains(scalar))
         }
         return first != "." && first != "_" && first != "-" && runID.unicodeScalars.allSatisfy(plain)
+    }
+
+    /// What every run of this spec warns about, on the console and in every stage's log (`system-out`): a
+    /// backend whose spec accepts a server without verified TLS (`tls: unverified`).
+    package var warnings: [String] {
+        var found: [String] = []
+        if case .postgres(_, let tls) = spec.vault, let warning = tls.warning(for: "vault " + spec.vault.description) {
+            found.append(warning)
+        }
+        if case .postgres(_, let tls) = spec.store, let warning = tls.warning(for: "store " + spec.store.description) {
+            found.append(warning)
+        }
+        return found
     }
 
     /// Runs one stage.

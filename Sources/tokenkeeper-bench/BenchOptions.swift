@@ -26,9 +26,6 @@ struct BenchOptions {
     var backend = "sqlite"
     /// The PostgreSQL baseline script (psycopg 3), for `--backend postgres`.
     var postgresBaseline = "../shared/bench/python_rewrap_pg.py"
-    /// Child mode of `--backend postgres`: run this spec's rotate stage on the PostgreSQL store in
-    /// `TOKENKEEPER_STORE_URL` (``PostgresRotateChild``).
-    var postgresRotateSpec: String?
     /// Skip the Python baseline (and the C reference, which runs on the baseline's table).
     var skipBaseline = false
     /// Keep the stores afterwards.
@@ -146,7 +143,6 @@ struct BenchOptions {
                     throw BenchUsage("--backend: '\(backend)' is neither sqlite nor postgres", isHelp: false)
                 }
             case "--postgres-baseline": postgresBaseline = try value(argument)
-            case "--postgres-rotate": postgresRotateSpec = try value(argument)
             case "--keep": keep = true
             case "--report-cases": reportCases = try number(argument, try value(argument))
             case "--run-spec": runSpec = try value(argument)

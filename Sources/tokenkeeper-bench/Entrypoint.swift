@@ -10,9 +10,7 @@ struct Entrypoint {
     static func main() async {
         do {
             let options = try BenchOptions(arguments: Array(CommandLine.arguments.dropFirst()))
-            if let spec = options.postgresRotateSpec {
-                try PostgresRotateChild.run(spec: spec)
-            } else if options.backend == "postgres" {
+            if options.backend == "postgres" {
                 try PostgresRotationBenchmark(options: options).run()
             } else if let tokens = options.accessDuringRotation {
                 try await AccessDuringRotationBenchmark(tokens: tokens, options: options).run()

@@ -47,14 +47,13 @@ struct PostgresRotationBenchmark {
         try BenchOutput.printJSON(all)
     }
 
-    /// The child process that runs the rotation of `spec`, with the store's connection string in
-    /// ``PostgresRotateChild/storeVariable``.
-    ///
-    /// To time `tokenkeeper run` once specs take `store: postgres: env:NAME`: return
-    /// `[options.tokenkeeper, "run", spec]` here and write `postgres: env:TOKENKEEPER_STORE_URL` in
-    /// ``writeSpec(in:)``'s `store:` block; everything else (reports, checks, figures) stays.
+    /// The environment variable with the store's connection string (a secret: never printed), which the
+    /// spec names as `store: postgres: env:TOKENKEEPER_STORE_URL`.
+    static let storeVariable = "TOKENKEEPER_STORE_URL"
+
+    /// The process that runs the rotation of `spec`: `tokenkeeper run`, as a pipeline runs it.
     func rotationCommand(spec: String) -> [String] {
-        [Self.ownExecutable(), "--postgres-rotate", spec]
+        [options.tokenkeeper, "run", spec]
     }
 
     static func describe(_ f: Figures) -> String {
@@ -108,7 +107,7 @@ struct PostgresRotationBenchmark {
         _ = try FileVault.initialize(at: folder + "/vault", masterKey: masterKey, principal: "bench", clock: { past })
         let vault = try FileVault.open(at: folder + "/vault", masterKey: masterKey, principal: "bench", clock: { past })
         let store = try PostgresTokenStore.create(
-            connectionString: storeURL, location: "postgres:env:\(PostgresRotateChild.storeVariable)")
+            connectionString: storeURL, location: "postgres:env:\(Self.storeVariable)")
         try vault.bindStore(store.identity.id, heldTokens: true, replacing: nil)
         let inserting = try RotationBenchmark.insertSynthetic(
             size, custodian: TokenCustodian(vault: vault, store: store),
@@ -119,7 +118,7 @@ struct PostgresRotationBenchmark {
 
         let spec = try writeSpec(in: folder)
         let environment = [
-            "TOKENKEEPER_MASTER_KEY": masterKey.base64, PostgresRotateChild.storeVariable: storeURL, "CI": "true",
+            "TOKENKEEPER_MASTER_KEY": masterKey.base64, Self.storeVariable: storeURL, "CI": "true",
         ]
         let rotate = try MeasuredProcess.run(rotationCommand(spec: spec), environment: environment)
         guard rotate.status == 0 else { throw BenchError("the rotation run exited \(rotate.status)") }
@@ -168,7 +167,6 @@ struct PostgresRotationBenchmark {
     }
 
     /// The rotate job (tenants due after 30 days, one version kept), as the SQLite benchmark's. Its
-    /// `store:` names a file that is never made: ``PostgresRotateChild`` takes the store from the environment.
     private func writeSpec(in folder: String) throws -> String {
         let spec = folder + "/rotate.yml"
         try Data(
@@ -180,7 +178,7 @@ struct PostgresRotationBenchmark {
               path: ./vault
               master_key: env:TOKENKEEPER_MASTER_KEY
             store:
-              sqlite: ./unused.db
+              postgres: env:TOKENKEEPER_STORE_URL
             stages:
               - name: rotate-keys
                 kind: rotate
@@ -199,10 +197,5 @@ struct PostgresRotationBenchmark {
         let report = try JSONReportWriter.read(Data(contentsOf: URL(fileURLWithPath: folder + "/reports/bench.json")))
         guard let stage = report.stages.first else { throw BenchError("the run's report has no stage") }
         return stage
-    }
-
-    /// This program's path (for the child process), from /proc/self/exe.
-    static func ownExecutable() -> String {
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     }
 }

@@ -71,7 +71,9 @@ package enum JobCommands {
         options.dryRun = true
         options.writesReports = false
         let limit = try invocation.integer("items", default: 10, in: 0...100_000)
-        let report = try await JobRunner(spec: spec, options: options).run()
+        let runner = JobRunner(spec: spec, options: options)
+        for warning in runner.warnings { invocation.console.err("tokenkeeper: warning: \(warning)") }
+        let report = try await runner.run()
         for line in PlanText.lines(report, itemsPerStage: limit) { invocation.console.out(line) }
         return report.exitStatus
     }
@@ -80,7 +82,9 @@ package enum JobCommands {
         "run", abstract: "Run a job spec: its stages in order, then the reports.",
         usage: "SPEC [--dry-run] [--stage NAME] [--report-dir DIR] [--lock-timeout 30s] [--shard K/N --run-id ID]",
         discussion: """
-            Takes the job lock (one job per vault and store at a time), opens the vault and the store, runs the stages
+            Takes the job lock (one job per vault and store at a time: a lock file beside each file, and a session
+            advisory lock on a PostgreSQL store's database, which needs a direct connection or session pooling),
+            opens the vault and the store, runs the stages
             in order (a failed stage with on_failure: stop skips the rest), and writes the JUnit, Markdown and JSON
             reports the spec names. Running the same job again changes nothing that is already done.
             With --dry-run nothing is changed (vault and store stay byte-identical) and the reports say what a run
@@ -109,6 +113,7 @@ package enum JobCommands {
         let console = invocation.console
         let runner = JobRunner(spec: spec, options: options, progress: ProgressMeter(console: console))
         let stages = try runner.selectedStages()
+        for warning in runner.warnings { console.err("tokenkeeper: warning: \(warning)") }
         console.err(
             "tokenkeeper: job \(spec.name)\(options.dryRun ? " (dry run)" : ""): \(CountText.of(stages.count, "stage"))"
                 + (options.stage == nil ? "" : " of \(spec.stages.count)")

@@ -38,25 +38,27 @@ package enum StateCommands {
             .flag("replace", "Serve the new store in place of a lost one that has held tokens."),
         ]
     ) { invocation in
-        let vault: FileVault
-        let storePath: String
+        let vault: any KeyVault
+        let location: StoreLocation
         if let specPath = invocation.value("spec") {
             let spec = try JobSpec.load(path: specPath)
             try SpecStateOptions.check(invocation, against: spec)
             let masterKey =
                 try invocation.globals.masterKeyFile.map { try MasterKey(contentsOfFile: $0) }
                 ?? spec.loadMasterKey(environment: invocation.globals.environment)
-            vault = try FileVault.open(
-                at: spec.vaultPath, masterKey: masterKey, principal: spec.principal ?? invocation.globals.principal)
-            storePath = spec.storePath
+            vault = try VaultOpener.open(
+                spec.vault, masterKey: masterKey, principal: spec.principal ?? invocation.globals.principal,
+                environment: invocation.globals.environment)
+            location = spec.store
         } else {
             vault = try VaultAccess.openVault(invocation.globals)
-            storePath = invocation.globals.storePath
+            location = try invocation.globals.store
         }
         let store = try StateBinding.openStore(
-            at: storePath, vault: vault, source: .create(replacing: invocation.flag("replace")))
+            location, vault: vault, source: .create(replacing: invocation.flag("replace")),
+            environment: invocation.globals.environment)
         invocation.console.err(
-            "Created store \(storePath) (identity \(store.identity.id)); vault \(vault.path) serves it.")
+            "Created store \(location) (identity \(store.identity.id)); vault \(vault.location) serves it.")
         return .success
     }
 
@@ -76,23 +78,21 @@ package enum StateCommands {
             .value("batch-size", "N", "Rows per transaction (default 500)."),
         ]
     ) { invocation in
-        let vault: FileVault
-        let storePath: String
+        let custodian: TokenCustodian
         if let specPath = invocation.value("spec") {
             let spec = try JobSpec.load(path: specPath)
             try SpecStateOptions.check(invocation, against: spec)
             let masterKey =
                 try invocation.globals.masterKeyFile.map { try MasterKey(contentsOfFile: $0) }
                 ?? spec.loadMasterKey(environment: invocation.globals.environment)
-            vault = try FileVault.open(
-                at: spec.vaultPath, masterKey: masterKey, principal: spec.principal ?? invocation.globals.principal)
-            storePath = spec.storePath
+            let state = try JobState.open(
+                spec: spec, masterKey: masterKey, principal: spec.principal ?? invocation.globals.principal,
+                readOnly: false, environment: invocation.globals.environment)
+            custodian = TokenCustodian(vault: state.vault, store: state.store)
         } else {
-            vault = try VaultAccess.openVault(invocation.globals)
-            storePath = invocation.globals.storePath
+            custodian = try VaultAccess.openCustodian(invocation.globals)
         }
         let batchSize = try invocation.integer("batch-size", default: 500, in: 1...20_000)
-        let custodian = TokenCustodian(vault: vault, store: try StateBinding.openStore(at: storePath, vault: vault))
         let result = try EnvelopeMigration.run(custodian: custodian, batchSize: batchSize) { item, error in
             invocation.console.err("\(item): \((error as? any ActionableError)?.description ?? "\(type(of: error))")")
         }
