@@ -65,7 +65,9 @@ public final class PostgresJobLock {
             try connection.query("SELECT pg_advisory_lock_shared($1)", [.int8(shared)], purpose: "join the run")
             try poll(timeout: timeout) {
                 guard try flag(connection, "SELECT pg_try_advisory_lock($1)", admission) else { return false }
-                defer { _ = try? connection.query("SELECT pg_advisory_unlock($1)", [.int8(admission)], purpose: "admit") }
+                defer {
+                    _ = try? connection.query("SELECT pg_advisory_unlock($1)", [.int8(admission)], purpose: "admit")
+                }
                 guard try holders(of: stateKey, outside: shared, on: connection).isEmpty else { return false }
                 return try flag(connection, "SELECT pg_try_advisory_lock_shared($1)", stateKey)
             } onTimeout: {
@@ -123,7 +125,8 @@ public final class PostgresJobLock {
               AND ($2::bigint IS NULL OR NOT EXISTS (
                 SELECT 1 FROM pg_locks run WHERE run.pid = locks.pid AND \(matches("run", "$2::bigint"))))
             ORDER BY activity.backend_start, activity.pid
-            """, [.int8(key), runKey.map { .int8($0) } ?? .null(oid: PostgresValue.Oid.int8)], purpose: "find the job lock's holder")
+            """, [.int8(key), runKey.map { .int8($0) } ?? .null(oid: PostgresValue.Oid.int8)],
+            purpose: "find the job lock's holder")
         return (0..<rows.count).map {
             "\(DisplayText.escaped(rows.text($0, 0))), server session \(rows.int($0, 1)) connected at \(rows.text($0, 2))"
         }

@@ -14,7 +14,10 @@ import Testing
     private func newStore() throws -> (store: PostgresTokenStore, connectionString: String) {
         let server = try PostgresTestServer.shared()
         let connectionString = server.connectionString(database: try server.createDatabase())
-        return (try PostgresTokenStore.create(connectionString: connectionString, location: "postgres:test"), connectionString)
+        return (
+            try PostgresTokenStore.create(connectionString: connectionString, location: "postgres:test"),
+            connectionString
+        )
     }
 
     /// Whether the first byte of `tenant`'s SHA-256 has its top bit set (a negative bigint on the server).
@@ -47,7 +50,8 @@ import Testing
             tenants.flatMap { tenant in
                 (0..<3).map { user in
                     StoredToken(
-                        key: TokenKey(tenant: tenant, user: "u\(user)", provider: "p"), secretName: tenant, keyVersion: 1,
+                        key: TokenKey(tenant: tenant, user: "u\(user)", provider: "p"), secretName: tenant,
+                        keyVersion: 1,
                         sealedToken: [1], issuedAt: old)
                 }
             })
@@ -56,7 +60,8 @@ import Testing
             var afterID: Int64 = 0
             for _ in 0..<100 {
                 let page = try store.rowsDueForRefresh(
-                    provider: "p", refreshedBefore: Date().addingTimeInterval(-86_400), expiringBefore: nil, now: Date(),
+                    provider: "p", refreshedBefore: Date().addingTimeInterval(-86_400), expiringBefore: nil,
+                    now: Date(),
                     afterID: afterID, limit: 7, shard: StoreShard(index: index, count: 3))
                 guard let last = page.last else { break }
                 afterID = last.id
@@ -79,7 +84,8 @@ import Testing
             _ = try store.insertBatch(
                 (0..<1_000).map { row in
                     StoredToken(
-                        key: TokenKey(tenant: "tenant-\(batch * 100 + row % 100)", user: "u\(batch)-\(row)", provider: "p"),
+                        key: TokenKey(
+                            tenant: "tenant-\(batch * 100 + row % 100)", user: "u\(batch)-\(row)", provider: "p"),
                         secretName: "s", keyVersion: 1, sealedToken: [1], issuedAt: old)
                 })
         }
@@ -88,7 +94,8 @@ import Testing
             var afterID: Int64 = 0, rows = 0
             for _ in 0..<1_000 {
                 let page = try store.rowsDueForRefresh(
-                    provider: "p", refreshedBefore: Date().addingTimeInterval(-86_400), expiringBefore: nil, now: Date(),
+                    provider: "p", refreshedBefore: Date().addingTimeInterval(-86_400), expiringBefore: nil,
+                    now: Date(),
                     afterID: afterID, limit: 1_000, shard: shard)
                 guard let last = page.last else { break }
                 afterID = last.id
@@ -99,7 +106,9 @@ import Testing
         for round in 0..<3 {
             let whole = try walk(.whole)
             let shard = try walk(StoreShard(index: 1, count: 4))
-            print("round \(round): whole \(whole.rows) rows \(whole.seconds) s; shard 1/4 \(shard.rows) rows \(shard.seconds) s")
+            print(
+                "round \(round): whole \(whole.rows) rows \(whole.seconds) s; shard 1/4 \(shard.rows) rows \(shard.seconds) s"
+            )
         }
     }
 }
