@@ -56,11 +56,9 @@ public final class PostgresJobLock {
             try connection.query("SELECT hashtextextended($1, 0)", [.text(text)], purpose: "job lock key").int(0, 0)
         }
         let stateKey = try key("tokenkeeper job " + name)
-        var runKey: Int64?
         if case .shard(let run, let count) = mode {
             let admission = try key("tokenkeeper job " + name + " admission")
             let shared = try key("tokenkeeper job " + name + " run " + run + " of \(count)")
-            runKey = shared
             // Nobody ever takes a run key exclusive, so this share is always granted.
             try connection.query("SELECT pg_advisory_lock_shared($1)", [.int8(shared)], purpose: "join the run")
             try poll(timeout: timeout) {
@@ -80,7 +78,7 @@ public final class PostgresJobLock {
                 try flag(connection, "SELECT pg_try_advisory_lock($1)", stateKey)
             } onTimeout: {
                 PostgresJobLockError.held(
-                    location: location, holder: try holders(of: stateKey, outside: runKey, on: connection).first ?? "",
+                    location: location, holder: try holders(of: stateKey, outside: nil, on: connection).first ?? "",
                     waited: timeout)
             }
         }
