@@ -1,3 +1,4 @@
+import Custody
 import Foundation
 import Spec
 import Store
@@ -14,7 +15,10 @@ import Support
 /// - A store on PostgreSQL: a session-level advisory lock on the store's database (``PostgresJobLock``),
 ///   held by a session of the job's own for the whole job; it dies with the session, so `kill -9` of the
 ///   job frees it. It needs a direct connection or session pooling (PgBouncer's transaction pooling
-///   breaks session advisory locks).
+///   breaks session advisory locks). An unsharded run takes it exclusive; a shard (`--shard K/N`, N > 1)
+///   takes it shared with the other shards of its run (same `--run-id`, same N) and nothing else.
+///   A sharded run that changes state has its vault on PostgreSQL too (``JobRunner/checkShard()``): a vault
+///   folder is on one host, and its `flock` cannot be shared by shards on several hosts.
 /// - Files (a vault folder, an SQLite store): `flock` on `<path>.lock` beside each (``JobLock``).
 ///
 /// A vault on PostgreSQL needs no lock of its own: it serves one store, whose lock covers it. Token use
@@ -42,8 +46,10 @@ package final class JobLockHold {
         if case .postgres(let connection, let tls) = spec.store {
             serverLock = try PostgresJobLock.acquire(
                 connectionString: try connection.resolve(environment: options.environment).revealed,
-                location: spec.store.description, name: "state", holder: holder(since: Date()),
-                timeout: options.lockTimeout, tls: tls)
+                location: spec.store.description, name: "state",
+                holder: holder(since: Date(), shard: options.shard, runID: runID),
+                timeout: options.lockTimeout,
+                mode: options.shard.isWhole ? .exclusive : .shard(run: runID, count: options.shard.count), tls: tls)
         }
         var files: [String] = []
         if case .folder(let path) = spec.vault { files.append(path) }
@@ -63,12 +69,13 @@ package final class JobLockHold {
         serverLock = nil
     }
 
-    /// `pid=4242 since=2026-12-02T00:44:15Z host=ci-7`, cut to the 47 bytes `application_name` has left
-    /// after `tokenkeeper job ` (the host last, as the longest part and the one the server's own record of
-    /// the session's address can stand in for).
-    static func holder(since: Date) -> String {
+    /// `pid=4242 since=2026-12-02T00:44:15Z host=ci-7` (a shard: `pid=4242 shard=2/4 run=20451 since=...`), cut
+    /// to the 47 bytes `application_name` has left after `tokenkeeper job ` (the host last, as the longest
+    /// part and the one the server's own record of the session's address can stand in for).
+    static func holder(since: Date, shard: TenantShard = .whole, runID: String = "") -> String {
+        let part = shard.isWhole ? "" : " shard=\(shard) run=\(runID)"
         let text =
-            "pid=\(getpid()) since=\(DateText.timestamp(since)) host=\(DisplayText.escaped(JobRunner.hostname()))"
+            "pid=\(getpid())\(part) since=\(DateText.timestamp(since)) host=\(DisplayText.escaped(JobRunner.hostname()))"
         return String(decoding: Array(text.utf8).prefix(47), as: UTF8.self)
     }
 }

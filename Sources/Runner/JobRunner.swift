@@ -98,18 +98,26 @@ package struct JobRunner {
     /// Refuses what a sharded run cannot do, before anything is opened: a `--run-id` that is not a plain
     /// name; on the embedded SQLite store, `--shard K/N` with N > 1 for a run that changes state (the N
     /// shards of one run must hold the state together, which needs PostgreSQL state and its advisory
-    /// job lock); and a sharded run without `--run-id`, whose shards could not know each other. Plans
-    /// and dry runs only read, so they may preview a shard anywhere.
+    /// job lock); with the vault in a folder (a folder is on one host, and its file lock cannot be shared
+    /// by shards on several hosts, so the shards' vault is on PostgreSQL too); and a sharded run without
+    /// `--run-id`, whose shards could not know each other. Plans and dry runs only read, so they may
+    /// preview a shard anywhere.
     /// - throws: ``RunnerError`` (exit code 2).
     package func checkShard() throws {
-        if let refusal = Self.shardRefusal(options, embeddedStore: Self.storeIsEmbedded(spec)) { throw refusal }
+        if let refusal = Self.shardRefusal(
+            options, embeddedStore: Self.storeIsEmbedded(spec), folderVault: Self.vaultIsFolder(spec))
+        {
+            throw refusal
+        }
     }
 
-    /// Why a run with `options` may not start (nil: it may), given whether its store is the embedded one.
-    static func shardRefusal(_ options: RunOptions, embeddedStore: Bool) -> RunnerError? {
+    /// Why a run with `options` may not start (nil: it may), given whether its store is the embedded one
+    /// and whether its vault is a folder.
+    static func shardRefusal(_ options: RunOptions, embeddedStore: Bool, folderVault: Bool = false) -> RunnerError? {
         if let runID = options.runID, !isValidRunID(runID) { return .invalidRunID }
         guard !options.shard.isWhole, !options.dryRun else { return nil }
         if embeddedStore { return .shardNeedsServerState(shard: options.shard.description) }
+        if folderVault { return .shardNeedsServerVault(shard: options.shard.description) }
         if options.runID == nil { return .shardNeedsRunID(shard: options.shard.description) }
         return nil
     }
@@ -117,6 +125,12 @@ package struct JobRunner {
     /// Whether the spec keeps its tokens in the embedded SQLite store, which one host's file lock guards.
     static func storeIsEmbedded(_ spec: JobSpec) -> Bool {
         if case .sqlite = spec.store { return true }
+        return false
+    }
+
+    /// Whether the spec keeps its vault in a folder, which one host's file lock guards.
+    static func vaultIsFolder(_ spec: JobSpec) -> Bool {
+        if case .folder = spec.vault { return true }
         return false
     }
 

@@ -8,6 +8,8 @@ package enum RunnerError: ActionableError, Equatable {
     case unknownStage(name: String, stages: [String])
     /// `--shard K/N` (N > 1) for a run that changes state on the embedded SQLite store.
     case shardNeedsServerState(shard: String)
+    /// `--shard K/N` (N > 1) for a run that changes state with the vault in a folder.
+    case shardNeedsServerVault(shard: String)
     /// `--shard K/N` (N > 1) for a run that changes state, without `--run-id`.
     case shardNeedsRunID(shard: String)
     /// `--run-id` is not a plain name.
@@ -16,7 +18,8 @@ package enum RunnerError: ActionableError, Equatable {
     package var item: String {
         switch self {
         case .unknownStage: "tokenkeeper run"
-        case .shardNeedsServerState(let shard), .shardNeedsRunID(let shard): "--shard \(shard)"
+        case .shardNeedsServerState(let shard), .shardNeedsServerVault(let shard), .shardNeedsRunID(let shard):
+            "--shard \(shard)"
         case .invalidRunID: "--run-id"
         }
     }
@@ -27,6 +30,9 @@ package enum RunnerError: ActionableError, Equatable {
         case .shardNeedsServerState:
             "a sharded run needs PostgreSQL state; this spec keeps its tokens in the embedded SQLite store, "
                 + "which only one job on one host may hold at a time"
+        case .shardNeedsServerVault:
+            "a sharded run needs its vault on PostgreSQL; this spec keeps the vault in a folder, which is on one host "
+                + "and which only one job may hold at a time"
         case .shardNeedsRunID: "the shards of one run must share a run id, and none was given"
         case .invalidRunID: "the run id is not a plain name"
         }
@@ -40,6 +46,9 @@ package enum RunnerError: ActionableError, Equatable {
         case .shardNeedsServerState:
             return "Run the job without --shard, or move its state to PostgreSQL (store: postgres:) first; "
                 + "see README section \"Shards\". plan and run --dry-run may preview a shard on SQLite."
+        case .shardNeedsServerVault:
+            return "Run the job without --shard, or move the vault to PostgreSQL (vault: postgres:) first; "
+                + "see README section \"Shards\". plan and run --dry-run may preview a shard with a vault folder."
         case .shardNeedsRunID:
             return "Add --run-id with the CI run's id, the same for every shard (Azure DevOps: $(Build.BuildId); "
                 + "GitHub Actions: ${{ github.run_id }}; GitLab: $CI_PIPELINE_ID)."

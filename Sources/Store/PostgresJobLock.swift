@@ -2,14 +2,26 @@ import Foundation
 import PostgresClient
 import Support
 
-/// The job lock on a PostgreSQL store (I7): a session-level advisory lock held by a session of the job's
-/// own for the whole job. It dies with the session, as `flock` dies with the process: a job killed with
-/// `kill -9`, or a session the server ends, frees it at once, so a crashed job never leaves a stale lock.
+/// The job lock on a PostgreSQL store (I7): session-level advisory locks held by a session of the job's
+/// own for the whole job. They die with the session, as `flock` dies with the process: a job killed with
+/// `kill -9`, or a session the server ends, frees them at once, so a crashed job never leaves a stale lock.
 ///
-/// The session names its holder in `application_name` (host, pid, since when), so a job that waits in
-/// vain says who holds the lock. It needs a direct connection or session pooling: PgBouncer's transaction
-/// pooling hands the session to others between transactions and breaks session advisory locks. Token
-/// use never takes it.
+/// Who may hold the state together (``PostgresJobLockMode``):
+/// - An unsharded job takes the state key EXCLUSIVE (`pg_try_advisory_lock`): nothing else meanwhile.
+/// - A shard of run R split N ways first takes the key of (R, N) SHARED, and never lets it go before the
+///   session ends; then, holding the brief EXCLUSIVE admission key, it checks `pg_locks` for any other session
+///   that holds the state key without holding (R, N)'s key, and only when there is none takes the state key
+///   SHARED; then it lets the admission key go. The admission key makes check-and-take one step, so two
+///   shards of different runs can never both pass the check; the registry of who holds the state is the
+///   server's own lock table, tied to live sessions, so a killed shard's share is gone with its session.
+///   An unsharded job's EXCLUSIVE take fails while any shard holds a share, and a shard's check sees an
+///   unsharded holder (which holds no run key), so the two exclude each other without the admission key.
+/// Every take is a try, polled every 100 ms until the timeout, so no session ever queues on a key.
+///
+/// The session names its holder in `application_name` (host, pid, since when, and a shard's run and K/N), so
+/// a job that waits in vain says who holds the lock. It needs a direct connection or session pooling:
+/// PgBouncer's transaction pooling hands the session to others between transactions and breaks session
+/// advisory locks. Token use never takes it.
 public final class PostgresJobLock {
     /// The session that holds the lock; closing it releases the lock.
     private var connection: PostgresConnection?
@@ -24,14 +36,15 @@ public final class PostgresJobLock {
     deinit { release() }
 
     /// Takes the job lock `name` on the database `connectionString` names, waiting up to `timeout` seconds
-    /// (polled every 100 ms) while another session holds it.
+    /// (polled every 100 ms) while another session holds it in a way `mode` may not share.
     /// - Parameters:
-    ///   - holder: what a waiting job shows of this one, for example `host=ci-7 pid=4242 since=2026-12-02T00:44:15Z`
+    ///   - holder: what a waiting job shows of this one, for example `pid=4242 since=2026-12-02T00:44:15Z host=ci-7`
     ///     (at most 63 bytes reach the server).
+    ///   - mode: the whole job alone, or one shard of a run that the run's other shards may join.
     /// - throws: ``PostgresJobLockError/held(location:holder:waited:)`` after `timeout`; ``PostgresError``.
     public static func acquire(
         connectionString: String, location: String, name: String, holder: String, timeout: TimeInterval,
-        tls: PostgresTLS = .verifiedOffHost
+        mode: PostgresJobLockMode = .exclusive, tls: PostgresTLS = .verifiedOffHost
     ) throws -> PostgresJobLock {
         let connection = try PostgresConnection(
             connectionString: connectionString, location: location, readOnly: false, tls: tls)
@@ -39,44 +52,97 @@ public final class PostgresJobLock {
             "SELECT set_config('application_name', $1, false)",
             [.text(String(("tokenkeeper job " + holder).prefix(63)))],
             purpose: "name the job lock's holder")
-        let key = try connection.query(
-            "SELECT hashtextextended($1, 0)", [.text("tokenkeeper job " + name)], purpose: "job lock key"
-        ).int(0, 0)
+        func key(_ text: String) throws -> Int64 {
+            try connection.query("SELECT hashtextextended($1, 0)", [.text(text)], purpose: "job lock key").int(0, 0)
+        }
+        let stateKey = try key("tokenkeeper job " + name)
+        if case .shard(let run, let count) = mode {
+            let admission = try key("tokenkeeper job " + name + " admission")
+            let shared = try key("tokenkeeper job " + name + " run " + run + " of \(count)")
+            // Nobody ever takes a run key exclusive, so this share is always granted.
+            try connection.query("SELECT pg_advisory_lock_shared($1)", [.int8(shared)], purpose: "join the run")
+            try poll(timeout: timeout) {
+                guard try flag(connection, "SELECT pg_try_advisory_lock($1)", admission) else { return false }
+                defer {
+                    _ = try? connection.query("SELECT pg_advisory_unlock($1)", [.int8(admission)], purpose: "admit")
+                }
+                guard try holders(of: stateKey, outside: shared, on: connection).isEmpty else { return false }
+                return try flag(connection, "SELECT pg_try_advisory_lock_shared($1)", stateKey)
+            } onTimeout: {
+                PostgresJobLockError.held(
+                    location: location, holder: try holders(of: stateKey, outside: shared, on: connection).first ?? "",
+                    waited: timeout)
+            }
+        } else {
+            try poll(timeout: timeout) {
+                try flag(connection, "SELECT pg_try_advisory_lock($1)", stateKey)
+            } onTimeout: {
+                PostgresJobLockError.held(
+                    location: location, holder: try holders(of: stateKey, outside: nil, on: connection).first ?? "",
+                    waited: timeout)
+            }
+        }
+        return PostgresJobLock(connection: connection, key: stateKey)
+    }
+
+    /// Calls `attempt` every 100 ms until it returns true, or throws what `onTimeout` makes after `timeout`.
+    private static func poll(
+        timeout: TimeInterval, _ attempt: () throws -> Bool, onTimeout: () throws -> PostgresJobLockError
+    ) throws {
         let deadline = Date().addingTimeInterval(timeout)
         while true {
-            if try connection.query("SELECT pg_try_advisory_lock($1)", [.int8(key)], purpose: "take the job lock").int(
-                0, 0) != 0
-            {
-                return PostgresJobLock(connection: connection, key: key)
-            }
-            guard Date() < deadline else {
-                throw PostgresJobLockError.held(
-                    location: location, holder: try Self.holder(of: key, on: connection), waited: timeout)
-            }
+            if try attempt() { return }
+            guard Date() < deadline else { throw try onTimeout() }
             usleep(100_000)
         }
     }
 
-    /// Who holds the lock `key` in this database (advisory locks are per database): the holding session's `application_name`, pid and start, or "" when it
-    /// was freed meanwhile.
-    private static func holder(of key: Int64, on connection: PostgresConnection) throws -> String {
+    /// The boolean `sql` (one of the `pg_try_advisory_lock` family) returns for `key`.
+    private static func flag(_ connection: PostgresConnection, _ sql: String, _ key: Int64) throws -> Bool {
+        try connection.query(sql, [.int8(key)], purpose: "take the job lock").int(0, 0) != 0
+    }
+
+    /// The other sessions in this database (advisory locks are per database) that hold `key` (shared or
+    /// exclusive) without holding `runKey` (nil: any that hold `key`), oldest first, each described by its
+    /// `application_name`, pid and start.
+    private static func holders(of key: Int64, outside runKey: Int64?, on connection: PostgresConnection) throws
+        -> [String]
+    {
+        let matches = { (alias: String, parameter: String) in
+            """
+            \(alias).locktype = 'advisory' AND \(alias).granted AND \(alias).objsubid = 1
+              AND \(alias).database = (SELECT oid FROM pg_database WHERE datname = current_database())
+              AND \(alias).classid = ((\(parameter) >> 32) & 4294967295)::oid AND \(alias).objid = (\(parameter) & 4294967295)::oid
+            """
+        }
         let rows = try connection.query(
             """
             SELECT activity.application_name, activity.pid, to_char(activity.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
             FROM pg_locks locks JOIN pg_stat_activity activity ON activity.pid = locks.pid
-            WHERE locks.locktype = 'advisory' AND locks.granted AND locks.objsubid = 1
-              AND locks.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-              AND locks.classid = (($1 >> 32) & 4294967295)::oid AND locks.objid = ($1 & 4294967295)::oid
-            """, [.int8(key)], purpose: "find the job lock's holder")
-        guard rows.count > 0 else { return "" }
-        return
-            "\(DisplayText.escaped(rows.text(0, 0))), server session \(rows.int(0, 1)) connected at \(rows.text(0, 2))"
+            WHERE \(matches("locks", "$1::bigint")) AND locks.pid != pg_backend_pid()
+              AND ($2::bigint IS NULL OR NOT EXISTS (
+                SELECT 1 FROM pg_locks run WHERE run.pid = locks.pid AND \(matches("run", "$2::bigint"))))
+            ORDER BY activity.backend_start, activity.pid
+            """, [.int8(key), runKey.map { .int8($0) } ?? .null(oid: PostgresValue.Oid.int8)],
+            purpose: "find the job lock's holder")
+        return (0..<rows.count).map {
+            "\(DisplayText.escaped(rows.text($0, 0))), server session \(rows.int($0, 1)) connected at \(rows.text($0, 2))"
+        }
     }
 
     /// Releases the lock by closing its session. Safe to call more than once.
     public func release() {
         connection = nil
     }
+}
+
+/// How a job holds the PostgreSQL job lock (``PostgresJobLock``).
+public enum PostgresJobLockMode: Sendable, Equatable {
+    /// The whole job: no other job, shard or run meanwhile.
+    case exclusive
+    /// One shard of run `run` split `count` ways: together with that run's other shards (of the same
+    /// `count`), and nothing else.
+    case shard(run: String, count: Int)
 }
 
 @available(*, unavailable)

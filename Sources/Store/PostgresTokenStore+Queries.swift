@@ -138,6 +138,42 @@ extension PostgresTokenStore {
         return (0..<rows.count).map { Self.row(rows, $0) }
     }
 
+    /// The due rows of one shard: ``rowsDueForRefresh(provider:refreshedBefore:expiringBefore:now:afterID:limit:)``
+    /// with the tenant hash judged in the statement (``shardCondition(tenant:count:index:)``), so a shard never
+    /// reads, or locks, another shard's due rows.
+    public func rowsDueForRefresh(
+        provider: String, refreshedBefore: Date, expiringBefore: Date?, now: Date,
+        afterID: Int64, limit: Int, shard: StoreShard
+    ) throws -> [StoredToken] {
+        guard !shard.isWhole else {
+            return try rowsDueForRefresh(
+                provider: provider, refreshedBefore: refreshedBefore, expiringBefore: expiringBefore, now: now,
+                afterID: afterID, limit: limit)
+        }
+        let rows = try connection.query(
+            """
+            SELECT \(Self.columns) FROM tokens WHERE \(dueCondition) AND id > $5
+              AND \(Self.shardCondition(tenant: "tenant", count: "$7", index: "$8"))
+            ORDER BY id LIMIT $6\(isReadOnly ? "" : " FOR UPDATE SKIP LOCKED")
+            """,
+            [
+                .text(provider), .time(refreshedBefore), .time(expiringBefore), .time(now), .int8(afterID),
+                .int8(Int64(limit)), .int8(Int64(shard.count)), .int8(Int64(shard.index)),
+            ],
+            purpose: "find a shard's tokens due for refresh")
+        return (0..<rows.count).map { Self.row(rows, $0) }
+    }
+
+    /// Whether the tenant in column `tenant` is in shard `index` of `count` (SQL expressions of type bigint):
+    /// the first 8 bytes of SHA-256 of its UTF-8 bytes, as PostgreSQL's signed bigint, made unsigned (plus
+    /// 2^64 modulo 2^64, in numeric), modulo the count, is index - 1: `TenantShard`'s rule.
+    static func shardCondition(tenant: String, count: String, index: String) -> String {
+        """
+        mod(mod(('x' || encode(substring(sha256(convert_to(\(tenant), 'UTF8')) FROM 1 FOR 8), 'hex'))::bit(64)::bigint::numeric
+          + 18446744073709551616, 18446744073709551616), \(count)) = \(index) - 1
+        """
+    }
+
     /// How many rows ``rowsDueForRefresh(provider:refreshedBefore:expiringBefore:now:afterID:limit:)`` would walk.
     public func countDueForRefresh(provider: String, refreshedBefore: Date, expiringBefore: Date?, now: Date) throws
         -> Int

@@ -99,6 +99,14 @@ public protocol TokenStore: AnyObject {
     ) throws -> [StoredToken]
     /// How many rows ``rowsDueForRefresh(provider:refreshedBefore:expiringBefore:now:afterID:limit:)`` would give in all.
     func countDueForRefresh(provider: String, refreshedBefore: Date, expiringBefore: Date?, now: Date) throws -> Int
+    /// ``rowsDueForRefresh(provider:refreshedBefore:expiringBefore:now:afterID:limit:)`` for one shard of the
+    /// tenants: a store that can judge the tenant hash in its statement (PostgreSQL) reads only the shard's
+    /// rows, so a shard never reads another's; any other store may give rows of every shard (the default),
+    /// and callers keep only the shard's rows either way.
+    func rowsDueForRefresh(
+        provider: String, refreshedBefore: Date, expiringBefore: Date?, now: Date,
+        afterID: Int64, limit: Int, shard: StoreShard
+    ) throws -> [StoredToken]
 
     // MARK: Leases (I7) and the refresh commit (I8)
 
@@ -183,6 +191,16 @@ public protocol TokenStore: AnyObject {
 }
 
 extension TokenStore {
+    /// Every shard's due rows: the store cannot judge the tenant hash (see the requirement).
+    public func rowsDueForRefresh(
+        provider: String, refreshedBefore: Date, expiringBefore: Date?, now: Date,
+        afterID: Int64, limit: Int, shard: StoreShard
+    ) throws -> [StoredToken] {
+        try rowsDueForRefresh(
+            provider: provider, refreshedBefore: refreshedBefore, expiringBefore: expiringBefore, now: now,
+            afterID: afterID, limit: limit)
+    }
+
     /// The key versions some row of the tenant still uses. Rotation never purges one of these (I1).
     public func referencedVersions(tenant: String) throws -> Set<Int> { Set(try keyVersionCounts(tenant: tenant).keys) }
 

@@ -122,7 +122,7 @@ actor DueRowFeeder {
         while buffer.isEmpty, !exhausted {
             let page = try store.rowsDueForRefresh(
                 provider: provider, refreshedBefore: refreshedBefore, expiringBefore: expiringBefore,
-                now: now, afterID: afterID, limit: 256)
+                now: now, afterID: afterID, limit: 256, shard: StoreShard(index: shard.index, count: shard.count))
             if let last = page.last { afterID = last.id } else { exhausted = true }
             buffer = page.filter { shard.contains($0.key.tenant) }.reversed()
         }

@@ -164,8 +164,9 @@ package struct RefreshStage {
             }
             return nil
         }
-        // Sharded, the due rows of this shard are counted by walking the due rows (the store has no
-        // statement that knows the tenant hash); unsharded, the store counts them.
+        // Sharded, the due rows of this shard are counted by walking them (on PostgreSQL the statement reads
+        // only the shard's rows; other stores give every shard's, which the walk passes over); unsharded,
+        // the store counts them.
         let due =
             context.shard.isWhole
             ? try context.store.countDueForRefresh(
@@ -212,7 +213,8 @@ package struct RefreshStage {
         while true {
             let page = try context.store.rowsDueForRefresh(
                 provider: provider.name, refreshedBefore: refreshedBefore,
-                expiringBefore: expiringBefore, now: now, afterID: afterID, limit: 1_000)
+                expiringBefore: expiringBefore, now: now, afterID: afterID, limit: 1_000,
+                shard: StoreShard(index: context.shard.index, count: context.shard.count))
             guard let last = page.last else { break }
             afterID = last.id
             for row in page where context.shard.contains(row.key.tenant) { perTenant[row.key.tenant, default: 0] += 1 }

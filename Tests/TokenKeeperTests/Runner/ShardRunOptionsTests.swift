@@ -28,6 +28,16 @@ import Testing
         #expect(JobRunner.shardRefusal(try Self.options(shard: "2/4", runID: "20451"), embeddedStore: false) == nil)
     }
 
+    @Test func aShardedRunThatChangesStateNeedsItsVaultOnPostgresToo() throws {
+        let refusal = JobRunner.shardRefusal(
+            try Self.options(shard: "2/4", runID: "20451"), embeddedStore: false, folderVault: true)
+        #expect(refusal == .shardNeedsServerVault(shard: "2/4"))
+        #expect(refusal?.exitStatus == .usage)
+        #expect(
+            JobRunner.shardRefusal(
+                try Self.options(shard: "2/4", dryRun: true), embeddedStore: false, folderVault: true) == nil)
+    }
+
     @Test func aDryRunOrAWholeRunOfOneShardMayRunOnTheEmbeddedStoreWithoutARunID() throws {
         #expect(JobRunner.shardRefusal(try Self.options(shard: "2/4", dryRun: true), embeddedStore: true) == nil)
         #expect(JobRunner.shardRefusal(try Self.options(shard: "1/1"), embeddedStore: true) == nil)

@@ -3,6 +3,7 @@ import Testing
 
 @testable import Report
 @testable import Spec
+@testable import Support
 
 @Suite struct JobSpecTests {
     static let examples = TestEnvironment.packageRoot + "/examples"
@@ -34,10 +35,19 @@ import Testing
 
         """
 
-    @Test(arguments: ["nightly.yml", "full.yml", "offboard-tenant.yml", "entra.yml", "postgres.yml"])
+    @Test(arguments: [
+        "nightly.yml", "full.yml", "offboard-tenant.yml", "entra.yml", "postgres.yml", "nightly-postgres.yml",
+    ])
     func everyExampleIsValid(_ name: String) throws {
         let spec = try JobSpec.load(path: Self.examples + "/" + name)
         #expect(!spec.stages.isEmpty)
+    }
+
+    @Test func theShardedPipelinesExampleKeepsVaultAndStoreOnPostgresThroughTheEnvironment() throws {
+        let spec = try JobSpec.load(path: Self.examples + "/nightly-postgres.yml")
+        #expect(spec.vault == .postgres(connection: .environment("TOKENKEEPER_POSTGRES"), tls: .verifiedOffHost))
+        #expect(spec.store == .postgres(connection: .environment("TOKENKEEPER_POSTGRES"), tls: .verifiedOffHost))
+        #expect(spec.stages.map(\.kind) == [.rotate, .refresh, .revoke])
     }
 
     @Test func nightlyExampleSaysWhatTheIssueAsks() throws {
