@@ -82,7 +82,20 @@ enum PostgresSchema {
         );
         INSERT INTO store_identity (singleton, id, created_at)
             VALUES (1, replace(gen_random_uuid()::text, '-', ''), to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'));
+        """,
+        // 2: reserved for the envelope's wrapped data keys (branch `env`); nothing here. When the two merge,
+        //    `env`'s migration takes this place and the state mark below stays 3.
+        "SELECT 1",
+        // 3: the mark `state copy` leaves (``StateMark``), as SQLite's migration 6: at most one row.
         """
+        CREATE TABLE state_mark (
+            singleton integer PRIMARY KEY CHECK (singleton = 1),
+            kind text NOT NULL CHECK (kind IN ('frozen', 'moved', 'receiving')),
+            peer text NOT NULL,
+            copy_id text NOT NULL,
+            marked_at bigint NOT NULL
+        );
+        """,
     ]
 
     /// The schema version this build of tokenkeeper writes.

@@ -79,6 +79,8 @@ public final class PostgresTokenStore: TokenStore {
             "SELECT id, created_at FROM store_identity WHERE singleton = 1", purpose: "read the store identity")
         guard rows.count == 1 else { throw StoreError.empty(path: location) }
         identity = StoreIdentity(id: rows.text(0, 0), createdAt: rows.text(0, 1))
+        // A store `state copy` moved elsewhere never opens again: its tokens would be a stale copy.
+        if let mark = try stateMark(), mark.kind == .moved { throw mark.refusal(at: location) }
     }
 
     /// Creates the store's tables in the (empty) database `connectionString` names and opens it.
@@ -173,6 +175,12 @@ public final class PostgresTokenStore: TokenStore {
     /// Inserts the row, or replaces every field of the row with the same key (keeping its id). One statement.
     @discardableResult
     public func put(_ token: StoredToken) throws -> Bool {
+        try requireUnmarked()
+        return try upsert(token)
+    }
+
+    /// ``put(_:)`` without the mark check: the copy's writes into a store that is `receiving`.
+    func upsert(_ token: StoredToken) throws -> Bool {
         let rows = try connection.query(
             """
             INSERT INTO tokens (tenant, user_id, provider, secret_name, key_version, sealed_token, issued_at, refreshed_at,
@@ -205,7 +213,8 @@ public final class PostgresTokenStore: TokenStore {
     /// Deletes the row for `key`. Returns whether there was one.
     @discardableResult
     public func delete(_ key: TokenKey) throws -> Bool {
-        try connection.query(
+        try requireUnmarked()
+        return try connection.query(
             "DELETE FROM tokens WHERE tenant = $1 AND user_id = $2 AND provider = $3", Self.values(key),
             purpose: "delete a token"
         ).changes > 0
@@ -214,7 +223,8 @@ public final class PostgresTokenStore: TokenStore {
     /// Drops the refresh token but keeps the record, with status `revoked`. Returns whether a token was dropped.
     @discardableResult
     public func dropRefreshToken(_ key: TokenKey, now: Date) throws -> Bool {
-        try connection.query(
+        try requireUnmarked()
+        return try connection.query(
             """
             UPDATE tokens SET sealed_token = NULL, status = 'revoked', lease_owner = NULL, lease_until = NULL, updated_at = $4
             WHERE tenant = $1 AND user_id = $2 AND provider = $3 AND (sealed_token IS NOT NULL OR status != 'revoked')
@@ -264,7 +274,8 @@ public final class PostgresTokenStore: TokenStore {
     /// Deletes every row of a tenant (the triggers drop its counts). Returns how many went.
     @discardableResult
     public func deleteTenant(_ tenant: String) throws -> Int {
-        try connection.query("DELETE FROM tokens WHERE tenant = $1", [.text(tenant)], purpose: "delete a tenant")
+        try requireUnmarked()
+        return try connection.query("DELETE FROM tokens WHERE tenant = $1", [.text(tenant)], purpose: "delete a tenant")
             .changes
     }
 
@@ -273,6 +284,7 @@ public final class PostgresTokenStore: TokenStore {
     public func insertBatch(_ tokens: [StoredToken]) throws -> Int {
         guard !tokens.isEmpty else { return 0 }
         return try connection.transaction(purpose: "insert a batch of tokens") {
+            try requireUnmarked()
             for token in tokens {
                 try connection.query(
                     """

@@ -68,6 +68,21 @@ enum StoreSchema {
         UPDATE tokens SET issued_at = issued_at * 1000, refreshed_at = refreshed_at * 1000, expires_at = expires_at * 1000,
             lease_until = lease_until * 1000, updated_at = updated_at * 1000;
         """,
+        // 5: reserved for the envelope's wrapped data keys (branch `env`); nothing here. When the two merge,
+        //    `env`'s migration takes this place and the state mark below stays 6.
+        "SELECT 1",
+        // 6: the mark `state copy` leaves (``StateMark``): at most one row. `frozen` while the store is being
+        //    copied (token use is refused), `moved` once it was (nothing opens it), `receiving` on the
+        //    destination until the copy is verified. Times in unix milliseconds, as the tokens'.
+        """
+        CREATE TABLE state_mark (
+            singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+            kind TEXT NOT NULL CHECK (kind IN ('frozen', 'moved', 'receiving')),
+            peer TEXT NOT NULL,
+            copy_id TEXT NOT NULL,
+            marked_at INTEGER NOT NULL
+        );
+        """,
     ]
 
     /// The schema version this build of tokenkeeper writes.
