@@ -63,20 +63,20 @@ extension PostgresTokenStore {
     ) throws -> Bool {
         let committed =
             try connection.query(
-            """
-            UPDATE tokens SET secret_name = $5, key_version = $6, sealed_token = $7, refreshed_at = $8, expires_at = $9,
-                status = 'active', failure_count = 0, last_error_code = NULL, updated_at = $8,
-                lease_until = CASE WHEN lease_owner = $4 THEN NULL ELSE lease_until END,
-                lease_owner = CASE WHEN lease_owner = $4 THEN NULL ELSE lease_owner END
-            WHERE tenant = $1 AND user_id = $2 AND provider = $3 AND sealed_token = $10 AND key_version <= $6
-              AND \(Self.unmarked)
-            """,
-            Self.values(key) + [
-                .text(owner), .text(secretName), .int4(Int32(clamping: keyVersion)), .bytea(sealedToken),
-                .time(refreshedAt), .time(expiresAt), .bytea(startedFrom),
-            ],
-            purpose: "commit a refreshed token over the one it started from"
-        ).changes > 0
+                """
+                UPDATE tokens SET secret_name = $5, key_version = $6, sealed_token = $7, refreshed_at = $8, expires_at = $9,
+                    status = 'active', failure_count = 0, last_error_code = NULL, updated_at = $8,
+                    lease_until = CASE WHEN lease_owner = $4 THEN NULL ELSE lease_until END,
+                    lease_owner = CASE WHEN lease_owner = $4 THEN NULL ELSE lease_owner END
+                WHERE tenant = $1 AND user_id = $2 AND provider = $3 AND sealed_token = $10 AND key_version <= $6
+                  AND \(Self.unmarked)
+                """,
+                Self.values(key) + [
+                    .text(owner), .text(secretName), .int4(Int32(clamping: keyVersion)), .bytea(sealedToken),
+                    .time(refreshedAt), .time(expiresAt), .bytea(startedFrom),
+                ],
+                purpose: "commit a refreshed token over the one it started from"
+            ).changes > 0
         if !committed { try requireUnmarked() }
         return committed
     }

@@ -1,0 +1,190 @@
+import Custody
+import Foundation
+import Runner
+import Store
+import Support
+import Vault
+
+/// `tokenkeeper state copy`: moves the whole state (--vault and --store) to another vault and store.
+
+enum StateCopyCommand {
+    static let command = Command(
+        "copy", abstract: "Move the whole state to another vault and store, then mark the source as moved.",
+        usage: "--to-vault VAULT --to-store STORE [--to-master-key-file FILE] [--lock-timeout SECONDS]",
+        discussion: """
+            Copies everything the vault (--vault) and the store it serves (--store) hold: every secret with every
+            version (numbers kept, each data key rewrapped under the destination's master key), soft-deleted secrets
+            with their purge dates, access policies, and every token row with its bookkeeping, as sealed bytes: no
+            token is decrypted for the copy. Leases are not copied. The audit log stays with the source.
+
+            The destination vault must be made first with `tokenkeeper vault init` (its own master key, given here
+            with --to-master-key-file or TOKENKEEPER_TO_MASTER_KEY); the destination store is made when missing, and
+            must otherwise be empty. A destination holding tokens or secrets is refused, unless it is the partial
+            result of this same copy, which resumes.
+
+            Steps: take the job lock of both states; mark the source frozen (token use is refused with exit 3, "being
+            copied", before anything is redeemed; refreshes under way finish first); copy; verify (every token opens at
+            the destination, secrets, policies, rows and counts per tenant and key version match); mark the source
+            moved: from then on every command on it fails with exit 3 naming the destination. Interrupted at any
+            point (even kill -9), the same command run again finishes the copy; run after it finished, it says so.
+
+            Prints a summary (secrets, versions, policies, rows and tokens per tenant), never a value: `key=value`
+            lines on standard output, messages and progress (on a terminal) on standard error.
+            """,
+        options: [
+            .value("to-vault", "VAULT", "The destination vault (made first with `vault init`)."),
+            .value("to-store", "STORE", "The destination store: new, or empty."),
+            .value(
+                "to-master-key-file", "FILE",
+                "File holding the destination's base64 master key, mode 0600 (else env TOKENKEEPER_TO_MASTER_KEY)."),
+            .value("lock-timeout", "SECONDS", "How long to wait for a job holding either state (default 30)."),
+        ]
+    ) { invocation in
+        let destination = try destinationLocations(invocation)
+        let timeout = try lockTimeout(invocation)
+        let globals = invocation.globals
+        let lock = try JobLock.acquire(
+            protecting: [globals.vaultPath, globals.storePath, destination.vault, destination.store], timeout: timeout,
+            owner: "state copy")
+        defer { lock.release() }
+        let destinationVault = try FileVault.open(
+            at: destination.vault, masterKey: destinationMasterKey(invocation), principal: globals.principal)
+        let destinationStore = try StateBinding.openStore(
+            at: destination.store, vault: destinationVault, source: .createForNewVault)
+        let destinationName = StateCopier.name(vault: destinationVault.location, store: destinationStore.location)
+        let sourceName = StateCopier.name(vault: globals.vaultPath, store: globals.storePath)
+
+        // A source already marked moved to this destination: the copy is done (finish its last marks).
+        let sourceVault: FileVault
+        do {
+            sourceVault = try VaultAccess.openVault(globals)
+        } catch StateMarkError.moved(_, let to) where to == destinationName {
+            try StateCopier.finishMoved(
+                sourceVault: nil, sourceName: sourceName, destinationVault: destinationVault,
+                destinationStore: destinationStore)
+            return report(StateCopySummary.done, invocation, destination: destinationName)
+        }
+        let sourceStore: SQLiteTokenStore
+        do {
+            sourceStore = try VaultAccess.openStore(globals, vault: sourceVault)
+        } catch StateMarkError.moved(_, let to) where to == destinationName {
+            try StateCopier.finishMoved(
+                sourceVault: sourceVault, sourceName: sourceName, destinationVault: destinationVault,
+                destinationStore: destinationStore)
+            return report(StateCopySummary.done, invocation, destination: destinationName)
+        }
+
+        let copier = StateCopier(
+            sourceVault: sourceVault, sourceStore: sourceStore, destinationVault: destinationVault,
+            destinationStore: destinationStore)
+        let meter = ProgressMeter(console: invocation.console)
+        var stage = ""
+        var shown = 0
+        copier.progress = { step in
+            let (name, done, total, unit): (String, Int, Int, String) =
+                switch step {
+                case .waitingForLeases(let rows): ("wait for refreshes under way", 0, rows, "rows leased")
+                case .secrets(let done, let total): ("copy secrets", done, total, "secrets")
+                case .rows(let done, let total): ("copy rows", done, total, "rows")
+                case .verifying(let done, let total): ("verify", done, total, "rows")
+                }
+            if name != stage {
+                if !stage.isEmpty { meter.end(stage: stage, summary: "done") }
+                stage = name
+                shown = 0
+                meter.begin(stage: name, total: total, unit: unit)
+            }
+            meter.advance(done - shown)
+            shown = done
+        }
+        let summary = try copier.run()
+        if !stage.isEmpty { meter.end(stage: stage, summary: "done") }
+        return report(summary, invocation, destination: destinationName)
+    }
+
+    /// The destination's locations. Today each is a path; a server location (`postgres:env:NAME`) will be
+    /// parsed here, by the one function that reads --vault and --store.
+    static func destinationLocations(_ invocation: Invocation) throws -> (vault: String, store: String) {
+        func location(_ option: String) throws -> String {
+            guard let value = invocation.value(option), !value.isEmpty else {
+                throw UsageError(
+                    command: invocation.path, problem: "--\(option) is required",
+                    remedy: "Name the destination with --to-vault VAULT --to-store STORE.")
+            }
+            return try parseLocation(value, option: option, command: invocation.path)
+        }
+        return (try location("to-vault"), try location("to-store"))
+    }
+
+    /// One state location as given on the command line: a path. The one place a location is parsed.
+    static func parseLocation(_ value: String, option: String, command: [String]) throws -> String {
+        guard !value.hasPrefix("postgres:") else {
+            throw UsageError(
+                command: command, problem: "--\(option): this build copies only to a vault folder and a SQLite store",
+                remedy: "Give a path.")
+        }
+        return value
+    }
+
+    /// `--lock-timeout`, 30 s by default.
+    static func lockTimeout(_ invocation: Invocation) throws -> TimeInterval {
+        guard let text = invocation.value("lock-timeout") else { return 30 }
+        guard let seconds = TimeInterval(text), seconds >= 0, seconds.isFinite else {
+            throw UsageError(
+                command: invocation.path, problem: "--lock-timeout must be a number of seconds",
+                remedy: "For example --lock-timeout 60.")
+        }
+        return seconds
+    }
+
+    /// The destination's master key: --to-master-key-file, else TOKENKEEPER_TO_MASTER_KEY.
+    static func destinationMasterKey(_ invocation: Invocation) throws -> MasterKey {
+        if let file = invocation.value("to-master-key-file") {
+            return try MasterKey(fileNamedBy: "--to-master-key-file", path: file)
+        }
+        if let text = invocation.globals.environment["TOKENKEEPER_TO_MASTER_KEY"], !text.isEmpty {
+            return try MasterKey(base64: text)
+        }
+        throw GeneralError(
+            item: "destination master key",
+            problem:
+                "no master key for the destination vault: neither --to-master-key-file nor TOKENKEEPER_TO_MASTER_KEY is set",
+            remedy:
+                "Pass --to-master-key-file FILE (the key `tokenkeeper vault init` wrote for the destination vault), "
+                + "or set TOKENKEEPER_TO_MASTER_KEY.")
+    }
+
+    /// Prints the summary: counts as `key=value` lines on standard output, a sentence on standard error.
+    static func report(_ summary: StateCopySummary, _ invocation: Invocation, destination: String) -> ExitStatus {
+        let console = invocation.console
+        if summary.alreadyDone {
+            console.err("The state was copied to \(destination) already and is marked moved; nothing to do.")
+            console.out("state_copy=done already=true")
+            return .success
+        }
+        console.out(
+            "state_copy=done resumed=\(summary.resumed) secrets=\(summary.secrets) "
+                + "deleted_secrets=\(summary.deletedSecrets) versions=\(summary.versions) policies=\(summary.policies) "
+                + "rows=\(summary.rows) tokens=\(summary.tokens) tokens_opened=\(summary.tokensOpened) "
+                + "tokens_not_openable=\(summary.tokensNotOpenable)")
+        for tenant in summary.tenants {
+            let versions = tenant.tokensPerVersion.sorted { $0.key < $1.key }.map { "v\($0.key):\($0.value)" }
+            console.out(
+                "tenant=\(tenant.tenant) rows=\(tenant.rows) tokens=\(tenant.tokens) "
+                    + "by_version=\(versions.isEmpty ? "-" : versions.joined(separator: ","))")
+        }
+        console.err(
+            "Copied \(summary.secrets) secrets, \(summary.rows) rows (\(summary.tokens) tokens, every one verified) to "
+                + "\(destination); the source is marked moved.")
+        return .success
+    }
+}
+
+extension StateCopySummary {
+    /// The summary of a copy found done already.
+    static var done: StateCopySummary {
+        var summary = StateCopySummary()
+        summary.alreadyDone = true
+        return summary
+    }
+}
