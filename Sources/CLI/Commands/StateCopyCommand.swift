@@ -10,7 +10,8 @@ import Vault
 enum StateCopyCommand {
     static let command = Command(
         "copy", abstract: "Move the whole state to another vault and store, then mark the source as moved.",
-        usage: "--to-vault VAULT --to-store STORE [--to-master-key-file FILE] [--lock-timeout SECONDS]",
+        usage:
+            "--to-vault VAULT --to-store STORE [--to-master-key-file FILE] [--lock-timeout SECONDS] [--batch-size N]",
         discussion: """
             Copies everything the vault (--vault) and the store it serves (--store) hold: every secret with every
             version (numbers kept, each data key rewrapped under the destination's master key), soft-deleted secrets
@@ -38,6 +39,7 @@ enum StateCopyCommand {
                 "to-master-key-file", "FILE",
                 "File holding the destination's base64 master key, mode 0600 (else env TOKENKEEPER_TO_MASTER_KEY)."),
             .value("lock-timeout", "SECONDS", "How long to wait for a job holding either state (default 30)."),
+            .value("batch-size", "N", "Rows per read and per write transaction (default 500)."),
         ]
     ) { invocation in
         let destination = try destinationLocations(invocation)
@@ -77,6 +79,7 @@ enum StateCopyCommand {
         let copier = StateCopier(
             sourceVault: sourceVault, sourceStore: sourceStore, destinationVault: destinationVault,
             destinationStore: destinationStore)
+        copier.batchSize = try batchSize(invocation)
         let meter = ProgressMeter(console: invocation.console)
         var stage = ""
         var shown = 0
@@ -135,6 +138,17 @@ enum StateCopyCommand {
                 remedy: "For example --lock-timeout 60.")
         }
         return seconds
+    }
+
+    /// `--batch-size`, 500 by default.
+    static func batchSize(_ invocation: Invocation) throws -> Int {
+        guard let text = invocation.value("batch-size") else { return 500 }
+        guard let size = Int(text), (1...100_000).contains(size) else {
+            throw UsageError(
+                command: invocation.path, problem: "--batch-size must be a whole number from 1 to 100000",
+                remedy: "For example --batch-size 1000.")
+        }
+        return size
     }
 
     /// The destination's master key: --to-master-key-file, else TOKENKEEPER_TO_MASTER_KEY.
