@@ -199,7 +199,10 @@ public final class PostgresTokenStore: TokenStore {
     /// Puts many rows in one transaction, each as ``put(_:)`` does. Returns, per row, whether it was new.
     public func putBatch(_ tokens: [StoredToken]) throws -> [Bool] {
         guard !tokens.isEmpty else { return [] }
-        return try connection.transaction(purpose: "put a batch of tokens") { try tokens.map { try put($0) } }
+        return try connection.transaction(purpose: "put a batch of tokens") {
+            try requireUnmarked()
+            return try tokens.map { try upsert($0) }
+        }
     }
 
     /// The row for `key`, or nil.
