@@ -23,14 +23,17 @@ import Vault
 ///
 /// The caller holds the job lock of both states for the whole copy (the runner's `JobLock`).
 public final class StateCopier {
-    /// The source vault and store (the store the vault serves).
+    /// The source vault, acting as a principal with every permission (it exports every key and sets marks).
     public let sourceVault: any KeyVault
+    /// The store the source vault serves.
     public let sourceStore: any TokenStore
-    /// The destination vault and store (the vault bound to serve that store).
+    /// The destination vault, made beforehand (`vault init`), empty or this copy's partial result.
     public let destinationVault: any KeyVault
+    /// The destination store, new or empty or this copy's partial result; the copy binds the vault to it.
     public let destinationStore: any TokenStore
-    /// How the marks name the two sides (``StateCopier/name(vault:store:)``): locations, never secrets.
+    /// How the destination's `receiving` mark names the source (``StateCopier/name(vault:store:)``).
     public let sourceName: String
+    /// How the source's `frozen` and `moved` marks name the destination: locations, never secrets.
     public let destinationName: String
     /// Rows per read and per write transaction.
     public var batchSize = 500

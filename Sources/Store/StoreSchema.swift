@@ -75,7 +75,7 @@ enum StoreSchema {
         //    copied (token use is refused), `moved` once it was (nothing opens it), `receiving` on the
         //    destination until the copy is verified. Times in unix milliseconds, as the tokens'.
         """
-        CREATE TABLE state_mark (
+        CREATE TABLE IF NOT EXISTS state_mark (
             singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
             kind TEXT NOT NULL CHECK (kind IN ('frozen', 'moved', 'receiving')),
             peer TEXT NOT NULL,
