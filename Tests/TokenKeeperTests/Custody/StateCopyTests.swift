@@ -221,4 +221,25 @@ import Testing
             #expect(try SQLiteTokenStore(path: world.destinationStorePath).count() == 3 * World.users)
         }
     }
+
+    @Test func aJobOnAStateLeftFrozenByAStoppedCopyIsRefusedButItsDryRunReads() async throws {
+        try await withTemporaryDirectory { folder in
+            let fixture = try JobFixture(folder: folder)
+            try fixture.seed(tenants: ["t1"], usersPerTenant: 1)
+            let spec = try fixture.spec(
+                JobFixture.header + """
+                    stages:
+                      - name: rotate-keys
+                        kind: rotate
+                        tenants: all
+                        max_key_age: 30d
+                    """)
+            try SQLiteTokenStore(path: fixture.storePath).setStateMark(
+                StateMark(kind: .frozen, peer: "vault /new/vault with store /new/tokens.db", copyID: "c1"))
+            let error = await #expect(throws: StateMarkError.self) { try await fixture.run(spec) }
+            #expect(error?.description.contains("being copied to vault /new/vault") == true)
+            #expect(try fixture.versions("t1") == [1], "nothing rotated")
+            _ = try await fixture.run(spec, dryRun: true)
+        }
+    }
 }
