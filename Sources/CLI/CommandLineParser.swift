@@ -33,7 +33,12 @@ package enum CommandLineParser {
         let invocation = Invocation(
             path: path, values: options.values, flags: options.flags, positionals: options.positionals,
             globals: GlobalOptions(values: options.values, environment: environment), console: console)
-        if !options.flags.contains("help") { try checkPositionals(options.positionals.count, of: command, path: path) }
+        if !options.flags.contains("help") {
+            try checkPositionals(options.positionals.count, of: command, path: path)
+            // A connection string in place of a reference is refused before anything else, and never repeated.
+            _ = try invocation.globals.vault
+            _ = try invocation.globals.store
+        }
         return Parsed(command: command, invocation: invocation)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Spec
 import Support
 
 /// The options every command accepts, merged with the environment and the documented defaults.
@@ -10,6 +11,9 @@ import Support
 /// | `--master-key-file PATH` | `TOKENKEEPER_MASTER_KEY` (the key itself, base64) | none: one of the two is required |
 /// | `--principal NAME` | `TOKENKEEPER_PRINCIPAL` | the OS account of the process (from its user id) |
 ///
+/// `--vault` and `--store` (and their variables) also take `postgres:env:NAME` or `postgres:file:PATH`:
+/// the connection string is a secret, so it is named, never given (``StateLocationText``).
+///
 /// The master key is never taken from an argument: arguments show in process lists. The principal
 /// never comes from `USER` or `LOGNAME` and is never made up: with no name and no account name, the
 /// commands that need one refuse (``PrincipalUnknownError``).
@@ -17,8 +21,13 @@ import Support
 package struct GlobalOptions: Sendable {
     /// The options every command accepts, for parsing and help.
     package static let specs: [OptionSpec] = [
-        .value("vault", "PATH", "Vault folder (env TOKENKEEPER_VAULT, default ./state/vault)."),
-        .value("store", "PATH", "SQLite token store (env TOKENKEEPER_STORE, default ./state/tokens.db)."),
+        .value(
+            "vault", "PATH",
+            "Vault folder, or postgres:env:NAME / postgres:file:PATH (env TOKENKEEPER_VAULT, default ./state/vault)."),
+        .value(
+            "store", "PATH",
+            "SQLite token store, or postgres:env:NAME / postgres:file:PATH (env TOKENKEEPER_STORE, default ./state/tokens.db)."
+        ),
         .value(
             "master-key-file", "PATH",
             "File holding the base64 master key, mode 0600 (else env TOKENKEEPER_MASTER_KEY, base64)."),
@@ -29,10 +38,14 @@ package struct GlobalOptions: Sendable {
         .flag("help", "Show help for the command."),
     ]
 
-    /// The vault folder.
+    /// The vault as given: a folder, or `postgres:env:NAME` / `postgres:file:PATH` (see ``vault``).
     package var vaultPath: String
-    /// The SQLite store file.
+    /// The store as given: an SQLite file, or `postgres:env:NAME` / `postgres:file:PATH` (see ``store``).
     package var storePath: String
+    /// Where ``vaultPath`` came from, for messages: `--vault`, `TOKENKEEPER_VAULT` or the default.
+    package var vaultSource = "--vault"
+    /// Where ``storePath`` came from, for messages.
+    package var storeSource = "--store"
     /// A master key file given on the command line, if any.
     package var masterKeyFile: String?
     /// The principal named by `--principal` or `TOKENKEEPER_PRINCIPAL`, if any.
@@ -54,11 +67,43 @@ package struct GlobalOptions: Sendable {
         }
         vaultPath = pick("vault", "TOKENKEEPER_VAULT") ?? "./state/vault"
         storePath = pick("store", "TOKENKEEPER_STORE") ?? "./state/tokens.db"
+        if values["vault"] == nil, environment["TOKENKEEPER_VAULT"]?.isEmpty == false {
+            vaultSource = "TOKENKEEPER_VAULT"
+        }
+        if values["store"] == nil, environment["TOKENKEEPER_STORE"]?.isEmpty == false {
+            storeSource = "TOKENKEEPER_STORE"
+        }
         masterKeyFile = values["master-key-file"]?.last
         namedPrincipal = pick("principal", "TOKENKEEPER_PRINCIPAL")
         self.accountName = accountName
         self.environment = environment
     }
+
+    /// The vault `--vault` (or `TOKENKEEPER_VAULT`) names. A command line never relaxes TLS: only a spec can
+    /// say `tls: unverified`.
+    /// - throws: ``StateLocationError`` (exit 2) for a connection string given in place of a reference.
+    package var vault: VaultLocation {
+        get throws {
+            switch try StateLocationText.parse(vaultPath, option: vaultSource, baseDirectory: Self.workingDirectory) {
+            case .path(let path): .folder(path: path)
+            case .postgres(let connection): .postgres(connection: connection, tls: .verifiedOffHost)
+            }
+        }
+    }
+
+    /// The store `--store` (or `TOKENKEEPER_STORE`) names.
+    /// - throws: ``StateLocationError`` (exit 2) for a connection string given in place of a reference.
+    package var store: StoreLocation {
+        get throws {
+            switch try StateLocationText.parse(storePath, option: storeSource, baseDirectory: Self.workingDirectory) {
+            case .path(let path): .sqlite(path: path)
+            case .postgres(let connection): .postgres(connection: connection, tls: .verifiedOffHost)
+            }
+        }
+    }
+
+    /// Relative `file:` paths on the command line are taken from the working folder.
+    private static var workingDirectory: String { FileManager.default.currentDirectoryPath }
 
     /// The principal to act as: the one named, else the process's OS account, else nil.
     package var principalIfKnown: String? { namedPrincipal ?? accountName }

@@ -1,5 +1,6 @@
 import Custody
 import Foundation
+import Spec
 import Store
 import Support
 import Vault
@@ -24,10 +25,11 @@ package enum VaultAccess {
     /// Opens the store at `--store` that `vault` serves; it is created only as `source` allows
     /// (``StateBinding``): a missing, empty or different store is an error naming both.
     package static func openStore(
-        _ globals: GlobalOptions, vault: FileVault, readOnly: Bool = false,
+        _ globals: GlobalOptions, vault: any KeyVault, readOnly: Bool = false,
         source: StoreSource = .existing
-    ) throws -> SQLiteTokenStore {
-        try StateBinding.openStore(at: globals.storePath, vault: vault, readOnly: readOnly, source: source)
+    ) throws -> any TokenStore {
+        try StateBinding.openStore(
+            globals.store, vault: vault, readOnly: readOnly, source: source, environment: globals.environment)
     }
 
     /// Opens vault and store together for token commands.
@@ -40,10 +42,25 @@ package enum VaultAccess {
     }
 
     /// Opens the vault at `--vault` as `--principal`.
-    package static func openVault(_ globals: GlobalOptions, readOnly: Bool = false) throws -> FileVault {
-        try FileVault.open(
-            at: globals.vaultPath, masterKey: masterKey(globals), principal: globals.principal, readOnly: readOnly)
+    package static func openVault(_ globals: GlobalOptions, readOnly: Bool = false) throws -> any KeyVault {
+        try VaultOpener.open(
+            globals.vault, masterKey: masterKey(globals), principal: globals.principal, readOnly: readOnly,
+            environment: globals.environment)
     }
+}
+
+/// A command that a vault backend does not offer (every backend tokenkeeper ships has `vault rekey` and
+/// `vault audit`; a library caller's own `KeyVault` may not).
+package struct UnsupportedVaultCommandError: ActionableError {
+    /// The command, `tokenkeeper vault rekey`.
+    package let command: String
+    /// The vault's location.
+    package let location: String
+
+    package var item: String { location }
+    package var problem: String { "\(command) is not available for this vault's backend" }
+    package var remedy: String { "Use a file vault (a folder) or a PostgreSQL vault (postgres:env:NAME)." }
+    package var exitStatus: ExitStatus { .usage }
 }
 
 /// No master key was given.

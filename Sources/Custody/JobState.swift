@@ -14,16 +14,19 @@ public struct JobState {
     public let store: any TokenStore
 
     /// Opens the spec's vault with `masterKey` and its store. Read-only opens never write either (I5).
-    /// - throws: the vault's and the store's errors (missing, insecure, corrupt, wrong master key).
+    /// - Parameter environment: where `env:` connection string references are read.
+    /// - throws: the vault's and the store's errors (missing, insecure, corrupt, wrong master key, a server
+    ///   that cannot be reached, a connection string that cannot be read).
     public static func open(
         spec: JobSpec, masterKey: MasterKey, principal: String, readOnly: Bool,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
         clock: @escaping @Sendable () -> Date = { Date() }
     ) throws -> JobState {
-        let vault = try FileVault.open(
-            at: spec.vaultPath, masterKey: masterKey, principal: principal, readOnly: readOnly,
+        let vault = try VaultOpener.open(
+            spec.vault, masterKey: masterKey, principal: principal, readOnly: readOnly, environment: environment,
             clock: clock)
         // The store the vault serves, never created here: a missing, empty or different one is an error (StateBinding).
-        let store = try StateBinding.openStore(at: spec.storePath, vault: vault, readOnly: readOnly)
+        let store = try StateBinding.openStore(spec.store, vault: vault, readOnly: readOnly, environment: environment)
         return JobState(vault: vault, store: store)
     }
 }

@@ -1,6 +1,6 @@
 import Store
 
-/// The associated data that binds a sealed refresh token to its row (invariant I2).
+/// The associated data that binds a sealed refresh token, and its wrapped data key, to its row (I2).
 ///
 /// AES-256-GCM authenticates these bytes along with the ciphertext, so a ciphertext copied to another
 /// row, or relabelled with another key version, fails to open. Each field is length-prefixed
@@ -23,6 +23,37 @@ package enum TokenBinding {
     package static func write(for key: TokenKey, secret: String, keyVersion: Int, into bytes: inout [UInt8]) {
         bytes.removeAll(keepingCapacity: true)
         append(formatTag, to: &bytes)
+        append(key.tenant.utf8, to: &bytes)
+        append(key.user.utf8, to: &bytes)
+        append(key.provider.utf8, to: &bytes)
+        append(secret.utf8, to: &bytes)
+        append(String(keyVersion).utf8, to: &bytes)
+    }
+
+    /// The format tag of a token sealed under its own data key (the envelope format).
+    static let envelopeTokenTag = Array("tokenkeeper.token.v2".utf8)
+    /// The format tag of a data key wrapped under a version of the tenant's secret.
+    static let dataKeyTag = Array("tokenkeeper.dek.v1".utf8)
+
+    /// The associated data of a token sealed under its own data key: the row's tenant, user and provider
+    /// (never a row id: a copied state still opens) and `dataKeyCommitment`, a digest naming the data key,
+    /// so the token names the one key it was sealed with (AES-GCM alone does not commit to its key).
+    package static func envelopeToken(for key: TokenKey, dataKeyCommitment: [UInt8], into bytes: inout [UInt8]) {
+        bytes.removeAll(keepingCapacity: true)
+        append(envelopeTokenTag, to: &bytes)
+        append(key.tenant.utf8, to: &bytes)
+        append(key.user.utf8, to: &bytes)
+        append(key.provider.utf8, to: &bytes)
+        append(dataKeyCommitment, to: &bytes)
+    }
+
+    /// The associated data of a row's data key wrapped under version `keyVersion` of `secret`: the same row
+    /// identity, the secret and the version, so a wrapped key copied to another row, or relabelled with
+    /// another version, fails to unwrap (I2). Written into `bytes` (emptied first, capacity kept), so the
+    /// rotation reuses one buffer.
+    package static func dataKey(for key: TokenKey, secret: String, keyVersion: Int, into bytes: inout [UInt8]) {
+        bytes.removeAll(keepingCapacity: true)
+        append(dataKeyTag, to: &bytes)
         append(key.tenant.utf8, to: &bytes)
         append(key.user.utf8, to: &bytes)
         append(key.provider.utf8, to: &bytes)

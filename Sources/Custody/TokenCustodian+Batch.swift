@@ -31,12 +31,12 @@ extension TokenCustodian {
                     throw CustodyError.badToken(item.key, problem)
                 }
                 let secret = Self.secretName(for: item.key)
-                let (version, sealed) = try seal(item.token, for: item.key, secret: secret)
+                let (version, sealed, wrappedKey) = try seal(item.token, for: item.key, secret: secret)
                 rows.append(
                     StoredToken(
                         key: item.key, secretName: secret, keyVersion: version, sealedToken: sealed,
                         issuedAt: item.issuedAt,
-                        expiresAt: item.expiresAt, updatedAt: item.issuedAt))
+                        expiresAt: item.expiresAt, updatedAt: item.issuedAt, wrappedKey: wrappedKey))
                 rowIndex.append(index)
             } catch let error as any ActionableError {
                 outcomes[index] = .failed(error)

@@ -63,17 +63,17 @@ extension TokenCustodian {
         // meanwhile); then the newest version is read again, once.
         for attempt in 0..<2 {
             forgetLatestVersions()
-            let (version, sealed) = try seal(response.refreshToken ?? usedToken, for: key, secret: secret)
+            let (version, sealed, wrappedKey) = try seal(response.refreshToken ?? usedToken, for: key, secret: secret)
             if try store.commitRefreshed(
                 key, owner: owner, secretName: secret, keyVersion: version, sealedToken: sealed,
-                refreshedAt: now, expiresAt: expiresAt)
+                wrappedKey: wrappedKey, refreshedAt: now, expiresAt: expiresAt)
             {
                 return .committed
             }
             if let startedFrom = row.sealedToken,
                 try store.commitRefreshed(
                     key, replacing: startedFrom, owner: owner, secretName: secret, keyVersion: version,
-                    sealedToken: sealed, refreshedAt: now, expiresAt: expiresAt)
+                    sealedToken: sealed, wrappedKey: wrappedKey, refreshedAt: now, expiresAt: expiresAt)
             {
                 return .committedAfterLeaseLost
             }

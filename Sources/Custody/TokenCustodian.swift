@@ -7,10 +7,13 @@ import Vault
 /// Seals refresh tokens into the store and opens them again: the one place where vault keys, store
 /// rows and the I2 binding meet.
 ///
-/// A token is sealed with the newest enabled version of its tenant's secret (by default the tenant id),
-/// with ``TokenBinding`` as associated data, so a ciphertext moved to another row fails to open.
-/// Data keys are cached per (secret, version): versions never change, so a cached key is never stale,
-/// and the vault is asked (and audits) once per key per process. Not `Sendable`: it owns a store
+/// A token is sealed under its own random data key (DEK), which is wrapped under the newest enabled
+/// version of its tenant's secret (by default the tenant id) (``Envelope``), each with ``TokenBinding``
+/// as associated data, so a ciphertext or wrapped key moved to another row fails to open. Rows an older
+/// tokenkeeper wrote (sealed directly under a version) are read too until the migration moves them.
+/// The secret versions' keys are cached per (secret, version): versions never change, so a cached key
+/// is never stale, and the vault is asked (and audits) once per key per process. Unwrapped DEKs are
+/// never cached: each lives for the one operation that needs it. Not `Sendable`: it owns a store
 /// connection; use one custodian per thread.
 
 public final class TokenCustodian {
@@ -48,12 +51,12 @@ public final class TokenCustodian {
         if let problem = RefreshTokenSyntax.problem(token.revealed) { throw CustodyError.badToken(key, problem) }
         forgetLatestVersions()
         let secret = Self.secretName(for: key)
-        let (version, sealed) = try seal(token, for: key, secret: secret)
+        let (version, sealed, wrappedKey) = try seal(token, for: key, secret: secret)
         try recordThatTheStoreHoldsTokens()
         let isNew = try store.put(
             StoredToken(
                 key: key, secretName: secret, keyVersion: version, sealedToken: sealed, issuedAt: issuedAt,
-                expiresAt: expiresAt, updatedAt: issuedAt))
+                expiresAt: expiresAt, updatedAt: issuedAt, wrappedKey: wrappedKey))
         return isNew ? .added : .updated
     }
 
@@ -76,20 +79,48 @@ public final class TokenCustodian {
     /// Opens the token of a row already read.
     public func open(_ row: StoredToken) throws -> SecretText {
         guard let sealed = row.sealedToken else { throw StoreError.tokenDropped(row.key) }
-        var plaintext = try context(secret: row.secretName, version: row.keyVersion).openToken(
-            sealed, binding: row,
-            unreadable: {
-                CustodyError.unreadable(row.key, secret: row.secretName, version: row.keyVersion)
-            })
+        let context = try context(secret: row.secretName, version: row.keyVersion)
+        let unreadable = { CustodyError.unreadable(row.key, secret: row.secretName, version: row.keyVersion) }
+        var plaintext: [UInt8]
+        if let wrappedKey = row.wrappedKey {
+            do {
+                plaintext = try Envelope.open(
+                    sealed, wrappedKey: wrappedKey, for: row.key, secret: row.secretName, version: row.keyVersion,
+                    unwrapper: context)
+            } catch is CryptoError {
+                throw unreadable()
+            }
+        } else {
+            plaintext = try context.openToken(sealed, binding: row, unreadable: unreadable)
+        }
         defer { wipe(&plaintext) }
         return SecretText(String(decoding: plaintext, as: UTF8.self))
     }
 
-    /// Seals `token` for `key` under the newest enabled version of `secret`, creating the secret if missing
-    /// (refused while rows of the tenant still hold tokens naming that secret: a new version 1 would not
-    /// open them, so a lost secret file must be restored, not replaced).
+    /// Seals `token` for `key` under a fresh data key wrapped by the newest enabled version of `secret`,
+    /// creating the secret if missing (refused while rows of the tenant still hold tokens naming that
+    /// secret: a new version 1 would not open them, so a lost secret file must be restored, not replaced).
+    /// - Returns: the version, the sealed token and the wrapped data key, the three a row stores.
     /// - throws: ``CustodyError/secretMissing(secret:tenant:tokens:)``, the vault's errors.
-    public func seal(_ token: SecretText, for key: TokenKey, secret: String) throws -> (version: Int, sealed: [UInt8]) {
+    public func seal(_ token: SecretText, for key: TokenKey, secret: String) throws -> (
+        version: Int, sealed: [UInt8], wrappedKey: [UInt8]
+    ) {
+        let version = try latestVersion(of: secret, tenant: key.tenant)
+        var plaintext = Array(token.revealed.utf8)
+        defer { wipe(&plaintext) }
+        let wrapper = try context(secret: secret, version: version)
+        let (sealed, wrappedKey) = try plaintext.withUnsafeBytes { text in
+            try Envelope.seal(text, for: key, secret: secret, version: version, wrapper: wrapper)
+        }
+        return (version, sealed, wrappedKey)
+    }
+
+    /// Seals `token` as tokenkeeper did before envelope encryption: directly under the newest version of
+    /// `secret`, bound to the row and the version. Only for tests and tools that make stores in the old
+    /// format, to show they are read and migrated; tokenkeeper itself never writes it any more.
+    package func sealInOldFormat(_ token: SecretText, for key: TokenKey, secret: String) throws -> (
+        version: Int, sealed: [UInt8]
+    ) {
         let version = try latestVersion(of: secret, tenant: key.tenant)
         var plaintext = Array(token.revealed.utf8)
         defer { wipe(&plaintext) }

@@ -3,21 +3,29 @@ import Foundation
 import Store
 import Support
 
-/// Re-encrypts tokens from older key versions to their tenant's newest: the hot path of rotation.
+/// Moves every token of the prepared tenants to its tenant's newest key version: the hot path of rotation.
 ///
-/// Tenants are first ``prepare(tenant:target:oldVersions:)``d (their data keys fetched once, so a key
-/// the principal may not read fails the tenant, not every row), then ``rewrapAll(scanWholeTable:now:onBatch:onRewrapped:onFailure:)``
-/// walks the rows in batches: it opens each token with the old key, seals it with the new one under
-/// the new binding (I2), and writes the batch in one transaction with compare-and-set
-/// (``TokenStore/replaceSealedTokens(_:now:)``). A crash between batches leaves every row on
-/// either version, and both versions still exist (I1, I3), so the next run goes on where this one
-/// stopped. Plaintext lives in one reused buffer that is wiped at the end. A row that does not open
-/// is reported and left as it is; the walk goes on.
+/// Tenants are first ``prepare(tenant:target:oldVersions:)``d (their keys fetched once, so a key the
+/// principal may not read fails the tenant, not every row). Then ``rewrapAll(reseal:now:onBatch:onRewrapped:onFailure:)``
+/// runs up to three walks, batch by batch, each batch one short write transaction with compare-and-set
+/// per row:
+/// 1. the migration: rows an older tokenkeeper sealed directly under a tenant key are opened and sealed
+///    again under a fresh data key (DEK) wrapped by the target version (``Envelope``);
+/// 2. the rewrap: each DEK on an older version is unwrapped and wrapped again under the target, reading
+///    and writing only the store's narrow table of wrapped keys, never a token (60 bytes per row instead
+///    of 1.2 KB); or, with `reseal`, in place of both
+/// 3. the reseal: every token (either format) is opened and sealed again under a fresh DEK (the full
+///    rewrite, for when DEKs or ciphertexts may have been exposed).
 ///
-/// Two walks give the same result: when most rows need rewrapping, one pass over the whole table in
-/// id order reads and rewrites each page once (the fast path for a full rotation); when few do, a
-/// walk per tenant over the (tenant, user, provider) key reads only those tenants' rows.
-
+/// A crash between batches leaves every row on either version, both still in the vault (I1, I3), so the
+/// next run goes on where this one stopped. A row that does not open is reported and left as it is; the
+/// walk goes on. Plaintext and unwrapped DEKs live in reused buffers that are wiped at the end; AES
+/// contexts and associated-data buffers are reused across rows.
+///
+/// Point 3 of issue 14: token use waits for the store at most as long as one of the walk's write
+/// transactions or checkpoints, so the walk times each of them (``timings``) and has the log checkpointed
+/// PASSIVEly between batches (on a thread of its own: a PASSIVE checkpoint blocks no writer, so the walk
+/// does not wait for it), so the durable checkpoint before versions are retired has little left.
 package final class TokenRewrapper {
     /// Where rows and keys come from.
     package let custodian: TokenCustodian
@@ -27,23 +35,66 @@ package final class TokenRewrapper {
 
     private struct TenantKeys {
         var target: Int
-        var sealer: AESGCMContext
-        var openers: [Int: AESGCMContext]
+        /// A context per version this run may open or wrap with, the target's included.
+        var contexts: [Int: AESGCMContext]
+        var sealer: AESGCMContext { contexts[target]! }
     }
 
-    /// How many batches one write transaction takes.
-    static let batchesPerTransaction = 4
+    /// Rows written (estimated in 4 KiB pages) after which a PASSIVE checkpoint runs: half SQLite's own
+    /// automatic interval (1,000 pages), so each copies two megabytes at most and the log restarts before
+    /// a commit of token use would find it long enough to checkpoint it itself (and make its caller wait).
+    static let checkpointPages = 500
 
     /// What a walk did for one tenant.
     package struct Outcome: Equatable {
-        /// Rows now on the new version.
+        /// Rows whose data key is now wrapped by the new version.
         package var rewrapped = 0
-        /// Rows left on their old version because they did not open or seal.
+        /// Rows moved from the old format to the envelope format (on the new version).
+        package var migrated = 0
+        /// Rows sealed again under a fresh data key (`reseal: true`).
+        package var resealed = 0
+        /// Rows left as they were because they did not open or seal.
         package var failed = 0
 
-        /// Nothing rewrapped, nothing failed.
+        /// Nothing done, nothing failed.
         package init() {}
     }
+
+    /// How long the walk held the store: its write transactions and its checkpoints.
+    package struct Timings: Equatable, Sendable {
+        /// Write transactions committed.
+        package var transactions = 0
+        /// The longest write transaction, in seconds (from BEGIN to COMMIT).
+        package var longestTransaction: TimeInterval = 0
+        /// All write transactions together, in seconds.
+        package var totalTransactions: TimeInterval = 0
+        /// Checkpoints run.
+        package var checkpoints = 0
+        /// The longest checkpoint, in seconds.
+        package var longestCheckpoint: TimeInterval = 0
+        /// All checkpoints together, in seconds.
+        package var totalCheckpoints: TimeInterval = 0
+
+        /// Nothing timed yet.
+        package init() {}
+
+        /// Adds one transaction's duration.
+        package mutating func transaction(_ seconds: TimeInterval) {
+            transactions += 1
+            longestTransaction = max(longestTransaction, seconds)
+            totalTransactions += seconds
+        }
+
+        /// Adds one checkpoint's duration.
+        package mutating func checkpoint(_ seconds: TimeInterval) {
+            checkpoints += 1
+            longestCheckpoint = max(longestCheckpoint, seconds)
+            totalCheckpoints += seconds
+        }
+    }
+
+    /// The walk's write transactions and checkpoints so far.
+    package private(set) var timings = Timings()
 
     /// Creates a rewrapper.
     package init(custodian: TokenCustodian, batchSize: Int) {
@@ -54,103 +105,207 @@ package final class TokenRewrapper {
     /// Fetches the keys `tenant`'s rows need: the target version's and each old version's.
     /// - throws: vault errors (missing permission, a version that is gone); the tenant is then not walked.
     package func prepare(tenant: String, target: Int, oldVersions: [Int]) throws {
-        var openers: [Int: AESGCMContext] = [:]
-        for version in oldVersions where version != target {
-            openers[version] = try custodian.context(secret: tenant, version: version)
+        var contexts: [Int: AESGCMContext] = [:]
+        for version in Set(oldVersions + [target]) {
+            contexts[version] = try custodian.context(secret: tenant, version: version)
         }
-        tenants[tenant] = TenantKeys(
-            target: target, sealer: try custodian.context(secret: tenant, version: target), openers: openers)
+        tenants[tenant] = TenantKeys(target: target, contexts: contexts)
     }
 
-    /// One batch resealed by the producer thread, ready to write.
-    private struct ResealedBatch {
-        var updates: [SealedTokenUpdate] = []
-        var keysOfUpdate: [TokenKey] = []
+    /// Whether any tenant was prepared.
+    package var hasTenants: Bool { !tenants.isEmpty }
+
+    /// Runs `body` and returns its result with how long it took, on a monotonic clock.
+    static func timed<T>(_ body: () throws -> T) rethrows -> (T, TimeInterval) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let result = try body()
+        return (result, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    }
+
+    // MARK: - The walks
+
+    /// One batch prepared by the producer thread, ready to write.
+    private struct Batch {
+        var tokens: [SealedTokenUpdate] = []
+        var dataKeys: [DataKeyUpdate] = []
+        var keys: [TokenKey] = []
         var failures: [(key: TokenKey, error: any Error)] = []
         var rowCount = 0
+        var kind = Kind.rewrap
+
+        enum Kind { case migrate, rewrap, reseal }
+
+        /// Bytes of the pages the batch writes, roughly: a token row is about 1.3 KB, a data key row 150 bytes.
+        var estimatedPages: Int { (tokens.count * 1_300 + dataKeys.count * 150) / 4_096 + 1 }
     }
 
-    /// Rewraps every row of the prepared tenants that is on an older version than its tenant's target.
+    /// Moves every row of the prepared tenants to its tenant's target version: migrates rows in the old
+    /// format, then rewraps the data keys on older versions (or, with `reseal`, seals every token again
+    /// under a fresh data key).
     ///
-    /// Two threads share the work: a producer with its own read connection walks the rows and reseals
-    /// each batch, while the calling thread writes the batch before it. Keys and the plaintext buffer
-    /// are used by the producer only; the store connection by the caller only.
+    /// Two threads share the work: a producer with its own read session walks the rows and does the
+    /// cryptography for each batch, while the calling thread writes the batch before it. Keys and buffers
+    /// are used by the producer only; the store session by the caller only.
     /// - Parameters:
-    ///   - scanWholeTable: walk the whole table in id order (best when most rows need it) instead of
-    ///     each tenant's rows through the index.
-    ///   - onBatch: called after each committed batch with the number of rows it rewrapped or failed.
-    ///   - onRewrapped: called for each row rewrapped, when the report lists items (nil otherwise, for speed).
-    ///   - onFailure: called for each row that could not be rewrapped, with the reason.
+    ///   - reseal: seal every token again under a fresh data key instead of rewrapping data keys.
+    ///   - migrateOnly: only move rows in the old format to envelope encryption (`state migrate`).
+    ///   - onBatch: called after each committed batch with the number of rows it handled.
+    ///   - onRewrapped: called for each row moved, when the report lists items (nil otherwise, for speed).
+    ///   - onFailure: called for each row that could not be moved, with the reason.
     /// - Returns: per tenant, what was done.
     /// - throws: store errors (a batch that cannot be read or committed); the batches committed before stay committed.
     package func rewrapAll(
-        scanWholeTable: Bool, now: Date, onBatch: (Int) -> Void, onRewrapped: ((TokenKey) -> Void)? = nil,
+        reseal: Bool = false, migrateOnly: Bool = false, now: Date, onBatch: (Int) -> Void,
+        onRewrapped: ((TokenKey) -> Void)? = nil,
         onFailure: (TokenKey, any Error) -> Void
     ) throws -> [String: Outcome] {
-        let queue = BatchQueue<ResealedBatch>(capacity: 2)
+        let queue = BatchQueue<Batch>(capacity: 2)
         let producer = ProducerBox(
             rewrapper: self, sessions: TokenStoreSessions(custodian.store), listItems: onRewrapped != nil,
-            scanWholeTable: scanWholeTable)
+            reseal: reseal, migrateOnly: migrateOnly)
         Thread.detachNewThread { producer.run(into: queue) }
         defer {
             queue.cancel()
             queue.waitUntilFinished()
         }
         var outcomes: [String: Outcome] = [:]
-        try custodian.store.withCheckpointInterval(pages: 8_192) {
-            // Each transaction takes up to `batchesPerTransaction` batches: memory stays at a few batches,
-            // while the pages many rows share (the index's) are written once per transaction.
+        let store = custodian.store
+        // A data key row is about 150 bytes, a token row 1.3 KB: a transaction of tokens starts smaller.
+        var dataKeyChunk = ChunkSize(rows: batchSize, limit: batchSize)
+        var tokenChunk = ChunkSize(rows: max(1, batchSize / 8), limit: batchSize)
+        // Checkpoints run on the checkpointer's thread, timed, instead of inside a commit at SQLite's
+        // automatic interval.
+        try store.withCheckpointInterval(pages: 1_000_000) {
+            var pagesSinceCheckpoint = 0
+            let checkpointer = BackgroundCheckpointer(sessions: TokenStoreSessions(store))
             var finished = false
-            while !finished {
-                try custodian.store.replacingSealedTokensInOneTransaction(now: now) { apply in
-                    for _ in 0..<Self.batchesPerTransaction {
-                        guard let batch = try queue.take() else {
-                            finished = true
-                            return
+            defer { if !finished { _ = try? checkpointer.finish() } }
+            while let batch = try queue.take() {
+                for failure in batch.failures {
+                    outcomes[failure.key.tenant, default: Outcome()].failed += 1
+                    onFailure(failure.key, failure.error)
+                }
+                // Rows changed meanwhile (a refresh committed a newer token) are skipped by the compare-and-set.
+                var changed: [Bool] = []
+                let count = batch.kind == .rewrap ? batch.dataKeys.count : batch.tokens.count
+                var start = 0
+                while start < count {
+                    // Each transaction as long as keeps it short (point 3), whatever the batch size.
+                    let end = min(count, start + (batch.kind == .rewrap ? dataKeyChunk.rows : tokenChunk.rows))
+                    let part: [Bool]
+                    let seconds: TimeInterval
+                    if batch.kind == .rewrap {
+                        let updates = start == 0 && end == count ? batch.dataKeys : Array(batch.dataKeys[start..<end])
+                        (part, seconds) = try Self.timed { try store.replaceDataKeys(updates) }
+                        dataKeyChunk.adapt(rows: end - start, seconds: seconds)
+                    } else {
+                        let updates = start == 0 && end == count ? batch.tokens : Array(batch.tokens[start..<end])
+                        (part, seconds) = try Self.timed {
+                            try store.replacingSealedTokensInOneTransaction(now: now) { apply in try apply(updates) }
                         }
-                        for failure in batch.failures {
-                            outcomes[failure.key.tenant, default: Outcome()].failed += 1
-                            onFailure(failure.key, failure.error)
-                        }
-                        // Rows changed meanwhile (a refresh committed a newer token) are skipped by the compare-and-set.
-                        let changed = try apply(batch.updates)
-                        for (index, didChange) in changed.enumerated() where didChange {
-                            outcomes[batch.updates[index].tenant, default: Outcome()].rewrapped += 1
-                            if let onRewrapped { onRewrapped(batch.keysOfUpdate[index]) }
-                        }
-                        onBatch(batch.rowCount)
+                        tokenChunk.adapt(rows: end - start, seconds: seconds)
                     }
+                    timings.transaction(seconds)
+                    changed += part
+                    start = end
+                }
+                for (index, didChange) in changed.enumerated() where didChange {
+                    let tenant = batch.kind == .rewrap ? batch.dataKeys[index].tenant : batch.tokens[index].tenant
+                    switch batch.kind {
+                    case .rewrap: outcomes[tenant, default: Outcome()].rewrapped += 1
+                    case .migrate: outcomes[tenant, default: Outcome()].migrated += 1
+                    case .reseal: outcomes[tenant, default: Outcome()].resealed += 1
+                    }
+                    if let onRewrapped { onRewrapped(batch.keys[index]) }
+                }
+                onBatch(batch.rowCount)
+                pagesSinceCheckpoint += batch.estimatedPages
+                if pagesSinceCheckpoint >= Self.checkpointPages {
+                    checkpointer.request()
+                    pagesSinceCheckpoint = 0
                 }
             }
+            finished = true
+            for seconds in try checkpointer.finish() { timings.checkpoint(seconds) }
+            // What the last batches wrote, so the durable checkpoint that may follow has little to copy.
+            if pagesSinceCheckpoint > 0 { try checkpoint() }
         }
         return outcomes
+    }
+
+    /// How many rows one write transaction takes: the batch size at most, and fewer while transactions
+    /// run longer than ``target`` (a slow or busy disk, a loaded machine), so token use, which waits for
+    /// the store's write lock, never waits long (point 3 of issue 14).
+    struct ChunkSize {
+        /// The duration each write transaction aims at, well under the 50 ms token use may wait.
+        static let target: TimeInterval = 0.015
+        /// Rows in the next transaction.
+        private(set) var rows: Int
+        /// The most rows a transaction takes (the batch size).
+        let limit: Int
+
+        init(rows: Int, limit: Int) {
+            self.limit = max(1, limit)
+            self.rows = min(max(1, rows), self.limit)
+        }
+
+        /// Sizes the next transaction from how long the last one, of `rows` rows, took.
+        mutating func adapt(rows written: Int, seconds: TimeInterval) {
+            guard written > 0, seconds > 0 else { return }
+            let fitting = Double(written) * Self.target / seconds
+            // Shrink at once when a transaction ran long; grow by at most half when it was quick.
+            let next = fitting < Double(rows) ? fitting : min(fitting, Double(rows) * 1.5)
+            rows = min(limit, max(8, Int(next)))
+        }
+    }
+
+    /// A timed PASSIVE checkpoint of the store.
+    private func checkpoint() throws {
+        let ((), seconds) = try Self.timed { try custodian.store.checkpoint() }
+        timings.checkpoint(seconds)
+    }
+
+    /// Makes the store durable (the checkpoint before versions are disabled or purged, I1), timed with the
+    /// walk's checkpoints.
+    package func makeDurable() throws {
+        let ((), seconds) = try Self.timed { try custodian.store.makeDurable() }
+        timings.checkpoint(seconds)
     }
 
     /// The producer's side: everything it needs, handed to its thread once.
     ///
     /// `@unchecked Sendable`: the rewrapper's keys are used by the producer thread alone while the walk
-    /// runs (the caller touches only its own store connection until the producer has finished).
+    /// runs (the caller touches only its own store session until the producer has finished).
     private final class ProducerBox: @unchecked Sendable {
         let rewrapper: TokenRewrapper
         let sessions: TokenStoreSessions
         let listItems: Bool
-        let scanWholeTable: Bool
+        let reseal: Bool
+        let migrateOnly: Bool
 
-        init(rewrapper: TokenRewrapper, sessions: TokenStoreSessions, listItems: Bool, scanWholeTable: Bool) {
+        init(
+            rewrapper: TokenRewrapper, sessions: TokenStoreSessions, listItems: Bool, reseal: Bool, migrateOnly: Bool
+        ) {
             self.rewrapper = rewrapper
             self.sessions = sessions
             self.listItems = listItems
-            self.scanWholeTable = scanWholeTable
+            self.reseal = reseal
+            self.migrateOnly = migrateOnly
         }
 
-        func run(into queue: BatchQueue<ResealedBatch>) {
-            var plaintext = [UInt8](repeating: 0, count: 4_096)
-            defer { wipe(&plaintext) }
+        func run(into queue: BatchQueue<Batch>) {
+            var buffers = Buffers()
+            defer { buffers.wipe() }
             do {
                 let reader = try sessions.open()
-                try rewrapper.walk(reader, scanWholeTable: scanWholeTable) { rows in
-                    let batch = rewrapper.reseal(rows, buffer: &plaintext, listItems: listItems)
-                    return queue.put(batch)
+                if reseal {
+                    // The reseal walk takes rows of both formats: a migration first would seal them twice.
+                    try rewrapper.reseal(reader, buffers: &buffers, listItems: listItems) { queue.put($0) }
+                } else if try rewrapper.migrate(
+                    reader, buffers: &buffers, listItems: listItems, send: { queue.put($0) }),
+                    !migrateOnly
+                {
+                    try rewrapper.rewrapDataKeys(reader, buffers: &buffers, listItems: listItems) { queue.put($0) }
                 }
                 queue.finish(nil)
             } catch {
@@ -159,95 +314,197 @@ package final class TokenRewrapper {
         }
     }
 
-    /// Reseals one batch: updates for the rows that opened, failures for the rest.
-    private func reseal(_ rows: [SealedRow], buffer: inout [UInt8], listItems: Bool) -> ResealedBatch {
-        var batch = ResealedBatch()
-        var bindings: (old: [UInt8], new: [UInt8]) = ([], [])
-        bindings.old.reserveCapacity(256)
-        bindings.new.reserveCapacity(256)
+    /// The producer's reused buffers: plaintext, associated data, a DEK. Wiped at the end.
+    private struct Buffers {
+        var plaintext = [UInt8](repeating: 0, count: 4_096)
+        var dataKey = [UInt8](repeating: 0, count: Envelope.dataKeyByteCount)
+        var oldBinding: [UInt8] = []
+        var newBinding: [UInt8] = []
+
+        init() {
+            oldBinding.reserveCapacity(256)
+            newBinding.reserveCapacity(256)
+        }
+
+        mutating func wipe() {
+            Support.wipe(&plaintext)
+            Support.wipe(&dataKey)
+        }
+    }
+
+    /// Walk 1: the rows still in the old format, per tenant through their partial index. Returns false
+    /// when `send` was refused (the consumer stopped).
+    private func migrate(
+        _ store: any TokenStore, buffers: inout Buffers, listItems: Bool, send: (Batch) -> Bool
+    ) throws -> Bool {
+        let counts = try store.oldFormatCounts()
+        for tenant in tenants.keys.sorted() where counts[tenant, default: 0] > 0 {
+            var afterID: Int64 = 0
+            while true {
+                let rows = try store.oldFormatRows(tenant: tenant, afterID: afterID, limit: batchSize)
+                guard let last = rows.last else { break }
+                afterID = last.id
+                var batch = Batch(kind: .migrate)
+                resealTokens(rows, into: &batch, buffers: &buffers, listItems: listItems)
+                if batch.rowCount > 0, !send(batch) { return false }
+            }
+        }
+        return true
+    }
+
+    /// Walk 2: the wrapped data keys on an older version than their tenant's target, over the narrow table.
+    private func rewrapDataKeys(
+        _ store: any TokenStore, buffers: inout Buffers, listItems: Bool, send: (Batch) -> Bool
+    ) throws {
+        var afterID: Int64 = 0
+        while true {
+            let (rows, lastID) = try store.dataKeyRows(afterID: afterID, scanLimit: batchSize) { tenant, version in
+                guard let keys = self.tenants[tenant] else { return false }
+                // A version this run has no key for (not in the counts when planned) stays for the next run.
+                return version != keys.target && keys.contexts[version] != nil
+            }
+            guard let lastID else { return }
+            afterID = lastID
+            guard !rows.isEmpty else { continue }
+            var batch = Batch(kind: .rewrap)
+            batch.rowCount = rows.count
+            batch.dataKeys.reserveCapacity(rows.count)
+            var tenantName = ""
+            var keys: TenantKeys?
+            for row in rows {
+                if row.key.tenant != tenantName {
+                    tenantName = row.key.tenant
+                    keys = tenants[tenantName]
+                }
+                guard let keys, let opener = keys.contexts[row.keyVersion] else { continue }
+                do {
+                    let wrapped = try Self.rewrap(
+                        row, opener: opener, sealer: keys.sealer, newVersion: keys.target, buffers: &buffers)
+                    batch.dataKeys.append(
+                        DataKeyUpdate(
+                            id: row.id, tenant: row.key.tenant, expectedKeyVersion: row.keyVersion,
+                            expectedWrappedKey: row.wrappedKey, newKeyVersion: keys.target, wrappedKey: wrapped))
+                    if listItems { batch.keys.append(row.key) }
+                } catch {
+                    batch.failures.append((row.key, error))
+                }
+            }
+            if !send(batch) { return }
+        }
+    }
+
+    /// Walk 3 (`reseal: true`): every token of the prepared tenants, in id order over the whole table,
+    /// sealed again under a fresh data key wrapped by the target.
+    private func reseal(_ store: any TokenStore, buffers: inout Buffers, listItems: Bool, send: (Batch) -> Bool) throws
+    {
+        var afterID: Int64 = 0
+        while true {
+            let (rows, lastID) = try store.sealedRows(afterID: afterID, scanLimit: batchSize) { tenant, version in
+                self.tenants[tenant]?.contexts[version] != nil
+            }
+            guard let lastID else { return }
+            afterID = lastID
+            guard !rows.isEmpty else { continue }
+            var batch = Batch(kind: .reseal)
+            resealTokens(rows, into: &batch, buffers: &buffers, listItems: listItems)
+            if !send(batch) { return }
+        }
+    }
+
+    /// Opens each row's token (either format) and seals it under a fresh data key wrapped by its tenant's
+    /// target: the updates for the rows that opened, failures for the rest.
+    private func resealTokens(_ rows: [SealedRow], into batch: inout Batch, buffers: inout Buffers, listItems: Bool) {
         batch.rowCount = rows.count
-        batch.updates.reserveCapacity(rows.count)
+        batch.tokens.reserveCapacity(rows.count)
         for row in rows {
             do {
-                let keys = tenants[row.key.tenant]!
+                guard let keys = tenants[row.key.tenant] else { continue }
                 let opener =
                     try row.secretName == row.key.tenant
-                    ? keys.openers[row.keyVersion]!
+                    ? keys.contexts[row.keyVersion]!
                     : custodian.context(secret: row.secretName, version: row.keyVersion)
-                let sealed = try Self.reseal(
-                    row, opener: opener, sealer: keys.sealer, newVersion: keys.target, buffer: &buffer,
-                    bindings: &bindings)
-                batch.updates.append(
+                let (sealed, wrapped) = try Self.reseal(
+                    row, opener: opener, sealer: keys.sealer, newVersion: keys.target, buffers: &buffers)
+                batch.tokens.append(
                     SealedTokenUpdate(
                         id: row.id, tenant: row.key.tenant, expectedKeyVersion: row.keyVersion,
-                        newKeyVersion: keys.target, sealedToken: sealed))
-                if listItems { batch.keysOfUpdate.append(row.key) }
+                        expectedWrappedKey: row.wrappedKey, newKeyVersion: keys.target, sealedToken: sealed,
+                        wrappedKey: wrapped))
+                if listItems { batch.keys.append(row.key) }
             } catch {
                 batch.failures.append((row.key, error))
             }
         }
-        return batch
     }
 
-    /// Feeds `process` the rows to rewrap from `store`, batch by batch, in the chosen walk, until it
-    /// returns false or the rows run out.
-    private func walk(_ store: any TokenStore, scanWholeTable: Bool, process: ([SealedRow]) throws -> Bool) throws {
-        if scanWholeTable {
-            var afterID: Int64 = 0
-            while true {
-                let (rows, lastID) = try store.sealedRows(afterID: afterID, scanLimit: batchSize) { tenant, version in
-                    guard let keys = self.tenants[tenant] else { return false }
-                    return version != keys.target && keys.openers[version] != nil
-                }
-                guard let lastID else { return }
-                afterID = lastID
-                if !rows.isEmpty, try !process(rows) { return }
-            }
-        } else {
-            for tenant in tenants.keys.sorted() {
-                let keys = tenants[tenant]!
-                var after = (user: "", provider: "")
-                while true {
-                    let rows = try store.sealedRows(tenant: tenant, notOn: keys.target, after: after, limit: batchSize)
-                    guard let last = rows.last else { break }
-                    after = (last.key.user, last.key.provider)
-                    // A version this run has no key for (not in the counts when planned) stays for the next run.
-                    let wanted = rows.filter { keys.openers[$0.keyVersion] != nil }
-                    if !wanted.isEmpty, try !process(wanted) { return }
-                }
-            }
-        }
-    }
+    // MARK: - One row
 
-    /// Opens one row with the old key and seals its token with the new one, through `buffer`.
-    private static func reseal(
-        _ row: SealedRow, opener: AESGCMContext, sealer: AESGCMContext, newVersion: Int,
-        buffer: inout [UInt8], bindings: inout (old: [UInt8], new: [UInt8])
+    /// Unwraps one row's data key with the old version and wraps it with the new one, through the reused
+    /// buffers: the token is never read.
+    private static func rewrap(
+        _ row: DataKeyRow, opener: AESGCMContext, sealer: AESGCMContext, newVersion: Int, buffers: inout Buffers
     ) throws -> [UInt8] {
+        guard row.wrappedKey.count == Envelope.wrappedKeyByteCount else {
+            throw CustodyError.unreadable(row.key, secret: row.key.tenant, version: row.keyVersion)
+        }
+        TokenBinding.dataKey(
+            for: row.key, secret: row.key.tenant, keyVersion: row.keyVersion, into: &buffers.oldBinding)
+        TokenBinding.dataKey(for: row.key, secret: row.key.tenant, keyVersion: newVersion, into: &buffers.newBinding)
+        let oldBinding = buffers.oldBinding, newBinding = buffers.newBinding
+        return try buffers.dataKey.withUnsafeMutableBytes { dek in
+            do {
+                try row.wrappedKey.withUnsafeBytes { box in
+                    try oldBinding.withUnsafeBytes { try opener.open(box, associatedData: $0, into: dek) }
+                }
+            } catch is CryptoError {
+                throw CustodyError.unreadable(row.key, secret: row.key.tenant, version: row.keyVersion)
+            }
+            return try newBinding.withUnsafeBytes { try sealer.seal(UnsafeRawBufferPointer(dek), associatedData: $0) }
+        }
+    }
+
+    /// Opens one row's token (envelope or old format) and seals it under a fresh data key wrapped by
+    /// `sealer` at `newVersion`, through the reused plaintext buffer.
+    private static func reseal(
+        _ row: SealedRow, opener: AESGCMContext, sealer: AESGCMContext, newVersion: Int, buffers: inout Buffers
+    ) throws -> (sealed: [UInt8], wrappedKey: [UInt8]) {
+        let unreadable = CustodyError.unreadable(row.key, secret: row.secretName, version: row.keyVersion)
         let overhead = AESGCM.nonceByteCount + AESGCM.tagByteCount
-        guard row.sealedToken.count >= overhead else {
-            throw CustodyError.unreadable(row.key, secret: row.secretName, version: row.keyVersion)
-        }
+        guard row.sealedToken.count >= overhead else { throw unreadable }
         let count = row.sealedToken.count - overhead
-        if buffer.count < count {
-            wipe(&buffer)
-            buffer = [UInt8](repeating: 0, count: count)
+        if buffers.plaintext.count < count {
+            Support.wipe(&buffers.plaintext)
+            buffers.plaintext = [UInt8](repeating: 0, count: count)
         }
-        TokenBinding.write(for: row.key, secret: row.secretName, keyVersion: row.keyVersion, into: &bindings.old)
-        TokenBinding.write(for: row.key, secret: row.key.tenant, keyVersion: newVersion, into: &bindings.new)
-        let oldBinding = bindings.old, newBinding = bindings.new
-        return try buffer.withUnsafeMutableBytes { scratch in
+        let tokenOpener: AESGCMContext
+        if let wrappedKey = row.wrappedKey {
+            let dek: SymmetricKey
+            do {
+                dek = try Envelope.unwrap(
+                    wrappedKey, for: row.key, secret: row.secretName, version: row.keyVersion, unwrapper: opener)
+            } catch is CryptoError {
+                throw unreadable
+            }
+            tokenOpener = try AESGCMContext(key: dek)
+            try Envelope.tokenBinding(for: row.key, dataKey: dek, into: &buffers.oldBinding)
+        } else {
+            tokenOpener = opener
+            TokenBinding.write(
+                for: row.key, secret: row.secretName, keyVersion: row.keyVersion, into: &buffers.oldBinding)
+        }
+        let oldBinding = buffers.oldBinding
+        return try buffers.plaintext.withUnsafeMutableBytes { scratch in
             let plaintext = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<count])
             do {
                 try row.sealedToken.withUnsafeBytes { sealed in
-                    try oldBinding.withUnsafeBytes { try opener.open(sealed, associatedData: $0, into: plaintext) }
+                    try oldBinding.withUnsafeBytes { try tokenOpener.open(sealed, associatedData: $0, into: plaintext) }
                 }
             } catch is CryptoError {
-                throw CustodyError.unreadable(row.key, secret: row.secretName, version: row.keyVersion)
+                throw unreadable
             }
-            return try newBinding.withUnsafeBytes {
-                try sealer.seal(UnsafeRawBufferPointer(plaintext), associatedData: $0)
-            }
+            return try Envelope.seal(
+                UnsafeRawBufferPointer(plaintext), for: row.key, secret: row.key.tenant, version: newVersion,
+                wrapper: sealer)
         }
     }
 }

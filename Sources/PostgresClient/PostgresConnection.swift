@@ -1,5 +1,6 @@
 @preconcurrency import CLibPQ
 import Foundation
+import Support
 
 /// One libpq connection (a PostgreSQL session): prepared statements cached by SQL text, binary
 /// parameters and results, and transactions. Not thread-safe: one per thread, like a SQLite connection.

@@ -1,15 +1,9 @@
 import Foundation
+import Support
 
-/// The TLS rule of the PostgreSQL backends (../shared/DESIGN.md "State backends"): a server that is not
-/// on this host (a Unix socket or a loopback address) is reached only with `sslmode=verify-full`, the
-/// server's certificate checked against a trusted root and its name, whatever the connection string
-/// says; unless the spec says, in so many words, that it accepts less (`tls: unverified`).
-public enum PostgresTLS: Sendable, Equatable {
-    /// `verify-full` for every host off this machine (the default).
-    case verifiedOffHost
-    /// The connection string's own `sslmode`: only when the spec says `tls: unverified` (reported as a warning).
-    case unverified
-
+/// The TLS rule of the PostgreSQL backends, applied to a connection: ``PostgresTLS`` (in Support, so the spec
+/// can name it) says what the spec accepts; this says what that means for a connection string.
+extension PostgresTLS {
     /// The keys to add after the caller's connection string (later keys override earlier ones in libpq).
     package func overrides(for connectionString: String, environment: [String: String]) -> [(
         key: String, value: String

@@ -13,6 +13,10 @@ package enum PostgresValue {
     case int4Array([Int32])
     case textArray([String])
     case byteaArray([[UInt8]])
+    /// Arrays whose elements may be NULL (a batch's optional columns).
+    case optionalInt8Array([Int64?])
+    case optionalTextArray([String?])
+    case optionalByteaArray([[UInt8]?])
 
     /// Text, or NULL.
     package static func text(_ value: String?) -> PostgresValue { value.map { .text($0) } ?? .null(oid: Oid.text) }
@@ -48,7 +52,9 @@ package enum PostgresValue {
         case .int8Array: Oid.int8Array
         case .int4Array: Oid.int4Array
         case .textArray: Oid.textArray
-        case .byteaArray: Oid.byteaArray
+        case .byteaArray, .optionalByteaArray: Oid.byteaArray
+        case .optionalInt8Array: Oid.int8Array
+        case .optionalTextArray: Oid.textArray
         }
     }
 
@@ -65,6 +71,9 @@ package enum PostgresValue {
         case .int4Array(let values): Self.array(element: Oid.int4, values.map { Self.bigEndian($0) })
         case .textArray(let values): Self.array(element: Oid.text, values.map { Array($0.utf8) })
         case .byteaArray(let values): Self.array(element: Oid.bytea, values)
+        case .optionalInt8Array(let values): Self.array(element: Oid.int8, values.map { $0.map { Self.bigEndian($0) } })
+        case .optionalTextArray(let values): Self.array(element: Oid.text, values.map { $0.map { Array($0.utf8) } })
+        case .optionalByteaArray(let values): Self.array(element: Oid.bytea, values)
         }
     }
 
@@ -72,18 +81,22 @@ package enum PostgresValue {
         withUnsafeBytes(of: value.bigEndian) { Array($0) }
     }
 
-    /// A one-dimensional array without NULLs in PostgreSQL's binary array format.
-    private static func array(element: UInt32, _ items: [[UInt8]]) -> [UInt8] {
+    /// A one-dimensional array in PostgreSQL's binary array format (a nil item is a NULL element).
+    private static func array(element: UInt32, _ items: [[UInt8]?]) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(20 + items.reduce(0) { $0 + 4 + $1.count })
+        out.reserveCapacity(20 + items.reduce(0) { $0 + 4 + ($1?.count ?? 0) })
         out += bigEndian(Int32(items.isEmpty ? 0 : 1))  // dimensions
-        out += bigEndian(Int32(0))  // no NULLs
+        out += bigEndian(Int32(items.contains { $0 == nil } ? 1 : 0))  // whether any element is NULL
         out += bigEndian(element)
         if !items.isEmpty {
             out += bigEndian(Int32(items.count))
             out += bigEndian(Int32(1))  // lower bound
         }
         for item in items {
+            guard let item else {
+                out += bigEndian(Int32(-1))  // NULL
+                continue
+            }
             out += bigEndian(Int32(item.count))
             out += item
         }

@@ -7,7 +7,7 @@ import Support
 /// The output validates against the strict Ant schema (`../shared/schemas/junit.xsd`): a bare
 /// `<testsuites>`, then per stage a `<testsuite>` with `package`, `id`, `name`, a zone-less UTC
 /// `timestamp`, `hostname`, the counts and `time`; inside it `<properties>` first (run id, spec hash,
-/// dry run, version), the testcases, then `<system-out>` (the stage's log) and `<system-err>`.
+/// dry run, version, and `shard` and `shards` for one shard of a run), the testcases, then `<system-out>` (the stage's log) and `<system-err>`.
 /// Failed cases carry `<failure type="...">` with a ``FailureType``; cases that could not run at all
 /// carry `<error>`; stages that did not run are one skipped case.
 
@@ -47,6 +47,9 @@ public enum JUnitReportWriter {
             ("dry_run", report.dryRun ? "true" : "false"),
             ("tokenkeeper_version", report.toolVersion), ("principal", report.principal),
         ]
+        if let shard = report.shard {
+            properties += [("shard", String(shard.index)), ("shards", String(shard.count))]
+        }
         properties += stage.counts.map { ("count.\($0.name)", String($0.value)) }
         for (key, value) in properties {
             xml += "      <property name=\"\(XMLText.attribute(key))\" value=\"\(XMLText.attribute(value))\"/>\n"

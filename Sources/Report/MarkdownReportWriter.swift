@@ -19,7 +19,8 @@ public enum MarkdownReportWriter {
             failedItems > 0
             ? "❌ \(failedItems) failed item\(failedItems == 1 ? "" : "s")"
             : report.stages.contains { $0.result == .failed } ? "❌ failed" : "✅ passed"
-        lines.append("## tokenkeeper: \(cell(report.job))\(report.dryRun ? " (dry run)" : "") — \(outcome)")
+        let shard = report.shard.map { ", shard \($0.index) of \($0.count)" } ?? ""
+        lines.append("## tokenkeeper: \(cell(report.job))\(shard)\(report.dryRun ? " (dry run)" : "") — \(outcome)")
         lines.append("")
         lines.append(
             "Run `\(report.runID)` as `\(cell(report.principal))` on \(cell(report.hostname)), "

@@ -25,18 +25,36 @@ public struct ReportFiles: Sendable, Equatable {
     }
 
     /// The paths a spec asks for, or, with `directory` (`run --report-dir`), the same file names in
-    /// that folder (`JOB.xml`, `JOB.md`, `JOB.json` for the formats the spec does not name).
-    public static func resolve(_ settings: ReportSettings, job: String, directory: String?) -> ReportFiles {
+    /// that folder (`JOB.xml`, `JOB.md`, `JOB.json` for the formats the spec does not name). A shard of
+    /// a run puts `suffix` (`-2-of-4`) before each file's extension, so the N shards' files sit side by
+    /// side: `nightly-2-of-4.xml`.
+    public static func resolve(_ settings: ReportSettings, job: String, directory: String?, suffix: String = "")
+        -> ReportFiles
+    {
         guard let directory else {
-            return ReportFiles(junit: settings.junit, markdown: settings.markdown, json: settings.json)
+            return ReportFiles(
+                junit: settings.junit.map { suffixed($0, suffix) },
+                markdown: settings.markdown.map { suffixed($0, suffix) },
+                json: settings.json.map { suffixed($0, suffix) })
         }
         func inDirectory(_ configured: String?, _ fallback: String) -> String {
             (directory as NSString).appendingPathComponent(
-                configured.map { ($0 as NSString).lastPathComponent } ?? fallback)
+                suffixed(configured.map { ($0 as NSString).lastPathComponent } ?? fallback, suffix))
         }
         return ReportFiles(
             junit: inDirectory(settings.junit, "\(job).xml"), markdown: inDirectory(settings.markdown, "\(job).md"),
             json: inDirectory(settings.json, "\(job).json"))
+    }
+
+    /// `path` with `suffix` before its extension: `reports/nightly.xml` and `-2-of-4` give `reports/nightly-2-of-4.xml`.
+    static func suffixed(_ path: String, _ suffix: String) -> String {
+        guard !suffix.isEmpty else { return path }
+        let name = path as NSString
+        let file = name.lastPathComponent as NSString
+        let stem = file.deletingPathExtension + suffix
+        let renamed = file.pathExtension.isEmpty ? stem : stem + "." + file.pathExtension
+        return name.deletingLastPathComponent.isEmpty
+            ? renamed : (name.deletingLastPathComponent as NSString).appendingPathComponent(renamed)
     }
 
     /// Every path that will be written.

@@ -25,6 +25,29 @@ public struct ReportSummary: Codable, Sendable, Equatable {
     }
 
     public var suites: [Suite]
+    /// Shards of a sharded run whose report file is missing: their tenants were not run.
+    public var missingShards: [MissingShard] = []
+
+    /// A shard without a report file.
+    public struct MissingShard: Codable, Sendable, Equatable {
+        public var run: String
+        public var shard: Int
+        public var shards: Int
+    }
+
+    /// Whether every shard of every sharded run has its report (`report show` exits 1 otherwise).
+    public var isComplete: Bool { missingShards.isEmpty }
+
+    /// Summarizes one run read from its shard files (``ReportRun``): per stage the totals of every
+    /// shard, the failures of every shard, and the shards whose file is missing.
+    public init(_ run: ReportRun) {
+        self.init([run.merged])
+        let name = run.runID ?? "unknown"
+        for index in suites.indices { suites[index].run = name }
+        if let count = run.shardCount {
+            missingShards = run.missingShards.map { MissingShard(run: name, shard: $0, shards: count) }
+        }
+    }
 
     /// Summarizes `documents`, in the order given.
     public init(_ documents: [JUnitDocument]) {
@@ -70,6 +93,10 @@ public struct ReportSummary: Codable, Sendable, Equatable {
                 }
             }
         }
+        if suites.isEmpty, let first = missingShards.first { lines.append("run \(DisplayText.escaped(first.run))") }
+        for missing in missingShards {
+            lines.append("  shard \(missing.shard) of \(missing.shards): not run (no report file)")
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -80,6 +107,11 @@ public struct ReportSummary: Codable, Sendable, Equatable {
             lines.append(
                 "| \(MarkdownReportWriter.cell(suite.run)) | \(MarkdownReportWriter.cell(suite.suite)) | \(suite.passed) | "
                     + "\(suite.failed) | \(suite.skipped) | \(DateText.seconds(suite.seconds)) |")
+        }
+        for missing in missingShards {
+            lines.append(
+                "| \(MarkdownReportWriter.cell(missing.run)) | shard \(missing.shard) of \(missing.shards): "
+                    + "**not run** (no report file) | | | | |")
         }
         for suite in suites where !suite.failures.isEmpty {
             lines.append("")
@@ -152,9 +184,29 @@ public struct ReportDiff: Codable, Sendable, Equatable {
     public var notListed: [Item]
     /// Per stage, the counts of both runs.
     public var suites: [SuiteCounts]
+    /// Shards of the new run whose report file is missing: their tenants were not run tonight.
+    public var missingShards: [Int] = []
+    /// N of the new run, when it was sharded.
+    public var shards: Int?
 
     /// Compares two reports by stage (suite name) and item (case name).
     public init(old: JUnitDocument, new: JUnitDocument) {
+        self.init(old: old, new: new, covers: { _, _ in true })
+    }
+
+    /// Compares two runs read from their files (one file each, or each run's shard files). An old
+    /// failure whose tenant falls in a shard that has no file tonight (or whose stage did not run in
+    /// that shard) is not run, never fixed. `shardOfTenant(tenant, N)` is the job's stable tenant hash.
+    public init(old: ReportRun, new: ReportRun, shardOfTenant: (String, Int) -> Int) {
+        self.init(
+            old: old.merged, new: new.merged,
+            covers: { new.covers(stage: $0, item: $1, shardOfTenant: shardOfTenant) })
+        missingShards = new.missingShards
+        shards = new.shardCount
+    }
+
+    /// The comparison; `covers(stage, item)` says whether the new run covered the item at all.
+    private init(old: JUnitDocument, new: JUnitDocument, covers: (String, String) -> Bool) {
         func key(_ suite: String, _ name: String) -> String { suite + "\u{0}" + name }
         func failures(_ document: JUnitDocument) -> [String: Item] {
             var items: [String: Item] = [:]
@@ -178,7 +230,7 @@ public struct ReportDiff: Codable, Sendable, Equatable {
         stillFailing = after.filter { before[$0.key] != nil }.map(\.value).sorted(by: order)
         var fixed: [Item] = [], notRun: [Item] = [], notListed: [Item] = []
         for (itemKey, item) in before where after[itemKey] == nil {
-            guard ranTonight.contains(item.suite) else {
+            guard ranTonight.contains(item.suite), covers(item.suite, item.name) else {
                 notRun.append(item)
                 continue
             }
@@ -212,8 +264,8 @@ public struct ReportDiff: Codable, Sendable, Equatable {
         return suite.cases.isEmpty || suite.cases.contains { $0.outcome != .skipped }
     }
 
-    /// Whether the new run is worse: it has failures the old one did not.
-    public var isWorse: Bool { !newFailures.isEmpty }
+    /// Whether the new run is worse: it has failures the old one did not, or a shard of it has no report.
+    public var isWorse: Bool { !newFailures.isEmpty || !missingShards.isEmpty }
 
     /// The lists, in the order they are printed, with their titles.
     private var lists: [(title: String, items: [Item])] {
@@ -232,6 +284,9 @@ public struct ReportDiff: Codable, Sendable, Equatable {
                 counts.map { "\($0.passed) passed, \($0.failed) failed, \($0.skipped) skipped" } ?? "not run"
             }
             lines.append("\(DisplayText.escaped(suite.suite)): \(show(suite.old)) -> \(show(suite.new))")
+        }
+        for shard in missingShards {
+            lines.append("shard \(shard) of \(shards ?? 0): not run tonight (no report file); its tenants fix nothing")
         }
         for (title, items) in lists where !items.isEmpty || ["new failures", "fixed", "still failing"].contains(title) {
             lines.append("\(title): \(items.count)")
@@ -258,6 +313,9 @@ public struct ReportDiff: Codable, Sendable, Equatable {
                 counts.map { "\($0.passed)/\($0.failed)/\($0.skipped)" } ?? "not run"
             }
             lines.append("| \(MarkdownReportWriter.cell(suite.suite)) | \(show(suite.old)) | \(show(suite.new)) |")
+        }
+        for shard in missingShards {
+            lines.append("| shard \(shard) of \(shards ?? 0) | | **not run** (no report file) |")
         }
         for (title, items) in lists where !items.isEmpty {
             lines.append("")

@@ -30,12 +30,30 @@ public struct RunReport: Codable, Sendable, Equatable {
     public var duration: TimeInterval
     /// The stages, in the order they ran (or would have run).
     public var stages: [StageReport]
+    /// Which shard of its run this was (`run --shard K/N`); nil for a whole, unsharded run.
+    public var shard: Shard?
+
+    /// Shard K of N: the N reports of one run share its ``runID``.
+    public struct Shard: Codable, Sendable, Equatable {
+        /// K, from 1 to ``count``.
+        public var index: Int
+        /// N.
+        public var count: Int
+
+        /// Shard `index` of `count`.
+        public init(index: Int, count: Int) {
+            self.index = index
+            self.count = count
+        }
+    }
 
     /// Creates a report.
     public init(
         job: String, runID: String, specPath: String, specSHA256: String, dryRun: Bool, toolVersion: String,
-        principal: String, hostname: String, startedAt: Date, duration: TimeInterval, stages: [StageReport]
+        principal: String, hostname: String, startedAt: Date, duration: TimeInterval, stages: [StageReport],
+        shard: Shard? = nil
     ) {
+        self.shard = shard
         self.job = job
         self.runID = runID
         self.specPath = specPath

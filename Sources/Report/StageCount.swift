@@ -20,6 +20,16 @@ public enum StageCount: String, CaseIterable, Codable, Sendable {
     case tokensToRewrap = "tokens_to_rewrap"
     /// Tokens moved to the newest version.
     case tokensRewrapped = "tokens_rewrapped"
+    /// Tokens moved from the old format (sealed under a tenant key) to envelope encryption.
+    case tokensMigrated = "tokens_migrated"
+    /// Tokens sealed again under a fresh data key (`reseal: true`).
+    case tokensResealed = "tokens_resealed"
+    /// Write transactions the rotation ran on the store.
+    case writeTransactions = "write_transactions"
+    /// The rotation's longest write transaction, in microseconds: how long token use may have waited for it.
+    case longestWriteMicroseconds = "longest_write_us"
+    /// The rotation's longest checkpoint (the durable one before versions are retired included), in microseconds.
+    case longestCheckpointMicroseconds = "longest_checkpoint_us"
     // Refresh.
     /// Tokens due for refresh.
     case tokensDue = "tokens_due"

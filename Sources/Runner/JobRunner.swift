@@ -48,17 +48,16 @@ package struct JobRunner {
     /// - throws: environment errors that stop the job before any stage runs, and report write errors.
     package func run() async throws -> RunReport {
         let stages = try selectedStages()
+        try checkShard()
         let startedAt = options.clock()
-        let runID = Self.makeRunID(at: startedAt)
+        let runID = options.runID ?? Self.makeRunID(at: startedAt)
         let principal = try options.principal(for: spec)
         let masterKey = try loadMasterKey()
-        let lock = try JobLock.acquire(
-            protecting: [spec.vaultPath, spec.storePath], timeout: options.lockTimeout,
-            owner: "job \(spec.name), run \(runID)\(options.dryRun ? " (dry run)" : "")", readOnly: options.dryRun)
+        let lock = try JobLockHold.acquire(spec: spec, options: options, runID: runID)
         defer { lock.release() }
         let state = try JobState.open(
             spec: spec, masterKey: masterKey, principal: principal, readOnly: options.dryRun,
-            clock: options.clock)
+            environment: options.environment, clock: options.clock)
         // A state `state copy` left frozen (a copy stopped before it finished) or receiving: no job runs on it
         // until the copy is run again and finishes (a dry run only reads, and may).
         if !options.dryRun {
@@ -67,7 +66,8 @@ package struct JobRunner {
         }
         let context = StageContext(
             job: spec.name, vault: state.vault, store: state.store, dryRun: options.dryRun, detail: spec.report.detail,
-            progress: progress, environment: options.environment, clock: options.clock, runID: runID)
+            progress: progress, environment: options.environment, clock: options.clock, runID: runID,
+            shard: options.shard)
         var reports: [StageReport] = []
         var stoppedBy: String?
         for stage in stages {
@@ -80,7 +80,8 @@ package struct JobRunner {
                 progress.end(stage: stage.name, summary: reports.last!.summary)
                 continue
             }
-            let report = await run(stage, context: context)
+            var report = await run(stage, context: context)
+            report.log.insert(contentsOf: warnings.map { "warning: " + $0 }, at: 0)
             progress.end(stage: stage.name, summary: report.summary)
             reports.append(report)
             if report.result == .failed, stage.onFailure == .stop { stoppedBy = stage.name }
@@ -89,11 +90,63 @@ package struct JobRunner {
             job: spec.name, runID: runID, specPath: spec.sourcePath, specSHA256: SHA256.hexDigest(spec.sourceBytes),
             dryRun: options.dryRun, toolVersion: ToolVersion.current, principal: principal,
             hostname: Self.hostname(), startedAt: startedAt,
-            duration: options.clock().timeIntervalSince(startedAt), stages: reports)
+            duration: options.clock().timeIntervalSince(startedAt), stages: reports,
+            shard: options.shard.isWhole ? nil : RunReport.Shard(index: options.shard.index, count: options.shard.count)
+        )
         if options.writesReports {
-            try ReportFiles.resolve(spec.report, job: spec.name, directory: options.reportDirectory).write(report)
+            try ReportFiles.resolve(
+                spec.report, job: spec.name, directory: options.reportDirectory, suffix: options.shard.fileSuffix
+            ).write(report)
         }
         return report
+    }
+
+    /// Refuses what a sharded run cannot do, before anything is opened: a `--run-id` that is not a plain
+    /// name; on the embedded SQLite store, `--shard K/N` with N > 1 for a run that changes state (the N
+    /// shards of one run must hold the state together, which needs PostgreSQL state and its advisory
+    /// job lock); and a sharded run without `--run-id`, whose shards could not know each other. Plans
+    /// and dry runs only read, so they may preview a shard anywhere.
+    /// - throws: ``RunnerError`` (exit code 2).
+    package func checkShard() throws {
+        if let refusal = Self.shardRefusal(options, embeddedStore: Self.storeIsEmbedded(spec)) { throw refusal }
+    }
+
+    /// Why a run with `options` may not start (nil: it may), given whether its store is the embedded one.
+    static func shardRefusal(_ options: RunOptions, embeddedStore: Bool) -> RunnerError? {
+        if let runID = options.runID, !isValidRunID(runID) { return .invalidRunID }
+        guard !options.shard.isWhole, !options.dryRun else { return nil }
+        if embeddedStore { return .shardNeedsServerState(shard: options.shard.description) }
+        if options.runID == nil { return .shardNeedsRunID(shard: options.shard.description) }
+        return nil
+    }
+
+    /// Whether the spec keeps its tokens in the embedded SQLite store, which one host's file lock guards.
+    static func storeIsEmbedded(_ spec: JobSpec) -> Bool {
+        if case .sqlite = spec.store { return true }
+        return false
+    }
+
+    /// Whether `runID` may name a run: 1 to 100 of `A-Z a-z 0-9 . _ -`, starting with a letter or
+    /// digit (CI run ids such as Azure's `Build.BuildId` `20451`, GitHub's `7012345678-1`).
+    static func isValidRunID(_ runID: String) -> Bool {
+        guard let first = runID.unicodeScalars.first, runID.unicodeScalars.count <= 100 else { return false }
+        func plain(_ scalar: Unicode.Scalar) -> Bool {
+            scalar.isASCII && (CharacterSet.alphanumerics.contains(scalar) || "._-".unicodeScalars.contains(scalar))
+        }
+        return first != "." && first != "_" && first != "-" && runID.unicodeScalars.allSatisfy(plain)
+    }
+
+    /// What every run of this spec warns about, on the console and in every stage's log (`system-out`): a
+    /// backend whose spec accepts a server without verified TLS (`tls: unverified`).
+    package var warnings: [String] {
+        var found: [String] = []
+        if case .postgres(_, let tls) = spec.vault, let warning = tls.warning(for: "vault " + spec.vault.description) {
+            found.append(warning)
+        }
+        if case .postgres(_, let tls) = spec.store, let warning = tls.warning(for: "store " + spec.store.description) {
+            found.append(warning)
+        }
+        return found
     }
 
     /// Runs one stage.

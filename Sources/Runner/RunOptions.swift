@@ -1,3 +1,4 @@
+import Custody
 import Foundation
 import Spec
 import Support
@@ -24,6 +25,13 @@ package struct RunOptions: Sendable {
     package var environment: [String: String]
     /// The clock, so tests can run a job "a month later".
     package var clock: @Sendable () -> Date = { Date() }
+    /// The part of the tenants this run covers (`--shard K/N`); ``TenantShard/whole`` by default. The N
+    /// shards of one run share ``runID``: the job lock (I7) lets them hold the state together and
+    /// nothing else meanwhile, which is why a sharded run needs both (``JobRunner/checkShard()``).
+    package var shard: TenantShard = .whole
+    /// The run's id (`--run-id`, which pipelines set from the CI run's id); nil: a new one per run.
+    /// Reports, lease owners and the lock's owner name it.
+    package var runID: String?
 
     /// The principal a run of `spec` acts as: the spec's, else ``defaultPrincipal``.
     /// - throws: ``PrincipalUnknownError`` when neither names one.

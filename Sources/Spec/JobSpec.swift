@@ -10,12 +10,12 @@ public struct JobSpec: Sendable {
     public var name: String
     /// The principal the job acts as; nil means `TOKENKEEPER_PRINCIPAL` (or the login user) at run time.
     public var principal: String?
-    /// The vault folder (absolute).
-    public var vaultPath: String
+    /// The vault: a folder (absolute) or a PostgreSQL database (`vault.postgres`).
+    public var vault: VaultLocation
     /// Where the master key comes from.
     public var masterKey: SecretReference
-    /// The SQLite store (absolute).
-    public var storePath: String
+    /// The store: an SQLite file (absolute) or a PostgreSQL database (`store.postgres`).
+    public var store: StoreLocation
     /// Identity providers by the name rows use.
     public var providers: [String: ProviderSpec]
     /// The stages, in order.
@@ -111,6 +111,9 @@ public struct RotateOptions: Sendable {
     public var keepVersions: Int
     /// Rows rewrapped per transaction.
     public var batchSize: Int
+    /// Whether every token is sealed again under a fresh data key (the full rewrite), not only its data
+    /// key rewrapped: for incidents where data keys or ciphertexts may have been exposed (`reseal: true`).
+    public var reseal: Bool = false
 }
 
 /// Options of a revoke stage.

@@ -35,15 +35,26 @@ struct JobSpecReader {
                 use: "it names the report files (NAME.xml, NAME.md, NAME.json) and JUnit classes")
         }
         let principal = top["principal"].flatMap { string($0) }
-        var vaultPath = "", masterKey = SecretReference.environment("TOKENKEEPER_MASTER_KEY"), storePath = ""
+        var vault = VaultLocation.folder(path: ""), masterKey = SecretReference.environment("TOKENKEEPER_MASTER_KEY")
+        var store = StoreLocation.sqlite(path: "")
         if let node = required(top, "vault", in: root),
-            let vault = mapping(node, keys: ["path", "master_key"], context: "vault")
+            let map = mapping(node, keys: ["path", "postgres", "tls", "master_key"], context: "vault")
         {
-            vaultPath = required(vault, "path", in: node).flatMap { path($0) } ?? ""
-            if let keyNode = vault["master_key"], let reference = secret(keyNode) { masterKey = reference }
+            switch backend(map, in: node, file: "path", context: "vault") {
+            case .file(let path): vault = .folder(path: path)
+            case .postgres(let connection, let tls): vault = .postgres(connection: connection, tls: tls)
+            case nil: break
+            }
+            if let keyNode = map["master_key"], let reference = secret(keyNode) { masterKey = reference }
         }
-        if let node = required(top, "store", in: root), let store = mapping(node, keys: ["sqlite"], context: "store") {
-            storePath = required(store, "sqlite", in: node).flatMap { path($0) } ?? ""
+        if let node = required(top, "store", in: root),
+            let map = mapping(node, keys: ["sqlite", "postgres", "tls"], context: "store")
+        {
+            switch backend(map, in: node, file: "sqlite", context: "store") {
+            case .file(let path): store = .sqlite(path: path)
+            case .postgres(let connection, let tls): store = .postgres(connection: connection, tls: tls)
+            case nil: break
+            }
         }
         var providers: [String: ProviderSpec] = [:]
         if let node = top["providers"], case .mapping(let entries) = node {
@@ -85,9 +96,60 @@ struct JobSpecReader {
             settings.detail = report["detail"].flatMap { choice($0, ReportSettings.Detail.self) } ?? .summary
         }
         return JobSpec(
-            version: version, name: name, principal: principal, vaultPath: vaultPath, masterKey: masterKey,
-            storePath: storePath,
+            version: version, name: name, principal: principal, vault: vault, masterKey: masterKey, store: store,
             providers: providers, stages: stages, report: settings, sourcePath: sourcePath, sourceBytes: sourceBytes)
+    }
+
+    // MARK: - State backends
+
+    /// What a `vault:` or `store:` block names: a file (`path:` / `sqlite:`) or PostgreSQL (`postgres:`).
+    private enum Backend {
+        case file(String)
+        case postgres(SecretReference, PostgresTLS)
+    }
+
+    /// Reads the backend keys of a `vault:` or `store:` block: exactly one of `fileKey` and `postgres`, and
+    /// `tls` (`verify-full`, the default, or `unverified`) only beside `postgres`. The connection string is a
+    /// secret: an inline one is refused without being repeated.
+    private mutating func backend(_ map: YAMLMapping, in node: YAMLNode, file fileKey: String, context: String)
+        -> Backend?
+    {
+        let fileNode = map[fileKey], postgresNode = map["postgres"]
+        if let fileNode, postgresNode != nil {
+            report(
+                fileNode.mark, "\(context) names both '\(fileKey)' and 'postgres'",
+                "keep one: '\(fileKey): PATH' for the embedded backend, or 'postgres: env:NAME' for a server")
+            return nil
+        }
+        if let fileNode {
+            if let tlsNode = map["tls"] {
+                report(
+                    tlsNode.mark, "'tls' applies only to 'postgres' (a \(context) on a file has no connection)",
+                    "remove 'tls', or use 'postgres: env:NAME'")
+            }
+            return path(fileNode).map { .file($0) }
+        }
+        guard let postgresNode else {
+            report(
+                node.mark, "missing '\(fileKey)' or 'postgres'",
+                "add '\(fileKey): PATH', or 'postgres: env:NAME' with the connection string in that variable")
+            return nil
+        }
+        var tls = PostgresTLS.verifiedOffHost
+        if let tlsNode = map["tls"], let choice = choice(tlsNode, ["verify-full", "unverified"]) {
+            tls = choice == "unverified" ? .unverified : .verifiedOffHost
+        }
+        guard let text = string(postgresNode) else { return nil }
+        if text.hasPrefix("file:"), hasControlCharacter(String(text.dropFirst(5)), at: postgresNode.mark) { return nil }
+        guard let reference = SecretReference.parse(text, baseDirectory: baseDirectory) else {
+            report(
+                postgresNode.mark,
+                "a connection string is a secret, and this value is not a reference to one (it is not repeated here)",
+                "write 'postgres: env:NAME' or 'postgres: file:PATH' (a file of mode 0600) and keep the connection "
+                    + "string out of the spec")
+            return nil
+        }
+        return .postgres(reference, tls)
     }
 
     // MARK: - Providers
@@ -122,7 +184,7 @@ struct JobSpecReader {
     private mutating func stage(_ node: YAMLNode, providers: [String: ProviderSpec]) -> StageSpec? {
         let common = ["name", "kind", "on_failure"]
         let byKind: [String: [String]] = [
-            "rotate": ["tenants", "tenants_file", "max_key_age", "keep_versions", "batch_size"],
+            "rotate": ["tenants", "tenants_file", "max_key_age", "keep_versions", "batch_size", "reseal"],
             "revoke": ["users", "users_file", "mode", "tenants", "purge", "at_provider", "provider"],
             "refresh": [
                 "provider", "refresh_after", "expiring_within", "concurrency", "max_rate", "retries", "request_timeout",
@@ -177,7 +239,8 @@ struct JobSpecReader {
             RotateOptions(
                 tenants: tenants, maxKeyAge: map["max_key_age"].flatMap { duration($0) } ?? 30 * 86_400,
                 keepVersions: map["keep_versions"].flatMap { integer($0, in: 0...100) } ?? 1,
-                batchSize: map["batch_size"].flatMap { integer($0, in: 1...20_000) } ?? 2_000))
+                batchSize: map["batch_size"].flatMap { integer($0, in: 1...20_000) } ?? 2_000,
+                reseal: map["reseal"].flatMap { boolean($0) } ?? false))
     }
 
     /// A revoke stage's options: whom to revoke (users, a users file, tenants), how, and at which provider.

@@ -31,14 +31,18 @@ package final class StageContext {
     package let clock: @Sendable () -> Date
     /// The run's id (lease owners name it).
     package let runID: String
+    /// The part of the job's tenants this run covers (`run --shard K/N`); ``TenantShard/whole`` unsharded.
+    /// Every stage plans only the tenants in it, and a refresh paces itself at its share of `max_rate`.
+    package let shard: TenantShard
 
     /// Creates a context.
     package init(
         job: String, vault: any KeyVault, store: any TokenStore, dryRun: Bool, detail: ReportSettings.Detail,
         progress: any StageProgress, environment: [String: String], clock: @escaping @Sendable () -> Date,
-        runID: String = "library"
+        runID: String = "library", shard: TenantShard = .whole
     ) {
         self.runID = runID
+        self.shard = shard
         self.job = job
         self.vault = vault
         self.store = store
@@ -48,5 +52,11 @@ package final class StageContext {
         self.progress = progress
         self.environment = environment
         self.clock = clock
+    }
+
+    /// Who holds the leases this run takes: `job RUN`, and `shard K/N` when sharded, so a lease left
+    /// behind names the shard that took it.
+    package var leaseOwner: String {
+        shard.isWhole ? "job \(runID)" : "job \(runID) shard \(shard)"
     }
 }

@@ -11,8 +11,11 @@
 ///   the source's hosts, which means nothing at the destination: ``TokenStore/insertCopiedRows(_:)``
 ///   writes the row unleased.
 ///
-/// Envelope encryption adds its columns here (the wrapped per-token data key and the key version that
-/// wraps it), read by ``TokenStore/copyRows(after:limit:)`` and written by ``TokenStore/insertCopiedRows(_:)``.
+/// - Envelope encryption: a row in the envelope format carries its wrapped per-token data key
+///   (``wrappedKey``, from the store's narrow `token_keys` table) and the key version that wraps it
+///   (``keyVersion``); both travel as stored (the data key is never unwrapped for the copy) and
+///   ``TokenStore/insertCopiedRows(_:)`` writes the data key's row in the row's transaction. A row in the
+///   old format (not yet migrated) has no data key and copies as it is, sealed under ``keyVersion``.
 public struct CopiedTokenRow: Sendable, Equatable {
     /// The row: key, secret, key version, sealed token and bookkeeping (lease fields as read).
     public var token: StoredToken
@@ -22,7 +25,15 @@ public struct CopiedTokenRow: Sendable, Equatable {
         self.token = token
     }
 
-    /// The row as the destination writes it: no id, no lease.
+    /// The token's data key wrapped under ``keyVersion`` (envelope format); nil for an old-format row or
+    /// one without a token.
+    public var wrappedKey: [UInt8]? { token.wrappedKey }
+
+    /// The key version the row's binding names: its data key's wrapping version (envelope format) or the
+    /// version that sealed the token (old format).
+    public var keyVersion: Int { token.keyVersion }
+
+    /// The row as the destination writes it: no id, no lease (data key and its version kept).
     public var unleased: StoredToken {
         var row = token
         row.id = 0
@@ -31,7 +42,8 @@ public struct CopiedTokenRow: Sendable, Equatable {
         return row
     }
 
-    /// Whether `other` holds the same state (every kept column; ids and leases aside).
+    /// Whether `other` holds the same state (every kept column, the wrapped data key and its version
+    /// included; ids and leases aside).
     public func sameState(as other: CopiedTokenRow) -> Bool {
         unleased == other.unleased
     }

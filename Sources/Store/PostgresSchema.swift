@@ -83,9 +83,84 @@ enum PostgresSchema {
         INSERT INTO store_identity (singleton, id, created_at)
             VALUES (1, replace(gen_random_uuid()::text, '-', ''), to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'));
         """,
-        // 2: reserved for the envelope's wrapped data keys (branch `env`); nothing here. When the two merge,
-        //    `env`'s migration takes this place and the state mark below stays 3.
-        "SELECT 1",
+        // 2: envelope encryption, as the SQLite store's schema version 5 has it. Each token is sealed under its own
+        //    data key (DEK); the DEK, wrapped under the tenant's key version (`nonce ‖ wrapped key ‖ tag`), lives in
+        //    this narrow table with the row identity its binding names, so a rotation reads and rewrites only it.
+        //    A token row with a `token_keys` row is in the envelope format and says key_version 0; one without is
+        //    in the old format until the rotate stage or `state migrate` moves it (the partial index finds those).
+        //    The counts: the tokens triggers now count old-format rows only, token_keys' own triggers the
+        //    envelope rows, each by statement over its transition tables; deleting a token row cascades.
+        """
+        CREATE TABLE token_keys (
+            token_id bigint PRIMARY KEY REFERENCES tokens (id) ON DELETE CASCADE,
+            tenant text COLLATE "C" NOT NULL,
+            user_id text COLLATE "C" NOT NULL,
+            provider text COLLATE "C" NOT NULL,
+            key_version integer NOT NULL,
+            wrapped_key bytea NOT NULL
+        );
+        CREATE INDEX tokens_old_format ON tokens (tenant) WHERE key_version != 0 AND sealed_token IS NOT NULL;
+        CREATE OR REPLACE FUNCTION tokens_count_key_versions() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'INSERT' THEN
+                INSERT INTO key_version_rows AS kept (tenant, key_version, rows)
+                    SELECT tenant, key_version, count(*) FROM new_rows WHERE sealed_token IS NOT NULL AND key_version != 0
+                    GROUP BY tenant, key_version ORDER BY tenant, key_version
+                    ON CONFLICT (tenant, key_version) DO UPDATE SET rows = kept.rows + EXCLUDED.rows;
+                RETURN NULL;
+            ELSIF TG_OP = 'DELETE' THEN
+                UPDATE key_version_rows kept SET rows = kept.rows - gone.n
+                    FROM (SELECT tenant, key_version, count(*) AS n FROM old_rows
+                          WHERE sealed_token IS NOT NULL AND key_version != 0 GROUP BY tenant, key_version) gone
+                    WHERE kept.tenant = gone.tenant AND kept.key_version = gone.key_version;
+            ELSE
+                INSERT INTO key_version_rows AS kept (tenant, key_version, rows)
+                    SELECT tenant, key_version, sum(delta) FROM (
+                        SELECT tenant, key_version, 1 AS delta FROM new_rows WHERE sealed_token IS NOT NULL AND key_version != 0
+                        UNION ALL
+                        SELECT tenant, key_version, -1 FROM old_rows WHERE sealed_token IS NOT NULL AND key_version != 0) moved
+                    GROUP BY tenant, key_version HAVING sum(delta) != 0 ORDER BY tenant, key_version
+                    ON CONFLICT (tenant, key_version) DO UPDATE SET rows = kept.rows + EXCLUDED.rows;
+            END IF;
+            DELETE FROM key_version_rows kept USING (SELECT DISTINCT tenant, key_version FROM old_rows) touched
+                WHERE kept.tenant = touched.tenant AND kept.key_version = touched.key_version AND kept.rows = 0;
+            RETURN NULL;
+        END
+        $$;
+        CREATE FUNCTION token_keys_count_key_versions() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'INSERT' THEN
+                INSERT INTO key_version_rows AS kept (tenant, key_version, rows)
+                    SELECT tenant, key_version, count(*) FROM new_rows
+                    GROUP BY tenant, key_version ORDER BY tenant, key_version
+                    ON CONFLICT (tenant, key_version) DO UPDATE SET rows = kept.rows + EXCLUDED.rows;
+                RETURN NULL;
+            ELSIF TG_OP = 'DELETE' THEN
+                UPDATE key_version_rows kept SET rows = kept.rows - gone.n
+                    FROM (SELECT tenant, key_version, count(*) AS n FROM old_rows GROUP BY tenant, key_version) gone
+                    WHERE kept.tenant = gone.tenant AND kept.key_version = gone.key_version;
+            ELSE
+                INSERT INTO key_version_rows AS kept (tenant, key_version, rows)
+                    SELECT tenant, key_version, sum(delta) FROM (
+                        SELECT tenant, key_version, 1 AS delta FROM new_rows
+                        UNION ALL
+                        SELECT tenant, key_version, -1 FROM old_rows) moved
+                    GROUP BY tenant, key_version HAVING sum(delta) != 0 ORDER BY tenant, key_version
+                    ON CONFLICT (tenant, key_version) DO UPDATE SET rows = kept.rows + EXCLUDED.rows;
+            END IF;
+            DELETE FROM key_version_rows kept USING (SELECT DISTINCT tenant, key_version FROM old_rows) touched
+                WHERE kept.tenant = touched.tenant AND kept.key_version = touched.key_version AND kept.rows = 0;
+            RETURN NULL;
+        END
+        $$;
+        CREATE TRIGGER token_keys_counts_on_insert AFTER INSERT ON token_keys REFERENCING NEW TABLE AS new_rows
+            FOR EACH STATEMENT EXECUTE FUNCTION token_keys_count_key_versions();
+        CREATE TRIGGER token_keys_counts_on_update AFTER UPDATE ON token_keys
+            REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+            FOR EACH STATEMENT EXECUTE FUNCTION token_keys_count_key_versions();
+        CREATE TRIGGER token_keys_counts_on_delete AFTER DELETE ON token_keys REFERENCING OLD TABLE AS old_rows
+            FOR EACH STATEMENT EXECUTE FUNCTION token_keys_count_key_versions();
+        """,
         // 3: the mark `state copy` leaves (``StateMark``), as SQLite's migration 6: at most one row.
         """
         CREATE TABLE state_mark (

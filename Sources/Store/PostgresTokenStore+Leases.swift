@@ -34,51 +34,74 @@ extension PostgresTokenStore {
     /// Stores a refreshed token while `owner` holds the lease, clears lease and failures. Durable when it returns.
     public func commitRefreshed(
         _ key: TokenKey, owner: String, secretName: String, keyVersion: Int, sealedToken: [UInt8],
-        refreshedAt: Date, expiresAt: Date?
+        wrappedKey: [UInt8]?, refreshedAt: Date, expiresAt: Date?
     ) throws -> Bool {
         // On a marked store only while the lease is still live: the copy waits for such a refresh.
-        let committed =
-            try connection.query(
+        try connection.transaction(purpose: "commit a refreshed token") {
+            let rows = try connection.query(
                 """
                 UPDATE tokens SET secret_name = $5, key_version = $6, sealed_token = $7, refreshed_at = $8, expires_at = $9,
                     status = 'active', failure_count = 0, last_error_code = NULL, lease_owner = NULL, lease_until = NULL, updated_at = $8
                 WHERE tenant = $1 AND user_id = $2 AND provider = $3 AND lease_owner = $4
-                  AND (sealed_token IS NULL OR key_version <= $6)
+                  AND (sealed_token IS NULL OR \(Self.effectiveVersion) <= $10)
                   AND (\(Self.unmarked) OR lease_until > floor(extract(epoch FROM now()) * 1000)::bigint)
+                RETURNING id
                 """,
                 Self.values(key) + [
-                    .text(owner), .text(secretName), .int4(Int32(clamping: keyVersion)), .bytea(sealedToken),
-                    .time(refreshedAt), .time(expiresAt),
-                ], purpose: "commit a refreshed token"
-            ).changes > 0
-        if !committed { try requireUnmarked() }
-        return committed
+                    .text(owner), .text(secretName),
+                    .int4(
+                        Int32(
+                            clamping: StoredToken.tokenColumnVersion(
+                                keyVersion, wrappedKey: wrappedKey, sealed: sealedToken))),
+                    .bytea(sealedToken), .time(refreshedAt), .time(expiresAt), .int4(Int32(clamping: keyVersion)),
+                ], purpose: "commit a refreshed token")
+            guard rows.count > 0 else {
+                try requireUnmarked()
+                return false
+            }
+            try writeDataKey(rowID: rows.int(0, 0), key: key, version: keyVersion, wrappedKey: wrappedKey)
+            return true
+        }
     }
+
+    /// A token row's key version in SQL: its data key's (envelope format) or its own (old format).
+    static let effectiveVersion =
+        "coalesce((SELECT k.key_version FROM token_keys k WHERE k.token_id = tokens.id), tokens.key_version)"
 
     /// Stores a refreshed token after the lease was lost, only over `startedFrom` (compare-and-set on the
     /// sealed token); clears the lease only if it is still `owner`'s.
     public func commitRefreshed(
         _ key: TokenKey, replacing startedFrom: [UInt8], owner: String, secretName: String, keyVersion: Int,
-        sealedToken: [UInt8], refreshedAt: Date, expiresAt: Date?
+        sealedToken: [UInt8], wrappedKey: [UInt8]?, refreshedAt: Date, expiresAt: Date?
     ) throws -> Bool {
-        let committed =
-            try connection.query(
+        try connection.transaction(purpose: "commit a refreshed token over the one it started from") {
+            let rows = try connection.query(
                 """
                 UPDATE tokens SET secret_name = $5, key_version = $6, sealed_token = $7, refreshed_at = $8, expires_at = $9,
                     status = 'active', failure_count = 0, last_error_code = NULL, updated_at = $8,
                     lease_until = CASE WHEN lease_owner = $4 THEN NULL ELSE lease_until END,
                     lease_owner = CASE WHEN lease_owner = $4 THEN NULL ELSE lease_owner END
-                WHERE tenant = $1 AND user_id = $2 AND provider = $3 AND sealed_token = $10 AND key_version <= $6
+                WHERE tenant = $1 AND user_id = $2 AND provider = $3 AND sealed_token = $10 AND \(Self.effectiveVersion) <= $11
                   AND \(Self.unmarked)
+                RETURNING id
                 """,
                 Self.values(key) + [
-                    .text(owner), .text(secretName), .int4(Int32(clamping: keyVersion)), .bytea(sealedToken),
-                    .time(refreshedAt), .time(expiresAt), .bytea(startedFrom),
+                    .text(owner), .text(secretName),
+                    .int4(
+                        Int32(
+                            clamping: StoredToken.tokenColumnVersion(
+                                keyVersion, wrappedKey: wrappedKey, sealed: sealedToken))),
+                    .bytea(sealedToken), .time(refreshedAt), .time(expiresAt), .bytea(startedFrom),
+                    .int4(Int32(clamping: keyVersion)),
                 ],
-                purpose: "commit a refreshed token over the one it started from"
-            ).changes > 0
-        if !committed { try requireUnmarked() }
-        return committed
+                purpose: "commit a refreshed token over the one it started from")
+            guard rows.count > 0 else {
+                try requireUnmarked()
+                return false
+            }
+            try writeDataKey(rowID: rows.int(0, 0), key: key, version: keyVersion, wrappedKey: wrappedKey)
+            return true
+        }
     }
 
     // MARK: - Rewrap
@@ -97,23 +120,41 @@ extension PostgresTokenStore {
         try connection.transaction(purpose: "rewrap tokens") { try body { try applySealedTokenUpdates($0, now: now) } }
     }
 
-    /// One `UPDATE ... FROM unnest(...)` for the whole batch: a row changes only if it still holds a token
-    /// on the version it was read with. Returns, per update, whether its row changed.
+    /// One statement for the whole batch: an `UPDATE ... FROM unnest(...)` of the tokens, compare-and-set
+    /// per row on the version and wrapped key read (an empty wrapped key in the arrays stands for none: the
+    /// old format), and, in the same statement, the changed rows' data keys written or removed. Returns, per
+    /// update, whether its row changed.
     private func applySealedTokenUpdates(_ updates: [SealedTokenUpdate], now: Date) throws -> [Bool] {
         guard !updates.isEmpty else { return [] }
         let rows = try connection.query(
             """
-            UPDATE tokens SET key_version = batch.new_version, sealed_token = batch.sealed, updated_at = $5
-            FROM unnest($1::bigint[], $2::integer[], $3::integer[], $4::bytea[]) AS batch (id, expected, new_version, sealed)
-            WHERE tokens.id = batch.id AND tokens.key_version = batch.expected AND tokens.sealed_token IS NOT NULL
-            RETURNING tokens.id
+            WITH changed AS (
+                UPDATE tokens SET key_version = CASE WHEN length(batch.wrapped) = 0 THEN batch.new_version ELSE 0 END,
+                    sealed_token = batch.sealed, updated_at = $7
+                FROM unnest($1::bigint[], $2::integer[], $3::bytea[], $4::integer[], $5::bytea[], $6::bytea[])
+                    AS batch (id, expected, expected_wrapped, new_version, sealed, wrapped)
+                WHERE tokens.id = batch.id AND tokens.sealed_token IS NOT NULL
+                  AND CASE WHEN length(batch.expected_wrapped) = 0 THEN tokens.key_version = batch.expected AND batch.expected != 0
+                      ELSE tokens.key_version = 0 AND EXISTS (SELECT 1 FROM token_keys k WHERE k.token_id = tokens.id
+                          AND k.key_version = batch.expected AND k.wrapped_key = batch.expected_wrapped) END
+                RETURNING tokens.id, tokens.tenant, tokens.user_id, tokens.provider, batch.new_version, batch.wrapped
+            ), keyed AS (
+                INSERT INTO token_keys (token_id, tenant, user_id, provider, key_version, wrapped_key)
+                SELECT id, tenant, user_id, provider, new_version, wrapped FROM changed WHERE length(wrapped) > 0
+                ORDER BY id
+                ON CONFLICT (token_id) DO UPDATE SET key_version = EXCLUDED.key_version, wrapped_key = EXCLUDED.wrapped_key
+            ), unkeyed AS (
+                DELETE FROM token_keys WHERE token_id IN (SELECT id FROM changed WHERE length(wrapped) = 0)
+            )
+            SELECT id FROM changed
             """,
             [
                 .int8Array(updates.map(\.id)), .int4Array(updates.map { Int32(clamping: $0.expectedKeyVersion) }),
+                .byteaArray(updates.map { $0.expectedWrappedKey ?? [] }),
                 .int4Array(updates.map { Int32(clamping: $0.newKeyVersion) }), .byteaArray(updates.map(\.sealedToken)),
-                .time(now),
+                .byteaArray(updates.map { $0.wrappedKey ?? [] }), .time(now),
             ],
-            purpose: "rewrap tokens")
+            purpose: "reseal tokens")
         let changed = Set((0..<rows.count).map { rows.int($0, 0) })
         return updates.map { changed.contains($0.id) }
     }

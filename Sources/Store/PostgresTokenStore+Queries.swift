@@ -157,8 +157,9 @@ extension PostgresTokenStore {
     {
         let rows = try connection.query(
             """
-            SELECT id, user_id, provider, secret_name, key_version, sealed_token FROM tokens
-            WHERE tenant = $1 AND (user_id, provider) > ($2, $3) AND key_version != $4 AND sealed_token IS NOT NULL
+            SELECT id, user_id, provider, secret_name, \(Self.effectiveVersion), sealed_token,
+                (SELECT k.wrapped_key FROM token_keys k WHERE k.token_id = tokens.id) FROM tokens
+            WHERE tenant = $1 AND (user_id, provider) > ($2, $3) AND \(Self.effectiveVersion) != $4 AND sealed_token IS NOT NULL
             ORDER BY user_id, provider LIMIT $5
             """,
             [
@@ -171,7 +172,7 @@ extension PostgresTokenStore {
                 id: rows.int(index, 0),
                 key: TokenKey(tenant: tenant, user: rows.text(index, 1), provider: rows.text(index, 2)),
                 secretName: rows.text(index, 3), keyVersion: Int(rows.int(index, 4)),
-                sealedToken: rows.bytes(index, 5) ?? [])
+                sealedToken: rows.bytes(index, 5) ?? [], wrappedKey: rows.bytes(index, 6))
         }
     }
 
@@ -182,7 +183,8 @@ extension PostgresTokenStore {
     ) {
         let rows = try connection.query(
             """
-            SELECT id, tenant, key_version, user_id, provider, secret_name, sealed_token FROM tokens
+            SELECT id, tenant, \(Self.effectiveVersion), user_id, provider, secret_name, sealed_token,
+                (SELECT k.wrapped_key FROM token_keys k WHERE k.token_id = tokens.id) FROM tokens
             WHERE id > $1 AND sealed_token IS NOT NULL ORDER BY id LIMIT $2
             """, [.int8(afterID), .int8(Int64(scanLimit))], purpose: "read tokens to rewrap")
         var selected: [SealedRow] = []
@@ -195,7 +197,8 @@ extension PostgresTokenStore {
             selected.append(
                 SealedRow(
                     id: id, key: TokenKey(tenant: tenant, user: rows.text(index, 3), provider: rows.text(index, 4)),
-                    secretName: rows.text(index, 5), keyVersion: version, sealedToken: rows.bytes(index, 6) ?? []))
+                    secretName: rows.text(index, 5), keyVersion: version, sealedToken: rows.bytes(index, 6) ?? [],
+                    wrappedKey: rows.bytes(index, 7)))
         }
         return (selected, lastID)
     }

@@ -35,7 +35,8 @@ extension PostgresTokenStore {
             ).int(0, 0))
     }
 
-    /// Up to `limit` whole rows after `after`, in key order (`COLLATE "C"`: byte order, as SQLite's).
+    /// Up to `limit` whole rows after `after`, in key order (`COLLATE "C"`: byte order, as SQLite's), each
+    /// with its wrapped data key and that key's version (envelope format) from `token_keys`.
     public func copyRows(after: TokenKey?, limit: Int) throws -> [CopiedTokenRow] {
         let rows: PostgresRows
         if let after {
@@ -62,7 +63,11 @@ extension PostgresTokenStore {
             guard mark.count > 0, mark.text(0, 0) == StateMark.Kind.receiving.rawValue else {
                 throw StoreError.notReceiving(path: location)
             }
-            for row in rows { try upsert(row.unleased) }
+            let tokens = rows.map(\.unleased)
+            for token in tokens { try upsert(token) }
+            // The data keys in the same transaction (token_keys' triggers count envelope rows, the tokens'
+            // the old-format ones); an old-format row keeps none.
+            try writeDataKeys(of: tokens)
             return rows.count
         }
     }

@@ -42,10 +42,14 @@ public final class PostgresTokenStore: TokenStore {
     /// The store's identity (the `store_identity` row).
     public let identity: StoreIdentity
 
-    /// The columns every row query selects, in ``StoredToken`` order.
+    /// The columns every row query selects from `tokens`, in ``StoredToken`` order: the key version of an
+    /// envelope row and its wrapped data key come from its row of `token_keys` (by primary key), the version
+    /// of an old-format row from its own column.
     static let columns = """
-        id, tenant, user_id, provider, secret_name, key_version, sealed_token, issued_at, refreshed_at, expires_at, \
-        status, failure_count, last_error_code, lease_owner, lease_until, updated_at
+        id, tenant, user_id, provider, secret_name, \
+        coalesce((SELECT k.key_version FROM token_keys k WHERE k.token_id = tokens.id), key_version), sealed_token, \
+        issued_at, refreshed_at, expires_at, status, failure_count, last_error_code, lease_owner, lease_until, updated_at, \
+        (SELECT k.wrapped_key FROM token_keys k WHERE k.token_id = tokens.id)
         """
 
     /// Opens the existing store in the database `connectionString` names and migrates its schema unless
@@ -155,6 +159,9 @@ public final class PostgresTokenStore: TokenStore {
     /// Does nothing: see ``syncCommits()``.
     public func makeDurable() throws {}
 
+    /// Does nothing: the server checkpoints its own log, and no session waits for it.
+    public func checkpoint() throws {}
+
     /// Runs `body`: PostgreSQL has no setting a session should change for a long run of write batches.
     public func withCheckpointInterval<T>(pages: Int, _ body: () throws -> T) throws -> T { try body() }
 
@@ -175,11 +182,15 @@ public final class PostgresTokenStore: TokenStore {
     /// Inserts the row, or replaces every field of the row with the same key (keeping its id). One statement.
     @discardableResult
     public func put(_ token: StoredToken) throws -> Bool {
-        try requireUnmarked()
-        return try upsert(token)
+        try connection.transaction(purpose: "put a token") {
+            try requireUnmarked()
+            let isNew = try upsert(token)
+            try writeDataKeys(of: [token])
+            return isNew
+        }
     }
 
-    /// ``put(_:)`` without the mark check: the copy's writes into a store that is `receiving`.
+    /// The insert-or-replace of one row in `tokens` (its data key is written apart). Returns whether it was new.
     func upsert(_ token: StoredToken) throws -> Bool {
         let rows = try connection.query(
             """
@@ -196,13 +207,37 @@ public final class PostgresTokenStore: TokenStore {
         return rows.int(0, 0) != 0
     }
 
-    /// Puts many rows in one transaction, each as ``put(_:)`` does. Returns, per row, whether it was new.
+    /// Puts many rows in one statement (so one transaction), each as ``put(_:)`` does. Returns, per row,
+    /// whether it was new. A key twice in the batch ends as its last row, as one `put` after another
+    /// would leave it: only its first occurrence can be new.
     public func putBatch(_ tokens: [StoredToken]) throws -> [Bool] {
         guard !tokens.isEmpty else { return [] }
-        return try connection.transaction(purpose: "put a batch of tokens") {
+        // ON CONFLICT DO UPDATE may touch a row only once per statement: the last row of each key goes.
+        var lastIndex: [TokenKey: Int] = [:]
+        for (index, token) in tokens.enumerated() { lastIndex[token.key] = index }
+        let unique = tokens.indices.filter { lastIndex[tokens[$0].key] == $0 }.map { tokens[$0] }
+        let rows = try connection.transaction(purpose: "put a batch of tokens") {
             try requireUnmarked()
-            return try tokens.map { try upsert($0) }
+            let rows = try connection.query(
+                Self.batchInsert + """
+
+                    ON CONFLICT (tenant, user_id, provider) DO UPDATE SET
+                        secret_name = EXCLUDED.secret_name, key_version = EXCLUDED.key_version, sealed_token = EXCLUDED.sealed_token,
+                        issued_at = EXCLUDED.issued_at, refreshed_at = EXCLUDED.refreshed_at, expires_at = EXCLUDED.expires_at,
+                        status = EXCLUDED.status, failure_count = EXCLUDED.failure_count, last_error_code = EXCLUDED.last_error_code,
+                        lease_owner = EXCLUDED.lease_owner, lease_until = EXCLUDED.lease_until, updated_at = EXCLUDED.updated_at
+                    RETURNING tenant, user_id, provider, xmax = 0
+                    """, Self.batchValues(unique), purpose: "put a batch of tokens")
+            try writeDataKeys(of: unique)
+            return rows
         }
+        var isNew: [TokenKey: Bool] = [:]
+        for index in 0..<rows.count {
+            let key = TokenKey(tenant: rows.text(index, 0), user: rows.text(index, 1), provider: rows.text(index, 2))
+            isNew[key] = rows.int(index, 3) != 0
+        }
+        var seen = Set<TokenKey>()
+        return tokens.map { token in seen.insert(token.key).inserted && isNew[token.key] == true }
     }
 
     /// The row for `key`, or nil.
@@ -226,13 +261,20 @@ public final class PostgresTokenStore: TokenStore {
     /// Drops the refresh token but keeps the record, with status `revoked`. Returns whether a token was dropped.
     @discardableResult
     public func dropRefreshToken(_ key: TokenKey, now: Date) throws -> Bool {
-        try requireUnmarked()
-        return try connection.query(
-            """
-            UPDATE tokens SET sealed_token = NULL, status = 'revoked', lease_owner = NULL, lease_until = NULL, updated_at = $4
-            WHERE tenant = $1 AND user_id = $2 AND provider = $3 AND (sealed_token IS NOT NULL OR status != 'revoked')
-            """, Self.values(key) + [.time(now)], purpose: "drop a refresh token"
-        ).changes > 0
+        try connection.transaction(purpose: "drop a refresh token") {
+            try requireUnmarked()
+            let rows = try connection.query(
+                """
+                UPDATE tokens SET sealed_token = NULL, status = 'revoked', lease_owner = NULL, lease_until = NULL, updated_at = $4,
+                    key_version = coalesce((SELECT k.key_version FROM token_keys k WHERE k.token_id = tokens.id), key_version)
+                WHERE tenant = $1 AND user_id = $2 AND provider = $3 AND (sealed_token IS NOT NULL OR status != 'revoked')
+                RETURNING id
+                """, Self.values(key) + [.time(now)], purpose: "drop a refresh token")
+            guard rows.count > 0 else { return false }
+            try connection.query(
+                "DELETE FROM token_keys WHERE token_id = $1", [.int8(rows.int(0, 0))], purpose: "drop a data key")
+            return true
+        }
     }
 
     /// Marks a row `needs_reauth` with the provider's error code.
@@ -282,22 +324,58 @@ public final class PostgresTokenStore: TokenStore {
             .changes
     }
 
-    /// Inserts many new rows in one transaction; an existing key (or one twice in the batch) fails it all.
+    /// Inserts many new rows in one statement (so one transaction); an existing key (or one twice in the
+    /// batch) fails it all.
     @discardableResult
     public func insertBatch(_ tokens: [StoredToken]) throws -> Int {
         guard !tokens.isEmpty else { return 0 }
         return try connection.transaction(purpose: "insert a batch of tokens") {
             try requireUnmarked()
-            for token in tokens {
-                try connection.query(
-                    """
-                    INSERT INTO tokens (tenant, user_id, provider, secret_name, key_version, sealed_token, issued_at, refreshed_at,
-                        expires_at, status, failure_count, last_error_code, lease_owner, lease_until, updated_at)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-                    """, Self.values(token), purpose: "insert a batch of tokens")
-            }
-            return tokens.count
+            let inserted = try connection.query(
+                Self.batchInsert, Self.batchValues(tokens), purpose: "insert a batch of tokens"
+            ).changes
+            try writeDataKeys(of: tokens)
+            return inserted
         }
+    }
+
+    // MARK: - Batches
+
+    /// The set-based insert of a batch: one row per element of the arrays ``batchValues(_:)`` binds as
+    /// $1-$15, in the batch's order (so ids follow it).
+    static let batchInsert = """
+        INSERT INTO tokens (tenant, user_id, provider, secret_name, key_version, sealed_token, issued_at, refreshed_at,
+            expires_at, status, failure_count, last_error_code, lease_owner, lease_until, updated_at)
+        SELECT tenant, user_id, provider, secret_name, key_version, sealed_token, issued_at, refreshed_at,
+            expires_at, status, failure_count, last_error_code, lease_owner, lease_until, updated_at
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int4[], $6::bytea[], $7::int8[], $8::int8[],
+            $9::int8[], $10::text[], $11::int4[], $12::text[], $13::text[], $14::int8[], $15::int8[])
+            WITH ORDINALITY AS batch (tenant, user_id, provider, secret_name, key_version, sealed_token, issued_at,
+                refreshed_at, expires_at, status, failure_count, last_error_code, lease_owner, lease_until, updated_at,
+                position)
+        ORDER BY position
+        """
+
+    /// The parameters of ``batchInsert``: one binary array per column, in column order (without the id).
+    static func batchValues(_ tokens: [StoredToken]) -> [PostgresValue] {
+        func time(_ date: Date?) -> Int64? { date.map(PostgresValue.milliseconds) }
+        return [
+            .textArray(tokens.map(\.key.tenant)), .textArray(tokens.map(\.key.user)),
+            .textArray(tokens.map(\.key.provider)), .textArray(tokens.map(\.secretName)),
+            .int4Array(
+                tokens.map {
+                    Int32(
+                        clamping: StoredToken.tokenColumnVersion(
+                            $0.keyVersion, wrappedKey: $0.wrappedKey, sealed: $0.sealedToken))
+                }), .optionalByteaArray(tokens.map(\.sealedToken)),
+            .int8Array(tokens.map { PostgresValue.milliseconds($0.issuedAt) }),
+            .int8Array(tokens.map { PostgresValue.milliseconds($0.refreshedAt) }),
+            .optionalInt8Array(tokens.map { time($0.expiresAt) }), .textArray(tokens.map(\.status.rawValue)),
+            .int4Array(tokens.map { Int32(clamping: $0.failureCount) }),
+            .optionalTextArray(tokens.map(\.lastErrorCode)), .optionalTextArray(tokens.map(\.leaseOwner)),
+            .optionalInt8Array(tokens.map { time($0.leaseUntil) }),
+            .int8Array(tokens.map { PostgresValue.milliseconds($0.updatedAt) }),
+        ]
     }
 
     // MARK: - Rows
@@ -305,7 +383,12 @@ public final class PostgresTokenStore: TokenStore {
     /// The parameters $1-$15 of a full row, in column order (without the id).
     static func values(_ token: StoredToken) -> [PostgresValue] {
         values(token.key) + [
-            .text(token.secretName), .int4(Int32(clamping: token.keyVersion)), .bytea(token.sealedToken),
+            .text(token.secretName),
+            .int4(
+                Int32(
+                    clamping: StoredToken.tokenColumnVersion(
+                        token.keyVersion, wrappedKey: token.wrappedKey, sealed: token.sealedToken))),
+            .bytea(token.sealedToken),
             .time(token.issuedAt),
             .time(token.refreshedAt), .time(token.expiresAt), .text(token.status.rawValue),
             .int4(Int32(clamping: token.failureCount)),
@@ -328,7 +411,7 @@ public final class PostgresTokenStore: TokenStore {
             expiresAt: rows.date(index, 9), status: TokenStatus(rawValue: rows.text(index, 10)) ?? .needsReauth,
             failureCount: Int(rows.int(index, 11)), lastErrorCode: rows.optionalText(index, 12),
             leaseOwner: rows.optionalText(index, 13), leaseUntil: rows.date(index, 14),
-            updatedAt: rows.date(index, 15) ?? Date(timeIntervalSince1970: 0))
+            updatedAt: rows.date(index, 15) ?? Date(timeIntervalSince1970: 0), wrappedKey: rows.bytes(index, 16))
     }
 }
 

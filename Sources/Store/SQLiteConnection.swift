@@ -185,6 +185,9 @@ package final class SQLiteConnection {
         }
     }
 
+    /// The row id of the last row this connection inserted.
+    package var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+
     /// The value of the first column of the first row of `sql`, as an integer.
     package func scalar(_ sql: String) throws -> Int64 {
         let statement = try cached(sql)

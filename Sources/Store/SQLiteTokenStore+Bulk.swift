@@ -17,6 +17,7 @@ extension SQLiteTokenStore {
             for token in tokens {
                 bindAll(statement, token)
                 try statement.run()
+                try writeDataKey(rowID: connection.lastInsertRowID, of: token, isNew: true)
                 added.move(tenant: token.key.tenant, from: nil, to: token.sealedToken == nil ? nil : token.keyVersion)
             }
             try apply(added)

@@ -2,7 +2,8 @@ import Foundation
 
 /// The `key_version_rows` counts: per tenant and key version, how many rows hold a token sealed with it.
 ///
-/// Rotation plans from them (which tenants have tokens on older versions, how many) and never disables
+/// Rows in both formats count, under the version that seals them (old format) or wraps their data key
+/// (envelope). Rotation plans from them (which tenants have tokens on older versions, how many) and never disables
 /// or purges a version whose count is above zero (I1). They replace an index on (tenant, key_version)
 /// that a rotation had to move for every row. Every statement that inserts or deletes a row, or changes
 /// a row's key version or whether it holds a token, adjusts them in the same transaction; nothing else
@@ -34,8 +35,10 @@ extension SQLiteTokenStore {
     /// agree (tests, diagnostics), never on a hot path.
     package func recountedKeyVersionRows() throws -> [String: [Int: Int]] {
         try countsByTenant(
-            "SELECT tenant, key_version, count(*) FROM tokens WHERE sealed_token IS NOT NULL GROUP BY tenant, key_version"
-        )
+            """
+            SELECT t.tenant, coalesce(k.key_version, t.key_version) AS version, count(*) FROM \(Self.joined)
+            WHERE t.sealed_token IS NOT NULL GROUP BY t.tenant, version
+            """)
     }
 
     /// Every kept count above zero, per tenant: what ``recountedKeyVersionRows()`` must equal.
@@ -61,7 +64,8 @@ extension SQLiteTokenStore {
     func sealedState(of key: TokenKey) throws -> (exists: Bool, version: Int?) {
         let statement = try connection.cached(
             """
-            SELECT key_version, sealed_token IS NOT NULL FROM tokens WHERE tenant = ?1 AND user_id = ?2 AND provider = ?3
+            SELECT coalesce(k.key_version, t.key_version), t.sealed_token IS NOT NULL FROM \(Self.joined)
+            WHERE t.tenant = ?1 AND t.user_id = ?2 AND t.provider = ?3
             """)
         defer { statement.reset() }
         statement.bind(1, key.tenant)
@@ -74,7 +78,8 @@ extension SQLiteTokenStore {
     func sealedKeyVersion(of key: TokenKey) throws -> Int? {
         let statement = try connection.cached(
             """
-            SELECT key_version FROM tokens WHERE tenant = ?1 AND user_id = ?2 AND provider = ?3 AND sealed_token IS NOT NULL
+            SELECT coalesce(k.key_version, t.key_version) FROM \(Self.joined)
+            WHERE t.tenant = ?1 AND t.user_id = ?2 AND t.provider = ?3 AND t.sealed_token IS NOT NULL
             """)
         defer { statement.reset() }
         statement.bind(1, key.tenant)

@@ -48,11 +48,11 @@ extension SQLiteTokenStore {
     /// - Returns: false when the lease was lost (expired and taken by someone else): nothing is written.
     public func commitRefreshed(
         _ key: TokenKey, owner: String, secretName: String, keyVersion: Int, sealedToken: [UInt8],
-        refreshedAt: Date, expiresAt: Date?
+        wrappedKey: [UInt8]?, refreshedAt: Date, expiresAt: Date?
     ) throws -> Bool {
         try commitRefreshed(
             key, owner: owner, startedFrom: nil, secretName: secretName, keyVersion: keyVersion,
-            sealedToken: sealedToken, refreshedAt: refreshedAt, expiresAt: expiresAt)
+            sealedToken: sealedToken, wrappedKey: wrappedKey, refreshedAt: refreshedAt, expiresAt: expiresAt)
     }
 
     /// Stores a refreshed token for a row whose lease was lost, but only if the row still holds
@@ -62,11 +62,11 @@ extension SQLiteTokenStore {
     /// - Returns: whether the row held `startedFrom` and now holds the new token.
     public func commitRefreshed(
         _ key: TokenKey, replacing startedFrom: [UInt8], owner: String, secretName: String, keyVersion: Int,
-        sealedToken: [UInt8], refreshedAt: Date, expiresAt: Date?
+        sealedToken: [UInt8], wrappedKey: [UInt8]?, refreshedAt: Date, expiresAt: Date?
     ) throws -> Bool {
         try commitRefreshed(
             key, owner: owner, startedFrom: startedFrom, secretName: secretName, keyVersion: keyVersion,
-            sealedToken: sealedToken, refreshedAt: refreshedAt, expiresAt: expiresAt)
+            sealedToken: sealedToken, wrappedKey: wrappedKey, refreshedAt: refreshedAt, expiresAt: expiresAt)
     }
 
     /// Both commits: the row changes while `owner` holds its lease, or (with `startedFrom`) while it still
@@ -74,7 +74,7 @@ extension SQLiteTokenStore {
     /// move in the same transaction.
     private func commitRefreshed(
         _ key: TokenKey, owner: String, startedFrom: [UInt8]?, secretName: String, keyVersion: Int,
-        sealedToken: [UInt8], refreshedAt: Date, expiresAt: Date?
+        sealedToken: [UInt8], wrappedKey: [UInt8]?, refreshedAt: Date, expiresAt: Date?
     ) throws -> Bool {
         try connection.writeTransaction {
             try requireCommitAllowed(key, owner: owner, afterLostLease: startedFrom != nil)
@@ -86,20 +86,25 @@ extension SQLiteTokenStore {
                     lease_until = CASE WHEN lease_owner = ?4 THEN NULL ELSE lease_until END,
                     lease_owner = CASE WHEN lease_owner = ?4 THEN NULL ELSE lease_owner END
                 WHERE tenant = ?1 AND user_id = ?2 AND provider = ?3 AND (lease_owner = ?4 OR sealed_token = ?10)
-                  AND (sealed_token IS NULL OR key_version <= ?6)
+                  AND (sealed_token IS NULL
+                       OR coalesce((SELECT key_version FROM token_keys WHERE token_id = tokens.id), key_version) <= ?11)
+                RETURNING id
                 """)
             statement.bind(1, key.tenant)
             statement.bind(2, key.user)
             statement.bind(3, key.provider)
             statement.bind(4, owner)
             statement.bind(5, secretName)
-            statement.bind(6, keyVersion)
+            statement.bind(6, StoredToken.tokenColumnVersion(keyVersion, wrappedKey: wrappedKey, sealed: sealedToken))
             statement.bind(7, sealedToken)
             statement.bind(8, refreshedAt)
             statement.bind(9, expiresAt)
             statement.bind(10, startedFrom)
-            try statement.run()
-            guard statement.changes > 0 else { return false }
+            statement.bind(11, keyVersion)
+            guard try statement.step() else { return false }
+            let id = statement.int(0)
+            statement.reset()
+            try writeDataKey(rowID: id, key: key, version: keyVersion, wrappedKey: wrappedKey)
             try moveKeyVersionRow(tenant: key.tenant, from: previous, to: keyVersion)
             return true
         }

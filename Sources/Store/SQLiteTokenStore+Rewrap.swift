@@ -1,6 +1,6 @@
 import Foundation
 
-/// One row's new sealed token after a key rotation.
+/// One row's new sealed token: a migration to the envelope format, or a reseal under a fresh data key.
 public struct SealedTokenUpdate: Sendable {
     /// The row.
     public var id: Int64
@@ -8,18 +8,28 @@ public struct SealedTokenUpdate: Sendable {
     public var tenant: String
     /// The version the row was read with; the update applies only if it still has it.
     public var expectedKeyVersion: Int
-    /// The version the new value is sealed with.
+    /// The wrapped data key the row was read with, or nil when it was read in the old format: the update
+    /// applies only while the row is still exactly so (compare-and-set).
+    public var expectedWrappedKey: [UInt8]?
+    /// The version the new data key is wrapped with (or, in the old format, the token sealed with).
     public var newKeyVersion: Int
-    /// `nonce ‖ ciphertext ‖ tag` under the new version.
+    /// `nonce ‖ ciphertext ‖ tag`: under the new data key (or the new version, in the old format).
     public var sealedToken: [UInt8]
+    /// The new wrapped data key (its version is `newKeyVersion`), or nil to write the old format (tests).
+    public var wrappedKey: [UInt8]?
 
     /// Creates an update.
-    public init(id: Int64, tenant: String, expectedKeyVersion: Int, newKeyVersion: Int, sealedToken: [UInt8]) {
+    public init(
+        id: Int64, tenant: String, expectedKeyVersion: Int, expectedWrappedKey: [UInt8]? = nil, newKeyVersion: Int,
+        sealedToken: [UInt8], wrappedKey: [UInt8]? = nil
+    ) {
         self.id = id
         self.tenant = tenant
         self.expectedKeyVersion = expectedKeyVersion
+        self.expectedWrappedKey = expectedWrappedKey
         self.newKeyVersion = newKeyVersion
         self.sealedToken = sealedToken
+        self.wrappedKey = wrappedKey
     }
 }
 
@@ -52,21 +62,32 @@ extension SQLiteTokenStore {
         let statement = try connection.cached(
             """
             UPDATE tokens SET key_version = ?1, sealed_token = ?2, updated_at = ?3
-            WHERE id = ?4 AND key_version = ?5 AND sealed_token IS NOT NULL
+            WHERE id = ?4 AND sealed_token IS NOT NULL AND CASE WHEN ?6 IS NULL THEN key_version = ?5 AND ?5 != 0
+                ELSE key_version = 0 AND EXISTS (
+                    SELECT 1 FROM token_keys WHERE token_id = ?4 AND key_version = ?5 AND wrapped_key = ?6) END
+            RETURNING user_id, provider
             """)
         var changed: [Bool] = []
         changed.reserveCapacity(updates.count)
         var moved = KeyVersionRowChanges()
         for update in updates {
-            statement.bind(1, update.newKeyVersion)
+            statement.bind(
+                1,
+                StoredToken.tokenColumnVersion(
+                    update.newKeyVersion, wrappedKey: update.wrappedKey, sealed: update.sealedToken))
             update.sealedToken.withUnsafeBytes { statement.bind(2, bytes: $0) }
             statement.bind(3, now)
             statement.bind(4, update.id)
             statement.bind(5, update.expectedKeyVersion)
-            try statement.run()
-            let didChange = statement.changes > 0
+            statement.bind(6, update.expectedWrappedKey)
+            let didChange = try statement.step()
+            let key =
+                didChange ? TokenKey(tenant: update.tenant, user: statement.text(0), provider: statement.text(1)) : nil
+            statement.reset()
             changed.append(didChange)
-            if didChange {
+            if let key {
+                try writeDataKey(
+                    rowID: update.id, key: key, version: update.newKeyVersion, wrappedKey: update.wrappedKey)
                 moved.move(tenant: update.tenant, from: update.expectedKeyVersion, to: update.newKeyVersion)
             }
         }
@@ -87,15 +108,31 @@ public struct SealedRow: Sendable {
     public var keyVersion: Int
     /// `nonce ‖ ciphertext ‖ tag`.
     public var sealedToken: [UInt8]
+    /// The token's wrapped data key, or nil for a row in the old format.
+    public var wrappedKey: [UInt8]?
+
+    /// Creates the value.
+    public init(
+        id: Int64, key: TokenKey, secretName: String, keyVersion: Int, sealedToken: [UInt8], wrappedKey: [UInt8]? = nil
+    ) {
+        self.id = id
+        self.key = key
+        self.secretName = secretName
+        self.keyVersion = keyVersion
+        self.sealedToken = sealedToken
+        self.wrappedKey = wrappedKey
+    }
 }
 
 extension SQLiteTokenStore {
     /// The statement of ``sealedRows(tenant:notOn:after:limit:)``: a range of the (tenant, user, provider) key,
     /// read in the key's order (no sort). A constant, so the tests plan the very text the store prepares.
     static let tenantSealedRowsSQL = """
-        SELECT id, user_id, provider, secret_name, key_version, sealed_token FROM tokens
-        WHERE tenant = ?1 AND (user_id, provider) > (?2, ?3) AND key_version != ?4 AND sealed_token IS NOT NULL
-        ORDER BY user_id, provider LIMIT ?5
+        SELECT t.id, t.user_id, t.provider, t.secret_name, coalesce(k.key_version, t.key_version), t.sealed_token,
+            k.wrapped_key FROM \(joined)
+        WHERE t.tenant = ?1 AND (t.user_id, t.provider) > (?2, ?3) AND coalesce(k.key_version, t.key_version) != ?4
+          AND t.sealed_token IS NOT NULL
+        ORDER BY t.user_id, t.provider LIMIT ?5
         """
 
     /// Up to `limit` rows of `tenant` that hold a token sealed with a version other than `target`, after
@@ -120,7 +157,7 @@ extension SQLiteTokenStore {
                     id: statement.int(0),
                     key: TokenKey(tenant: tenant, user: statement.text(1), provider: statement.text(2)),
                     secretName: statement.text(3), keyVersion: Int(statement.int(4)),
-                    sealedToken: statement.blob(5) ?? []))
+                    sealedToken: statement.blob(5) ?? [], wrappedKey: statement.blob(6)))
         }
         return rows
     }
@@ -136,8 +173,9 @@ extension SQLiteTokenStore {
     ) {
         let statement = try connection.cached(
             """
-            SELECT id, tenant, key_version, user_id, provider, secret_name, sealed_token FROM tokens
-            WHERE id > ?1 AND sealed_token IS NOT NULL ORDER BY id LIMIT ?2
+            SELECT t.id, t.tenant, coalesce(k.key_version, t.key_version), t.user_id, t.provider, t.secret_name,
+                t.sealed_token, k.wrapped_key FROM \(Self.joined)
+            WHERE t.id > ?1 AND t.sealed_token IS NOT NULL ORDER BY t.id LIMIT ?2
             """)
         defer { statement.reset() }
         statement.bind(1, afterID)
@@ -154,7 +192,8 @@ extension SQLiteTokenStore {
             rows.append(
                 SealedRow(
                     id: lastID!, key: TokenKey(tenant: tenant, user: statement.text(3), provider: statement.text(4)),
-                    secretName: statement.text(5), keyVersion: version, sealedToken: statement.blob(6) ?? []))
+                    secretName: statement.text(5), keyVersion: version, sealedToken: statement.blob(6) ?? [],
+                    wrappedKey: statement.blob(7)))
         }
         return (rows, lastID)
     }
@@ -193,6 +232,9 @@ extension SQLiteTokenStore {
     /// were moved off (I1). A full checkpoint waits (up to the busy timeout) for other readers.
     /// - throws: ``StoreError/notDurable(path:)`` when readers or a writer kept the WAL busy.
     public func makeDurable() throws {
+        // A PASSIVE checkpoint first copies what it can without blocking anyone, so the FULL one (which makes
+        // writers wait while it runs) has little left to copy: token use waits only for that.
+        try checkpoint()
         let statement = try connection.cached("PRAGMA wal_checkpoint(FULL)")
         defer { statement.reset() }
         // One row: busy (1 when the checkpoint could not finish), WAL frames, frames checkpointed.

@@ -37,21 +37,21 @@ extension SQLiteTokenStore {
         return try statement.step() ? Int(statement.int(0)) : 0
     }
 
-    /// Up to `limit` whole rows after `after`, in key order.
+    /// Up to `limit` whole rows after `after`, in key order, each with its wrapped data key (envelope format).
     public func copyRows(after: TokenKey?, limit: Int) throws -> [CopiedTokenRow] {
         let statement: SQLiteStatement
         if let after {
             statement = try connection.cached(
                 """
-                SELECT \(Self.columns) FROM tokens WHERE (tenant, user_id, provider) > (?1, ?2, ?3)
-                ORDER BY tenant, user_id, provider LIMIT ?4
+                SELECT \(Self.columns) FROM \(Self.joined) WHERE (t.tenant, t.user_id, t.provider) > (?1, ?2, ?3)
+                ORDER BY t.tenant, t.user_id, t.provider LIMIT ?4
                 """)
             statement.bind(1, after.tenant)
             statement.bind(2, after.user)
             statement.bind(3, after.provider)
         } else {
             statement = try connection.cached(
-                "SELECT \(Self.columns) FROM tokens ORDER BY tenant, user_id, provider LIMIT ?4")
+                "SELECT \(Self.columns) FROM \(Self.joined) ORDER BY t.tenant, t.user_id, t.provider LIMIT ?4")
         }
         defer { statement.reset() }
         statement.bind(4, limit)
@@ -60,7 +60,8 @@ extension SQLiteTokenStore {
         return rows
     }
 
-    /// Inserts or replaces copied rows, unleased, in one transaction; only while the store is `receiving`.
+    /// Inserts or replaces copied rows, unleased, in one transaction with their data keys and the per-version
+    /// counts (``upsert(_:)`` writes both, for either format); only while the store is `receiving`.
     @discardableResult
     public func insertCopiedRows(_ rows: [CopiedTokenRow]) throws -> Int {
         guard !rows.isEmpty else { return 0 }

@@ -16,11 +16,16 @@ public final class SQLiteTokenStore: TokenStore {
     /// The connection; `package` so that tests and benchmarks can inspect query plans.
     package let connection: SQLiteConnection
 
-    /// The columns every row query selects, in ``StoredToken`` order.
+    /// The columns every row query selects from ``joined``, in ``StoredToken`` order: the key version of an
+    /// envelope row comes from its data key's row, that of an old-format row from the token's.
     static let columns = """
-        id, tenant, user_id, provider, secret_name, key_version, sealed_token, issued_at, refreshed_at, expires_at, \
-        status, failure_count, last_error_code, lease_owner, lease_until, updated_at
+        t.id, t.tenant, t.user_id, t.provider, t.secret_name, coalesce(k.key_version, t.key_version), t.sealed_token, \
+        t.issued_at, t.refreshed_at, t.expires_at, t.status, t.failure_count, t.last_error_code, t.lease_owner, \
+        t.lease_until, t.updated_at, k.wrapped_key
         """
+
+    /// The tokens with their wrapped data keys (absent for rows in the old format): what ``columns`` reads.
+    static let joined = "tokens t LEFT JOIN token_keys k ON k.token_id = t.id"
 
     /// The store's identity, written once when it was created (schema migration 3).
     public let identity: StoreIdentity
@@ -141,9 +146,13 @@ public final class SQLiteTokenStore: TokenStore {
             ON CONFLICT (tenant, user_id, provider) DO UPDATE SET
                 secret_name = ?4, key_version = ?5, sealed_token = ?6, issued_at = ?7, refreshed_at = ?8, expires_at = ?9,
                 status = ?10, failure_count = ?11, last_error_code = ?12, lease_owner = ?13, lease_until = ?14, updated_at = ?15
+            RETURNING id
             """)
         bindAll(statement, token)
-        try statement.run()
+        // An upsert with RETURNING always gives its row's id (the insert's, or the replaced row's).
+        let id = try statement.step() ? statement.int(0) : 0
+        statement.reset()
+        try writeDataKey(rowID: id, of: token)
         try moveKeyVersionRow(
             tenant: token.key.tenant, from: existed.exists ? existed.version : nil,
             to: token.sealedToken == nil ? nil : token.keyVersion)
@@ -153,7 +162,7 @@ public final class SQLiteTokenStore: TokenStore {
     /// The row for `key`, or nil.
     public func get(_ key: TokenKey) throws -> StoredToken? {
         let statement = try connection.cached(
-            "SELECT \(Self.columns) FROM tokens WHERE tenant = ? AND user_id = ? AND provider = ?")
+            "SELECT \(Self.columns) FROM \(Self.joined) WHERE t.tenant = ? AND t.user_id = ? AND t.provider = ?")
         defer { statement.reset() }
         statement.bind(1, key.tenant)
         statement.bind(2, key.user)
@@ -167,6 +176,7 @@ public final class SQLiteTokenStore: TokenStore {
         try connection.writeTransaction {
             try requireUnmarked()
             let version = try sealedKeyVersion(of: key)
+            try deleteDataKey(of: key)
             guard try changing("DELETE FROM tokens WHERE tenant = ? AND user_id = ? AND provider = ?", key) else {
                 return false
             }
@@ -180,7 +190,8 @@ public final class SQLiteTokenStore: TokenStore {
     public func dropRefreshToken(_ key: TokenKey, now: Date) throws -> Bool {
         let statement = try connection.cached(
             """
-            UPDATE tokens SET sealed_token = NULL, status = 'revoked', lease_owner = NULL, lease_until = NULL, updated_at = ?4
+            UPDATE tokens SET sealed_token = NULL, status = 'revoked', lease_owner = NULL, lease_until = NULL, updated_at = ?4,
+                key_version = coalesce((SELECT key_version FROM token_keys WHERE token_id = tokens.id), key_version)
             WHERE tenant = ?1 AND user_id = ?2 AND provider = ?3 AND (sealed_token IS NOT NULL OR status != 'revoked')
             """)
         statement.bind(4, now)
@@ -188,6 +199,7 @@ public final class SQLiteTokenStore: TokenStore {
             try requireUnmarked()
             let version = try sealedKeyVersion(of: key)
             guard try changing(statement, key) else { return false }
+            try deleteDataKey(of: key)
             try moveKeyVersionRow(tenant: key.tenant, from: version, to: nil)
             return true
         }
@@ -249,6 +261,9 @@ public final class SQLiteTokenStore: TokenStore {
             statement.bind(1, tenant)
             try statement.run()
             let deleted = statement.changes
+            let keys = try connection.cached("DELETE FROM token_keys WHERE tenant = ?")
+            keys.bind(1, tenant)
+            try keys.run()
             let counts = try connection.cached("DELETE FROM key_version_rows WHERE tenant = ?")
             counts.bind(1, tenant)
             try counts.run()
@@ -323,9 +338,10 @@ public final class SQLiteTokenStore: TokenStore {
     ) throws {
         let statement = try connection.cached(
             """
-            SELECT \(Self.columns) FROM tokens
-            WHERE (?1 IS NULL OR tenant = ?1) AND (?2 IS NULL OR user_id = ?2) AND (?3 IS NULL OR provider = ?3) AND (?4 IS NULL OR status = ?4)
-            ORDER BY tenant, user_id, provider
+            SELECT \(Self.columns) FROM \(Self.joined)
+            WHERE (?1 IS NULL OR t.tenant = ?1) AND (?2 IS NULL OR t.user_id = ?2) AND (?3 IS NULL OR t.provider = ?3)
+              AND (?4 IS NULL OR t.status = ?4)
+            ORDER BY t.tenant, t.user_id, t.provider
             """)
         defer { statement.reset() }
         statement.bind(1, tenant)
@@ -361,13 +377,13 @@ public final class SQLiteTokenStore: TokenStore {
     /// half of the union reads one index (`tokens_by_refresh`, `tokens_by_expiry`). A constant, so the tests
     /// plan the very text the store prepares.
     static let dueForRefreshSQL = """
-        SELECT \(columns) FROM tokens
-        WHERE id IN (
+        SELECT \(columns) FROM \(joined)
+        WHERE t.id IN (
             SELECT id FROM tokens WHERE provider = ?1 AND status = 'active' AND refreshed_at < ?2
             UNION
             SELECT id FROM tokens WHERE provider = ?1 AND status = 'active' AND ?3 IS NOT NULL AND expires_at < ?3)
-          AND id > ?5 AND sealed_token IS NOT NULL AND (lease_until IS NULL OR lease_until < ?4)
-        ORDER BY id LIMIT ?6
+          AND t.id > ?5 AND t.sealed_token IS NOT NULL AND (t.lease_until IS NULL OR t.lease_until < ?4)
+        ORDER BY t.id LIMIT ?6
         """
 
     // MARK: - Rows
@@ -381,7 +397,7 @@ public final class SQLiteTokenStore: TokenStore {
             expiresAt: statement.date(9), status: TokenStatus(rawValue: statement.text(10)) ?? .needsReauth,
             failureCount: Int(statement.int(11)), lastErrorCode: statement.optionalText(12),
             leaseOwner: statement.optionalText(13), leaseUntil: statement.date(14),
-            updatedAt: statement.date(15) ?? Date(timeIntervalSince1970: 0))
+            updatedAt: statement.date(15) ?? Date(timeIntervalSince1970: 0), wrappedKey: statement.blob(16))
     }
 
     func bindAll(_ statement: SQLiteStatement, _ token: StoredToken) {
@@ -389,7 +405,10 @@ public final class SQLiteTokenStore: TokenStore {
         statement.bind(2, token.key.user)
         statement.bind(3, token.key.provider)
         statement.bind(4, token.secretName)
-        statement.bind(5, token.keyVersion)
+        // An envelope row's version lives with its data key; its own column says 0 (the envelope format).
+        statement.bind(
+            5, StoredToken.tokenColumnVersion(token.keyVersion, wrappedKey: token.wrappedKey, sealed: token.sealedToken)
+        )
         statement.bind(6, token.sealedToken)
         statement.bind(7, token.issuedAt)
         statement.bind(8, token.refreshedAt)

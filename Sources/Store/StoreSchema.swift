@@ -68,9 +68,24 @@ enum StoreSchema {
         UPDATE tokens SET issued_at = issued_at * 1000, refreshed_at = refreshed_at * 1000, expires_at = expires_at * 1000,
             lease_until = lease_until * 1000, updated_at = updated_at * 1000;
         """,
-        // 5: reserved for the envelope's wrapped data keys (branch `env`); nothing here. When the two merge,
-        //    `env`'s migration takes this place and the state mark below stays 6.
-        "SELECT 1",
+        // 5: envelope encryption. Each token is sealed under its own data key (DEK); the DEK, wrapped under the
+        // tenant's key version (`nonce ‖ wrapped key ‖ tag`, 60 bytes), lives in this narrow table beside the
+        // tokens with the row identity its binding names, so a rotation reads and rewrites only these rows,
+        // never a token's pages. A token row with a `token_keys` row is in the envelope format and says
+        // key_version 0 (its version lives here); a token row without one is in the old format (sealed directly
+        // under a tenant key) until the rotate stage or `state migrate` moves it over: the partial index finds
+        // and counts those rows per tenant (empty, so free, once the migration is done).
+        """
+        CREATE TABLE token_keys (
+            token_id INTEGER PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            key_version INTEGER NOT NULL,
+            wrapped_key BLOB NOT NULL
+        );
+        CREATE INDEX tokens_old_format ON tokens (tenant) WHERE key_version != 0 AND sealed_token IS NOT NULL;
+        """,
         // 6: the mark `state copy` leaves (``StateMark``): at most one row. `frozen` while the store is being
         //    copied (token use is refused), `moved` once it was (nothing opens it), `receiving` on the
         //    destination until the copy is verified. Times in unix milliseconds, as the tokens'.
@@ -84,6 +99,11 @@ enum StoreSchema {
         );
         """,
     ]
+
+    /// The oldest schema a read-only session reads without migrating: the tables of later migrations are
+    /// stood in for by empty temporary ones (``emulateLaterTables(_:from:)``), so a dry run or `status` works
+    /// on a store an older tokenkeeper wrote without writing it (I5). Older schemas kept times in seconds.
+    static let oldestReadableVersion = 4
 
     /// The schema version this build of tokenkeeper writes.
     static var currentVersion: Int { migrations.count }
@@ -101,7 +121,11 @@ enum StoreSchema {
         }
         guard found < currentVersion else { return }
         guard !connection.isReadOnly else {
-            throw StoreError.needsMigration(path: connection.path, found: found, known: currentVersion)
+            guard found >= oldestReadableVersion else {
+                throw StoreError.needsMigration(path: connection.path, found: found, known: currentVersion)
+            }
+            try emulateLaterTables(connection, from: found)
+            return
         }
         for version in (found + 1)...currentVersion {
             try connection.writeTransaction {
@@ -109,5 +133,25 @@ enum StoreSchema {
                 try connection.execute("PRAGMA user_version = \(version)")
             }
         }
+    }
+
+    /// Gives a read-only session on a store of schema `found` the tables of later migrations, empty and
+    /// temporary (in the session's own temp database; the store file is never written): every row of such
+    /// a store is in the old format, which is what an empty `token_keys` says.
+    private static func emulateLaterTables(_ connection: SQLiteConnection, from found: Int) throws {
+        guard found < 5 else { return }
+        // `query_only` refuses temporary tables too: lifted for this one statement, which writes only the
+        // session's temp database, then set again before anything else runs.
+        let queryOnly = try connection.scalar("PRAGMA query_only") != 0
+        if queryOnly { try connection.execute("PRAGMA query_only=OFF") }
+        let created = Result {
+            try connection.execute(
+                """
+                CREATE TEMP TABLE token_keys (token_id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, user_id TEXT NOT NULL,
+                    provider TEXT NOT NULL, key_version INTEGER NOT NULL, wrapped_key BLOB NOT NULL)
+                """)
+        }
+        if queryOnly { try connection.execute("PRAGMA query_only=ON") }
+        try created.get()
     }
 }

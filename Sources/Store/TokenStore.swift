@@ -10,7 +10,14 @@ import Support
 ///
 /// The contract every conformer keeps:
 /// - It never encrypts or decrypts: it keeps the sealed bytes the custodian gives it, and never puts
-///   a bound value (a sealed token) into an error.
+///   a bound value (a sealed token, a wrapped data key) into an error.
+/// - Envelope format: a row's token is sealed under its own data key, whose wrapped form
+///   (``StoredToken/wrappedKey``) the store keeps apart from the token in a narrow table with the row's
+///   identity, so a rotation reads and rewrites only those few bytes (``dataKeyRows(afterID:scanLimit:where:)``,
+///   ``replaceDataKeys(_:)``). A row written without a wrapped key is in the old format (sealed directly
+///   under a tenant key); both are read until the migration (``oldFormatRows(tenant:afterID:limit:)``,
+///   ``replaceSealedTokens(_:now:)``) is done. A row's token and its wrapped key change together, in one
+///   transaction, always; the row's ``StoredToken/keyVersion`` is the one that wraps its data key.
 /// - Atomicity (I3): each mutating call is one transaction; a crash leaves the row as it was or as
 ///   the call left it. ``replacingSealedTokensInOneTransaction(now:_:)`` commits all its batches or none.
 /// - Nothing lost (I1): the per-version counts (``keyVersionCounts(tenant:)``) change in the same
@@ -105,9 +112,10 @@ public protocol TokenStore: AnyObject {
     /// token of a newer key version than `keyVersion` (a rotation rewrapped it meanwhile: a commit never
     /// moves a row back to an older version, which a rotation may be retiring, I1). Durable against a
     /// crash of the process when it returns; ``syncCommits()`` makes it durable against a power cut.
+    /// `wrappedKey` is the new token's wrapped data key (nil: the old format, for tests of old stores).
     func commitRefreshed(
         _ key: TokenKey, owner: String, secretName: String, keyVersion: Int, sealedToken: [UInt8],
-        refreshedAt: Date, expiresAt: Date?
+        wrappedKey: [UInt8]?, refreshedAt: Date, expiresAt: Date?
     ) throws -> Bool
 
     /// Stores a refreshed token after the lease was lost, only if the row still holds `startedFrom`
@@ -115,7 +123,7 @@ public protocol TokenStore: AnyObject {
     /// whether it stored it.
     func commitRefreshed(
         _ key: TokenKey, replacing startedFrom: [UInt8], owner: String, secretName: String, keyVersion: Int,
-        sealedToken: [UInt8], refreshedAt: Date, expiresAt: Date?
+        sealedToken: [UInt8], wrappedKey: [UInt8]?, refreshedAt: Date, expiresAt: Date?
     ) throws -> Bool
 
     /// Returns once every transaction this process committed to the store is durable against a power
@@ -136,7 +144,9 @@ public protocol TokenStore: AnyObject {
     func sealedRows(afterID: Int64, scanLimit: Int, where wanted: (String, Int) -> Bool) throws -> (
         rows: [SealedRow], lastID: Int64?
     )
-    /// Writes a batch of rewrapped tokens in one transaction, compare-and-set per row. Returns how many changed.
+    /// Writes a batch of new sealed tokens (migrations to the envelope format, reseals) in one transaction,
+    /// compare-and-set per row on the version and wrapped key read; each row's wrapped key changes with
+    /// its token. Returns how many changed.
     @discardableResult func replaceSealedTokens(_ updates: [SealedTokenUpdate], now: Date) throws -> Int
     /// Several batches of rewrapped tokens in one transaction: `body` gets a function that applies one
     /// batch and says which rows changed.
@@ -150,6 +160,24 @@ public protocol TokenStore: AnyObject {
     /// import`), with whatever makes them cheaper on this backend (SQLite: a 16 MiB page cache instead of
     /// its default 2 MiB, so the unique key's pages stay in memory); a backend without one just runs it.
     func withBulkLoad<T>(_ body: () throws -> T) throws -> T
+    /// Up to `scanLimit` wrapped data keys after `afterID` in row id order that `wanted(tenant, keyVersion)`
+    /// selects, and the last id looked at (nil at the end). Reads the narrow table only, never a token.
+    func dataKeyRows(afterID: Int64, scanLimit: Int, where wanted: (String, Int) -> Bool) throws -> (
+        rows: [DataKeyRow], lastID: Int64?
+    )
+    /// Writes a batch of rewrapped data keys in one short transaction (the rotation's hot path),
+    /// compare-and-set per row on the version and wrapped bytes read, moving the per-version counts with
+    /// them (I1). Says per update whether it applied.
+    func replaceDataKeys(_ updates: [DataKeyUpdate]) throws -> [Bool]
+    /// Rows in the old format that hold a token, per tenant: what the migration still has to do. Cheap
+    /// once the migration is done (no scan of the tokens).
+    func oldFormatCounts() throws -> [String: Int]
+    /// Up to `limit` rows of `tenant` in the old format holding a token, after `afterID` in id order.
+    func oldFormatRows(tenant: String, afterID: Int64, limit: Int) throws -> [SealedRow]
+    /// Copies what it can of the store's log into its main file without making writers wait (SQLite: a
+    /// PASSIVE checkpoint); a backend without such a log does nothing. Rotation calls it between batches
+    /// so the log stays small and the final ``makeDurable()`` short.
+    func checkpoint() throws
     /// Makes every committed transaction durable against power loss. Rotation calls it before it
     /// disables or purges a version (I1). Throws ``StoreError/notDurable(path:)`` when it cannot yet.
     func makeDurable() throws
@@ -198,6 +226,25 @@ extension TokenStore {
     /// ``acquireLease(_:owner:until:now:)`` now.
     public func acquireLease(_ key: TokenKey, owner: String, until: Date) throws -> Bool {
         try acquireLease(key, owner: owner, until: until, now: Date())
+    }
+    /// ``commitRefreshed(_:owner:secretName:keyVersion:sealedToken:wrappedKey:refreshedAt:expiresAt:)`` of a
+    /// token in the old format (tests of stores an older tokenkeeper wrote).
+    public func commitRefreshed(
+        _ key: TokenKey, owner: String, secretName: String, keyVersion: Int, sealedToken: [UInt8],
+        refreshedAt: Date, expiresAt: Date?
+    ) throws -> Bool {
+        try commitRefreshed(
+            key, owner: owner, secretName: secretName, keyVersion: keyVersion, sealedToken: sealedToken,
+            wrappedKey: nil, refreshedAt: refreshedAt, expiresAt: expiresAt)
+    }
+    /// The compare-and-set commit of a token in the old format (tests of stores an older tokenkeeper wrote).
+    public func commitRefreshed(
+        _ key: TokenKey, replacing startedFrom: [UInt8], owner: String, secretName: String, keyVersion: Int,
+        sealedToken: [UInt8], refreshedAt: Date, expiresAt: Date?
+    ) throws -> Bool {
+        try commitRefreshed(
+            key, replacing: startedFrom, owner: owner, secretName: secretName, keyVersion: keyVersion,
+            sealedToken: sealedToken, wrappedKey: nil, refreshedAt: refreshedAt, expiresAt: expiresAt)
     }
     /// ``replaceSealedTokens(_:now:)`` now.
     @discardableResult public func replaceSealedTokens(_ updates: [SealedTokenUpdate]) throws -> Int {

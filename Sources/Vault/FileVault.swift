@@ -162,8 +162,14 @@ public final class FileVault: KeyVault, @unchecked Sendable {
             try PrivateFiles.requirePrivate(folder, isDirectory: true)
             try StateOwnership.requireOwned(folder)
             for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where name != "secrets" {
-                try PrivateFiles.requirePrivate(folder + "/" + name, isDirectory: false)
-                try StateOwnership.requireOwned(folder + "/" + name)
+                do {
+                    try PrivateFiles.requirePrivate(folder + "/" + name, isDirectory: false)
+                    try StateOwnership.requireOwned(folder + "/" + name)
+                } catch let error as FileSystemError where error.code == ENOENT {
+                    // Gone since the listing: a writer's temporary file renamed into place (a rotation
+                    // adding a version while a web host opens the vault) is no reason to refuse.
+                    continue
+                }
             }
         }
     }

@@ -3,8 +3,9 @@ import Foundation
 import Support
 
 /// A key vault as tokenkeeper uses it: one secret per tenant with ordered, immutable versions, each a
-/// 256-bit data key; access policies; soft delete. ``FileVault`` is the local implementation; the
-/// protocol keeps the stages independent of it so an Azure Key Vault backend can follow.
+/// 256-bit data key; access policies; soft delete. ``FileVault`` is the local implementation and
+/// ``PostgresVault`` the one several hosts share; the protocol keeps the stages independent of both so an
+/// Azure Key Vault backend can follow.
 ///
 /// Every call acts as ``principal`` and is refused with ``VaultError/permissionDenied(principal:permission:operation:secret:)``
 /// when the principal's policy lacks the permission named on the method.

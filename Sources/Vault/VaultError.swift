@@ -42,12 +42,18 @@ public enum VaultError: ActionableError, Equatable {
     /// The vault serves another store (or none yet) than the one a step is for, so the step (a purge, a
     /// binding) is refused: the store that needs the vault's keys may be missing, not gone.
     case storeNotServed(vault: String, store: String, served: String?)
+    /// The database (schema) already holds tables named like a ``PostgresVault``'s, so `init` makes no vault there.
+    case tablesExist(location: String, tables: [String])
+    /// A ``PostgresVault``'s tables are of another schema version than this build writes (`found`), newer, or
+    /// older while the vault is opened read-only (which never migrates).
+    case schemaMismatch(location: String, found: Int, known: Int)
 
     public var item: String {
         switch self {
         case .wrongMasterKey(let vault), .rekeyInterrupted(let vault): vault
         case .corrupt(let file, _), .corruptSecret(_, let file, _): file
         case .storeNotServed(let vault, _, _): vault
+        case .tablesExist(let location, _), .schemaMismatch(let location, _, _): location
         case .permissionDenied(let principal, _, _, let secret):
             secret.map { "secret \($0)" } ?? "principal \(principal)"
         case .invalidSecretName(let name), .secretNotFound(let name), .secretExists(let name), .secretDeleted(let name),
@@ -79,7 +85,16 @@ public enum VaultError: ActionableError, Equatable {
         case .versionNotFound: "does not exist"
         case .versionDisabled: "is disabled"
         case .versionNotPurgeable(_, _, let reason): "cannot be purged: \(reason)"
-        case .notAVault: "is not a tokenkeeper vault (no vault.json)"
+        case .notAVault(let path):
+            path.hasPrefix("postgres:")
+                ? "is not a tokenkeeper vault (no vault tables in its schema)"
+                : "is not a tokenkeeper vault (no vault.json)"
+        case .tablesExist(_, let tables):
+            "already holds tables named like the vault's (\(tables.joined(separator: ", "))), so no vault is created there"
+        case .schemaMismatch(_, let found, let known):
+            found > known
+                ? "its vault tables are of schema version \(found), newer than this build knows (\(known))"
+                : "its vault tables are of schema version \(found) and need migration \(known), which a read-only open never runs"
         case .folderNotEmpty: "is not empty, so no vault is created there"
         case .readOnly(let operation): "would change the vault, which is open read-only (dry run) (\(operation))"
         case .rekeyInterrupted: "a rekey was interrupted before it finished"
@@ -92,7 +107,8 @@ public enum VaultError: ActionableError, Equatable {
         switch self {
         case .wrongMasterKey:
             "Give the master key that `tokenkeeper vault init` printed for this vault (TOKENKEEPER_MASTER_KEY or --master-key-file)."
-        case .corrupt, .corruptSecret: "Restore the vault folder from a backup; do not edit vault files by hand."
+        case .corrupt, .corruptSecret:
+            "Restore the vault (its folder or its database tables) from a backup; do not edit vault files or rows by hand."
         case .storeNotServed:
             "Give the store this vault serves (restore it if it is missing); see `tokenkeeper state init --help`."
         case .permissionDenied(let principal, let permission, _, _):
@@ -108,6 +124,12 @@ public enum VaultError: ActionableError, Equatable {
         case .versionNotPurgeable: "Disable the version first; the latest version is never purged."
         case .notAVault: "Create one with `tokenkeeper vault init`, or check --vault."
         case .folderNotEmpty: "Choose a new or empty folder."
+        case .tablesExist:
+            "Give a database or schema of the vault's own (for example options=-csearch_path=vault), or open the vault that is there."
+        case .schemaMismatch(_, let found, let known):
+            found > known
+                ? "Use the tokenkeeper version that wrote the vault, or a newer one."
+                : "Open the vault once without --dry-run to migrate it."
         case .readOnly: "Run without --dry-run to make changes."
         case .rekeyInterrupted:
             "Finish it: `tokenkeeper vault rekey --new-master-key-file NEW_KEY_FILE` with the old key as the master key."
@@ -119,9 +141,9 @@ public enum VaultError: ActionableError, Equatable {
 
     public var exitStatus: ExitStatus {
         switch self {
-        case .wrongMasterKey, .corrupt, .notAVault, .rekeyInterrupted, .storeNotServed: .environment
+        case .wrongMasterKey, .corrupt, .notAVault, .rekeyInterrupted, .storeNotServed, .schemaMismatch: .environment
         case .corruptSecret: .itemsFailed
-        case .invalidSecretName, .folderNotEmpty, .invalidRetention, .readOnly: .usage
+        case .invalidSecretName, .folderNotEmpty, .tablesExist, .invalidRetention, .readOnly: .usage
         case .permissionDenied, .secretNotFound, .secretExists, .secretDeleted, .secretNotDeleted, .versionNotFound,
             .versionDisabled, .versionNotPurgeable, .latestVersion:
             .itemsFailed

@@ -19,6 +19,13 @@ struct BenchOptions {
     /// The plain C reference (scripts/reference/c_rewrap.c, built by scripts/bench), run on a copy of
     /// the baseline's seeded table; nil to leave it out.
     var cReference: String?
+    /// The plain C rewrap of the envelope layout (scripts/reference/c_envelope_rewrap.c, built by scripts/bench),
+    /// which seeds its own table of N sealed data keys; nil to leave it out.
+    var cEnvelopeReference: String?
+    /// The store the rotation benchmark runs on: `sqlite` (default) or `postgres` (a local server it starts).
+    var backend = "sqlite"
+    /// The PostgreSQL baseline script (psycopg 3), for `--backend postgres`.
+    var postgresBaseline = "../shared/bench/python_rewrap_pg.py"
     /// Skip the Python baseline (and the C reference, which runs on the baseline's table).
     var skipBaseline = false
     /// Keep the stores afterwards.
@@ -31,6 +38,13 @@ struct BenchOptions {
     var seedOnly = false
     /// Instead of the rotation, time library token use (`TokenAccess`) for this many users.
     var accessUsers: Int?
+    /// Instead of the rotation, time token access for `accessUsers` (default 20) users idle and while a
+    /// rotation of this many tokens runs.
+    var accessDuringRotation: Int?
+    /// Calls per phase of `--access-during-rotation` (the during phase ends with the rotation).
+    var accessCalls = 200
+    /// Milliseconds between the starts of two calls of `--access-during-rotation`.
+    var accessIntervalMilliseconds = 100
     /// Concurrent tasks calling `TokenAccess`.
     var accessTasks = 8
     /// Rounds of each token use phase (the summary gives their medians).
@@ -49,10 +63,14 @@ struct BenchOptions {
     static let help = """
         USAGE: tokenkeeper-bench [--tokens N[,N...]] [--tenants 100] [--token-bytes 1200] [--dir DIR]
                                  [--tokenkeeper PATH] [--python PATH] [--baseline PATH] [--c-reference PATH]
-                                 [--no-baseline] [--keep] [--seed-only]
+                                 [--c-envelope-reference PATH] [--no-baseline] [--keep] [--seed-only]
+               tokenkeeper-bench --backend postgres [--tokens N[,N...]] [--tenants 100] [--token-bytes 1200] [--dir DIR]
+                                 [--python PATH] [--postgres-baseline PATH] [--no-baseline] [--keep]
                tokenkeeper-bench --report-cases 100000
                tokenkeeper-bench --access-users 500 [--access-tasks 8] [--access-rounds 3] [--warm-calls 20000]
                                  [--python PATH] [--idp Tests/IdentityProvider/idp.py]
+               tokenkeeper-bench --access-during-rotation 1000000 [--access-users 20] [--access-calls 200]
+                                 [--access-interval-ms 100] [--tenants 100] [--token-bytes 1200] [--idp PATH] [--python PATH]
                tokenkeeper-bench --import 1000000 [--tenants 100] [--token-bytes 1200] [--dir DIR] [--keep]
                tokenkeeper-bench --refresh 3000 [--concurrency 16] [--tenants 10] [--idp PATH] [--python PATH]
 
@@ -60,7 +78,9 @@ struct BenchOptions {
         times `tokenkeeper run` of a rotate job (every token rewrapped under a new version) and a second, no-op
         run, and runs the Python baseline (../shared/bench/python_rewrap.py) on the same N in the same run:
         it seeds its table, which is copied, then rewraps it; with --c-reference, the plain C program
-        (scripts/reference/c_rewrap.c) rewraps the copy the same way. Prints rows per second, the ratios,
+        (scripts/reference/c_rewrap.c) rewraps the copy the same way; with --c-envelope-reference, the plain C
+        program scripts/reference/c_envelope_rewrap.c seeds N 48-byte sealed data keys (the envelope layout of
+        issue 14) in its own table and rewraps them with the same settings. Prints rows per second, the ratios,
         each child's own peak memory (measured with GNU time) and the no-op time, then one JSON line. --seed-only stops after seeding and keeps the folder (its path and the
         master key are printed) so `tokenkeeper run rotate.yml` can be profiled by hand; --run-spec SPEC runs a
         spec in-process on the main thread (for profilers). --report-cases N instead times `tokenkeeper report show`
@@ -68,6 +88,18 @@ struct BenchOptions {
         (TokenAccess) against the project's identity provider, started on 127.0.0.1: cold calls (every one redeems,
         forceRefresh) and warm calls (cache hits), p50/p99 latency and this process's CPU per call, from concurrent
         tasks; then that many callers of one user at once on an empty cache, and the provider's redemption count.
+        --backend postgres instead starts a local PostgreSQL server (initdb in a temporary folder, Unix socket only,
+        the server's default settings, which it prints; as the user tokenkeeper-pg when run as root), seeds N tokens
+        through the library (timing the store's insertBatch), runs the rotate stage in a child process (the runner's
+        stage on a PostgresTokenStore, until specs can name a PostgreSQL store) and a no-op run, then the baseline
+        ../shared/bench/python_rewrap_pg.py (psycopg 3) on its own database of N rows: rates, the ratio (target >= 4x),
+        peak memory (target < 64 MiB), the no-op's time (target < 0.2 s). The server is stopped and removed at the end.
+        --access-during-rotation N instead seeds N tokens (as the rotation) and 20 users whose tokens are real refresh
+        tokens at the project's identity provider (started on 127.0.0.1), then calls token access for those users at a
+        fixed rate (one call every 100 ms, 200 calls): `tokenkeeper token access` (a process per call, redeeming every
+        time: the primary figure) and the library's TokenAccess, cold (forceRefresh) and warm (cached); first idle, then
+        while `tokenkeeper run` rotates every tenant (until the rotation ends). Prints p50 and max, idle and during, the
+        rotation's time and whether issue 14's target holds (during p50 <= 2 x idle p50 + 50 ms, max < 1 s).
         --import N instead writes N token endpoint responses (JSON lines) and times `tokenkeeper token import`
         of them into a new vault and store: tokens per second and its peak memory.
         --refresh N instead starts the project's identity provider
@@ -103,12 +135,22 @@ struct BenchOptions {
             case "--python": python = try value(argument)
             case "--baseline": baseline = try value(argument)
             case "--c-reference": cReference = try value(argument)
+            case "--c-envelope-reference": cEnvelopeReference = try value(argument)
             case "--no-baseline": skipBaseline = true
+            case "--backend":
+                backend = try value(argument)
+                guard ["sqlite", "postgres"].contains(backend) else {
+                    throw BenchUsage("--backend: '\(backend)' is neither sqlite nor postgres", isHelp: false)
+                }
+            case "--postgres-baseline": postgresBaseline = try value(argument)
             case "--keep": keep = true
             case "--report-cases": reportCases = try number(argument, try value(argument))
             case "--run-spec": runSpec = try value(argument)
             case "--seed-only": seedOnly = true; keep = true
             case "--access-users": accessUsers = try number(argument, try value(argument))
+            case "--access-during-rotation": accessDuringRotation = try number(argument, try value(argument))
+            case "--access-calls": accessCalls = try number(argument, try value(argument))
+            case "--access-interval-ms": accessIntervalMilliseconds = try number(argument, try value(argument))
             case "--access-tasks": accessTasks = try number(argument, try value(argument))
             case "--access-rounds": accessRounds = try number(argument, try value(argument))
             case "--warm-calls": warmCalls = try number(argument, try value(argument))

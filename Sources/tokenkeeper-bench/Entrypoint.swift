@@ -10,7 +10,11 @@ struct Entrypoint {
     static func main() async {
         do {
             let options = try BenchOptions(arguments: Array(CommandLine.arguments.dropFirst()))
-            if options.accessUsers != nil {
+            if options.backend == "postgres" {
+                try PostgresRotationBenchmark(options: options).run()
+            } else if let tokens = options.accessDuringRotation {
+                try await AccessDuringRotationBenchmark(tokens: tokens, options: options).run()
+            } else if options.accessUsers != nil {
                 try await AccessBenchmark(options: options).run()
             } else {
                 try await RotationBenchmark(options: options).run()

@@ -158,11 +158,11 @@ struct RefreshBenchmark {
                 var batch: [StoredToken] = []
                 for (user, token) in zip(chunk, refreshTokens) {
                     let key = TokenKey(tenant: name, user: user, provider: "local")
-                    let (version, sealed) = try custodian.seal(SecretText(token), for: key, secret: name)
+                    let (version, sealed, wrappedKey) = try custodian.seal(SecretText(token), for: key, secret: name)
                     batch.append(
                         StoredToken(
                             key: key, secretName: name, keyVersion: version, sealedToken: sealed, issuedAt: past,
-                            updatedAt: past))
+                            updatedAt: past, wrappedKey: wrappedKey))
                 }
                 try custodian.store.insertBatch(batch)
             }

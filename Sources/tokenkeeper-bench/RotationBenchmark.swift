@@ -15,6 +15,11 @@ struct RotationBenchmark {
         var rotateStageSeconds: Double
         var rotateTokensPerSecond: Double
         var rotatePeakRSSMiB: Double
+        /// The rotation's write transactions, and the longest of them and of its checkpoints (milliseconds):
+        /// how long token use may have waited for the store (issue 14 point 3).
+        var rotateWriteTransactions: Int
+        var rotateLongestWriteMilliseconds: Double
+        var rotateLongestCheckpointMilliseconds: Double
         var noopSeconds: Double
         var noopPeakRSSMiB: Double
         var pythonRewrapRowsPerSecond: Double?
@@ -23,6 +28,10 @@ struct RotationBenchmark {
         var cRewrapRowsPerSecond: Double?
         var cPeakRSSMiB: Double?
         var ratioToC: Double?
+        /// The plain C rewrap of the envelope layout (scripts/reference/c_envelope_rewrap.c): 48-byte sealed data keys.
+        var cEnvelopeRewrapRowsPerSecond: Double?
+        var cEnvelopePeakRSSMiB: Double?
+        var ratioToCEnvelope: Double?
     }
 
     func run() async throws {
@@ -66,6 +75,9 @@ struct RotationBenchmark {
             String(
                 format: "  tokenkeeper rotate: %10.0f tokens/s  (stage %.2f s, process %.2f s), peak RSS %.1f MiB",
                 f.rotateTokensPerSecond, f.rotateStageSeconds, f.rotateProcessSeconds, f.rotatePeakRSSMiB),
+            String(
+                format: "  store held:         %d write transactions, longest %.1f ms; longest checkpoint %.1f ms",
+                f.rotateWriteTransactions, f.rotateLongestWriteMilliseconds, f.rotateLongestCheckpointMilliseconds),
             String(format: "  tokenkeeper no-op:  %.3f s, peak RSS %.1f MiB", f.noopSeconds, f.noopPeakRSSMiB),
         ]
         if let python = f.pythonRewrapRowsPerSecond, let ratio = f.ratio {
@@ -78,6 +90,13 @@ struct RotationBenchmark {
             lines.append(
                 String(format: "  plain C reference:  %10.0f rows/s, peak RSS %.1f MiB", c, f.cPeakRSSMiB ?? 0))
             lines.append(String(format: "  ratio tokenkeeper / C: %.2fx", ratio))
+        }
+        if let c = f.cEnvelopeRewrapRowsPerSecond, let ratio = f.ratioToCEnvelope {
+            lines.append(
+                String(
+                    format: "  plain C envelope:   %10.0f rows/s (48-byte sealed data keys), peak RSS %.1f MiB", c,
+                    f.cEnvelopePeakRSSMiB ?? 0))
+            lines.append(String(format: "  ratio tokenkeeper / C envelope: %.2fx", ratio))
         }
         return lines.joined(separator: "\n")
     }
@@ -134,7 +153,10 @@ struct RotationBenchmark {
         var figures = Figures(
             tokens: size, seedSeconds: seedSeconds, rotateProcessSeconds: rotate.seconds,
             rotateStageSeconds: stage.duration, rotateTokensPerSecond: Double(size) / stage.duration,
-            rotatePeakRSSMiB: rotate.peakRSSMiB, noopSeconds: noop.seconds, noopPeakRSSMiB: noop.peakRSSMiB)
+            rotatePeakRSSMiB: rotate.peakRSSMiB, rotateWriteTransactions: stage.count(.writeTransactions),
+            rotateLongestWriteMilliseconds: Double(stage.count(.longestWriteMicroseconds)) / 1000,
+            rotateLongestCheckpointMilliseconds: Double(stage.count(.longestCheckpointMicroseconds)) / 1000,
+            noopSeconds: noop.seconds, noopPeakRSSMiB: noop.peakRSSMiB)
         if !options.skipBaseline {
             try? FileManager.default.removeItem(atPath: folder + "/tokens.db")
             let table = folder + "/python.db"
@@ -160,16 +182,26 @@ struct RotationBenchmark {
                 figures.cPeakRSSMiB = c.peakRSSMiB
                 figures.ratioToC = figures.rotateTokensPerSecond / c.rate
             }
+            if let reference = options.cEnvelopeReference {
+                let c = try Self.rewrap(
+                    [reference, folder + "/c_envelope.db", String(size)], name: "the C envelope reference")
+                figures.cEnvelopeRewrapRowsPerSecond = c.rate
+                figures.cEnvelopePeakRSSMiB = c.peakRSSMiB
+                figures.ratioToCEnvelope = figures.rotateTokensPerSecond / c.rate
+            }
         }
         return figures
     }
 
-    /// Runs a baseline's rewrap and reads its rate from the JSON line it prints last.
-    private static func rewrap(_ arguments: [String], name: String) throws -> (rate: Double, peakRSSMiB: Double) {
+    /// Runs a baseline's rewrap and reads its rate from the JSON line it prints last (`rewrap_rows_per_s`,
+    /// or `rows_per_s` as python_rewrap_pg.py names it).
+    static func rewrap(_ arguments: [String], name: String) throws -> (rate: Double, peakRSSMiB: Double) {
         let run = try MeasuredProcess.run(arguments)
         guard run.status == 0, let line = run.output.split(separator: "\n").last,
             let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-            let rate = json["rewrap_rows_per_s"] as? Double ?? (json["rewrap_rows_per_s"] as? Int).map(Double.init)
+            let rate = ["rewrap_rows_per_s", "rows_per_s"].lazy.compactMap({
+                json[$0] as? Double ?? (json[$0] as? Int).map(Double.init)
+            }).first
         else { throw BenchError("\(name) failed (exit \(run.status)): \(run.output.suffix(300))") }
         return (rate, run.peakRSSMiB)
     }
@@ -182,35 +214,55 @@ struct RotationBenchmark {
         let vault = try FileVault.open(at: folder + "/vault", masterKey: masterKey, principal: "bench", clock: { past })
         let store = try StateBinding.openStore(
             at: folder + "/tokens.db", vault: vault, source: .create(replacing: false))
-        let custodian = TokenCustodian(vault: vault, store: store)
-        let tenants = (0..<(options.tenants ?? 100)).map { _ in UUID().uuidString.lowercased() }
+        _ = try Self.insertSynthetic(
+            size, custodian: TokenCustodian(vault: vault, store: store),
+            tenants: Self.newTenants(options.tenants ?? 100),
+            tokenBytes: options.tokenBytes, at: past)
+        return Date().timeIntervalSince(started)
+    }
+
+    /// `count` random tenant ids.
+    static func newTenants(_ count: Int) -> [String] { (0..<count).map { _ in UUID().uuidString.lowercased() } }
+
+    /// Seals `size` random refresh tokens of `tokenBytes` characters spread over `tenants` (random user
+    /// ids, provider `entra`) and inserts them in batches of 1,000 with `insertBatch`. Returns the seconds
+    /// spent in `insertBatch` alone (the store's share of the seeding).
+    static func insertSynthetic(
+        _ size: Int, custodian: TokenCustodian, tenants: [String], tokenBytes: Int, at past: Date
+    ) throws -> Double {
+        var inserting = 0.0
         var batch: [StoredToken] = []
         batch.reserveCapacity(1_000)
         for index in 0..<size {
             let key = TokenKey(
                 tenant: tenants[index % tenants.count], user: UUID().uuidString.lowercased(), provider: "entra")
             let token = SecretText(
-                String(
-                    Data(try SecureRandom.bytes(options.tokenBytes * 3 / 4)).base64EncodedString().prefix(
-                        options.tokenBytes)))
-            let (version, sealed) = try custodian.seal(token, for: key, secret: TokenCustodian.secretName(for: key))
+                String(Data(try SecureRandom.bytes(tokenBytes * 3 / 4)).base64EncodedString().prefix(tokenBytes)))
+            let (version, sealed, wrappedKey) = try custodian.seal(
+                token, for: key, secret: TokenCustodian.secretName(for: key))
             batch.append(
                 StoredToken(
                     key: key, secretName: key.tenant, keyVersion: version, sealedToken: sealed, issuedAt: past,
-                    expiresAt: nil, updatedAt: past))
+                    expiresAt: nil, updatedAt: past, wrappedKey: wrappedKey))
             if batch.count == 1_000 || index == size - 1 {
+                let started = Date()
                 try custodian.store.insertBatch(batch)
+                inserting += Date().timeIntervalSince(started)
                 batch.removeAll(keepingCapacity: true)
             }
             if index % 100_000 == 99_999 { FileHandle.standardError.write(Data("seeded \(index + 1)\r".utf8)) }
         }
-        return Date().timeIntervalSince(started)
+        return inserting
     }
 
     /// Opens a sample of rows with the library to show the rotation left them readable under version 2.
     private func verifySample(folder: String, masterKey: MasterKey) throws {
         let vault = try FileVault.open(at: folder + "/vault", masterKey: masterKey, principal: "bench")
-        let custodian = TokenCustodian(vault: vault, store: try SQLiteTokenStore(path: folder + "/tokens.db"))
+        try Self.verifySample(TokenCustodian(vault: vault, store: try SQLiteTokenStore(path: folder + "/tokens.db")))
+    }
+
+    /// Opens the first 1,000 rows of the custodian's store to show they are readable under version 2.
+    static func verifySample(_ custodian: TokenCustodian) throws {
         var checked = 0
         var rows: [StoredToken] = []
         try custodian.store.forEach { row in

@@ -1,6 +1,7 @@
 import Custody
 import Foundation
 import Runner
+import Spec
 import Store
 import Support
 import Vault
@@ -33,8 +34,13 @@ enum StateCopyCommand {
             lines on standard output, messages and progress (on a terminal) on standard error.
             """,
         options: [
-            .value("to-vault", "VAULT", "The destination vault (made first with `vault init`)."),
-            .value("to-store", "STORE", "The destination store: new, or empty."),
+            .value(
+                "to-vault", "VAULT",
+                "The destination vault (made first with `vault init`): a folder, postgres:env:NAME or postgres:file:PATH."
+            ),
+            .value(
+                "to-store", "STORE",
+                "The destination store, new or empty: a path, postgres:env:NAME or postgres:file:PATH."),
             .value(
                 "to-master-key-file", "FILE",
                 "File holding the destination's base64 master key, mode 0600 (else env TOKENKEEPER_TO_MASTER_KEY)."),
@@ -45,19 +51,24 @@ enum StateCopyCommand {
         let destination = try destinationLocations(invocation)
         let timeout = try lockTimeout(invocation)
         let globals = invocation.globals
-        let lock = try JobLock.acquire(
-            protecting: [globals.vaultPath, globals.storePath, destination.vault, destination.store], timeout: timeout,
-            owner: "state copy")
+        let environment = globals.environment
+        // The job lock of both states, as `run` takes each (the advisory lock of a PostgreSQL store, the
+        // file lock beside a folder or an SQLite file).
+        let lock = try JobLockHold.acquire(
+            stores: [try globals.store, destination.store], vaults: [try globals.vault, destination.vault],
+            owner: "state copy", timeout: timeout, environment: environment)
         defer { lock.release() }
-        let destinationVault = try FileVault.open(
-            at: destination.vault, masterKey: destinationMasterKey(invocation), principal: globals.principal)
+        let destinationVault = try VaultOpener.open(
+            destination.vault, masterKey: destinationMasterKey(invocation), principal: globals.principal,
+            environment: environment)
         let destinationStore = try StateBinding.openStore(
-            at: destination.store, vault: destinationVault, source: .createForNewVault)
+            destination.store, vault: destinationVault, source: .createForNewVault, environment: environment)
         let destinationName = StateCopier.name(vault: destinationVault.location, store: destinationStore.location)
-        let sourceName = StateCopier.name(vault: globals.vaultPath, store: globals.storePath)
+        let sourceName = StateCopier.name(
+            vault: try globals.vault.description, store: try globals.store.description)
 
         // A source already marked moved to this destination: the copy is done (finish its last marks).
-        let sourceVault: FileVault
+        let sourceVault: any KeyVault
         do {
             sourceVault = try VaultAccess.openVault(globals)
         } catch StateMarkError.moved(_, let to) where to == destinationName {
@@ -66,7 +77,7 @@ enum StateCopyCommand {
                 destinationStore: destinationStore)
             return report(StateCopySummary.done, invocation, destination: destinationName)
         }
-        let sourceStore: SQLiteTokenStore
+        let sourceStore: any TokenStore
         do {
             sourceStore = try VaultAccess.openStore(globals, vault: sourceVault)
         } catch StateMarkError.moved(_, let to) where to == destinationName {
@@ -105,28 +116,30 @@ enum StateCopyCommand {
         return report(summary, invocation, destination: destinationName)
     }
 
-    /// The destination's locations. Today each is a path; a server location (`postgres:env:NAME`) will be
-    /// parsed here, by the one function that reads --vault and --store.
-    static func destinationLocations(_ invocation: Invocation) throws -> (vault: String, store: String) {
-        func location(_ option: String) throws -> String {
+    /// The destination's locations: each a path, `postgres:env:NAME` or `postgres:file:PATH`, read by the
+    /// one parser of state locations (``StateLocationText``), as --vault and --store are. A command line
+    /// never relaxes TLS.
+    static func destinationLocations(_ invocation: Invocation) throws -> (vault: VaultLocation, store: StoreLocation) {
+        func text(_ option: String) throws -> StateLocationText.Parsed {
             guard let value = invocation.value(option), !value.isEmpty else {
                 throw UsageError(
                     command: invocation.path, problem: "--\(option) is required",
                     remedy: "Name the destination with --to-vault VAULT --to-store STORE.")
             }
-            return try parseLocation(value, option: option, command: invocation.path)
+            return try StateLocationText.parse(
+                value, option: "--\(option)", baseDirectory: FileManager.default.currentDirectoryPath)
         }
-        return (try location("to-vault"), try location("to-store"))
-    }
-
-    /// One state location as given on the command line: a path. The one place a location is parsed.
-    static func parseLocation(_ value: String, option: String, command: [String]) throws -> String {
-        guard !value.hasPrefix("postgres:") else {
-            throw UsageError(
-                command: command, problem: "--\(option): this build copies only to a vault folder and a SQLite store",
-                remedy: "Give a path.")
-        }
-        return value
+        let vault: VaultLocation =
+            switch try text("to-vault") {
+            case .path(let path): .folder(path: path)
+            case .postgres(let connection): .postgres(connection: connection, tls: .verifiedOffHost)
+            }
+        let store: StoreLocation =
+            switch try text("to-store") {
+            case .path(let path): .sqlite(path: path)
+            case .postgres(let connection): .postgres(connection: connection, tls: .verifiedOffHost)
+            }
+        return (vault, store)
     }
 
     /// `--lock-timeout`, 30 s by default.
@@ -154,10 +167,10 @@ enum StateCopyCommand {
     /// The destination's master key: --to-master-key-file, else TOKENKEEPER_TO_MASTER_KEY.
     static func destinationMasterKey(_ invocation: Invocation) throws -> MasterKey {
         if let file = invocation.value("to-master-key-file") {
-            return try MasterKey(fileNamedBy: "--to-master-key-file", path: file)
+            return try MasterKey(fileNamedBy: "--to-master-key-file", path: file, variable: "TOKENKEEPER_TO_MASTER_KEY")
         }
         if let text = invocation.globals.environment["TOKENKEEPER_TO_MASTER_KEY"], !text.isEmpty {
-            return try MasterKey(base64: text)
+            return try MasterKey(base64: text, source: "TOKENKEEPER_TO_MASTER_KEY")
         }
         throw GeneralError(
             item: "destination master key",

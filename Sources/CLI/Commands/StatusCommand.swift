@@ -47,7 +47,7 @@ package enum StatusCommand {
                         plans[item.name, default: []].append("\(stage.name): \(item.message)")
                     }
                 }
-            } catch let error as JobLockError {
+            } catch let error as any ActionableError where error is JobLockError || error is PostgresJobLockError {
                 // A job is running now: show the state without its plan rather than wait for it.
                 invocation.console.err("status: \(error.description)")
                 invocation.console.err("status: showing the state without the next job's plan")
@@ -57,13 +57,12 @@ package enum StatusCommand {
                 ?? spec.loadMasterKey(environment: options.environment)
             let state = try JobState.open(
                 spec: spec, masterKey: masterKey, principal: try options.principal(for: spec),
-                readOnly: true)
+                readOnly: true, environment: options.environment)
             vault = state.vault
             store = state.store
         } else {
-            let fileVault = try VaultAccess.openVault(invocation.globals, readOnly: true)
-            vault = fileVault
-            store = try VaultAccess.openStore(invocation.globals, vault: fileVault, readOnly: true)
+            vault = try VaultAccess.openVault(invocation.globals, readOnly: true)
+            store = try VaultAccess.openStore(invocation.globals, vault: vault, readOnly: true)
         }
         let statuses = try TenantStatus.all(vault: vault, store: store, plans: plans, now: Date())
         if format == "json" {

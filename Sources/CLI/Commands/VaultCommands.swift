@@ -1,4 +1,6 @@
+import Custody
 import Foundation
+import Spec
 import Support
 import Vault
 
@@ -26,14 +28,15 @@ package enum VaultCommands {
 
     static let initCommand = Command(
         "init", abstract: "Create a vault with a new random master key.",
-        usage: "[PATH] [--master-key-out FILE] [--retention-days N]",
+        usage: "[PATH | postgres:env:NAME | postgres:file:PATH] [--master-key-out FILE] [--retention-days N]",
         discussion: """
             Creates the vault folder (mode 0700) and its files (0600), and a random 32-byte master key. The key is
             written once to --master-key-out (created 0600, never overwritten) or, without it, printed once to
             standard output: keep it in your secret store (for example an Azure Key Vault secret mapped to
             TOKENKEEPER_MASTER_KEY). It is stored nowhere else; without it the vault cannot be opened.
             The principal running init (--principal) gets every permission.
-            PATH defaults to --vault (./state/vault).
+            PATH defaults to --vault (./state/vault). postgres:env:NAME (or postgres:file:PATH, a 0600 file) creates the
+            vault in the PostgreSQL database whose connection string that variable (or file) holds.
             """,
         options: [
             .value(
@@ -43,18 +46,26 @@ package enum VaultCommands {
         ],
         positionals: 0...1
     ) { invocation in
-        let path = invocation.positionals.first ?? invocation.globals.vaultPath
+        var globals = invocation.globals
+        if let given = invocation.positionals.first {
+            globals.vaultPath = given
+            globals.vaultSource = "vault init's PATH"
+        }
+        let location = try globals.vault
+        let path = location.description
         let principal = try invocation.globals.principal  // before anything is created: init gives it every permission
         let retention = try invocation.integer("retention-days", default: 90, in: 7...90)
         // Check everything first, then write the key file, then make the vault: a refused init leaves no key
         // file, and one whose vault cannot be made removes the key file it wrote (a key for no vault).
-        try FileVault.checkInitializable(at: path, retentionDays: retention)
+        try VaultOpener.checkInitializable(location, retentionDays: retention, environment: globals.environment)
         let out = invocation.value("master-key-out")
         if let out { try requireNewKeyFile(out, option: "--master-key-out") }
         let masterKey = try MasterKey.generate()
         if let out { try PrivateFiles.writeNew(Array((masterKey.base64 + "\n").utf8), to: out) }
         do {
-            _ = try FileVault.initialize(at: path, masterKey: masterKey, principal: principal, retentionDays: retention)
+            try VaultOpener.initialize(
+                location, masterKey: masterKey, principal: principal, retentionDays: retention,
+                environment: globals.environment)
         } catch {
             if let out, unlink(out) == 0 {
                 invocation.console.err(
@@ -101,14 +112,21 @@ package enum VaultCommands {
                 command: invocation.path, problem: "no new master key given",
                 remedy: "Add --new-master-key-out FILE to generate one, or --new-master-key-file FILE.")
         }
-        if FileVault.hasInterruptedRekey(at: invocation.globals.vaultPath) {
+        let location = try invocation.globals.vault
+        if case .folder(let path) = location, FileVault.hasInterruptedRekey(at: path) {
             try FileVault.resumeRekey(
-                at: invocation.globals.vaultPath, oldMasterKey: VaultAccess.masterKey(invocation.globals),
+                at: path, oldMasterKey: VaultAccess.masterKey(invocation.globals),
                 newMasterKey: newKey, principal: invocation.globals.principal)
         } else {
-            try VaultAccess.openVault(invocation.globals).rekey(to: newKey)
+            switch try VaultAccess.openVault(invocation.globals) {
+            case let vault as FileVault: try vault.rekey(to: newKey)
+            case let vault as PostgresVault: try vault.rekey(to: newKey)
+            case let vault:
+                throw UnsupportedVaultCommandError(command: "tokenkeeper vault rekey", location: vault.location)
+            }
         }
-        invocation.console.err("Rekeyed \(invocation.globals.vaultPath). Use the new master key from now on.")
+        let path = location.description
+        invocation.console.err("Rekeyed \(path). Use the new master key from now on.")
         return .success
     }
 
@@ -135,7 +153,13 @@ package enum VaultCommands {
         options: [.value("tail", "N", "Show only the last N entries (default 50).")]
     ) { invocation in
         let count = try invocation.integer("tail", default: 50, in: 1...1_000_000)
-        for line in try VaultAccess.openVault(invocation.globals, readOnly: true).auditEntries(last: count) {
+        let entries: [String]
+        switch try VaultAccess.openVault(invocation.globals, readOnly: true) {
+        case let vault as FileVault: entries = try vault.auditEntries(last: count)
+        case let vault as PostgresVault: entries = try vault.auditEntries(last: count)
+        case let vault: throw UnsupportedVaultCommandError(command: "tokenkeeper vault audit", location: vault.location)
+        }
+        for line in entries {
             invocation.console.out(line)
         }
         return .success

@@ -1,3 +1,4 @@
+import Custody
 import Foundation
 import Identity
 import Report
@@ -98,27 +99,32 @@ actor DueRowFeeder {
     private let refreshedBefore: Date
     private let expiringBefore: Date?
     private let now: Date
+    private let shard: TenantShard
     private var buffer: [StoredToken] = []
     private var afterID: Int64 = 0
     private var exhausted = false
 
-    init(sessions: TokenStoreSessions, provider: String, refreshedBefore: Date, expiringBefore: Date?, now: Date) throws
-    {
+    init(
+        sessions: TokenStoreSessions, provider: String, refreshedBefore: Date, expiringBefore: Date?, now: Date,
+        shard: TenantShard = .whole
+    ) throws {
         store = try sessions.open()
+        self.shard = shard
         self.provider = provider
         self.refreshedBefore = refreshedBefore
         self.expiringBefore = expiringBefore
         self.now = now
     }
 
-    /// The next due row, or nil when there are no more.
+    /// The next due row of the shard, or nil when there are no more. Rows of other shards are passed
+    /// over, never leased.
     func next() throws -> StoredToken? {
-        if buffer.isEmpty, !exhausted {
+        while buffer.isEmpty, !exhausted {
             let page = try store.rowsDueForRefresh(
                 provider: provider, refreshedBefore: refreshedBefore, expiringBefore: expiringBefore,
                 now: now, afterID: afterID, limit: 256)
             if let last = page.last { afterID = last.id } else { exhausted = true }
-            buffer = page.reversed()
+            buffer = page.filter { shard.contains($0.key.tenant) }.reversed()
         }
         return buffer.popLast()
     }

@@ -1,3 +1,4 @@
+import Custody
 import Foundation
 import Identity
 import Report
@@ -91,7 +92,7 @@ package struct RefreshStage {
     private func reportNeverExpiring(_ context: StageContext, recorder: StageRecorder) throws {
         var perTenant: [String: Int] = [:]
         try context.store.forEach(provider: provider.name, status: .active) { row in
-            perTenant[row.key.tenant, default: 0] += 1
+            if context.shard.contains(row.key.tenant) { perTenant[row.key.tenant, default: 0] += 1 }
             return true
         }
         for tenant in perTenant.keys.sorted() {
@@ -111,6 +112,7 @@ package struct RefreshStage {
         let horizon = now.addingTimeInterval(options.expiringWithin ?? 14 * 86_400)
         var perTenant: [String: (ok: Int, due: Int)] = [:]
         try context.store.forEach(provider: provider.name, status: .active) { row in
+            guard context.shard.contains(row.key.tenant) else { return true }
             let expires = row.expiresAt ?? row.refreshedAt.addingTimeInterval(lifetime)
             if expires < horizon {
                 perTenant[row.key.tenant, default: (0, 0)].due += 1
@@ -147,26 +149,30 @@ package struct RefreshStage {
     ) async throws -> String? {
         let refreshedBefore = now.addingTimeInterval(-options.refreshAfter)
         let expiringBefore = options.expiringWithin.map { now.addingTimeInterval($0) }
+        let pace = context.shard.share(of: options.maxRate)
+        if let pace, !context.shard.isWhole {
+            recorder.note(
+                "paced at \(Self.rateText(pace)): max_rate \(Self.rateText(options.maxRate!)) is the whole job's, "
+                    + "shared by \(context.shard.count) shards")
+        }
         if context.dryRun {
-            var perTenant: [String: Int] = [:]
-            var afterID: Int64 = 0
-            while true {
-                let page = try context.store.rowsDueForRefresh(
-                    provider: provider.name, refreshedBefore: refreshedBefore,
-                    expiringBefore: expiringBefore, now: now, afterID: afterID, limit: 1_000)
-                guard let last = page.last else { break }
-                afterID = last.id
-                for row in page { perTenant[row.key.tenant, default: 0] += 1 }
-            }
+            let perTenant = try dueRowsPerTenant(
+                context, refreshedBefore: refreshedBefore, expiringBefore: expiringBefore, now: now)
             recorder.count(.tokensDue, perTenant.values.reduce(0, +))
             for tenant in perTenant.keys.sorted() {
                 recorder.pass(tenant, "would refresh \(CountText.of(perTenant[tenant]!, "token"))")
             }
             return nil
         }
-        let due = try context.store.countDueForRefresh(
-            provider: provider.name, refreshedBefore: refreshedBefore,
-            expiringBefore: expiringBefore, now: now)
+        // Sharded, the due rows of this shard are counted by walking the due rows (the store has no
+        // statement that knows the tenant hash); unsharded, the store counts them.
+        let due =
+            context.shard.isWhole
+            ? try context.store.countDueForRefresh(
+                provider: provider.name, refreshedBefore: refreshedBefore,
+                expiringBefore: expiringBefore, now: now)
+            : try dueRowsPerTenant(context, refreshedBefore: refreshedBefore, expiringBefore: expiringBefore, now: now)
+                .values.reduce(0, +)
         recorder.count(.tokensDue, due)
         let secret = try provider.clientSecret.map { try $0.resolve(environment: context.environment) }
         context.progress.begin(stage: name, total: due, unit: "tokens")
@@ -174,11 +180,11 @@ package struct RefreshStage {
         let worker = RefreshWorker(
             vault: context.vault, sessions: TokenStoreSessions(context.store), profile: profile, rotates: rotates,
             clientSecret: secret,
-            options: options, leaseOwner: "job \(context.runID)", pacer: RequestPacer(maxRate: options.maxRate),
+            options: options, leaseOwner: context.leaseOwner, pacer: RequestPacer(maxRate: pace),
             clients: OAuthClientCache(), collector: collector, clock: context.clock)
         let feeder = try DueRowFeeder(
             sessions: TokenStoreSessions(context.store), provider: provider.name, refreshedBefore: refreshedBefore,
-            expiringBefore: expiringBefore, now: now)
+            expiringBefore: expiringBefore, now: now, shard: context.shard)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<options.concurrency {
                 group.addTask { try await worker.work(feeder: feeder) }
@@ -195,6 +201,29 @@ package struct RefreshStage {
             )
         }
         return stoppedBy.map { "\($0.reason): \($0.error.problem)" }
+    }
+
+    /// The due rows of the run's shard, counted per tenant, read a page at a time.
+    private func dueRowsPerTenant(
+        _ context: StageContext, refreshedBefore: Date, expiringBefore: Date?, now: Date
+    ) throws -> [String: Int] {
+        var perTenant: [String: Int] = [:]
+        var afterID: Int64 = 0
+        while true {
+            let page = try context.store.rowsDueForRefresh(
+                provider: provider.name, refreshedBefore: refreshedBefore,
+                expiringBefore: expiringBefore, now: now, afterID: afterID, limit: 1_000)
+            guard let last = page.last else { break }
+            afterID = last.id
+            for row in page where context.shard.contains(row.key.tenant) { perTenant[row.key.tenant, default: 0] += 1 }
+        }
+        return perTenant
+    }
+
+    /// `2.5/s`: a rate for the report, at most three decimals.
+    static func rateText(_ rate: Double) -> String {
+        let rounded = (rate * 1_000).rounded() / 1_000
+        return rounded == rounded.rounded() ? "\(Int(rounded))/s" : "\(rounded)/s"
     }
 
     /// Turns the workers' outcomes into cases: one per tenant, one per failed token. A tenant the provider

@@ -61,6 +61,13 @@ struct RefreshWorker: Sendable {
             else {
                 return .leasedElsewhere(key)
             }
+            // The row as it is now, under this lease: the feeder's copy may be older than a refresh that token
+            // use (another process, another host) committed meanwhile, and redeeming that older token would
+            // redeem it a second time (a provider with reuse detection then revokes the whole family).
+            guard let current = try store.get(key), current.sealedToken == row.sealedToken else {
+                try? store.releaseLease(key, owner: leaseOwner)
+                return .leasedElsewhere(key)
+            }
             let token: SecretText
             do {
                 token = try custodian.open(row)

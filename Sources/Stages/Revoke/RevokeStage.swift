@@ -1,3 +1,4 @@
+import Custody
 import Foundation
 import Report
 import Spec
@@ -52,9 +53,11 @@ package struct RevokeStage {
                 return recorder.finish(summary: "could not read the users file", at: context.clock())
             }
         }
-        users = Self.unique(users)
-        context.progress.begin(stage: name, total: options.tenants.count + users.count, unit: "items")
-        for tenant in Self.unique(options.tenants) {
+        // A sharded run revokes only the tenants of its shard, and the users of those tenants.
+        users = Self.unique(users).filter { context.shard.contains($0.tenant) }
+        let tenants = Self.unique(options.tenants).filter(context.shard.contains)
+        context.progress.begin(stage: name, total: tenants.count + users.count, unit: "items")
+        for tenant in tenants {
             await revokeTenant(tenant, context: context, recorder: recorder, revoker: revoker)
             context.progress.advance(1)
         }
@@ -64,7 +67,7 @@ package struct RevokeStage {
         }
         let verb = context.dryRun ? "would revoke" : "revoked"
         var parts: [String] = []
-        if !options.tenants.isEmpty {
+        if !tenants.isEmpty {
             let count = CountText.of(recorder.value(of: .tenantsRevoked), "tenant")
             parts.append(
                 (context.dryRun ? "would revoke \(count)" : "\(count) \(verb)")

@@ -14,8 +14,14 @@ package struct TenantRotatePlan: Sendable, Equatable {
     package var targetVersion: Int
     /// Age of the current latest version, when there is one.
     package var latestAge: TimeInterval?
-    /// Tokens to re-encrypt under the target version.
+    /// Tokens on an older version than the target: their data keys are rewrapped (or, in the old format,
+    /// the tokens migrated) under the target version.
     package var rowsToRewrap: Int
+    /// Tokens in the old format (sealed directly under a key version) to move to envelope encryption,
+    /// on the target version or not.
+    package var rowsToMigrate: Int = 0
+    /// Tokens to seal again under a fresh data key (`reseal: true`: every token of the tenant).
+    package var rowsToReseal: Int = 0
     /// Versions to disable (beyond `keep_versions`, still enabled).
     package var versionsToDisable: [Int]
     /// Versions to purge for good (beyond `keep_versions`); apply re-checks that no token uses them (I1).
@@ -23,7 +29,8 @@ package struct TenantRotatePlan: Sendable, Equatable {
 
     /// Whether there is nothing to do: the report says "up to date".
     package var isUpToDate: Bool {
-        !addsVersion && rowsToRewrap == 0 && versionsToDisable.isEmpty && versionsToPurge.isEmpty
+        !addsVersion && rowsToRewrap == 0 && rowsToMigrate == 0 && rowsToReseal == 0 && versionsToDisable.isEmpty
+            && versionsToPurge.isEmpty
     }
 
     /// One line for people: "up to date", or what will happen.
@@ -31,8 +38,15 @@ package struct TenantRotatePlan: Sendable, Equatable {
         if isUpToDate { return "up to date (key version \(targetVersion))" }
         var parts: [String] = []
         if addsVersion { parts.append("add key version \(targetVersion)") }
-        if rowsToRewrap > 0 {
+        if rowsToReseal > 0 {
+            parts.append(
+                "reseal \(rowsToReseal) token\(rowsToReseal == 1 ? "" : "s") under fresh data keys (version \(targetVersion))"
+            )
+        } else if rowsToRewrap > 0 {
             parts.append("rewrap \(rowsToRewrap) token\(rowsToRewrap == 1 ? "" : "s") to version \(targetVersion)")
+        }
+        if rowsToMigrate > 0 {
+            parts.append("migrate \(rowsToMigrate) token\(rowsToMigrate == 1 ? "" : "s") to envelope encryption")
         }
         if !versionsToDisable.isEmpty {
             parts.append("disable version\(versionsToDisable.count == 1 ? "" : "s") \(Self.list(versionsToDisable))")
@@ -54,7 +68,10 @@ package enum RotatePlanner {
     ///   - maxKeyAge: a new version is added only when the latest is older than this.
     ///   - keepVersions: how many versions before the target are kept after the rewrap.
     ///   - now: the time the age is measured at.
-    package static func plan(_ state: TenantKeyState, maxKeyAge: TimeInterval, keepVersions: Int, now: Date)
+    ///   - reseal: every token is to be sealed again under a fresh data key.
+    package static func plan(
+        _ state: TenantKeyState, maxKeyAge: TimeInterval, keepVersions: Int, now: Date, reseal: Bool = false
+    )
         -> TenantRotatePlan
     {
         let latest = state.latest
@@ -68,6 +85,8 @@ package enum RotatePlanner {
         let toDisable = state.versions.filter { beyond.contains($0.number) && $0.enabled }.map(\.number)
         return TenantRotatePlan(
             tenant: state.tenant, addsVersion: addsVersion, targetVersion: target, latestAge: latestAge,
-            rowsToRewrap: rowsToRewrap, versionsToDisable: toDisable, versionsToPurge: beyond)
+            rowsToRewrap: rowsToRewrap, rowsToMigrate: state.oldFormatRows,
+            rowsToReseal: reseal ? state.rowsByVersion.values.reduce(0, +) : 0, versionsToDisable: toDisable,
+            versionsToPurge: beyond)
     }
 }

@@ -37,11 +37,23 @@ package struct RotateStage {
         }
         var plans: [(plan: TenantRotatePlan, state: TenantKeyState)] = []
         var unreadableTenants = 0
+        let oldFormat: [String: Int]
+        do {
+            // Rows an older tokenkeeper wrote, per tenant: read from their partial index, free once migrated.
+            oldFormat = try context.store.oldFormatCounts()
+        } catch {
+            recorder.error("tenants", error)
+            return recorder.finish(summary: "could not count the tokens to migrate", at: context.clock())
+        }
         for tenant in tenants {
             do {
-                guard let state = try snapshot(tenant, context: context, recorder: recorder) else { continue }
+                guard
+                    let state = try snapshot(
+                        tenant, oldFormatRows: oldFormat[tenant, default: 0], context: context, recorder: recorder)
+                else { continue }
                 let plan = RotatePlanner.plan(
-                    state, maxKeyAge: options.maxKeyAge, keepVersions: options.keepVersions, now: context.clock())
+                    state, maxKeyAge: options.maxKeyAge, keepVersions: options.keepVersions, now: context.clock(),
+                    reseal: options.reseal)
                 plans.append((plan, state))
             } catch {
                 unreadableTenants += 1
@@ -49,7 +61,7 @@ package struct RotateStage {
             }
         }
         let due = plans.filter { !$0.plan.isUpToDate }
-        let tokensDue = due.reduce(0) { $0 + $1.plan.rowsToRewrap }
+        let tokensDue = due.reduce(0) { $0 + Self.rowsToMove($1.plan) }
         recorder.count(.tenants, plans.count)
         recorder.count(.tenantsUpToDate, plans.count - due.count)
         if context.dryRun {
@@ -75,10 +87,29 @@ package struct RotateStage {
             "\(CountText.of(plans.count, "tenant")): \(due.count - (failedTenants - unreadableTenants)) rotated, \(plans.count - due.count) up to date"
         if failedTenants > 0 { summary += ", \(failedTenants) with failures" }
         summary += "; \(CountText.of(recorder.value(of: .tokensRewrapped), "token")) rewrapped"
+        var how: [String] = []
+        if recorder.value(of: .tokensResealed) > 0 {
+            how.append("\(CountText.number(recorder.value(of: .tokensResealed))) resealed under fresh data keys")
+        }
+        if recorder.value(of: .tokensMigrated) > 0 {
+            how.append("\(CountText.number(recorder.value(of: .tokensMigrated))) migrated to envelope encryption")
+        }
+        if !how.isEmpty { summary += " (\(how.joined(separator: ", ")))" }
         if recorder.value(of: .tokensFailed) > 0 {
             summary += ", \(CountText.number(recorder.value(of: .tokensFailed))) failed"
         }
+        if recorder.value(of: .writeTransactions) > 0 || recorder.value(of: .longestCheckpointMicroseconds) > 0 {
+            summary += String(
+                format: "; longest store write %.1f ms, longest checkpoint %.1f ms",
+                Double(recorder.value(of: .longestWriteMicroseconds)) / 1000,
+                Double(recorder.value(of: .longestCheckpointMicroseconds)) / 1000)
+        }
         return recorder.finish(summary: summary, at: context.clock())
+    }
+
+    /// The rows a plan moves: every token when resealing, else those on older versions and those to migrate.
+    static func rowsToMove(_ plan: TenantRotatePlan) -> Int {
+        plan.rowsToReseal > 0 ? plan.rowsToReseal : plan.rowsToRewrap + plan.rowsToMigrate
     }
 
     /// "up to date: 3 tenants, every latest key younger than 30d".
@@ -90,19 +121,24 @@ package struct RotateStage {
 
     // MARK: - Planning
 
-    /// The tenants the spec selects: every live secret, a list, or the lines of a file.
+    /// The tenants the spec selects (every live secret, a list, or the lines of a file) that fall in the
+    /// run's shard.
     func selectedTenants(_ context: StageContext) throws -> [String] {
-        switch options.tenants {
-        // Every secret (named from its file, so a damaged one fails only its own tenant), and every tenant
-        // whose rows hold tokens: a tenant whose secret went missing is reported, never passed over.
-        case .all: Set(try context.vault.secretNames()).union(try context.store.tenantsHoldingTokens()).sorted()
-        case .list(let tenants): tenants
-        case .file(let path): try TenantUserList.tenants(path: path)
-        }
+        let selected: [String] =
+            switch options.tenants {
+            // Every secret (named from its file, so a damaged one fails only its own tenant), and every tenant
+            // whose rows hold tokens: a tenant whose secret went missing is reported, never passed over.
+            case .all: Set(try context.vault.secretNames()).union(try context.store.tenantsHoldingTokens()).sorted()
+            case .list(let tenants): tenants
+            case .file(let path): try TenantUserList.tenants(path: path)
+            }
+        return context.shard.isWhole ? selected : selected.filter(context.shard.contains)
     }
 
     /// The tenant's versions and token counts, or nil (with a case recorded) when there is nothing to rotate.
-    private func snapshot(_ tenant: String, context: StageContext, recorder: StageRecorder) throws -> TenantKeyState? {
+    private func snapshot(_ tenant: String, oldFormatRows: Int, context: StageContext, recorder: StageRecorder) throws
+        -> TenantKeyState?
+    {
         let counts = try context.store.keyVersionCounts(tenant: tenant)
         let versions: [SecretVersion]
         do {
@@ -127,7 +163,7 @@ package struct RotateStage {
         return TenantKeyState(
             tenant: tenant,
             versions: versions.map { KeyVersionState(number: $0.number, createdAt: $0.createdAt, enabled: $0.enabled) },
-            rowsByVersion: counts)
+            rowsByVersion: counts, oldFormatRows: oldFormatRows)
     }
 
     // MARK: - Applying
@@ -180,9 +216,25 @@ package struct RotateStage {
         timer.done("fetch keys")
         let outcomes = rewrap(&tenants, rows: rowsToRewrap, with: rewrapper, context: context, recorder: recorder)
         timer.done("rewrap")
-        let failed = retire(&tenants, outcomes: outcomes, context: context, recorder: recorder)
+        let failed = retire(&tenants, outcomes: outcomes, rewrapper: rewrapper, context: context, recorder: recorder)
         timer.done("retire versions")
+        record(rewrapper.timings, recorder: recorder)
         return failed
+    }
+
+    /// Records how long the rotation held the store (point 3 of issue 14): token use waits at most one write
+    /// transaction or checkpoint. Counts for programs (microseconds), a note for people.
+    private func record(_ timings: TokenRewrapper.Timings, recorder: StageRecorder) {
+        guard timings.transactions > 0 || timings.checkpoints > 0 else { return }
+        recorder.count(.writeTransactions, timings.transactions)
+        recorder.count(.longestWriteMicroseconds, Int((timings.longestTransaction * 1e6).rounded(.up)))
+        recorder.count(.longestCheckpointMicroseconds, Int((timings.longestCheckpoint * 1e6).rounded(.up)))
+        recorder.note(
+            String(
+                format:
+                    "store held: %d write transactions, longest %.1f ms (%.3f s in all); %d checkpoints, longest %.1f ms (%.3f s in all)",
+                timings.transactions, timings.longestTransaction * 1000, timings.totalTransactions,
+                timings.checkpoints, timings.longestCheckpoint * 1000, timings.totalCheckpoints))
     }
 
     /// Phase 1: new versions, so that new and rewrapped tokens are sealed with them.
@@ -202,13 +254,13 @@ package struct RotateStage {
     /// Fetches the keys each tenant's rewrap needs. Returns how many rows are to be rewrapped.
     private func fetchKeys(_ tenants: inout [TenantProgress], into rewrapper: TokenRewrapper) -> Int {
         var rowsToRewrap = 0
-        for index in tenants.indices where tenants[index].error == nil && tenants[index].plan.rowsToRewrap > 0 {
+        for index in tenants.indices where tenants[index].error == nil && Self.rowsToMove(tenants[index].plan) > 0 {
             let tenant = tenants[index]
             do {
                 try rewrapper.prepare(
                     tenant: tenant.plan.tenant, target: tenant.target,
                     oldVersions: tenant.state.rowsByVersion.filter { $0.value > 0 }.map(\.key))
-                rowsToRewrap += tenant.plan.rowsToRewrap
+                rowsToRewrap += Self.rowsToMove(tenant.plan)
             } catch {
                 tenants[index].error = error
             }
@@ -224,15 +276,14 @@ package struct RotateStage {
         guard rowsToRewrap > 0 else { return [:] }
         do {
             return try rewrapper.rewrapAll(
-                // Counted only when there is something to rewrap: a no-op run never scans the table.
-                scanWholeTable: rowsToRewrap * 4 >= (try context.store.count()), now: context.clock(),
+                reseal: options.reseal, now: context.clock(),
                 onBatch: { context.progress.advance($0) },
                 onRewrapped: context.detail == .items
                     ? { key in recorder.passItem(key.description, "rewrapped") } : nil,
                 onFailure: { key, error in recorder.fail(key.description, error) })
         } catch {
             // The store refused a batch: every tenant still in the walk stops here (committed batches stay).
-            for index in tenants.indices where tenants[index].error == nil && tenants[index].plan.rowsToRewrap > 0 {
+            for index in tenants.indices where tenants[index].error == nil && Self.rowsToMove(tenants[index].plan) > 0 {
                 tenants[index].error = error
             }
             return [:]
@@ -243,13 +294,13 @@ package struct RotateStage {
     /// rewrapped rows must survive a power loss before a version they were moved off can go (I1).
     /// - Returns: how many tenants failed.
     private func retire(
-        _ tenants: inout [TenantProgress], outcomes: [String: TokenRewrapper.Outcome], context: StageContext,
-        recorder: StageRecorder
+        _ tenants: inout [TenantProgress], outcomes: [String: TokenRewrapper.Outcome], rewrapper: TokenRewrapper,
+        context: StageContext, recorder: StageRecorder
     ) -> Int {
         let retiring = tenants.indices.filter { tenants[$0].error == nil && !tenants[$0].plan.versionsToPurge.isEmpty }
         if !retiring.isEmpty {
             do {
-                try context.store.makeDurable()
+                try rewrapper.makeDurable()
             } catch {
                 for index in retiring { tenants[index].error = error }
             }
@@ -257,10 +308,23 @@ package struct RotateStage {
         var failed = 0
         for var tenant in tenants {
             let outcome = outcomes[tenant.plan.tenant] ?? TokenRewrapper.Outcome()
-            recorder.count(.tokensRewrapped, outcome.rewrapped)
+            // Every token now on the target version counts as rewrapped, whichever way it got there.
+            recorder.count(.tokensRewrapped, outcome.rewrapped + outcome.migrated + outcome.resealed)
+            if outcome.migrated > 0 { recorder.count(.tokensMigrated, outcome.migrated) }
+            if outcome.resealed > 0 { recorder.count(.tokensResealed, outcome.resealed) }
             if outcome.failed > 0 { recorder.count(.tokensFailed, outcome.failed) }
             if outcome.rewrapped > 0 {
                 tenant.done.append("rewrapped \(CountText.of(outcome.rewrapped, "token")) to version \(tenant.target)")
+            }
+            if outcome.migrated > 0 {
+                tenant.done.append(
+                    "migrated \(CountText.of(outcome.migrated, "token")) to envelope encryption (version \(tenant.target))"
+                )
+            }
+            if outcome.resealed > 0 {
+                tenant.done.append(
+                    "resealed \(CountText.of(outcome.resealed, "token")) under fresh data keys (version \(tenant.target))"
+                )
             }
             if tenant.error == nil {
                 do {

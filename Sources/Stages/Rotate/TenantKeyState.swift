@@ -7,14 +7,18 @@ package struct TenantKeyState: Sendable, Equatable {
     package var tenant: String
     /// The secret's versions, in ascending order of number. Empty when the tenant has no secret.
     package var versions: [KeyVersionState]
-    /// Stored tokens per key version.
+    /// Stored tokens per key version (both formats).
     package var rowsByVersion: [Int: Int]
+    /// Stored tokens still in the old format (sealed directly under a key version), which the rotation
+    /// moves to envelope encryption whatever their version.
+    package var oldFormatRows: Int
 
     /// Creates a snapshot.
-    package init(tenant: String, versions: [KeyVersionState], rowsByVersion: [Int: Int]) {
+    package init(tenant: String, versions: [KeyVersionState], rowsByVersion: [Int: Int], oldFormatRows: Int = 0) {
         self.tenant = tenant
         self.versions = versions.sorted { $0.number < $1.number }
         self.rowsByVersion = rowsByVersion
+        self.oldFormatRows = oldFormatRows
     }
 
     /// The newest version, which new and rewrapped tokens are sealed with.

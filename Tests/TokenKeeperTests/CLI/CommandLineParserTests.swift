@@ -2,6 +2,7 @@ import Testing
 
 @testable import CLI
 @testable import Report
+@testable import Spec
 @testable import Support
 
 @Suite struct CommandLineParserTests {
@@ -70,6 +71,29 @@ import Testing
     @Test func commandLineOptionWinsOverTheEnvironment() throws {
         let parsed = try parse(["token", "put", "--vault", "/cli"], environment: ["TOKENKEEPER_VAULT": "/env"])
         #expect(parsed.invocation.globals.vaultPath == "/cli")
+    }
+
+    @Test func vaultAndStoreTakeAPostgresReferenceFromTheOptionOrTheEnvironment() throws {
+        let parsed = try parse(
+            ["token", "put", "--vault", "postgres:env:TOKENKEEPER_VAULT_URL"],
+            environment: ["TOKENKEEPER_STORE": "postgres:file:/run/secrets/store.url"])
+        #expect(
+            try parsed.invocation.globals.vault
+                == .postgres(connection: .environment("TOKENKEEPER_VAULT_URL"), tls: .verifiedOffHost))
+        #expect(
+            try parsed.invocation.globals.store
+                == .postgres(connection: .file("/run/secrets/store.url"), tls: .verifiedOffHost))
+        let paths = try parse(["token", "put", "--store", "./s.db"])
+        #expect(try paths.invocation.globals.store == .sqlite(path: "./s.db"))
+        #expect(try paths.invocation.globals.vault == .folder(path: "./state/vault"))
+    }
+
+    @Test func aConnectionStringInTheEnvironmentIsRefusedAtParseTimeNamingTheVariable() {
+        let error = #expect(throws: StateLocationError.self) {
+            try parse(["token", "put"], environment: ["TOKENKEEPER_VAULT": "postgresql://u:hunter2@db/v"])
+        }
+        #expect(error?.item == "TOKENKEEPER_VAULT")
+        #expect(error.map { "\($0)" }?.contains("hunter2") == false)
     }
 
     @Test func helpWordShowsTheCommandsHelp() throws {

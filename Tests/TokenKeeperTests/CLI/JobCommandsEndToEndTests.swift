@@ -146,7 +146,7 @@ import Testing
             let workspace = try NightlyWorkspace(folder)
             let store = try SQLiteTokenStore(path: folder + "/state/tokens.db")
             var row = try #require(try store.get(TokenKey(tenant: "contoso-0001", user: "carol", provider: "entra")))
-            row.sealedToken![15] ^= 0x40
+            row.wrappedKey![15] ^= 0x40  // rotation rewraps the data key: a damaged one fails the item
             row.refreshedAt = Date()
             try store.put(row)
             let spec = try String(contentsOfFile: folder + "/nightly.yml", encoding: .utf8).replacingOccurrences(

@@ -58,7 +58,7 @@ import Testing
             // A damaged row makes the rotation report a failure, so error paths are searched too.
             let store = try SQLiteTokenStore(path: folder + "/state/tokens.db")
             var row = try #require(try store.get(TokenKey(tenant: "contoso-0001", user: "carol", provider: "entra")))
-            row.sealedToken![15] ^= 0x40
+            row.wrappedKey![15] ^= 0x40  // rotation rewraps the data key: a damaged one fails the item
             try store.put(row)
             let spec = try String(contentsOfFile: folder + "/nightly.yml", encoding: .utf8)
                 .replacingOccurrences(of: "max_key_age: 30d", with: "max_key_age: 0s")

@@ -2,6 +2,8 @@ import Foundation
 import Testing
 import Vault
 
+@testable import PostgresClient
+
 /// One ``KeyVault`` backend as ``VaultConformanceTests`` sees it: how to make a new vault and how to open
 /// it again, with another master key, as another principal or read-only. Every conformance test runs
 /// once per entry of ``all``; a new backend (PostgreSQL) joins by adding a case there, and must then pass
@@ -65,7 +67,7 @@ struct VaultBackend: Sendable, CustomTestStringConvertible {
     var testDescription: String { name }
 
     /// Every backend the conformance suite runs against.
-    static let all: [VaultBackend] = [.file]
+    static let all: [VaultBackend] = [.file, .postgres]
 
     /// ``FileVault``: the folder `vault` in the test's folder.
     static let file = VaultBackend(
@@ -78,4 +80,46 @@ struct VaultBackend: Sendable, CustomTestStringConvertible {
                 at: folder + "/vault", masterKey: masterKey, principal: principal, readOnly: readOnly, clock: clock)
         },
         storedBytes: { folder in try filesAtRest(under: folder + "/vault") })
+
+    /// ``PostgresVault`` on the test process's PostgreSQL server (``PostgresTestServer``): a new database per
+    /// vault, its name kept in the folder. Its "bytes at rest" are a dump of every vault table, row by row,
+    /// read by the server's superuser. When the server cannot start, every test of this backend fails with
+    /// the reason.
+    static let postgres = VaultBackend(
+        name: "postgres",
+        create: { folder, masterKey, principal, clock in
+            let server = try PostgresTestServer.shared()
+            let database = try server.createDatabase()
+            try database.write(toFile: folder + "/postgres-vault-database", atomically: true, encoding: .utf8)
+            return try PostgresVault.initialize(
+                connectionString: server.connectionString(database: database), location: "postgres:test/\(database)",
+                masterKey: masterKey, principal: principal, clock: clock)
+        },
+        open: { folder, masterKey, principal, readOnly, clock in
+            let server = try PostgresTestServer.shared()
+            let database = try String(contentsOfFile: folder + "/postgres-vault-database", encoding: .utf8)
+            return try PostgresVault.open(
+                connectionString: server.connectionString(database: database), location: "postgres:test/\(database)",
+                masterKey: masterKey, principal: principal, readOnly: readOnly, clock: clock)
+        },
+        storedBytes: { folder in
+            let server = try PostgresTestServer.shared()
+            let database = try String(contentsOfFile: folder + "/postgres-vault-database", encoding: .utf8)
+            return try postgresVaultDump(server.connectionString(database: database))
+        })
+
+    /// Every row of every vault table as text, by table: two equal dumps mean nothing was written.
+    static func postgresVaultDump(_ connectionString: String) throws -> [String: Data] {
+        let connection = try PostgresConnection(
+            connectionString: connectionString, location: "test dump", readOnly: true)
+        var dump: [String: Data] = [:]
+        for table in [
+            "vault_migrations", "vault_meta", "vault_secrets", "vault_versions", "vault_policies", "vault_audit",
+        ] {
+            let rows = try connection.query(
+                "SELECT coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '') FROM \(table) t", purpose: "dump")
+            dump[table] = Data(rows.text(0, 0).utf8)
+        }
+        return dump
+    }
 }

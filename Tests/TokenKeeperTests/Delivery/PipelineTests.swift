@@ -88,6 +88,74 @@ import Testing
         }
     }
 
+    // MARK: - Sharded pipelines (PostgreSQL state)
+
+    static let sharded = ["azure-pipelines-sharded.yml", "github-actions-sharded.yml", "gitlab-ci-sharded.yml"]
+
+    @Test func shardedAzurePipelineValidatesAgainstTheAzurePipelinesSchema() throws {
+        let checked = try Self.check("azure-pipelines-sharded.yml", schema: "azure-pipelines.schema.json")
+        #expect(checked.schemaErrors == [])
+    }
+
+    @Test func shardedAzurePipelineRunsNParallelShardsOfOneBuildAndAFanInThatFailsOnAMissingReport() throws {
+        let text = try Self.check("azure-pipelines-sharded.yml", schema: nil).text
+        #expect(text.contains("strategy:\n      parallel: ${{ parameters.shards }}"))
+        #expect(text.contains("SHARD: $(System.JobPositionInPhase)/$(System.TotalJobsInPhase)"))
+        #expect(text.contains("RUN_ID: $(Build.BuildId)"))
+        #expect(text.contains("TOKENKEEPER_POSTGRES: $(TOKENKEEPER-POSTGRES)"))
+        #expect(text.contains("artifact: tokenkeeper-reports-$(System.JobPositionInPhase)"))
+        #expect(text.contains("dependsOn: shard") && text.contains("task: DownloadPipelineArtifact@2"))
+        #expect(text.contains("report show /reports --shards \"$SHARDS\"") && text.contains("exit $status"))
+        #expect(text.components(separatedBy: "condition: succeededOrFailed()").count - 1 >= 3)
+    }
+
+    @Test func shardedGitHubWorkflowValidatesAndRunsAMatrixOfNShardsAndAFanIn() throws {
+        let checked = try Self.check("github-actions-sharded.yml", schema: "github-workflow.schema.json")
+        #expect(checked.schemaErrors == [])
+        let text = checked.text
+        #expect(text.contains("fail-fast: false"))
+        #expect(text.contains("shard: [1, 2, 3, 4]") && text.contains("SHARDS: 4"), "the matrix has SHARDS entries")
+        #expect(text.contains("SHARD: ${{ matrix.shard }}/${{ env.SHARDS }}"))
+        #expect(text.contains("RUN_ID: ${{ github.run_id }}"))
+        #expect(text.contains("needs: shard") && text.contains("if: always()"))
+        #expect(text.contains("pattern: tokenkeeper-reports-*"))
+        #expect(text.contains("$GITHUB_STEP_SUMMARY") && text.contains("exit $status"))
+    }
+
+    @Test func shardedGitLabPipelineValidatesAndRunsParallelShardsAndAFanIn() throws {
+        let checked = try Self.check("gitlab-ci-sharded.yml", schema: "gitlab-ci.schema.json")
+        #expect(checked.schemaErrors == [])
+        let text = checked.text
+        #expect(text.contains("parallel: 4") && text.contains("--shards 4"), "the fan-in expects as many shards as run")
+        #expect(text.contains("--shard \"$CI_NODE_INDEX/$CI_NODE_TOTAL\" --run-id \"$CI_PIPELINE_ID\""))
+        #expect(text.contains("junit: reports/*.xml"))
+        #expect(!text.contains("resource_group:"), "a resource group would run the shards one after another")
+        #expect(text.contains("needs:\n    - job: tokenkeeper") && text.contains("when: always"))
+    }
+
+    @Test func everyShardedPipelineRunsItsShardWithTheRunIDAndShowsTheWholeRunAndTheCLIAcceptsEveryLine() throws {
+        for name in Self.sharded {
+            let checked = try Self.check(name, schema: nil)
+            let runs = checked.commands.filter { $0.first == "run" }
+            #expect(!runs.isEmpty, "\(name)")
+            for run in runs {
+                #expect(
+                    run.contains("--shard") && run.contains("--run-id") && run.contains("--dry-run"), "\(name): \(run)")
+            }
+            #expect(
+                checked.commands.contains { $0.starts(with: ["report", "show"]) && $0.contains("--shards") }, "\(name)")
+            for command in checked.commands { Self.expectAccepted(command, in: name) }
+        }
+    }
+
+    @Test func theEmbeddedPipelinesStayUnshardedForSQLiteState() throws {
+        for name in ["azure-pipelines.yml", "github-actions.yml", "gitlab-ci.yml"] {
+            let checked = try Self.check(name, schema: nil)
+            #expect(!checked.commands.contains { $0.contains("--shard") }, "\(name)")
+            #expect(checked.text.contains("nightly.yml") && !checked.text.contains("nightly-postgres.yml"))
+        }
+    }
+
     @Test func aCommandLineTheCLIDoesNotKnowIsCaught() {
         #expect(throws: UsageError.self) {
             try CommandLineParser.parse(

@@ -46,13 +46,15 @@ import Testing
             let key = TokenKey(tenant: "t1", user: "u1", provider: "entra")
             do {
                 let store = try SQLiteTokenStore.create(at: folder + "/tokens.db")
-                let (version, sealed) = try TokenCustodian(vault: vault, store: store).seal(
+                let (version, sealed) = try TokenCustodian(vault: vault, store: store).sealInOldFormat(
                     SecretText("rt-old"), for: key, secret: "t1")
                 try store.put(
                     StoredToken(
                         key: key, secretName: "t1", keyVersion: version, sealedToken: sealed, issuedAt: Date(),
                         expiresAt: nil, updatedAt: Date()))
-                try store.connection.execute("DROP TABLE store_identity; PRAGMA user_version = 2")
+                try store.connection.execute(
+                    "DROP TABLE store_identity; DROP TABLE token_keys; DROP INDEX tokens_old_format; PRAGMA user_version = 2"
+                )
             }
             #expect(try vault.storeBinding() == nil)
             // A dry run may not migrate, so it cannot read the store until a writing command has.

@@ -11,7 +11,8 @@ import Testing
 
 /// Crash safety of rotation, for real (I1, I3): `tokenkeeper run` in a child process is killed with
 /// SIGKILL at many moments of a rotation, the job is run again, and the end state must equal that of
-/// an uninterrupted run, with every token readable after every kill.
+/// an uninterrupted run, with every token readable after every kill. Twice: a store in the envelope
+/// format (the data keys are rewrapped), and one in the old format (the tokens are migrated to it).
 @Suite(.serialized) struct RotationCrashTests {
     static let spec =
         JobFixture.header + """
@@ -38,7 +39,8 @@ import Testing
             state.versions[secret.name] = try vault.versions(of: secret.name).map { "\($0.number):\($0.enabled)" }
         }
         try SQLiteTokenStore(path: fixture.storePath).forEach { row in
-            state.rows[row.key.description] = "v\(row.keyVersion) \(row.status.rawValue)"
+            state.rows[row.key.description] =
+                "v\(row.keyVersion) \(row.status.rawValue) \(row.wrappedKey == nil ? "old" : "envelope")"
             return true
         }
         return state
@@ -68,11 +70,37 @@ import Testing
         return process.terminationReason == .uncaughtSignal
     }
 
-    @Test func rotationKilledAtManyMomentsFinishesOnRerunWithTheStateOfAnUninterruptedRun() throws {
+    @Test func rotationKilledAtManyMomentsFinishesOnRerunWithTheStateOfAnUninterruptedRun() async throws {
+        try await Self.onThreadOfItsOwn {
+            try Self.killAtManyMoments(initialRows: "v1 active envelope") { fixture in
+                try fixture.seed(tenants: (1...6).map { "tenant-\($0)" }, usersPerTenant: 500)
+            }
+        }
+    }
+
+    @Test func migrationKilledAtManyMomentsFinishesOnRerunWithTheStateOfAnUninterruptedRun() async throws {
+        try await Self.onThreadOfItsOwn {
+            try Self.killAtManyMoments(initialRows: "v1 active old") { fixture in
+                try fixture.seedInOldFormat(tenants: (1...6).map { "tenant-\($0)" }, usersPerTenant: 500)
+            }
+        }
+    }
+
+    /// Runs `body`, which blocks for a long time (sleeps, waits for child processes), on a thread of its
+    /// own, so it never holds one of the few threads the other tests' async code runs on.
+    static func onThreadOfItsOwn(_ body: @escaping @Sendable () throws -> Void) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
+    /// Seeds 3,000 tokens with `seed`, then kills rotations at many moments (see the tests above).
+    /// - Parameter initialRows: what every row says before the rotation (its version, status and format).
+    static func killAtManyMoments(initialRows: String, seed: (JobFixture) throws -> Void) throws {
         try withTemporaryDirectory { root in
             // The initial state: 3,000 tokens over 6 tenants, every key 40 days old.
             let initial = try JobFixture(folder: root + "/initial")
-            try initial.seed(tenants: (1...6).map { "tenant-\($0)" }, usersPerTenant: 500)
+            try seed(initial)
             _ = try initial.spec(Self.spec)
 
             // The reference: one uninterrupted run.
@@ -84,7 +112,7 @@ import Testing
             let runTime = Date().timeIntervalSince(started)
             #expect(referenceRun.status == 0, "\(referenceRun.stderr)")
             let expected = try Self.logicalState(reference)
-            #expect(Set(expected.rows.values) == ["v2 active"])
+            #expect(Set(expected.rows.values) == ["v2 active envelope"])
             #expect(expected.versions["tenant-1"] == ["2:true"])
 
             // Kill runs at moments spread over the window in which the rewrap happens, up to three kills per
@@ -113,12 +141,17 @@ import Testing
                     #expect(
                         try store.keptKeyVersionRows() == (try store.recountedKeyVersionRows()),
                         "attempt \(attempt), kill \(kill)")
-                    let versionsInUse = Set(try Self.logicalState(fixture).rows.values)
-                    if versionsInUse.contains("v1 active"), versionsInUse.contains("v2 active") {
+                    let rows = try Self.logicalState(fixture).rows.values
+                    // The rows still in the old format, as the migration counts them, are those that say so.
+                    #expect(
+                        try store.oldFormatCounts().values.reduce(0, +) == rows.filter { $0.hasSuffix(" old") }.count,
+                        "attempt \(attempt), kill \(kill)")
+                    let versionsInUse = Set(rows)
+                    if versionsInUse.contains(initialRows), versionsInUse.contains("v2 active envelope") {
                         landedMidRotation += 1
                     }
-                    if kill == 0, versionsInUse == ["v1 active"] { window.early = max(window.early, moment) }
-                    if kill == 0, versionsInUse == ["v2 active"] { window.late = min(window.late, moment) }
+                    if kill == 0, versionsInUse == [initialRows] { window.early = max(window.early, moment) }
+                    if kill == 0, versionsInUse == ["v2 active envelope"] { window.late = min(window.late, moment) }
                 }
                 let finish = try runTokenKeeper(["run", folder + "/job.yml"], environment: fixture.environment)
                 #expect(finish.status == 0, "attempt \(attempt): \(finish.stderr)")

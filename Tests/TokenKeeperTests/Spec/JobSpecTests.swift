@@ -34,7 +34,7 @@ import Testing
 
         """
 
-    @Test(arguments: ["nightly.yml", "full.yml", "offboard-tenant.yml", "entra.yml"])
+    @Test(arguments: ["nightly.yml", "full.yml", "offboard-tenant.yml", "entra.yml", "postgres.yml"])
     func everyExampleIsValid(_ name: String) throws {
         let spec = try JobSpec.load(path: Self.examples + "/" + name)
         #expect(!spec.stages.isEmpty)
@@ -43,7 +43,7 @@ import Testing
     @Test func nightlyExampleSaysWhatTheIssueAsks() throws {
         let spec = try JobSpec.load(path: Self.examples + "/nightly.yml")
         #expect(spec.name == "nightly" && spec.principal == "pipeline")
-        #expect(spec.vaultPath == Self.examples + "/state/vault")
+        #expect(spec.vault == .folder(path: Self.examples + "/state/vault"))
         #expect(spec.masterKey == .environment("TOKENKEEPER_MASTER_KEY"))
         #expect(spec.stages.map(\.name) == ["rotate-keys", "offboard"])
         guard case .rotate(let rotate) = spec.stages[0].options, case .revoke(let revoke) = spec.stages[1].options
@@ -62,7 +62,7 @@ import Testing
 
     @Test func relativePathsResolveAgainstTheSpecsFolder() throws {
         let spec = try parse(Self.minimal)
-        #expect(spec.vaultPath == "/specs/v" && spec.storePath == "/specs/s.db")
+        #expect(spec.vault == .folder(path: "/specs/v") && spec.store == .sqlite(path: "/specs/s.db"))
     }
 
     @Test func misspeltKeyGetsDidYouMeanAtItsPosition() {

@@ -114,14 +114,16 @@ import Testing
         }
     }
 
-    @Test func aTokenThatDoesNotOpenIsAFailedItemAndItsVersionIsKept() async throws {
+    /// A rotation rewraps data keys and never reads a token, so the damage it can meet is a wrapped key
+    /// that does not unwrap (a damaged token is found when it is used, or by a reseal).
+    @Test func aDataKeyThatDoesNotUnwrapIsAFailedItemAndItsVersionIsKept() async throws {
         try await withTemporaryDirectory { folder in
             let fixture = try JobFixture(folder: folder)
             try fixture.seed(tenants: ["t1"], usersPerTenant: 4)
             let store = try SQLiteTokenStore(path: fixture.storePath)
             let victim = TokenKey(tenant: "t1", user: "u2", provider: "entra")
             var row = try #require(try store.get(victim))
-            row.sealedToken![20] ^= 0x01
+            row.wrappedKey![20] ^= 0x01
             try store.put(row)
             let spec = try fixture.spec(
                 Self.rotateAll.replacingOccurrences(of: "keep_versions: 1", with: "keep_versions: 0"))
@@ -196,14 +198,15 @@ import Testing
         }
     }
 
-    @Test func wholeTableWalkRewrapsEveryOldVersionOfEveryDueTenant() async throws {
+    @Test func rotationMovesEveryOldVersionOfEveryDueTenantInEitherFormat() async throws {
         try await withTemporaryDirectory { folder in
             let fixture = try JobFixture(folder: folder)
             try fixture.seed(tenants: ["a", "b", "c"], usersPerTenant: 10)
             let spec = try fixture.spec(
                 RotateStageTests.rotateAll.replacingOccurrences(of: "keep_versions: 1", with: "keep_versions: 2"))
             try await fixture.run(spec)
-            // A month later, half of tenant a's tokens are put back on version 1 (as if a restore), then rotate again.
+            // A month later, half of tenant a's tokens are put back on version 1 in the old format (as if a
+            // restore from before envelope encryption), then rotate again: they are migrated, the rest rewrapped.
             let store = try SQLiteTokenStore(path: fixture.storePath)
             let custodian = try fixture.custodian()
             for index in 0..<5 {
@@ -218,12 +221,14 @@ import Testing
                     try store.replaceSealedTokens([
                         SealedTokenUpdate(
                             id: try #require(try store.get(key)).id, tenant: key.tenant, expectedKeyVersion: 2,
-                            newKeyVersion: 1, sealedToken: sealed)
+                            expectedWrappedKey: try #require(try store.get(key)).wrappedKey, newKeyVersion: 1,
+                            sealedToken: sealed)
                     ]) == 1)
             }
             let stage = try #require(
                 try await fixture.run(spec, at: Date().addingTimeInterval(31 * 86_400)).stages.first)
             #expect(stage.count(.tokensRewrapped) == 30)
+            #expect(stage.count(.tokensMigrated) == 5)
             for tenant in ["a", "b", "c"] { #expect(try fixture.versionCounts(tenant) == [3: 10]) }
             #expect(try fixture.verifyEveryToken() == 30)
         }

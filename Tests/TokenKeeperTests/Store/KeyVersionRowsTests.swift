@@ -32,6 +32,44 @@ import Testing
         }
     }
 
+    @Test func envelopeRowsAreCountedUnderTheirDataKeysVersionThroughEveryKindOfWrite() throws {
+        try withTemporaryDirectory { folder in
+            let store = try SQLiteTokenStore.create(at: folder + "/tokens.db")
+            func envelope(_ user: String, version: Int, marker: UInt8) -> StoredToken {
+                var row = token(user, version: version)
+                row.wrappedKey = [UInt8](repeating: marker, count: 60)
+                return row
+            }
+            try store.put(envelope("u1", version: 1, marker: 1))
+            try store.insertBatch([envelope("u2", version: 1, marker: 2), token("u3", version: 1)])
+            _ = try store.putBatch([envelope("u4", version: 2, marker: 4)])
+            #expect(try checkedCounts(store) == ["a": [1: 3, 2: 1]])
+            // An old-format row put back in the envelope format under another version moves its count.
+            try store.put(envelope("u3", version: 2, marker: 3))
+            #expect(try checkedCounts(store) == ["a": [1: 2, 2: 2]])
+            let u1 = try #require(try store.get(TokenKey(tenant: "a", user: "u1", provider: "p")))
+            _ = try store.replaceDataKeys([
+                DataKeyUpdate(
+                    id: u1.id, tenant: "a", expectedKeyVersion: 1, expectedWrappedKey: u1.wrappedKey!, newKeyVersion: 2,
+                    wrappedKey: [UInt8](repeating: 9, count: 60))
+            ])
+            #expect(try checkedCounts(store) == ["a": [1: 1, 2: 3]])
+            let key = TokenKey(tenant: "a", user: "u2", provider: "p")
+            #expect(try store.acquireLease(key, owner: "job", until: t0.addingTimeInterval(60), now: t0))
+            #expect(
+                try store.commitRefreshed(
+                    key, owner: "job", secretName: "a", keyVersion: 3, sealedToken: [7],
+                    wrappedKey: [UInt8](repeating: 7, count: 60), refreshedAt: t0, expiresAt: nil))
+            #expect(try checkedCounts(store) == ["a": [2: 3, 3: 1]])
+            try store.dropRefreshToken(TokenKey(tenant: "a", user: "u4", provider: "p"), now: t0)
+            try store.delete(TokenKey(tenant: "a", user: "u3", provider: "p"))
+            #expect(try checkedCounts(store) == ["a": [2: 1, 3: 1]])
+            try store.deleteTenant("a")
+            #expect(try checkedCounts(store).isEmpty)
+            #expect(try store.connection.scalar("SELECT count(*) FROM token_keys") == 0)
+        }
+    }
+
     @Test func rowsWithoutATokenAreNotCounted() throws {
         try withTemporaryDirectory { folder in
             let store = try SQLiteTokenStore.create(at: folder + "/tokens.db")

@@ -51,6 +51,43 @@ struct JobFixture {
         }
     }
 
+    /// Stores `count` tokens per tenant as a tokenkeeper before envelope encryption did: each sealed directly
+    /// under the tenant's newest key version (the old format), for tests of the migration.
+    func seedInOldFormat(tenants: [String], usersPerTenant count: Int, provider: String = "entra") throws {
+        let custodian = try custodian()
+        try custodian.recordThatTheStoreHoldsTokens()
+        var rows: [StoredToken] = []
+        for tenant in tenants {
+            for index in 0..<count {
+                let key = TokenKey(tenant: tenant, user: "u\(index)", provider: provider)
+                let (version, sealed) = try custodian.sealInOldFormat(Self.token(for: key), for: key, secret: tenant)
+                rows.append(
+                    StoredToken(
+                        key: key, secretName: tenant, keyVersion: version, sealedToken: sealed, issuedAt: origin))
+            }
+        }
+        try custodian.store.insertBatch(rows)
+    }
+
+    /// Takes the store back to schema 4 (before envelope encryption), as an older tokenkeeper left it.
+    /// Every row must be in the old format.
+    func downgradeStoreToSchema4() throws {
+        let store = try SQLiteTokenStore(path: storePath)
+        try store.connection.execute("DROP TABLE token_keys; DROP INDEX tokens_old_format; PRAGMA user_version = 4")
+    }
+
+    /// Rows holding a token in the old format and in the envelope format.
+    func formatCounts() throws -> (old: Int, envelope: Int) {
+        var counts = (old: 0, envelope: 0)
+        try SQLiteTokenStore(path: storePath, readOnly: true).forEach { row in
+            if row.sealedToken != nil {
+                if row.wrappedKey == nil { counts.old += 1 } else { counts.envelope += 1 }
+            }
+            return true
+        }
+        return counts
+    }
+
     /// The refresh token the fixture stores for `key`.
     static func token(for key: TokenKey) -> SecretText {
         SecretText("rt.\(key.tenant).\(key.user).\(key.provider).secret-value")

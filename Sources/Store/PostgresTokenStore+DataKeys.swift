@@ -1,0 +1,141 @@
+import Foundation
+import PostgresClient
+
+/// The `token_keys` table on PostgreSQL (schema migration 2): the wrapped data keys of rows in the
+/// envelope format. Every write of a token writes its data key's row in the same transaction (or removes
+/// it, when the token goes or is written in the old format; deleting a token row cascades), and the
+/// table's statement triggers move the per-version counts (I1). A rotation reads and rewrites only it,
+/// one set-based statement per batch.
+extension PostgresTokenStore {
+    /// Makes the data key rows of `tokens` (each found by its key, the last of a key winning) say what
+    /// the tokens say: written for those in the envelope format that hold a token, removed for the rest.
+    /// Call inside the transaction that wrote the tokens.
+    func writeDataKeys(of tokens: [StoredToken]) throws {
+        var last: [TokenKey: StoredToken] = [:]
+        for token in tokens { last[token.key] = token }
+        let sealed = last.values.filter { $0.sealedToken != nil && $0.wrappedKey != nil }.sorted { $0.key < $1.key }
+        let plain = last.values.filter { $0.sealedToken == nil || $0.wrappedKey == nil }.map(\.key)
+        if !plain.isEmpty {
+            try connection.query(
+                """
+                DELETE FROM token_keys WHERE token_id IN (
+                    SELECT t.id FROM tokens t JOIN unnest($1::text[], $2::text[], $3::text[]) AS b (tenant, user_id, provider)
+                    ON t.tenant = b.tenant AND t.user_id = b.user_id AND t.provider = b.provider)
+                """,
+                [.textArray(plain.map(\.tenant)), .textArray(plain.map(\.user)), .textArray(plain.map(\.provider))],
+                purpose: "remove data keys")
+        }
+        guard !sealed.isEmpty else { return }
+        try connection.query(
+            """
+            INSERT INTO token_keys (token_id, tenant, user_id, provider, key_version, wrapped_key)
+            SELECT t.id, t.tenant, t.user_id, t.provider, b.key_version, b.wrapped_key
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::bytea[])
+                AS b (tenant, user_id, provider, key_version, wrapped_key)
+            JOIN tokens t ON t.tenant = b.tenant AND t.user_id = b.user_id AND t.provider = b.provider
+            ORDER BY t.id
+            ON CONFLICT (token_id) DO UPDATE SET key_version = EXCLUDED.key_version, wrapped_key = EXCLUDED.wrapped_key
+            """,
+            [
+                .textArray(sealed.map(\.key.tenant)), .textArray(sealed.map(\.key.user)),
+                .textArray(sealed.map(\.key.provider)), .int4Array(sealed.map { Int32(clamping: $0.keyVersion) }),
+                .byteaArray(sealed.map { $0.wrappedKey! }),
+            ], purpose: "write data keys")
+    }
+
+    /// Writes (or replaces) the data key row of the token row `id`, or removes it when `wrappedKey` is nil.
+    /// Call inside the transaction that wrote the token.
+    func writeDataKey(rowID id: Int64, key: TokenKey, version: Int, wrappedKey: [UInt8]?) throws {
+        guard let wrappedKey else {
+            try connection.query(
+                "DELETE FROM token_keys WHERE token_id = $1", [.int8(id)], purpose: "remove a data key")
+            return
+        }
+        try connection.query(
+            """
+            INSERT INTO token_keys (token_id, tenant, user_id, provider, key_version, wrapped_key)
+            VALUES ($1, $2, $3, $4, $5, $6)
+            ON CONFLICT (token_id) DO UPDATE SET key_version = EXCLUDED.key_version, wrapped_key = EXCLUDED.wrapped_key
+            """,
+            [.int8(id)] + Self.values(key) + [.int4(Int32(clamping: version)), .bytea(wrappedKey)],
+            purpose: "write a data key")
+    }
+
+    // MARK: - Rotation over the narrow table
+
+    /// Up to `scanLimit` data key rows after `afterID` in id order that `wanted(tenant, keyVersion)`
+    /// selects, and the last id looked at (nil at the end). Reads only `token_keys`, never a token.
+    public func dataKeyRows(afterID: Int64, scanLimit: Int, where wanted: (String, Int) -> Bool) throws -> (
+        rows: [DataKeyRow], lastID: Int64?
+    ) {
+        let rows = try connection.query(
+            """
+            SELECT token_id, tenant, key_version, user_id, provider, wrapped_key FROM token_keys
+            WHERE token_id > $1 ORDER BY token_id LIMIT $2
+            """, [.int8(afterID), .int8(Int64(scanLimit))], purpose: "read data keys to rewrap")
+        var selected: [DataKeyRow] = []
+        selected.reserveCapacity(rows.count)
+        var lastID: Int64?
+        for index in 0..<rows.count {
+            let id = rows.int(index, 0)
+            lastID = id
+            let tenant = rows.text(index, 1), version = Int(rows.int(index, 2))
+            guard wanted(tenant, version) else { continue }
+            selected.append(
+                DataKeyRow(
+                    id: id, key: TokenKey(tenant: tenant, user: rows.text(index, 3), provider: rows.text(index, 4)),
+                    keyVersion: version, wrappedKey: rows.bytes(index, 5) ?? []))
+        }
+        return (selected, lastID)
+    }
+
+    /// One `UPDATE ... FROM unnest(...)` for the whole batch, compare-and-set per row on the version and
+    /// the wrapped bytes read; the table's triggers move the counts. Says per update whether it applied.
+    public func replaceDataKeys(_ updates: [DataKeyUpdate]) throws -> [Bool] {
+        guard !updates.isEmpty else { return [] }
+        let rows = try connection.query(
+            """
+            UPDATE token_keys SET key_version = batch.new_version, wrapped_key = batch.wrapped
+            FROM unnest($1::bigint[], $2::integer[], $3::bytea[], $4::integer[], $5::bytea[])
+                AS batch (id, expected, expected_wrapped, new_version, wrapped)
+            WHERE token_keys.token_id = batch.id AND token_keys.key_version = batch.expected
+              AND token_keys.wrapped_key = batch.expected_wrapped
+            RETURNING token_keys.token_id
+            """,
+            [
+                .int8Array(updates.map(\.id)), .int4Array(updates.map { Int32(clamping: $0.expectedKeyVersion) }),
+                .byteaArray(updates.map(\.expectedWrappedKey)),
+                .int4Array(updates.map { Int32(clamping: $0.newKeyVersion) }), .byteaArray(updates.map(\.wrappedKey)),
+            ], purpose: "rewrap data keys")
+        let changed = Set((0..<rows.count).map { rows.int($0, 0) })
+        return updates.map { changed.contains($0.id) }
+    }
+
+    // MARK: - The migration from the old format
+
+    /// Rows still in the old format that hold a token, per tenant, from their partial index alone.
+    public func oldFormatCounts() throws -> [String: Int] {
+        let rows = try connection.query(
+            "SELECT tenant, count(*) FROM tokens WHERE key_version != 0 AND sealed_token IS NOT NULL GROUP BY tenant",
+            purpose: "count tokens in the old format")
+        var counts: [String: Int] = [:]
+        for index in 0..<rows.count { counts[rows.text(index, 0)] = Int(rows.int(index, 1)) }
+        return counts
+    }
+
+    /// Up to `limit` rows of `tenant` still in the old format that hold a token, after `afterID` in id order.
+    public func oldFormatRows(tenant: String, afterID: Int64, limit: Int) throws -> [SealedRow] {
+        let rows = try connection.query(
+            """
+            SELECT id, user_id, provider, secret_name, key_version, sealed_token FROM tokens
+            WHERE tenant = $1 AND key_version != 0 AND sealed_token IS NOT NULL AND id > $2 ORDER BY id LIMIT $3
+            """, [.text(tenant), .int8(afterID), .int8(Int64(limit))], purpose: "read tokens in the old format")
+        return (0..<rows.count).map { index in
+            SealedRow(
+                id: rows.int(index, 0),
+                key: TokenKey(tenant: tenant, user: rows.text(index, 1), provider: rows.text(index, 2)),
+                secretName: rows.text(index, 3), keyVersion: Int(rows.int(index, 4)),
+                sealedToken: rows.bytes(index, 5) ?? [])
+        }
+    }
+}

@@ -1,0 +1,28 @@
+import Testing
+
+@testable import Custody
+
+/// How many rows the rotation puts in one write transaction (issue 14 point 3): as many as keep it near
+/// its target duration, never more than the batch size, so token use waits little for the store.
+@Suite struct RotationTransactionSizeTests {
+    @Test func aTransactionThatRanLongMakesTheNextOneSmallerAtOnce() {
+        var size = TokenRewrapper.ChunkSize(rows: 2_000, limit: 2_000)
+        // 2,000 rows took 60 ms: the next transaction takes what fits in the target (15 ms).
+        size.adapt(rows: 2_000, seconds: 0.060)
+        #expect(size.rows == 500)
+    }
+
+    @Test func quickTransactionsGrowByHalfAtMostAndNeverBeyondTheBatchSize() {
+        var size = TokenRewrapper.ChunkSize(rows: 100, limit: 2_000)
+        size.adapt(rows: 100, seconds: 0.001)
+        #expect(size.rows == 150)
+        for _ in 0..<20 { size.adapt(rows: size.rows, seconds: 0.001) }
+        #expect(size.rows == 2_000)
+    }
+
+    @Test func aStalledTransactionStillLeavesSomeRowsPerTransaction() {
+        var size = TokenRewrapper.ChunkSize(rows: 2_000, limit: 2_000)
+        size.adapt(rows: 2_000, seconds: 30)
+        #expect(size.rows == 8)
+    }
+}

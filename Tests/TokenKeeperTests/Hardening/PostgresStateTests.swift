@@ -1,0 +1,207 @@
+import Foundation
+import Testing
+
+@testable import Custody
+@testable import PostgresClient
+@testable import Report
+@testable import Runner
+@testable import Spec
+@testable import Store
+@testable import Support
+@testable import Vault
+
+/// The state on PostgreSQL as the spec names it: the vault-store binding rules hold there too, the TLS rule
+/// and the statement timeouts reach every connection the job opens, and losing the server mid-job is a
+/// transient failure that loses nothing.
+@Suite struct PostgresStateTests {
+    /// A file vault in `folder` and a fresh, empty database; the location names it through `URL`.
+    private static func emptyState(_ folder: String) throws -> (vault: FileVault, environment: [String: String]) {
+        let server = try PostgresTestServer.shared()
+        let vault = try FileVault.initialize(
+            at: folder + "/vault", masterKey: try MasterKey.generate(), principal: "pipeline")
+        return (vault, ["URL": server.connectionString(database: try server.createDatabase())])
+    }
+
+    private static let location = StoreLocation.postgres(connection: .environment("URL"), tls: .verifiedOffHost)
+
+    @Test func aMissingStoreOnPostgresIsRefusedAndStateInitMakesItOnce() throws {
+        try withTemporaryDirectory { folder in
+            let (vault, environment) = try Self.emptyState(folder)
+            // An empty database is never taken for a new store.
+            let missing = #expect(throws: StateBindingError.self) {
+                try StateBinding.openStore(Self.location, vault: vault, environment: environment)
+            }
+            #expect(missing?.item == "postgres:env:URL")
+            #expect(missing?.exitStatus == .environment)
+            let made = try StateBinding.openStore(
+                Self.location, vault: vault, source: .create(replacing: false), environment: environment)
+            #expect(try vault.storeBinding()?.storeID == made.identity.id)
+            let exists = #expect(throws: StoreError.self) {
+                try StateBinding.openStore(
+                    Self.location, vault: vault, source: .create(replacing: false), environment: environment)
+            }
+            #expect(exists?.description.contains("exists already") == true)
+            let opened = try StateBinding.openStore(Self.location, vault: vault, environment: environment)
+            #expect(opened.identity == made.identity)
+        }
+    }
+
+    @Test func anotherStoreOnPostgresIsRefusedNamingBoth() throws {
+        try withTemporaryDirectory { folder in
+            let (vault, environment) = try Self.emptyState(folder)
+            _ = try StateBinding.openStore(
+                Self.location, vault: vault, source: .create(replacing: false), environment: environment)
+            let server = try PostgresTestServer.shared()
+            let other = server.connectionString(database: try server.createDatabase())
+            let otherStore = try PostgresTokenStore.create(connectionString: other, location: "other")
+            let error = #expect(throws: StateBindingError.self) {
+                try StateBinding.openStore(Self.location, vault: vault, environment: ["URL": other])
+            }
+            #expect(error?.description.contains(otherStore.identity.id) == true)
+            #expect(error?.description.contains(vault.path) == true)
+        }
+    }
+
+    @Test func aNewVaultsFirstTokenPutMakesItsStoreOnPostgres() throws {
+        try withTemporaryDirectory { folder in
+            let (vault, environment) = try Self.emptyState(folder)
+            let store = try StateBinding.openStore(
+                Self.location, vault: vault, source: .createForNewVault, environment: environment)
+            #expect(try vault.storeBinding()?.storeID == store.identity.id)
+            let custodian = TokenCustodian(vault: vault, store: store)
+            try custodian.put(
+                TokenKey(tenant: "t1", user: "u1", provider: "p"), token: SecretText("rt"), issuedAt: Date(),
+                expiresAt: nil)
+            // Now that it has held tokens, a missing store is never made again.
+            let (_, emptyDatabase) = try Self.emptyState(folder + "/2")
+            #expect(throws: StateBindingError.self) {
+                try StateBinding.openStore(
+                    Self.location, vault: vault, source: .createForNewVault, environment: emptyDatabase)
+            }
+        }
+    }
+
+    @Test func aConnectionStringFileMustBePrivate() throws {
+        try withTemporaryDirectory { folder in
+            let (vault, environment) = try Self.emptyState(folder)
+            let file = folder + "/store.url"
+            try Data((environment["URL"]! + "\n").utf8).write(to: URL(fileURLWithPath: file))
+            let location = StoreLocation.postgres(connection: .file(file), tls: .verifiedOffHost)
+            chmod(file, 0o644)
+            let error = #expect(throws: InsecurePermissionsError.self) {
+                try StateBinding.openStore(location, vault: vault, source: .create(replacing: false))
+            }
+            #expect(error?.description.contains(environment["URL"]!) == false)
+            chmod(file, 0o600)
+            let store = try StateBinding.openStore(location, vault: vault, source: .create(replacing: false))
+            #expect(store.location == "postgres:file:" + file)
+        }
+    }
+
+    @Test func aServerOffThisHostIsReachedWithVerifyFullUnlessTheSpecSaysUnverified() throws {
+        try withTemporaryDirectory { folder in
+            let (vault, environment) = try Self.emptyState(folder)
+            _ = try StateBinding.openStore(
+                Self.location, vault: vault, source: .create(replacing: false), environment: environment)
+            // libpq tries the hosts in turn: the socket answers, but the string names a host off this machine too.
+            let server = try PostgresTestServer.shared()
+            let mixed =
+                environment["URL"]!.replacingOccurrences(
+                    of: "host=\(server.folder)", with: "host=\(server.folder),db.example.invalid") + " sslmode=disable"
+            for (tls, expected) in [(PostgresTLS.verifiedOffHost, "verify-full"), (.unverified, "disable")] {
+                let store = try StateBinding.openStore(
+                    .postgres(connection: .environment("URL"), tls: tls), vault: vault, readOnly: true,
+                    environment: ["URL": mixed])
+                let postgres = try #require(store as? PostgresTokenStore)
+                #expect(postgres.connection.effectiveOption("sslmode") == expected)
+                let session = try #require(try postgres.openSession() as? PostgresTokenStore)
+                #expect(session.connection.effectiveOption("sslmode") == expected)
+            }
+        }
+    }
+
+    @Test func everySessionOfTheStoreHasStatementAndLockTimeouts() throws {
+        try withTemporaryDirectory { folder in
+            let (vault, environment) = try Self.emptyState(folder)
+            let store = try StateBinding.openStore(
+                Self.location, vault: vault, source: .create(replacing: false), environment: environment)
+            for session in [store, try store.openSession()] {
+                let connection = try #require(session as? PostgresTokenStore).connection
+                #expect(
+                    try connection.query("SELECT current_setting('statement_timeout')", purpose: "t").text(0, 0)
+                        == "2min")
+                #expect(
+                    try connection.query("SELECT current_setting('lock_timeout')", purpose: "t").text(0, 0) == "2min")
+            }
+        }
+    }
+
+    @Test func losingTheServerMidRefreshIsTransientLosesNothingAndTheNextRunFinishes() async throws {
+        try await withTemporaryDirectory { folder in
+            let world = try await PostgresJobWorld.make(folder: folder)
+            let users = (0..<8).map { "u\($0)" }
+            try await world.signIn(tenant: "t1", users: users)
+            let specPath = try world.writeSpec(
+                """
+                stages:
+                  - name: refresh-tokens
+                    kind: refresh
+                    provider: local
+                    refresh_after: 7d
+                    concurrency: 2
+                    retries: 0
+                    request_timeout: 10s
+
+                """)
+            let spec = try JobSpec.load(path: specPath)
+            var options = RunOptions(defaultPrincipal: "pipeline", environment: world.environment)
+            options.lockTimeout = 5
+            // The first requests hang a moment, then fail (transient, nothing redeemed): meanwhile the server
+            // ends every session of the job.
+            try await world.idp.admin("admin/faults", ["delay": 1.5, "status": 503, "count": 2])
+            let runOptions = options
+            let job = Task { try await JobRunner(spec: spec, options: runOptions).run() }
+            var waited = 0
+            while try await world.idp.requests().isEmpty, waited < 300 {
+                try await Task.sleep(nanoseconds: 50_000_000)
+                waited += 1
+            }
+            try #require(waited < 300, "the job never reached the provider")
+            let admin = try world.connection()
+            let ended = try admin.query(
+                """
+                SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                WHERE datname = current_database() AND pid <> pg_backend_pid()
+                """, purpose: "end the job's sessions")
+            #expect(ended.int(0, 0) >= 2)  // the job lock's session and the store's
+            let report = try await job.value
+            #expect(report.exitStatus == .itemsFailed)
+            let stage = try #require(report.stages.first)
+            #expect(stage.result == .failed)
+            let lost = stage.cases.filter { $0.failureType == .transient && ($0.code ?? "").hasPrefix("postgres_") }
+            #expect(!lost.isEmpty, "\(stage.cases.map { "\($0.name): \($0.code ?? "") \($0.message)" })")
+            // Nothing lost: every row still holds its token, and the per-version counts equal a recount.
+            let opened = try world.openEveryToken()
+            #expect(opened.count == users.count)
+            let recount = try admin.query(
+                """
+                SELECT (SELECT count(*) FROM tokens WHERE tenant = 't1' AND key_version = 1 AND sealed_token IS NOT NULL)
+                    + (SELECT count(*) FROM token_keys k JOIN tokens t ON t.id = k.token_id
+                       WHERE k.tenant = 't1' AND k.key_version = 1 AND t.sealed_token IS NOT NULL)
+                """, purpose: "recount both row formats")
+            #expect(try world.custodian().store.keyVersionCounts(tenant: "t1") == [1: Int(recount.int(0, 0))])
+            // The next run finishes: no transient failure; the rows whose request was in flight when the server
+            // went are given up as needs_reauth (their lease outlived the run), every other one is refreshed.
+            let next = try await JobRunner(spec: spec, options: options).run()
+            let cases = try #require(next.stages.first).cases
+            #expect(!cases.contains { $0.failureType == .transient }, "\(cases.map(\.message))")
+            #expect(cases.filter { $0.failureType == .reauthRequired }.count <= 2)
+            #expect(try await world.idp.stats()["reuse_detected"] == 0)
+            let after = try world.openEveryToken()
+            #expect(after.count == users.count)
+            let usable = try await world.idp.admin("admin/check", ["refresh_tokens": Array(after.tokens.values)])
+            let usableCount = (usable["usable"] as? [String: Bool])?.values.filter { $0 }.count ?? 0
+            #expect(usableCount >= users.count - 2)
+        }
+    }
+}
