@@ -21,7 +21,9 @@ extension StateCopier {
             throw StateCopyError.verificationFailed(
                 item: "vault \(destinationVault.location)", detail: "it does not hold the same secrets")
         }
-        for name in names where try sourceVault.exportSecret(name) != destinationVault.exportSecret(name) {
+        // Dates to the whole second: the precision every backend keeps.
+        for name in names
+        where try sourceVault.exportSecret(name).atWholeSeconds != destinationVault.exportSecret(name).atWholeSeconds {
             throw StateCopyError.verificationFailed(
                 item: "secret \(name)", detail: "its versions, keys or soft-delete state differ")
         }

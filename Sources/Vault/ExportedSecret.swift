@@ -42,4 +42,18 @@ public struct ExportedSecret: Sendable, Equatable {
         self.versions = versions
         self.deletion = deletion
     }
+
+    /// The secret with every date cut to the whole second: the precision every backend keeps (the file
+    /// vault writes ISO 8601 seconds, PostgreSQL milliseconds), so a secret that went from one backend to
+    /// another compares equal to its source in everything it holds.
+    public var atWholeSeconds: ExportedSecret {
+        func cut(_ date: Date) -> Date { Date(timeIntervalSince1970: date.timeIntervalSince1970.rounded(.down)) }
+        var secret = self
+        secret.createdAt = cut(createdAt)
+        for index in secret.versions.indices { secret.versions[index].createdAt = cut(versions[index].createdAt) }
+        secret.deletion = deletion.map {
+            DeletedSecret(name: $0.name, deletedAt: cut($0.deletedAt), scheduledPurgeAt: cut($0.scheduledPurgeAt))
+        }
+        return secret
+    }
 }

@@ -12,6 +12,12 @@ extension VaultConformanceTests {
     {
         try withTemporaryDirectory { folder in
             let created = Date(timeIntervalSince1970: 1_800_000_000)
+            // Two vaults, each with a folder of its own (a server backend names its database after it).
+            for side in ["a", "b"] {
+                try FileManager.default.createDirectory(
+                    atPath: folder + "/" + side, withIntermediateDirectories: false,
+                    attributes: [.posixPermissions: 0o700])
+            }
             let source = try backend.make(
                 folder: folder + "/a", masterKey: try MasterKey.generate(), principal: "admin", clock: { created })
             for name in ["live", "gone"] {
