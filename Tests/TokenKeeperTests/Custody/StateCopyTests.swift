@@ -242,4 +242,21 @@ import Testing
             _ = try await fixture.run(spec, dryRun: true)
         }
     }
+
+    @Test func aReadOnlySessionReadsAStoreFromBeforeTheMarkAsUnmarkedWithoutWritingIt() throws {
+        try withTemporaryDirectory { folder in
+            let fixture = try JobFixture(folder: folder)
+            try fixture.seed(tenants: ["t1"], usersPerTenant: 2)
+            // As the build before `state copy` left it: schema 5, no state_mark table.
+            try SQLiteTokenStore(path: fixture.storePath).connection.execute(
+                "DROP TABLE state_mark; PRAGMA user_version = 5")
+            let store = try SQLiteTokenStore(path: fixture.storePath, readOnly: true)
+            #expect(try store.stateMark() == nil)
+            #expect(try StateCopyTests.World.rows(store).count == 2)
+            // Nothing was migrated: the file still says schema 5 and has no state_mark table.
+            #expect(try store.connection.scalar("PRAGMA user_version") == 5)
+            #expect(
+                try store.connection.scalar("SELECT count(*) FROM main.sqlite_master WHERE name = 'state_mark'") == 0)
+        }
+    }
 }
