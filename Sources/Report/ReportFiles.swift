@@ -53,8 +53,8 @@ public struct ReportFiles: Sendable, Equatable {
         let file = name.lastPathComponent as NSString
         let stem = file.deletingPathExtension + suffix
         let renamed = file.pathExtension.isEmpty ? stem : stem + "." + file.pathExtension
-        return name.deletingLastPathComponent.isEmpty
-            ? renamed : (name.deletingLastPathComponent as NSString).appendingPathComponent(renamed)
+        let folder = PathText.parent(of: path)
+        return folder.isEmpty ? renamed : (folder as NSString).appendingPathComponent(renamed)
     }
 
     /// Every path that will be written.
@@ -70,7 +70,7 @@ public struct ReportFiles: Sendable, Equatable {
     }
 
     private static func write(_ text: String, to path: String) throws {
-        let folder = (path as NSString).deletingLastPathComponent
+        let folder = PathText.parent(of: path)
         if !folder.isEmpty, !PrivateFiles.exists(folder) {
             do {
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)

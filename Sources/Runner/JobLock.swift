@@ -78,7 +78,7 @@ package final class JobLock {
     }
 
     private static func lockOne(_ path: String, timeout: TimeInterval, owner: String, readOnly: Bool) throws -> Int32? {
-        let parent = (path as NSString).deletingLastPathComponent
+        let parent = PathText.parent(of: path)
         // The folder is never created here (a missing one means missing state), and must not let others
         // plant a link where the lock file goes.
         try StateOwnership.requireSafeFolder(parent.isEmpty ? "." : parent)

@@ -210,7 +210,7 @@ extension JobSpec {
         -> JobSpec
     {
         let root = try YAMLLiteParser.parse(text, file: fileName)
-        var reader = JobSpecReader(file: fileName, baseDirectory: (sourcePath as NSString).deletingLastPathComponent)
+        var reader = JobSpecReader(file: fileName, baseDirectory: PathText.parent(of: sourcePath))
         let spec = reader.read(root, sourcePath: sourcePath, sourceBytes: sourceBytes ?? Array(text.utf8))
         if !reader.diagnostics.isEmpty { throw SpecError(reader.diagnostics) }
         return spec!

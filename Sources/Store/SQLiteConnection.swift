@@ -119,7 +119,7 @@ package final class SQLiteConnection {
 
     /// The folder a store file lives in (`.` for a bare name).
     static func folder(of path: String) -> String {
-        let folder = (path as NSString).deletingLastPathComponent
+        let folder = PathText.parent(of: path)
         return folder.isEmpty ? "." : folder
     }
 

@@ -60,7 +60,7 @@ package final class WALGroupSync: @unchecked Sendable {
 
     private init(storePath: String) {
         walPath = storePath + "-wal"
-        folder = (storePath as NSString).deletingLastPathComponent
+        folder = PathText.parent(of: storePath)
         queue = DispatchQueue(label: "tokenkeeper.store.wal-sync")
     }
 

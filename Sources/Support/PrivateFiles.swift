@@ -24,7 +24,7 @@ package enum PrivateFiles {
     /// as reports): temporary file, fsync, rename, fsync of the folder.
     /// - throws: ``FileSystemError`` naming the path and the step that failed.
     package static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = fileMode) throws {
-        let directory = (path as NSString).deletingLastPathComponent
+        let directory = PathText.parent(of: path)
         let name = (path as NSString).lastPathComponent
         let temporary =
             (directory.isEmpty ? "." : directory) + "/.\(name).tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
@@ -56,7 +56,7 @@ package enum PrivateFiles {
     /// exists, so there is no moment at which the check and the write can be split.
     /// - throws: ``FileSystemError`` with `EEXIST` when `path` exists, or naming the step that failed.
     package static func writeNew(_ bytes: [UInt8], to path: String) throws {
-        let directory = (path as NSString).deletingLastPathComponent
+        let directory = PathText.parent(of: path)
         let name = (path as NSString).lastPathComponent
         let temporary =
             (directory.isEmpty ? "." : directory) + "/.\(name).new-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
@@ -188,7 +188,7 @@ package enum PrivateFiles {
             try requirePrivate(path, isDirectory: true)
             return
         }
-        let parent = (path as NSString).deletingLastPathComponent
+        let parent = PathText.parent(of: path)
         if !parent.isEmpty, parent != path, !FileManager.default.fileExists(atPath: parent) {
             try createPrivateDirectory(parent)
         }

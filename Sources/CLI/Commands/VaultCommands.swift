@@ -139,7 +139,7 @@ package enum VaultCommands {
                 item: path, problem: "already exists; tokenkeeper never overwrites a master key file",
                 remedy: remedy ?? "Choose a new path for \(option).", exitStatus: .usage)
         }
-        let folder = (path as NSString).deletingLastPathComponent
+        let folder = PathText.parent(of: path)
         guard folder.isEmpty || PrivateFiles.exists(folder) else {
             throw GeneralError(
                 item: path, problem: "its folder \(folder) does not exist",

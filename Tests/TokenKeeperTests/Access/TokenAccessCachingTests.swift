@@ -153,7 +153,8 @@ import Testing
         try await withTemporaryDirectory { folder in
             let world = try await World(folder, users: 1)
             let access = try Self.access(world)
-            try await world.idp.admin("admin/faults", ["delay": 1.0, "count": 1])
+            // The provider holds the redemption 4 s: time for the sign-in below even on a loaded machine.
+            try await world.idp.admin("admin/faults", ["delay": 4.0, "count": 1])
             let call = Task { try await access.accessToken(for: Self.key("u0")) }
             // Once the request holds the lease (at most 5 s), the user signs in again: the row is replaced, lease and all.
             for _ in 0..<500 where try world.row(Self.key("u0")).leaseOwner == nil {

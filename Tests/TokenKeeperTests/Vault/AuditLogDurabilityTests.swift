@@ -138,7 +138,8 @@ import Testing
         try await withTemporaryDirectory { folder in
             let world = try await RefreshStageTests.World(folder, users: 1, tenants: ["t1", "t2"])
             // A rotation of t2 (a mutation: a new key version), then a refresh whose first request (t1's row,
-            // after a fetch of t1's key) the provider holds for 5 s.
+            // after a fetch of t1's key) the provider holds for 30 s: long enough that a loaded machine, on which
+            // this test may notice the held request seconds late, still finds the job waiting for it.
             _ = try world.fixture.spec(
                 JobFixture.header + world.idp.providerYAML() + """
                     stages:
@@ -151,9 +152,9 @@ import Testing
                         provider: local
                         refresh_after: 7d
                         concurrency: 1
-                        request_timeout: 10s
+                        request_timeout: 60s
                     """)
-            try await world.idp.admin("admin/faults", ["delay": 5, "count": 1])
+            try await world.idp.admin("admin/faults", ["delay": 30, "count": 1])
             let process = Process()
             process.executableURL = URL(fileURLWithPath: TestEnvironment.tokenkeeperExecutable)
             process.arguments = ["run", world.fixture.folder + "/job.yml"]
