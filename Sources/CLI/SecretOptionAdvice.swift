@@ -8,6 +8,9 @@ enum SecretOptionAdvice {
         case "master-key", "masterkey", "master_key", "key":
             "The master key is never taken as an argument (process lists show arguments): set TOKENKEEPER_MASTER_KEY to it, "
                 + "or put it in a file only you can read (chmod 600) and pass --master-key-file FILE."
+        case "to-master-key":
+            "The destination's master key is never taken as an argument: set TOKENKEEPER_TO_MASTER_KEY to it, or pass "
+                + "--to-master-key-file FILE (a file only you can read)."
         case "refresh-token", "refresh_token", "token":
             "A refresh token is never taken as an argument (process lists show arguments): pipe it on standard input, "
                 + "for example `tokenkeeper token put ... < token.txt`."

@@ -26,6 +26,8 @@ import Support
 package final class JobLockHold {
     private var fileLock: JobLock?
     private var serverLock: PostgresJobLock?
+    /// Further server locks, when one command holds several states (`state copy`: source and destination).
+    private var moreServerLocks: [PostgresJobLock] = []
 
     private init(fileLock: JobLock?, serverLock: PostgresJobLock?) {
         self.fileLock = fileLock
@@ -61,12 +63,46 @@ package final class JobLockHold {
         return JobLockHold(fileLock: fileLock, serverLock: serverLock)
     }
 
+    /// Takes the job locks of several states at once, as ``acquire(spec:options:runID:)`` takes one
+    /// state's: `state copy` holds its source and its destination so no job runs on either meanwhile. The
+    /// servers' locks first (in the order of their names), then the files, in one order for every caller.
+    /// - Parameters:
+    ///   - owner: written into the file lock, for the message a waiting job prints.
+    /// - throws: as ``acquire(spec:options:runID:)``.
+    package static func acquire(
+        stores: [StoreLocation], vaults: [VaultLocation], owner: String, timeout: TimeInterval,
+        environment: [String: String]
+    ) throws -> JobLockHold {
+        var serverLocks: [PostgresJobLock] = []
+        let servers = stores.compactMap { store -> (location: String, connection: SecretReference, tls: PostgresTLS)? in
+            guard case .postgres(let connection, let tls) = store else { return nil }
+            return (store.description, connection, tls)
+        }.sorted { $0.location < $1.location }
+        var seen = Set<String>()
+        for server in servers where seen.insert(server.location).inserted {
+            serverLocks.append(
+                try PostgresJobLock.acquire(
+                    connectionString: try server.connection.resolve(environment: environment).revealed,
+                    location: server.location, name: "state", holder: holder(since: Date()), timeout: timeout,
+                    tls: server.tls))
+        }
+        var files: [String] = []
+        for vault in vaults { if case .folder(let path) = vault { files.append(path) } }
+        for store in stores { if case .sqlite(let path) = store { files.append(path) } }
+        let fileLock = try files.isEmpty ? nil : JobLock.acquire(protecting: files, timeout: timeout, owner: owner)
+        let hold = JobLockHold(fileLock: fileLock, serverLock: serverLocks.first)
+        hold.moreServerLocks = Array(serverLocks.dropFirst())
+        return hold
+    }
+
     /// Releases every lock now (also done on deinit, and by the kernel or the server when the process dies).
     package func release() {
         fileLock?.release()
         fileLock = nil
         serverLock?.release()
         serverLock = nil
+        for lock in moreServerLocks { lock.release() }
+        moreServerLocks = []
     }
 
     /// `pid=4242 since=2026-12-02T00:44:15Z host=ci-7` (a shard: `pid=4242 shard=2/4 run=20451 since=...`), cut

@@ -58,6 +58,12 @@ package struct JobRunner {
         let state = try JobState.open(
             spec: spec, masterKey: masterKey, principal: principal, readOnly: options.dryRun,
             environment: options.environment, clock: options.clock)
+        // A state `state copy` left frozen (a copy stopped before it finished) or receiving: no job runs on it
+        // until the copy is run again and finishes (a dry run only reads, and may).
+        if !options.dryRun {
+            if let mark = try state.store.stateMark() { throw mark.refusal(at: state.store.location) }
+            if let mark = try state.vault.stateMark() { throw mark.refusal(at: state.vault.location) }
+        }
         let context = StageContext(
             job: spec.name, vault: state.vault, store: state.store, dryRun: options.dryRun, detail: spec.report.detail,
             progress: progress, environment: options.environment, clock: options.clock, runID: runID,

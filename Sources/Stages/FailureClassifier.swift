@@ -30,6 +30,7 @@ package enum FailureClassifier {
         case CustodyError.secretMissing: return (.notFound, "secret_missing", message)
         case is any SealingFailure: return (.crypto, "unreadable", message)
         case is StateBindingError: return (.environment, "store_not_served", message)
+        case is StateMarkError: return (.environment, "state_copy_mark", message)
         case let error as OAuthError:
             switch error.kind {
             case .deadToken: return (.reauthRequired, error.reportCode, message)
@@ -39,7 +40,7 @@ package enum FailureClassifier {
         case let error as StoreError:
             switch error {
             case .notFound, .tokenDropped: return (.notFound, nil, message)
-            case .schemaTooNew, .needsMigration, .missing, .empty, .exists, .readOnlyFolder:
+            case .schemaTooNew, .needsMigration, .missing, .empty, .exists, .readOnlyFolder, .notReceiving:
                 return (.environment, nil, message)
             case .notDurable: return (.transient, "store_busy", message)
             }

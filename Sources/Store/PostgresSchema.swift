@@ -161,6 +161,16 @@ enum PostgresSchema {
         CREATE TRIGGER token_keys_counts_on_delete AFTER DELETE ON token_keys REFERENCING OLD TABLE AS old_rows
             FOR EACH STATEMENT EXECUTE FUNCTION token_keys_count_key_versions();
         """,
+        // 3: the mark `state copy` leaves (``StateMark``), as SQLite's migration 6: at most one row.
+        """
+        CREATE TABLE state_mark (
+            singleton integer PRIMARY KEY CHECK (singleton = 1),
+            kind text NOT NULL CHECK (kind IN ('frozen', 'moved', 'receiving')),
+            peer text NOT NULL,
+            copy_id text NOT NULL,
+            marked_at bigint NOT NULL
+        );
+        """,
     ]
 
     /// The schema version this build of tokenkeeper writes.

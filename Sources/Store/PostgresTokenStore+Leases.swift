@@ -7,14 +7,19 @@ extension PostgresTokenStore {
     /// Takes the lease on `key` for `owner` if nobody else holds one. With the database clock the lease
     /// ends `until - now` after the database's `now()`, and "held" is judged by that clock. A row another
     /// session has locked this instant (taking it, committing it) is skipped (`SKIP LOCKED`): not taken.
+    /// On a store `state copy` marked, refused with ``StateMarkError`` before anything is redeemed.
     public func acquireLease(_ key: TokenKey, owner: String, until: Date, now: Date) throws -> Bool {
-        try connection.query(
-            """
-            UPDATE tokens SET lease_owner = $4, lease_until = \(self.now(6)) + ($5 - $6)
-            WHERE id = (SELECT id FROM tokens WHERE tenant = $1 AND user_id = $2 AND provider = $3 FOR UPDATE SKIP LOCKED)
-              AND (lease_owner IS NULL OR lease_owner = $4 OR lease_until IS NULL OR lease_until < \(self.now(6)))
-            """, Self.values(key) + [.text(owner), .time(until), .time(now)], purpose: "take a lease"
-        ).changes > 0
+        let taken =
+            try connection.query(
+                """
+                UPDATE tokens SET lease_owner = $4, lease_until = \(self.now(6)) + ($5 - $6)
+                WHERE id = (SELECT id FROM tokens WHERE tenant = $1 AND user_id = $2 AND provider = $3 FOR UPDATE SKIP LOCKED)
+                  AND (lease_owner IS NULL OR lease_owner = $4 OR lease_until IS NULL OR lease_until < \(self.now(6)))
+                  AND \(Self.unmarked)
+                """, Self.values(key) + [.text(owner), .time(until), .time(now)], purpose: "take a lease"
+            ).changes > 0
+        if !taken { try requireUnmarked() }
+        return taken
     }
 
     /// Releases `owner`'s lease on `key`; does nothing if someone else holds it.
@@ -31,6 +36,7 @@ extension PostgresTokenStore {
         _ key: TokenKey, owner: String, secretName: String, keyVersion: Int, sealedToken: [UInt8],
         wrappedKey: [UInt8]?, refreshedAt: Date, expiresAt: Date?
     ) throws -> Bool {
+        // On a marked store only while the lease is still live: the copy waits for such a refresh.
         try connection.transaction(purpose: "commit a refreshed token") {
             let rows = try connection.query(
                 """
@@ -38,6 +44,7 @@ extension PostgresTokenStore {
                     status = 'active', failure_count = 0, last_error_code = NULL, lease_owner = NULL, lease_until = NULL, updated_at = $8
                 WHERE tenant = $1 AND user_id = $2 AND provider = $3 AND lease_owner = $4
                   AND (sealed_token IS NULL OR \(Self.effectiveVersion) <= $10)
+                  AND (\(Self.unmarked) OR lease_until > floor(extract(epoch FROM now()) * 1000)::bigint)
                 RETURNING id
                 """,
                 Self.values(key) + [
@@ -48,7 +55,10 @@ extension PostgresTokenStore {
                                 keyVersion, wrappedKey: wrappedKey, sealed: sealedToken))),
                     .bytea(sealedToken), .time(refreshedAt), .time(expiresAt), .int4(Int32(clamping: keyVersion)),
                 ], purpose: "commit a refreshed token")
-            guard rows.count > 0 else { return false }
+            guard rows.count > 0 else {
+                try requireUnmarked()
+                return false
+            }
             try writeDataKey(rowID: rows.int(0, 0), key: key, version: keyVersion, wrappedKey: wrappedKey)
             return true
         }
@@ -72,6 +82,7 @@ extension PostgresTokenStore {
                     lease_until = CASE WHEN lease_owner = $4 THEN NULL ELSE lease_until END,
                     lease_owner = CASE WHEN lease_owner = $4 THEN NULL ELSE lease_owner END
                 WHERE tenant = $1 AND user_id = $2 AND provider = $3 AND sealed_token = $10 AND \(Self.effectiveVersion) <= $11
+                  AND \(Self.unmarked)
                 RETURNING id
                 """,
                 Self.values(key) + [
@@ -84,7 +95,10 @@ extension PostgresTokenStore {
                     .int4(Int32(clamping: keyVersion)),
                 ],
                 purpose: "commit a refreshed token over the one it started from")
-            guard rows.count > 0 else { return false }
+            guard rows.count > 0 else {
+                try requireUnmarked()
+                return false
+            }
             try writeDataKey(rowID: rows.int(0, 0), key: key, version: keyVersion, wrappedKey: wrappedKey)
             return true
         }

@@ -83,6 +83,8 @@ public final class PostgresTokenStore: TokenStore {
             "SELECT id, created_at FROM store_identity WHERE singleton = 1", purpose: "read the store identity")
         guard rows.count == 1 else { throw StoreError.empty(path: location) }
         identity = StoreIdentity(id: rows.text(0, 0), createdAt: rows.text(0, 1))
+        // A store `state copy` moved elsewhere never opens again: its tokens would be a stale copy.
+        if let mark = try stateMark(), mark.kind == .moved { throw mark.refusal(at: location) }
     }
 
     /// Creates the store's tables in the (empty) database `connectionString` names and opens it.
@@ -181,6 +183,7 @@ public final class PostgresTokenStore: TokenStore {
     @discardableResult
     public func put(_ token: StoredToken) throws -> Bool {
         try connection.transaction(purpose: "put a token") {
+            try requireUnmarked()
             let isNew = try upsert(token)
             try writeDataKeys(of: [token])
             return isNew
@@ -188,7 +191,7 @@ public final class PostgresTokenStore: TokenStore {
     }
 
     /// The insert-or-replace of one row in `tokens` (its data key is written apart). Returns whether it was new.
-    private func upsert(_ token: StoredToken) throws -> Bool {
+    func upsert(_ token: StoredToken) throws -> Bool {
         let rows = try connection.query(
             """
             INSERT INTO tokens (tenant, user_id, provider, secret_name, key_version, sealed_token, issued_at, refreshed_at,
@@ -214,6 +217,7 @@ public final class PostgresTokenStore: TokenStore {
         for (index, token) in tokens.enumerated() { lastIndex[token.key] = index }
         let unique = tokens.indices.filter { lastIndex[tokens[$0].key] == $0 }.map { tokens[$0] }
         let rows = try connection.transaction(purpose: "put a batch of tokens") {
+            try requireUnmarked()
             let rows = try connection.query(
                 Self.batchInsert + """
 
@@ -247,7 +251,8 @@ public final class PostgresTokenStore: TokenStore {
     /// Deletes the row for `key`. Returns whether there was one.
     @discardableResult
     public func delete(_ key: TokenKey) throws -> Bool {
-        try connection.query(
+        try requireUnmarked()
+        return try connection.query(
             "DELETE FROM tokens WHERE tenant = $1 AND user_id = $2 AND provider = $3", Self.values(key),
             purpose: "delete a token"
         ).changes > 0
@@ -257,6 +262,7 @@ public final class PostgresTokenStore: TokenStore {
     @discardableResult
     public func dropRefreshToken(_ key: TokenKey, now: Date) throws -> Bool {
         try connection.transaction(purpose: "drop a refresh token") {
+            try requireUnmarked()
             let rows = try connection.query(
                 """
                 UPDATE tokens SET sealed_token = NULL, status = 'revoked', lease_owner = NULL, lease_until = NULL, updated_at = $4,
@@ -313,7 +319,8 @@ public final class PostgresTokenStore: TokenStore {
     /// Deletes every row of a tenant (the triggers drop its counts). Returns how many went.
     @discardableResult
     public func deleteTenant(_ tenant: String) throws -> Int {
-        try connection.query("DELETE FROM tokens WHERE tenant = $1", [.text(tenant)], purpose: "delete a tenant")
+        try requireUnmarked()
+        return try connection.query("DELETE FROM tokens WHERE tenant = $1", [.text(tenant)], purpose: "delete a tenant")
             .changes
     }
 
@@ -323,6 +330,7 @@ public final class PostgresTokenStore: TokenStore {
     public func insertBatch(_ tokens: [StoredToken]) throws -> Int {
         guard !tokens.isEmpty else { return 0 }
         return try connection.transaction(purpose: "insert a batch of tokens") {
+            try requireUnmarked()
             let inserted = try connection.query(
                 Self.batchInsert, Self.batchValues(tokens), purpose: "insert a batch of tokens"
             ).changes

@@ -6,6 +6,7 @@ extension SQLiteTokenStore {
     public func insertBatch(_ tokens: [StoredToken]) throws -> Int {
         guard !tokens.isEmpty else { return 0 }
         return try connection.writeTransaction {
+            try requireUnmarked()
             let statement = try connection.cached(
                 """
                 INSERT INTO tokens (tenant, user_id, provider, secret_name, key_version, sealed_token, issued_at, refreshed_at,

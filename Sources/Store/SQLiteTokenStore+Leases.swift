@@ -8,6 +8,8 @@ extension SQLiteTokenStore {
     /// - Returns: whether the lease is now `owner`'s.
     public func acquireLease(_ key: TokenKey, owner: String, until: Date, now: Date) throws -> Bool {
         try connection.writeTransaction {
+            // Refused on a store being copied (or receiving a copy) before anything is redeemed.
+            try requireUnmarked()
             let statement = try connection.cached(
                 """
                 UPDATE tokens SET lease_owner = ?4, lease_until = ?5
@@ -75,6 +77,7 @@ extension SQLiteTokenStore {
         sealedToken: [UInt8], wrappedKey: [UInt8]?, refreshedAt: Date, expiresAt: Date?
     ) throws -> Bool {
         try connection.writeTransaction {
+            try requireCommitAllowed(key, owner: owner, afterLostLease: startedFrom != nil)
             let previous = try sealedKeyVersion(of: key)
             let statement = try connection.cached(
                 """

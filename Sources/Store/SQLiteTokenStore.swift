@@ -45,6 +45,8 @@ public final class SQLiteTokenStore: TokenStore {
         commitSync = WALGroupSync.forStore(path: connection.path)
         try StoreSchema.migrate(connection, creating: creating)
         identity = try StoreIdentity.read(connection)
+        // A store `state copy` moved elsewhere never opens again: its tokens would be a stale copy.
+        if let mark = try stateMark(), mark.kind == .moved { throw mark.refusal(at: connection.path) }
     }
 
     /// Creates a new, empty store at `path` (mode 0600; its folder is created 0700 when missing) and opens
@@ -117,18 +119,24 @@ public final class SQLiteTokenStore: TokenStore {
     /// - Returns: whether the row was new.
     @discardableResult
     public func put(_ token: StoredToken) throws -> Bool {
-        try connection.writeTransaction { try upsert(token) }
+        try connection.writeTransaction {
+            try requireUnmarked()
+            return try upsert(token)
+        }
     }
 
     /// Puts many rows in one transaction, as ``put(_:)`` does each: all of them or none.
     /// - Returns: per row, whether it was new.
     public func putBatch(_ tokens: [StoredToken]) throws -> [Bool] {
         guard !tokens.isEmpty else { return [] }
-        return try connection.writeTransaction { try tokens.map { try upsert($0) } }
+        return try connection.writeTransaction {
+            try requireUnmarked()
+            return try tokens.map { try upsert($0) }
+        }
     }
 
     /// One row's insert-or-replace and the count it moves, inside the caller's transaction.
-    private func upsert(_ token: StoredToken) throws -> Bool {
+    func upsert(_ token: StoredToken) throws -> Bool {
         let existed = try sealedState(of: token.key)
         let statement = try connection.cached(
             """
@@ -166,6 +174,7 @@ public final class SQLiteTokenStore: TokenStore {
     @discardableResult
     public func delete(_ key: TokenKey) throws -> Bool {
         try connection.writeTransaction {
+            try requireUnmarked()
             let version = try sealedKeyVersion(of: key)
             try deleteDataKey(of: key)
             guard try changing("DELETE FROM tokens WHERE tenant = ? AND user_id = ? AND provider = ?", key) else {
@@ -187,6 +196,7 @@ public final class SQLiteTokenStore: TokenStore {
             """)
         statement.bind(4, now)
         return try connection.writeTransaction {
+            try requireUnmarked()
             let version = try sealedKeyVersion(of: key)
             guard try changing(statement, key) else { return false }
             try deleteDataKey(of: key)
@@ -246,6 +256,7 @@ public final class SQLiteTokenStore: TokenStore {
     @discardableResult
     public func deleteTenant(_ tenant: String) throws -> Int {
         try connection.writeTransaction {
+            try requireUnmarked()
             let statement = try connection.cached("DELETE FROM tokens WHERE tenant = ?")
             statement.bind(1, tenant)
             try statement.run()

@@ -24,12 +24,14 @@ public enum StoreError: ActionableError {
     case exists(path: String)
     /// The store's folder cannot be written (a read-only mount), and the command would change the store.
     case readOnlyFolder(path: String, folder: String)
+    /// Copied rows were offered to a store that is not the destination of a copy under way.
+    case notReceiving(path: String)
 
     public var item: String {
         switch self {
         case .schemaTooNew(let path, _, _), .needsMigration(let path, _, _), .notDurable(let path), .missing(let path),
             .empty(let path),
-            .exists(let path), .readOnlyFolder(let path, _):
+            .exists(let path), .readOnlyFolder(let path, _), .notReceiving(let path):
             path
         case .notFound(let key), .tokenDropped(let key): key.description
         }
@@ -48,6 +50,7 @@ public enum StoreError: ActionableError {
         case .exists: "exists already, so no new store is made here"
         case .readOnlyFolder(_, let folder):
             "its folder \(folder) is read-only (a read-only mount?), and this command changes the store"
+        case .notReceiving: "is not the destination of a copy under way, so copied rows are not written into it"
         }
     }
     public var remedy: String {
@@ -64,11 +67,12 @@ public enum StoreError: ActionableError {
         case .exists: "Use the store that is there, or move it away first if it really must be replaced."
         case .readOnlyFolder:
             "Run it where the state is writable; status, plan, token list and run --dry-run only read and work on a read-only mount."
+        case .notReceiving: "Copy state only with `tokenkeeper state copy`, into a new, empty destination."
         }
     }
     public var exitStatus: ExitStatus {
         switch self {
-        case .schemaTooNew, .needsMigration, .missing, .empty, .readOnlyFolder: .environment
+        case .schemaTooNew, .needsMigration, .missing, .empty, .readOnlyFolder, .notReceiving: .environment
         case .exists: .usage
         case .notFound, .tokenDropped, .notDurable: .itemsFailed
         }

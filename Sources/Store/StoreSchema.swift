@@ -86,6 +86,18 @@ enum StoreSchema {
         );
         CREATE INDEX tokens_old_format ON tokens (tenant) WHERE key_version != 0 AND sealed_token IS NOT NULL;
         """,
+        // 6: the mark `state copy` leaves (``StateMark``): at most one row. `frozen` while the store is being
+        //    copied (token use is refused), `moved` once it was (nothing opens it), `receiving` on the
+        //    destination until the copy is verified. Times in unix milliseconds, as the tokens'.
+        """
+        CREATE TABLE IF NOT EXISTS state_mark (
+            singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+            kind TEXT NOT NULL CHECK (kind IN ('frozen', 'moved', 'receiving')),
+            peer TEXT NOT NULL,
+            copy_id TEXT NOT NULL,
+            marked_at INTEGER NOT NULL
+        );
+        """,
     ]
 
     /// The oldest schema a read-only session reads without migrating: the tables of later migrations are
@@ -125,18 +137,26 @@ enum StoreSchema {
 
     /// Gives a read-only session on a store of schema `found` the tables of later migrations, empty and
     /// temporary (in the session's own temp database; the store file is never written): every row of such
-    /// a store is in the old format, which is what an empty `token_keys` says.
+    /// a store is in the old format, which is what an empty `token_keys` says; and no older store carries a
+    /// `state copy` mark, which is what an empty `state_mark` says.
     private static func emulateLaterTables(_ connection: SQLiteConnection, from found: Int) throws {
-        guard found < 5 else { return }
+        guard found < 6 else { return }
         // `query_only` refuses temporary tables too: lifted for this one statement, which writes only the
         // session's temp database, then set again before anything else runs.
         let queryOnly = try connection.scalar("PRAGMA query_only") != 0
         if queryOnly { try connection.execute("PRAGMA query_only=OFF") }
         let created = Result {
+            if found < 5 {
+                try connection.execute(
+                    """
+                    CREATE TEMP TABLE token_keys (token_id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, user_id TEXT NOT NULL,
+                        provider TEXT NOT NULL, key_version INTEGER NOT NULL, wrapped_key BLOB NOT NULL)
+                    """)
+            }
             try connection.execute(
                 """
-                CREATE TEMP TABLE token_keys (token_id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, user_id TEXT NOT NULL,
-                    provider TEXT NOT NULL, key_version INTEGER NOT NULL, wrapped_key BLOB NOT NULL)
+                CREATE TEMP TABLE state_mark (singleton INTEGER PRIMARY KEY, kind TEXT NOT NULL, peer TEXT NOT NULL,
+                    copy_id TEXT NOT NULL, marked_at INTEGER NOT NULL)
                 """)
         }
         if queryOnly { try connection.execute("PRAGMA query_only=ON") }

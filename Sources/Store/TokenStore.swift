@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 /// The token store as tokenkeeper uses it: one row per (tenant, user, provider) holding a sealed
 /// refresh token and the bookkeeping refresh needs. ``SQLiteTokenStore`` is the embedded backend and
@@ -188,6 +189,26 @@ public protocol TokenStore: AnyObject {
     /// Makes every committed transaction durable against power loss. Rotation calls it before it
     /// disables or purges a version (I1). Throws ``StoreError/notDurable(path:)`` when it cannot yet.
     func makeDurable() throws
+
+    // MARK: Moving state (`state copy`, ``CopiedTokenRow``)
+
+    /// The mark `state copy` left on the store (``StateMark``), read now; nil for a store in use. A store
+    /// marked `moved` does not open at all; one marked `frozen` or `receiving` refuses to take a lease, a
+    /// commit unless its lease is still live, and every insert, replacement and deletion, each with
+    /// ``StateMarkError``, in the same transaction that would have written.
+    func stateMark() throws -> StateMark?
+    /// Sets the mark, or clears it with nil, in one transaction.
+    func setStateMark(_ mark: StateMark?) throws
+    /// How many rows hold a lease that has not ended at `now` (by the store's clock, as leases are judged):
+    /// a copy starts reading only once none does, so no refresh under way commits behind it.
+    func liveLeaseCount(now: Date) throws -> Int
+    /// Up to `limit` whole rows after `after` (nil: from the first) in (tenant, user, provider) order,
+    /// with or without a token, sealed bytes as stored: never opened.
+    func copyRows(after: TokenKey?, limit: Int) throws -> [CopiedTokenRow]
+    /// Writes copied rows in one transaction, each inserted or replacing the row with its key (so a
+    /// resumed copy writes the same rows again), with the per-version counts. Only into a store marked
+    /// `receiving`, else ``StoreError/notReceiving(path:)``: never over a store in use. Returns how many.
+    @discardableResult func insertCopiedRows(_ rows: [CopiedTokenRow]) throws -> Int
 }
 
 extension TokenStore {

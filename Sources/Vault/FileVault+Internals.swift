@@ -36,15 +36,19 @@ extension FileVault {
     }
 
     /// Runs a change that needs every permission in `permissions`.
+    /// `ignoringMark`: only for ``setStateMark(_:)``; every other change is refused on a frozen vault.
     func mutating<T>(
         _ operation: String, secret: String?, version: Int? = nil, permissions: Set<VaultPermission>,
-        _ body: () throws -> T
+        ignoringMark: Bool = false, _ body: () throws -> T
     ) throws -> T {
         if let secret { try SecretName.validate(secret) }
         guard !isReadOnly else { throw VaultError.readOnly(operation: operation) }
         try check(permissions, operation: operation, secret: secret, version: version)
         do {
-            let result = try withWriteLock(body)
+            let result = try withWriteLock {
+                if !ignoringMark { try requireUnmarkedForChange() }
+                return try body()
+            }
             try audit(operation, secret: secret, version: version, outcome: "ok")
             return result
         } catch {
@@ -139,16 +143,22 @@ extension FileVault {
     /// Adds a version with a fresh random data key wrapped under the master key.
     func appendVersion(to file: inout SecretFile, now: Date) throws -> SecretVersion {
         let number = (file.versions.map(\.version).max() ?? 0) + 1
-        let dataKey = try SymmetricKey.random()
-        let wrapped = try dataKey.withUnsafeBytes { bytes in
-            try AESGCM.sealCombined(
-                Array(bytes), key: masterKey.key, associatedData: Self.wrapBinding(secret: file.name, version: number))
-        }
         file.versions.append(
             SecretFile.Version(
                 version: number, createdAt: now, enabled: true, masterKeyId: keyID,
-                wrappedKey: Data(wrapped).base64EncodedString()))
+                wrappedKey: try wrap(try SymmetricKey.random(), secret: file.name, version: number)))
         return SecretVersion(number: number, createdAt: now, enabled: true)
+    }
+
+    /// base64 of a data key sealed under the master key, bound to its secret and version.
+    func wrap(_ dataKey: SymmetricKey, secret: String, version: Int) throws -> String {
+        let wrapped = try dataKey.withUnsafeBytes { bytes in
+            var plain = Array(bytes)
+            defer { wipe(&plain) }
+            return try AESGCM.sealCombined(
+                plain, key: masterKey.key, associatedData: Self.wrapBinding(secret: secret, version: version))
+        }
+        return Data(wrapped).base64EncodedString()
     }
 
     /// Unwraps a version's data key with the master key.

@@ -143,6 +143,8 @@ public final class FileVault: KeyVault, @unchecked Sendable {
             VaultManifest.self, from: manifestPath,
             macKeys: [try masterKey.identifier: try masterKey.fileMACKey]
         ).body
+        // A vault `state copy` moved elsewhere never opens again: its keys would redeem a stale copy.
+        if let mark = manifest.mark, mark.kind == .moved { throw mark.refusal(at: path) }
         let vault = try FileVault(
             path: path, principal: principal, readOnly: readOnly, masterKey: masterKey, manifest: manifest, clock: clock
         )

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Support
 
 /// A key vault as tokenkeeper uses it: one secret per tenant with ordered, immutable versions, each a
 /// 256-bit data key; access policies; soft delete. ``FileVault`` is the local implementation and
@@ -75,6 +76,22 @@ public protocol KeyVault: AnyObject, Sendable {
     func bindStore(_ storeID: String, heldTokens: Bool, replacing: String?) throws
     /// Whether the vault holds any secret, live or soft-deleted.
     func holdsSecrets() throws -> Bool
+
+    // MARK: Moving state (`state copy`, ``ExportedSecret``)
+
+    /// The mark `state copy` left on the vault (``StateMark``), read now; nil for a vault in use. A vault
+    /// marked `moved` does not open at all; one marked `frozen` refuses every change.
+    func stateMark() throws -> StateMark?
+    /// Sets the mark, or clears it with nil. Needs every permission; works on a frozen vault (it is how
+    /// a copy moves on), never on a read-only one.
+    func setStateMark(_ mark: StateMark?) throws
+    /// One secret, live or soft-deleted, with every version and its data key, unwrapped in memory only
+    /// (``SymmetricKey`` wipes it when the last copy goes). Needs `get`, as ``dataKey(secret:version:)``.
+    func exportSecret(_ name: String) throws -> ExportedSecret
+    /// Writes `secret` exactly as exported (version numbers, times, enabled flags, soft-delete state),
+    /// each data key wrapped under this vault's own master key, replacing a secret of that name: a
+    /// resumed copy writes it again. Needs every permission.
+    func importSecret(_ secret: ExportedSecret) throws
 }
 
 /// Where a secret stands in a vault.

@@ -7,12 +7,14 @@ extension MasterKey {
     ///
     /// Every error names the option, never its value: the value given by mistake may be the key itself
     /// (`--master-key-file="$KEY"`), and errors are printed and logged.
+    /// - Parameter variable: the environment variable that may hold the key instead, named by the remedy.
     /// - throws: ``MasterKeyOptionError``.
-    public init(fileNamedBy option: String, path: String) throws {
+    public init(fileNamedBy option: String, path: String, variable: String = "TOKENKEEPER_MASTER_KEY") throws {
         do {
             try self.init(contentsOfFile: path)
         } catch {
-            throw MasterKeyOptionError(option: option, cause: error, valueLooksLikeAKey: Self.looksLikeAKey(path))
+            throw MasterKeyOptionError(
+                option: option, cause: error, valueLooksLikeAKey: Self.looksLikeAKey(path), variable: variable)
         }
     }
 
@@ -36,10 +38,14 @@ public struct MasterKeyOptionError: ActionableError {
     /// The option, for example `--master-key-file`.
     public let option: String
     public let problem: String
+    /// The environment variable that may hold the key instead (`TOKENKEEPER_TO_MASTER_KEY` for the
+    /// destination of `state copy`).
+    public let variable: String
 
     /// Describes `cause` without the path it carries.
-    init(option: String, cause: any Error, valueLooksLikeAKey: Bool) {
+    init(option: String, cause: any Error, valueLooksLikeAKey: Bool, variable: String = "TOKENKEEPER_MASTER_KEY") {
         self.option = option
+        self.variable = variable
         if valueLooksLikeAKey {
             problem = "its value looks like a master key itself, not the path of a key file (the value is not shown)"
             return
@@ -64,7 +70,7 @@ public struct MasterKeyOptionError: ActionableError {
 
     public var item: String { option }
     public var remedy: String {
-        "Give \(option) the path of a file (mode 0600) holding the base64 master key, or set TOKENKEEPER_MASTER_KEY to the key itself "
+        "Give \(option) the path of a file (mode 0600) holding the base64 master key, or set \(variable) to the key itself "
             + "(in CI, from a secret variable); a key is never taken as an argument."
     }
     public var exitStatus: ExitStatus { .environment }

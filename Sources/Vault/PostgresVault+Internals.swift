@@ -38,9 +38,10 @@ extension PostgresVault {
     /// the vault is still under this object's master key (a rekey by another session changes it).
     /// - Parameter auditMAC: the MAC key of the change's own audit entry, when the change moves the vault to
     ///   another master key (rekey).
+    /// - Parameter ignoringMark: only for ``setStateMark(_:)``; every other change is refused on a frozen vault.
     func mutating<T>(
         _ operation: String, secret: String?, version: Int? = nil, permissions: Set<VaultPermission>,
-        auditMAC: PostgresVaultRowMAC? = nil, _ body: (PostgresConnection) throws -> T
+        auditMAC: PostgresVaultRowMAC? = nil, ignoringMark: Bool = false, _ body: (PostgresConnection) throws -> T
     ) throws -> T {
         if let secret { try SecretName.validate(secret) }
         guard !isReadOnly else { throw VaultError.readOnly(operation: operation) }
@@ -49,6 +50,8 @@ extension PostgresVault {
             do {
                 return try db.transaction(purpose: operation) {
                     try requireCurrentKey(in: db)
+                    // A vault `state copy` froze or moved refuses every change but the mark's own.
+                    if !ignoringMark { try requireUnmarkedForChange(in: db) }
                     let result = try body(db)
                     try insertAudit(operation, secret: secret, version: version, outcome: "ok", in: db, under: auditMAC)
                     return result

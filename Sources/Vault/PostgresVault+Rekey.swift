@@ -43,6 +43,7 @@ extension PostgresVault {
                 try writePolicy(for: policy.principal, permissions: policy.permissions, in: db, under: newMAC)
             }
             try rekeyAuditLog(in: db, under: newMAC)
+            if let mark = try loadStateMark(in: db) { try writeStateMark(mark, in: db, under: newMAC) }
             meta.masterKeyID = newKeyID
             try writeMeta(meta, in: db, under: newMAC)
         }

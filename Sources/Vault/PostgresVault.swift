@@ -123,6 +123,8 @@ public final class PostgresVault: KeyVault, @unchecked Sendable {
             session: session, connectionString: connectionString, tls: tls, principal: principal,
             masterKey: masterKey, retentionDays: meta.retentionDays, clock: clock)
         try vault.checkMeta(meta, mac: rows.bytes(0, 7))
+        // A vault `state copy` moved elsewhere never opens again: its keys would redeem a stale copy.
+        if let mark = try vault.loadStateMark(in: session), mark.kind == .moved { throw mark.refusal(at: location) }
         // The policies guard every call: an edited policy row stops every command here.
         _ = try vault.loadPolicies(in: session)
         return vault

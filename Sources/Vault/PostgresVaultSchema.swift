@@ -15,6 +15,7 @@ enum PostgresVaultSchema {
     /// Every table a vault has; `initialize` refuses a schema where any of them exists.
     static let tables = [
         "vault_migrations", "vault_meta", "vault_secrets", "vault_versions", "vault_policies", "vault_audit",
+        "vault_state_mark",
     ]
 
     /// Every migration, in order; the vault's schema version is the highest recorded.
@@ -67,7 +68,19 @@ enum PostgresVaultSchema {
             outcome text NOT NULL,
             mac bytea NOT NULL
         );
+        """,
+        // 2: the mark `state copy` leaves (``StateMark``), as `vault.json`'s `mark` in the file vault: at most
+        //    one row, under its MAC like every other row (``VaultStateMarkRow``).
         """
+        CREATE TABLE IF NOT EXISTS vault_state_mark (
+            singleton integer PRIMARY KEY CHECK (singleton = 1),
+            kind text NOT NULL,
+            peer text NOT NULL,
+            copy_id text NOT NULL,
+            marked_at bigint NOT NULL,
+            mac bytea NOT NULL
+        );
+        """,
     ]
 
     /// The schema version this build writes.
@@ -107,6 +120,8 @@ enum PostgresVaultSchema {
                     "SELECT coalesce(max(version), 0) FROM vault_migrations", purpose: "read the vault schema version"
                 ).int(0, 0))
             guard version != currentVersion else { return }
+            // A read-only session reads an older schema as it is (a missing mark table reads as no mark).
+            if connection.isReadOnly && version >= 1 && version < currentVersion { return }
             guard version < currentVersion, !connection.isReadOnly else {
                 throw VaultError.schemaMismatch(location: connection.location, found: version, known: currentVersion)
             }

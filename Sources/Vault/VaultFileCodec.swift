@@ -105,6 +105,8 @@ struct VaultManifest: Codable {
     var masterKeyId: String
     /// The store the vault serves; absent until it is first used with one.
     var store: StoreBinding?
+    /// The mark `state copy` left (frozen, moved, receiving); absent for a vault in use.
+    var mark: StateMark?
 }
 
 /// `policies.json`: principals and their permissions.

@@ -11,7 +11,8 @@ package enum StateCommands {
     /// The `state` group.
     package static var group: Command {
         Command(
-            "state", abstract: "Create the token store a vault serves, or migrate its tokens.",
+            "state",
+            abstract: "Create the token store a vault serves, migrate its tokens, or move a whole state elsewhere.",
             discussion: """
                 The vault records the identity of the store it serves and whether that store has held tokens. No
                 command makes a store behind your back: a missing, empty or different store stops every command with
@@ -19,7 +20,7 @@ package enum StateCommands {
                 (and no run purges the key versions the real store's tokens need). A new store comes from
                 `state init`, or from the first `token put` or `token import` on a new vault.
                 """,
-            subcommands: [initCommand, migrateCommand])
+            subcommands: [initCommand, migrateCommand, StateCopyCommand.command])
     }
 
     static let initCommand = Command(

@@ -115,6 +115,7 @@ struct VaultBackend: Sendable, CustomTestStringConvertible {
         var dump: [String: Data] = [:]
         for table in [
             "vault_migrations", "vault_meta", "vault_secrets", "vault_versions", "vault_policies", "vault_audit",
+            "vault_state_mark",
         ] {
             let rows = try connection.query(
                 "SELECT coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '') FROM \(table) t", purpose: "dump")
