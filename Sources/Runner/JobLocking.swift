@@ -21,7 +21,7 @@ import Support
 /// never takes any of these.
 package final class JobLockHold {
     private var fileLock: JobLock?
-    private var serverLock: PostgresJobLock?
+    private(set) var serverLock: PostgresJobLock?
 
     private init(fileLock: JobLock?, serverLock: PostgresJobLock?) {
         self.fileLock = fileLock

@@ -14,18 +14,21 @@ import Testing
 /// the rotating, reuse-detecting identity provider is killed with SIGKILL at different moments and run
 /// again. Every row must still hold its own user's usable token, except at most the ones in flight at the
 /// kill (redeemed, their answer lost), which must be reported as needs_reauth; no token family may be
-/// burned by redeeming a rotated token again.
+/// burned by redeeming a rotated token again. On the embedded default and on PostgreSQL (vault and store
+/// there).
 @Suite(.serialized) struct RefreshCrashTests {
     static let usersPerRound = 400
     static let concurrency = 8
 
-    @Test func refreshKilledAtManyMomentsLosesNothingButTheTokensInFlight() async throws {
-        try await withTemporaryDirectory { folder in
-            let fixture = try JobFixture(folder: folder)
+    @Test(arguments: CrashBackend.allCases)
+    func refreshKilledAtManyMomentsLosesNothingButTheTokensInFlight(_ backend: CrashBackend) async throws {
+        try await withTemporaryDirectory { root in
+            let fixture = try CrashWorld(backend, folder: root + "/world")
+            defer { fixture.remove() }
             let idp = try TestIdentityProvider()
-            let specPath = folder + "/job.yml"
-            _ = try fixture.spec(
-                JobFixture.header + idp.providerYAML() + """
+            let specPath = fixture.folder + "/job.yml"
+            try Data(
+                (fixture.header + idp.providerYAML() + """
                     stages:
                       - name: refresh-tokens
                         kind: refresh
@@ -38,8 +41,9 @@ import Testing
                     report:
                       json: ./report.json
                       detail: summary
-                    """)
-            let environment = fixture.environment.merging(["IDP_CLIENT_SECRET": idp.clientSecret, "CI": "true"]) {
+                    """).utf8
+            ).write(to: URL(fileURLWithPath: specPath))
+            let environment = try fixture.environment.merging(["IDP_CLIENT_SECRET": idp.clientSecret, "CI": "true"]) {
                 _, new in new
             }
 
@@ -80,7 +84,7 @@ import Testing
                     usleep(useconds_t(delay * (0.7 + 0.1 * Double(round % 4)) * 1_000_000))
                     kill(process.processIdentifier, SIGKILL)
                     process.waitUntilExit()
-                    let atKill = try Self.rows(fixture, tenant: tenant)
+                    let atKill = try fixture.rows(tenant: tenant)
                     let refreshedBeforeRerun = atKill.filter { $0.refreshedAt > fixture.origin }.count
                     leasedAtKill = Set(atKill.filter { $0.leaseOwner != nil }.map(\.key))
                     if process.terminationReason != .uncaughtSignal || refreshedBeforeRerun == Self.usersPerRound {
@@ -95,7 +99,7 @@ import Testing
                     #expect(rerun.status <= 1, "\(rerun.stderr)")
                 }
                 // Every row of the round ends active or needs_reauth (none revoked, none with its token dropped).
-                let rows = try Self.rows(fixture, tenant: tenant)
+                let rows = try fixture.rows(tenant: tenant)
                 #expect(rows.count == Self.usersPerRound)
                 let inFlight = rows.filter { $0.status == .needsReauth }
                 #expect(
@@ -153,13 +157,5 @@ import Testing
             "round \(round): \(notTheirs) rows hold a token the provider issued to another user (or never issued)")
         #expect(notUsable == 0, "round \(round): \(notUsable) active tokens are not usable")
         return redeemedInFlight
-    }
-
-    static func rows(_ fixture: JobFixture, tenant: String) throws -> [StoredToken] {
-        var rows: [StoredToken] = []
-        try SQLiteTokenStore(path: fixture.storePath).forEach(tenant: tenant) {
-            rows.append($0); return true
-        }
-        return rows
     }
 }
