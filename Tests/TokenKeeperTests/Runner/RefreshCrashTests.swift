@@ -20,7 +20,7 @@ import Testing
     static let usersPerRound = 400
     static let concurrency = 8
 
-    @Test(arguments: CrashBackend.allCases)
+    @Test(.serialized, arguments: CrashBackend.allCases)
     func refreshKilledAtManyMomentsLosesNothingButTheTokensInFlight(_ backend: CrashBackend) async throws {
         try await withTemporaryDirectory { root in
             let fixture = try CrashWorld(backend, folder: root + "/world")

@@ -64,7 +64,7 @@ import Testing
         return process.terminationReason == .uncaughtSignal
     }
 
-    @Test(arguments: CrashBackend.allCases)
+    @Test(.serialized, arguments: CrashBackend.allCases)
     func rotationKilledAtManyMomentsFinishesOnRerunWithTheStateOfAnUninterruptedRun(_ backend: CrashBackend)
         async throws
     {
@@ -75,7 +75,7 @@ import Testing
         }
     }
 
-    @Test(arguments: CrashBackend.allCases)
+    @Test(.serialized, arguments: CrashBackend.allCases)
     func migrationKilledAtManyMomentsFinishesOnRerunWithTheStateOfAnUninterruptedRun(_ backend: CrashBackend)
         async throws
     {
