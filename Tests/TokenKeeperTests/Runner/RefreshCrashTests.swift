@@ -60,42 +60,53 @@ import Testing
                 let signedIn =
                     try await idp.admin("admin/signin", ["tenant": tenant, "users": users])["refresh_tokens"]
                     as! [String]
-                let custodian = try fixture.custodian()
-                for (user, token) in zip(users, signedIn) {
-                    try custodian.put(
-                        TokenKey(tenant: tenant, user: user, provider: "local"), token: SecretText(token),
-                        issuedAt: fixture.origin, expiresAt: nil)
+                // Every blocking step (stores, processes, sleeps) runs off the shared pool (offThePool), so this
+                // long test never holds one of the few threads the other tests' async code needs.
+                try await offThePool {
+                    let custodian = try fixture.custodian()
+                    for (user, token) in zip(users, signedIn) {
+                        try custodian.put(
+                            TokenKey(tenant: tenant, user: user, provider: "local"), token: SecretText(token),
+                            issuedAt: fixture.origin, expiresAt: nil)
+                    }
                 }
+                let custodian = try fixture.custodian()
                 var leasedAtKill: Set<TokenKey> = []  // the rows whose refresh was in flight when the run was killed
                 if round == 0 {
                     let started = Date()
-                    let run = try runTokenKeeper(["run", specPath], environment: environment)
+                    let run = try await offThePool { try runTokenKeeper(["run", specPath], environment: environment) }
                     roundTime = Date().timeIntervalSince(started)
                     #expect(run.status == 0, "\(run.stderr)")
                 } else {
-                    let process = Process()
-                    process.executableURL = URL(fileURLWithPath: TestEnvironment.tokenkeeperExecutable)
-                    process.arguments = ["run", specPath]
-                    process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-                    process.standardOutput = FileHandle.nullDevice
-                    process.standardError = FileHandle.nullDevice
-                    try process.run()
                     if delay == 0 { delay = roundTime * 0.5 }
-                    usleep(useconds_t(delay * (0.7 + 0.1 * Double(round % 4)) * 1_000_000))
-                    kill(process.processIdentifier, SIGKILL)
-                    process.waitUntilExit()
+                    let wait = delay * (0.7 + 0.1 * Double(round % 4))
+                    let killed = try await offThePool { () -> Bool in
+                        let process = Process()
+                        process.executableURL = URL(fileURLWithPath: TestEnvironment.tokenkeeperExecutable)
+                        process.arguments = ["run", specPath]
+                        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+                        process.standardOutput = FileHandle.nullDevice
+                        process.standardError = FileHandle.nullDevice
+                        try process.run()
+                        usleep(useconds_t(wait * 1_000_000))
+                        kill(process.processIdentifier, SIGKILL)
+                        process.waitUntilExit()
+                        return process.terminationReason == .uncaughtSignal
+                    }
                     let atKill = try fixture.rows(tenant: tenant)
                     let refreshedBeforeRerun = atKill.filter { $0.refreshedAt > fixture.origin }.count
                     leasedAtKill = Set(atKill.filter { $0.leaseOwner != nil }.map(\.key))
-                    if process.terminationReason != .uncaughtSignal || refreshedBeforeRerun == Self.usersPerRound {
+                    if !killed || refreshedBeforeRerun == Self.usersPerRound {
                         delay *= 0.6  // too late: the run had finished
                     } else if refreshedBeforeRerun == 0 {
                         delay *= 1.5  // too early: nothing had been refreshed yet
                     } else {
                         landedMidRun += 1
                     }
-                    usleep(2_100_000)  // let the killed run's leases (1 s) run out
-                    let rerun = try runTokenKeeper(["run", specPath], environment: environment)
+                    try await Task.sleep(nanoseconds: 2_100_000_000)  // let the killed run's leases (1 s) run out
+                    let rerun = try await offThePool {
+                        try runTokenKeeper(["run", specPath], environment: environment)
+                    }
                     #expect(rerun.status <= 1, "\(rerun.stderr)")
                 }
                 // Every row of the round ends active or needs_reauth (none revoked, none with its token dropped).
