@@ -25,7 +25,7 @@ import Support
 /// never takes any of these.
 package final class JobLockHold {
     private var fileLock: JobLock?
-    private var serverLock: PostgresJobLock?
+    private(set) var serverLock: PostgresJobLock?
     /// Further server locks, when one command holds several states (`state copy`: source and destination).
     private var moreServerLocks: [PostgresJobLock] = []
 

@@ -24,7 +24,7 @@ import Support
 /// advisory locks. Token use never takes it.
 public final class PostgresJobLock {
     /// The session that holds the lock; closing it releases the lock.
-    private var connection: PostgresConnection?
+    private(set) var connection: PostgresConnection?
     /// The lock's key: `hashtextextended('tokenkeeper job ' || name, 0)`.
     public let key: Int64
 

@@ -136,6 +136,31 @@ import Testing
         }
     }
 
+    @Test func theJobLocksSessionHasStatementAndLockTimeouts() async throws {
+        try await withTemporaryDirectory { folder in
+            let world = try await PostgresJobWorld.make(folder: folder)
+            let spec = try JobSpec.load(
+                path: try world.writeSpec(
+                    """
+                    stages:
+                      - name: rotate-keys
+                        kind: rotate
+                        tenants: all
+                        max_key_age: 30d
+
+                    """))
+            let hold = try JobLockHold.acquire(
+                spec: spec, options: RunOptions(defaultPrincipal: "pipeline", environment: world.environment),
+                runID: "test")
+            let connection = try #require(hold.serverLock?.connection)
+            for setting in ["statement_timeout", "lock_timeout"] {
+                #expect(
+                    try connection.query("SELECT current_setting($1)", [.text(setting)], purpose: "t").text(0, 0)
+                        == "2min", "\(setting)")
+            }
+        }
+    }
+
     @Test func losingTheServerMidRefreshIsTransientLosesNothingAndTheNextRunFinishes() async throws {
         try await withTemporaryDirectory { folder in
             let world = try await PostgresJobWorld.make(folder: folder)

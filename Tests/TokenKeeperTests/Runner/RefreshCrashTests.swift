@@ -14,18 +14,21 @@ import Testing
 /// the rotating, reuse-detecting identity provider is killed with SIGKILL at different moments and run
 /// again. Every row must still hold its own user's usable token, except at most the ones in flight at the
 /// kill (redeemed, their answer lost), which must be reported as needs_reauth; no token family may be
-/// burned by redeeming a rotated token again.
+/// burned by redeeming a rotated token again. On the embedded default and on PostgreSQL (vault and store
+/// there).
 @Suite(.serialized) struct RefreshCrashTests {
     static let usersPerRound = 400
     static let concurrency = 8
 
-    @Test func refreshKilledAtManyMomentsLosesNothingButTheTokensInFlight() async throws {
-        try await withTemporaryDirectory { folder in
-            let fixture = try JobFixture(folder: folder)
+    @Test(.serialized, arguments: CrashBackend.allCases)
+    func refreshKilledAtManyMomentsLosesNothingButTheTokensInFlight(_ backend: CrashBackend) async throws {
+        try await withTemporaryDirectory { root in
+            let fixture = try CrashWorld(backend, folder: root + "/world")
+            defer { fixture.remove() }
             let idp = try TestIdentityProvider()
-            let specPath = folder + "/job.yml"
-            _ = try fixture.spec(
-                JobFixture.header + idp.providerYAML() + """
+            let specPath = fixture.folder + "/job.yml"
+            try Data(
+                (fixture.header + idp.providerYAML() + """
                     stages:
                       - name: refresh-tokens
                         kind: refresh
@@ -38,8 +41,9 @@ import Testing
                     report:
                       json: ./report.json
                       detail: summary
-                    """)
-            let environment = fixture.environment.merging(["IDP_CLIENT_SECRET": idp.clientSecret, "CI": "true"]) {
+                    """).utf8
+            ).write(to: URL(fileURLWithPath: specPath))
+            let environment = try fixture.environment.merging(["IDP_CLIENT_SECRET": idp.clientSecret, "CI": "true"]) {
                 _, new in new
             }
 
@@ -56,46 +60,57 @@ import Testing
                 let signedIn =
                     try await idp.admin("admin/signin", ["tenant": tenant, "users": users])["refresh_tokens"]
                     as! [String]
-                let custodian = try fixture.custodian()
-                for (user, token) in zip(users, signedIn) {
-                    try custodian.put(
-                        TokenKey(tenant: tenant, user: user, provider: "local"), token: SecretText(token),
-                        issuedAt: fixture.origin, expiresAt: nil)
+                // Every blocking step (stores, processes, sleeps) runs off the shared pool (offThePool), so this
+                // long test never holds one of the few threads the other tests' async code needs.
+                try await offThePool {
+                    let custodian = try fixture.custodian()
+                    for (user, token) in zip(users, signedIn) {
+                        try custodian.put(
+                            TokenKey(tenant: tenant, user: user, provider: "local"), token: SecretText(token),
+                            issuedAt: fixture.origin, expiresAt: nil)
+                    }
                 }
+                let custodian = try fixture.custodian()
                 var leasedAtKill: Set<TokenKey> = []  // the rows whose refresh was in flight when the run was killed
                 if round == 0 {
                     let started = Date()
-                    let run = try runTokenKeeper(["run", specPath], environment: environment)
+                    let run = try await offThePool { try runTokenKeeper(["run", specPath], environment: environment) }
                     roundTime = Date().timeIntervalSince(started)
                     #expect(run.status == 0, "\(run.stderr)")
                 } else {
-                    let process = Process()
-                    process.executableURL = URL(fileURLWithPath: TestEnvironment.tokenkeeperExecutable)
-                    process.arguments = ["run", specPath]
-                    process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-                    process.standardOutput = FileHandle.nullDevice
-                    process.standardError = FileHandle.nullDevice
-                    try process.run()
                     if delay == 0 { delay = roundTime * 0.5 }
-                    usleep(useconds_t(delay * (0.7 + 0.1 * Double(round % 4)) * 1_000_000))
-                    kill(process.processIdentifier, SIGKILL)
-                    process.waitUntilExit()
-                    let atKill = try Self.rows(fixture, tenant: tenant)
+                    let wait = delay * (0.7 + 0.1 * Double(round % 4))
+                    let killed = try await offThePool { () -> Bool in
+                        let process = Process()
+                        process.executableURL = URL(fileURLWithPath: TestEnvironment.tokenkeeperExecutable)
+                        process.arguments = ["run", specPath]
+                        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+                        process.standardOutput = FileHandle.nullDevice
+                        process.standardError = FileHandle.nullDevice
+                        try process.run()
+                        usleep(useconds_t(wait * 1_000_000))
+                        kill(process.processIdentifier, SIGKILL)
+                        process.waitUntilExit()
+                        return process.terminationReason == .uncaughtSignal
+                    }
+                    let atKill = try fixture.rows(tenant: tenant)
                     let refreshedBeforeRerun = atKill.filter { $0.refreshedAt > fixture.origin }.count
                     leasedAtKill = Set(atKill.filter { $0.leaseOwner != nil }.map(\.key))
-                    if process.terminationReason != .uncaughtSignal || refreshedBeforeRerun == Self.usersPerRound {
+                    if !killed || refreshedBeforeRerun == Self.usersPerRound {
                         delay *= 0.6  // too late: the run had finished
                     } else if refreshedBeforeRerun == 0 {
                         delay *= 1.5  // too early: nothing had been refreshed yet
                     } else {
                         landedMidRun += 1
                     }
-                    usleep(2_100_000)  // let the killed run's leases (1 s) run out
-                    let rerun = try runTokenKeeper(["run", specPath], environment: environment)
+                    try await Task.sleep(nanoseconds: 2_100_000_000)  // let the killed run's leases (1 s) run out
+                    let rerun = try await offThePool {
+                        try runTokenKeeper(["run", specPath], environment: environment)
+                    }
                     #expect(rerun.status <= 1, "\(rerun.stderr)")
                 }
                 // Every row of the round ends active or needs_reauth (none revoked, none with its token dropped).
-                let rows = try Self.rows(fixture, tenant: tenant)
+                let rows = try fixture.rows(tenant: tenant)
                 #expect(rows.count == Self.usersPerRound)
                 let inFlight = rows.filter { $0.status == .needsReauth }
                 #expect(
@@ -153,13 +168,5 @@ import Testing
             "round \(round): \(notTheirs) rows hold a token the provider issued to another user (or never issued)")
         #expect(notUsable == 0, "round \(round): \(notUsable) active tokens are not usable")
         return redeemedInFlight
-    }
-
-    static func rows(_ fixture: JobFixture, tenant: String) throws -> [StoredToken] {
-        var rows: [StoredToken] = []
-        try SQLiteTokenStore(path: fixture.storePath).forEach(tenant: tenant) {
-            rows.append($0); return true
-        }
-        return rows
     }
 }

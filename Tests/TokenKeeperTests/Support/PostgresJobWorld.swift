@@ -34,13 +34,16 @@ struct PostgresJobWorld: Sendable {
         """
 
     /// Makes the world on a thread of its own (starting the provider and `state init` wait for processes).
-    static func make(folder: String, keyAge: TimeInterval = 40 * 86_400) async throws -> PostgresJobWorld {
-        try await offThePool { try PostgresJobWorld(folder: folder, keyAge: keyAge) }
+    /// - Parameter server: the test process's shared server unless given.
+    static func make(
+        folder: String, keyAge: TimeInterval = 40 * 86_400, server: PostgresTestServer? = nil
+    ) async throws -> PostgresJobWorld {
+        try await offThePool { try PostgresJobWorld(folder: folder, keyAge: keyAge, server: server) }
     }
 
-    init(folder: String, keyAge: TimeInterval = 40 * 86_400) throws {
+    init(folder: String, keyAge: TimeInterval = 40 * 86_400, server: PostgresTestServer? = nil) throws {
         self.folder = folder
-        let server = try PostgresTestServer.shared()
+        let server = try server ?? PostgresTestServer.shared()
         connectionString = server.connectionString(database: try server.createDatabase())
         idp = try TestIdentityProvider()
         masterKey = try MasterKey.generate()

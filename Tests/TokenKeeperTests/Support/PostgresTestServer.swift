@@ -13,20 +13,47 @@ import Foundation
 /// removes the folder as soon as the test process ends, however it ends. Durability settings are off
 /// (`fsync`, test data only). Every wait is bounded. When the server cannot start, every test that needs
 /// it fails with the reason: the PostgreSQL tests never silently skip.
+///
+/// A test that stops or restarts the server starts one of its own (``dedicated()``), the same way, and
+/// stops it when done (``stop()``; else its watchdog does at the end of the process).
 final class PostgresTestServer: Sendable {
     /// The server's folder: the cluster in `data/`, its log, and its socket.
     let folder: String
+    /// The folder of the server programs.
+    private let bin: String
+    /// What runs a server program as the service user when the tests run as root (empty otherwise).
+    private let prefix: [String]
     /// The superuser `initdb` made.
     static let superuser = "tokenkeeper"
     /// The OS user the server runs as when the tests run as root.
     static let serviceUser = "tokenkeeper-pg"
 
-    private init(folder: String) {
+    private init(folder: String, bin: String, prefix: [String]) {
         self.folder = folder
+        self.bin = bin
+        self.prefix = prefix
     }
 
     /// The server of this test process, started on first use; throws the reason it could not start.
     static func shared() throws -> PostgresTestServer { try started.get() }
+
+    /// A server of the caller's own (a new cluster, socket and watchdog), for a test that stops or restarts
+    /// it; the caller stops it with ``stop()``.
+    static func dedicated() throws -> PostgresTestServer { try start() }
+
+    /// Restarts the server (`pg_ctl restart -m fast`: every session is ended, running transactions are rolled
+    /// back, and the server comes back on the same socket), waiting until it accepts connections again.
+    func restart() throws {
+        try control(
+            "pg_ctl", ["-D", folder + "/data", "-l", folder + "/log", "-m", "fast", "-w", "-t", "30", "restart"],
+            timeout: 60)
+    }
+
+    /// Stops the server at once (`pg_ctl stop -m immediate`) and removes its folder.
+    func stop() {
+        try? control("pg_ctl", ["-D", folder + "/data", "-m", "immediate", "-w", "-t", "30", "stop"], timeout: 60)
+        try? FileManager.default.removeItem(atPath: folder)
+    }
 
     private static let started: Result<PostgresTestServer, any Error> = Result { try start() }
 
@@ -71,7 +98,6 @@ final class PostgresTestServer: Sendable {
             throw ServerFailed(reason: "cannot create a folder in /tmp")
         }
         let folder = String(cString: made)
-        let server = PostgresTestServer(folder: folder)
         var prefix: [String] = []
         if geteuid() == 0 {
             guard let account = getpwnam(serviceUser) else {
@@ -85,22 +111,9 @@ final class PostgresTestServer: Sendable {
             }
             prefix = ["/usr/bin/setpriv", "--reuid=\(serviceUser)", "--regid=\(serviceUser)", "--clear-groups", "--"]
         }
+        let server = PostgresTestServer(folder: folder, bin: bin, prefix: prefix)
         server.startWatchdog()
-        func run(_ program: String, _ arguments: [String], timeout: TimeInterval) throws {
-            let output = folder + "/\(program).out"
-            // sh changes into the folder (as root if need be), then execs the program (dropping to the service user).
-            let command =
-                ["/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", folder] + prefix + [bin + "/" + program] + arguments
-            let pid = try spawn(command, output: output, newSession: false)
-            let status = waitForExit(pid, timeout: timeout)
-            guard status == 0 else {
-                let printed = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
-                let log = (try? String(contentsOfFile: folder + "/log", encoding: .utf8)) ?? ""
-                let outcome = status.map { "exited \($0)" } ?? "did not finish in \(Int(timeout)) s"
-                throw ServerFailed(reason: "\(program) \(outcome): \(printed.suffix(2_000))\n\(log.suffix(2_000))")
-            }
-        }
-        try run(
+        try server.control(
             "initdb",
             ["-D", folder + "/data", "-U", superuser, "--auth=trust", "--encoding=UTF8", "--no-locale", "--no-sync"],
             timeout: 60)
@@ -108,13 +121,30 @@ final class PostgresTestServer: Sendable {
             "listen_addresses=''", "unix_socket_directories='\(folder)'", "unix_socket_permissions=0700", "fsync=off",
             "synchronous_commit=off", "full_page_writes=off", "max_connections=200",
         ]
-        try run(
+        try server.control(
             "pg_ctl",
             [
                 "-D", folder + "/data", "-l", folder + "/log", "-w", "-t", "30",
                 "-o", settings.map { "-c \($0)" }.joined(separator: " "), "start",
             ], timeout: 60)
         return server
+    }
+
+    /// Runs one of the server programs in the server's folder (as the service user when root), waiting up to
+    /// `timeout` seconds; throws its output and the server log's end unless it exits 0.
+    private func control(_ program: String, _ arguments: [String], timeout: TimeInterval) throws {
+        let output = folder + "/\(program).out"
+        // sh changes into the folder (as root if need be), then execs the program (dropping to the service user).
+        let command =
+            ["/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", folder] + prefix + [bin + "/" + program] + arguments
+        let pid = try Self.spawn(command, output: output, newSession: false)
+        let status = Self.waitForExit(pid, timeout: timeout)
+        guard status == 0 else {
+            let printed = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+            let log = (try? String(contentsOfFile: folder + "/log", encoding: .utf8)) ?? ""
+            let outcome = status.map { "exited \($0)" } ?? "did not finish in \(Int(timeout)) s"
+            throw ServerFailed(reason: "\(program) \(outcome): \(printed.suffix(2_000))\n\(log.suffix(2_000))")
+        }
     }
 
     /// A process in its own session that waits (polling once every half second) for this test process to
