@@ -112,7 +112,8 @@ public final class TokenAccess: @unchecked Sendable {
         cache = AccessTokenCache(policy: caching)
         let masterKey = try spec.loadMasterKey(environment: environment)
         let state = try JobState.open(
-            spec: spec, masterKey: masterKey, principal: spec.principal ?? principal, readOnly: false)
+            spec: spec, masterKey: masterKey, principal: spec.principal ?? principal, readOnly: false,
+            environment: environment)
         pool = StoreSessionPool(
             first: TokenCustodian(vault: state.vault, store: state.store), size: storeSessions, wait: sessionWait)
     }
