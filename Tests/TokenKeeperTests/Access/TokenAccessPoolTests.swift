@@ -15,8 +15,9 @@ import Testing
     static func access(_ world: PostgresJobWorld, application: String, sessions: Int) throws -> TokenAccess {
         var environment = world.environment
         environment["TOKENKEEPER_STORE_URL"] = world.connectionString + " application_name=\(application)"
+        let spec = try world.writeSpec("stages:\n  - name: r\n    kind: rotate\n    tenants: all\n")
         return try TokenAccess(
-            spec: try JobSpec.load(path: try world.writeSpec("stages:\n  - name: r\n    kind: rotate\n    tenants: all\n")),
+            spec: try JobSpec.load(path: spec),
             principal: "web", environment: environment, storeSessions: sessions)
     }
 
