@@ -79,7 +79,7 @@ import Testing
             let access = try Self.access(world, application: "pool-lost", sessions: 2)
             #expect(await Self.burst(access, users: users) == [])
             let before = try Self.backends(world, application: "pool-lost")
-            #expect(before.count == 2)
+            #expect((1...2).contains(before.count))
             _ = try world.connection().query(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pool-lost'",
                 purpose: "drop the pool's sessions")
@@ -88,7 +88,7 @@ import Testing
             for attempt in 0..<6 {
                 failed += await Self.burst(access, users: ["u\(attempt)"]).count
             }
-            #expect(failed <= 2, "\(failed) requests failed after 2 sessions were dropped")
+            #expect(failed <= before.count, "\(failed) requests failed after \(before.count) sessions were dropped")
             #expect(await Self.burst(access, users: users) == [])
             let after = try Self.backends(world, application: "pool-lost")
             #expect(!after.isEmpty && after.count <= 2)
