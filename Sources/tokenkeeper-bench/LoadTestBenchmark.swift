@@ -127,7 +127,12 @@ struct LoadTestBenchmark {
         fflush(nil)
         let runID = "load-\(getpid())"
         let shards = (1...2).map { shard in
-            [options.tokenkeeper, "run", spec, "--shard", "\(shard)/2", "--run-id", runID]
+            // Until the shards of one run share the job lock, the second waits for the first (its lock timeout
+            // is the phase's limit).
+            [
+                options.tokenkeeper, "run", spec, "--shard", "\(shard)/2", "--run-id", runID, "--lock-timeout",
+                "\(options.loadMaxSeconds)s",
+            ]
         }
         let during = try phase(
             "during", seconds: Double(options.loadMaxSeconds), hot: hot, folder: folder, environment: environment,
