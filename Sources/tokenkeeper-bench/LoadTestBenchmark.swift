@@ -195,7 +195,12 @@ struct LoadTestBenchmark {
                 reuse, opened, keys.count, versionCountsMatch ? "match" : "DIFFER", failures.count, target,
                 figures.targetHolds ? "holds" : "MISSED"))
         try BenchOutput.printJSON(figures)
-        guard invariants else { throw BenchError("an invariant failed: \(figures.failures.prefix(3))") }
+        guard invariants else {
+            throw BenchError(
+                "an invariant failed: shards exited \(figures.shardStatuses) (their output is in the folder: --keep), "
+                    + "reuse detected \(reuse), \(opened) of \(keys.count) tokens opened, per-version counts "
+                    + (versionCountsMatch ? "match" : "differ") + ", failures \(figures.failures.prefix(3))")
+        }
     }
 
     struct PhaseResult {
