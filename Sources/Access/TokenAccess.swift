@@ -61,13 +61,22 @@ extension AccessGrant: CustomStringConvertible, CustomReflectable {
 /// It never takes the job lock (I7): it leases the row, so a nightly refresh and a user's request never
 /// redeem the same token at once, and waits briefly when the job holds the row. Data keys are cached per
 /// (secret, version), since versions never change. Keep one instance for the life of the service: the
-/// cache lives in it. Thread-safe (hence `@unchecked Sendable`): store access is serialized by one lock,
-/// the cache by another, network calls run outside both.
+/// cache lives in it.
+///
+/// Connections: one instance (one web host process) keeps a small pool of store sessions
+/// (`storeSessions`, 4 by default), opened on demand and shared by all its concurrent requests, plus the
+/// vault's one connection (a PostgreSQL vault serializes its calls on it), so a host opens at most
+/// `storeSessions + 1` connections. A request that finds every session busy waits up to `sessionWait`
+/// seconds, then fails with ``AccessError``; a session the server lost is closed and replaced by the next
+/// request. Size PostgreSQL's `max_connections` as the README says (H hosts x (pool + 1) + the jobs).
+/// Each pooled session keeps its own cache of data keys (the vault is asked once per key per session).
+/// On SQLite the sessions are WAL connections: readers run in parallel, writers take turns on the file.
+/// Thread-safe (hence `@unchecked Sendable`): a session serves one request at a time, the cache is
+/// guarded by a lock, network calls hold no session.
 public final class TokenAccess: @unchecked Sendable {
     private let spec: JobSpec
-    private let custodian: TokenCustodian
+    private let pool: StoreSessionPool
     private let environment: [String: String]
-    private let lock = NSLock()
     private let clients = OAuthClientCache()
     private let requestTimeout: TimeInterval
     private let leaseWait: TimeInterval
@@ -87,11 +96,13 @@ public final class TokenAccess: @unchecked Sendable {
     /// - Parameters:
     ///   - caching: how long and how many access tokens are kept in memory (``AccessTokenCaching/default``).
     ///   - clock: the time the cache goes by (tests move it); leases use the real time.
+    ///   - storeSessions: the most store connections this instance opens (at least 1).
+    ///   - sessionWait: how long a request waits for a free store session before it fails.
     /// - throws: the vault's, store's and master key's errors.
     public init(
         spec: JobSpec, principal: String, environment: [String: String] = ProcessInfo.processInfo.environment,
         requestTimeout: TimeInterval = 30, leaseWait: TimeInterval = 10, caching: AccessTokenCaching = .default,
-        clock: @escaping @Sendable () -> Date = { Date() }
+        clock: @escaping @Sendable () -> Date = { Date() }, storeSessions: Int = 4, sessionWait: TimeInterval = 10
     ) throws {
         self.spec = spec
         self.environment = environment
@@ -101,9 +112,14 @@ public final class TokenAccess: @unchecked Sendable {
         cache = AccessTokenCache(policy: caching)
         let masterKey = try spec.loadMasterKey(environment: environment)
         let state = try JobState.open(
-            spec: spec, masterKey: masterKey, principal: spec.principal ?? principal, readOnly: false)
-        custodian = TokenCustodian(vault: state.vault, store: state.store)
+            spec: spec, masterKey: masterKey, principal: spec.principal ?? principal, readOnly: false,
+            environment: environment)
+        pool = StoreSessionPool(
+            first: TokenCustodian(vault: state.vault, store: state.store), size: storeSessions, wait: sessionWait)
     }
+
+    /// How many store sessions this instance has open now (at most `storeSessions`).
+    public var openStoreSessions: Int { pool.openSessions }
 
     /// An access token for `key`'s stored refresh token: the cached one while it is valid (minus the skew)
     /// and the row is still active and the same grant, else a new redemption, shared with concurrent callers
@@ -123,18 +139,19 @@ public final class TokenAccess: @unchecked Sendable {
         let profile = ProviderProfile(provider)
         guard case .refreshable = profile.lifecycle else {
             // Facebook's long-lived token and X's token are themselves what the API takes.
-            let row = try locked { try custodian.store.get(key) }
-            guard let row else { throw StoreError.notFound(key) }
-            let token = try locked { try custodian.open(row) }
+            let (row, token) = try await pool.withCustodian { custodian in
+                guard let row = try custodian.store.get(key) else { throw StoreError.notFound(key) }
+                return (row, try custodian.open(row))
+            }
             return AccessGrant(
                 key: key, providerKind: provider.kind, accessToken: token, expiresAt: row.expiresAt, idToken: nil,
                 tokenType: "Bearer")
         }
         let cacheKey = AccessTokenCache.Key(row: key, scope: scope ?? provider.scope)
-        if !forceRefresh, let grant = try cachedGrant(cacheKey, kind: provider.kind) { return grant }
+        if !forceRefresh, let grant = try await cachedGrant(cacheKey, kind: provider.kind) { return grant }
         return try await redemptions.run(Redemption(key: cacheKey, forced: forceRefresh)) { [self] in
             // A redemption that ended between the look above and the start of this one left its token here.
-            if !forceRefresh, let grant = try cachedGrant(cacheKey, kind: provider.kind) { return grant }
+            if !forceRefresh, let grant = try await cachedGrant(cacheKey, kind: provider.kind) { return grant }
             return try await redeem(cacheKey, provider: provider, profile: profile)
         }
     }
@@ -158,9 +175,9 @@ public final class TokenAccess: @unchecked Sendable {
         let row = try await lease(key, owner: owner)
         let token: SecretText
         do {
-            token = try locked { try custodian.open(row) }
+            token = try await pool.withCustodian { try $0.open(row) }
         } catch {
-            try? locked { try custodian.store.releaseLease(key, owner: owner) }
+            try? await pool.withCustodian { try $0.store.releaseLease(key, owner: owner) }
             throw error
         }
         let response: TokenGrantResponse
@@ -170,7 +187,7 @@ public final class TokenAccess: @unchecked Sendable {
         do {
             response = try await clients.client(for: settings).refresh(token, scope: cacheKey.scope)
         } catch let error as OAuthError {
-            try? locked {
+            try? await pool.withCustodian { custodian in
                 if error.kind == .deadToken, let dead = row.sealedToken {
                     try custodian.store.markNeedsReauth(
                         key, errorCode: error.reportCode, now: Date(), ifStillHolding: dead)
@@ -180,11 +197,10 @@ public final class TokenAccess: @unchecked Sendable {
             throw error
         }
         // Commit the rotated refresh token before the access token goes anywhere (I8).
-        // Durably (power cut included): the transaction under this object's lock, the sync outside it, shared
-        // with the requests that wait at once.
-        let commit = try await custodian.commitRedeemed(
-            row, owner: owner, response: response, usedToken: token, at: Date(),
-            serializedBy: lock)
+        // Durably (power cut included): on SQLite the requests that commit at once share one sync.
+        let commit = try await pool.withCustodian { custodian in
+            try await custodian.commitRedeemed(row, owner: owner, response: response, usedToken: token, at: Date())
+        }
         guard commit != .leaseLost else {
             throw AccessError(
                 item: "token \(key)",
@@ -209,9 +225,10 @@ public final class TokenAccess: @unchecked Sendable {
 
     /// The cached grant for `cacheKey`, if one is valid and its row (read now, one indexed read) is still the
     /// active row it was redeemed from; an entry whose row changed is dropped.
-    private func cachedGrant(_ cacheKey: AccessTokenCache.Key, kind: ProviderSpec.Kind) throws -> AccessGrant? {
+    private func cachedGrant(_ cacheKey: AccessTokenCache.Key, kind: ProviderSpec.Kind) async throws -> AccessGrant? {
         guard let entry = withCache({ $0.entry(for: cacheKey, at: clock()) }) else { return nil }
-        guard let row = try locked({ try custodian.store.get(cacheKey.row) }), entry.stillBacked(by: row) else {
+        let row = try await pool.withCustodian { try $0.store.get(cacheKey.row) }
+        guard let row, entry.stillBacked(by: row) else {
             withCache { $0.remove(cacheKey, ifStill: entry) }
             return nil
         }
@@ -259,13 +276,13 @@ public final class TokenAccess: @unchecked Sendable {
         }
         let key = TokenKey(tenant: tenant, user: user, provider: name)
         let now = Date()
-        try locked {
+        // the new token family is what the provider gave: durable before the answer goes out
+        try await pool.withCustodian { custodian in
             _ = try custodian.put(
                 key, token: refresh, issuedAt: now,
                 expiresAt: response.refreshTokenExpiresIn.map { now.addingTimeInterval($0) })
+            try await custodian.store.syncCommits()
         }
-        // the new token family is what the provider gave: durable before the answer goes out
-        try await custodian.store.syncCommits()
         return AccessGrant(
             key: key, providerKind: provider.kind, accessToken: response.accessToken,
             expiresAt: response.expiresIn.map { now.addingTimeInterval($0) }, idToken: response.idToken,
@@ -278,7 +295,7 @@ public final class TokenAccess: @unchecked Sendable {
     private func lease(_ key: TokenKey, owner: String) async throws -> StoredToken {
         let deadline = Date().addingTimeInterval(leaseWait)
         while true {
-            let (taken, row, before): (Bool, StoredToken?, StoredToken?) = try locked {
+            let (taken, row, before): (Bool, StoredToken?, StoredToken?) = try await pool.withCustodian { custodian in
                 let before = try custodian.store.get(key)
                 let taken = try custodian.store.acquireLease(
                     key, owner: owner, until: Date().addingTimeInterval(requestTimeout * 2))
@@ -294,7 +311,7 @@ public final class TokenAccess: @unchecked Sendable {
                 // Its lease ran out while another holder was redeeming it: that holder died, or is still
                 // waiting for an answer, and the provider may have rotated the token. Redeeming it again could
                 // revoke the whole family: as the refresh stage does, ask for a sign-in instead.
-                try locked {
+                try await pool.withCustodian { custodian in
                     _ = try custodian.store.markNeedsReauth(
                         key, errorCode: "interrupted_refresh", now: Date(), ifStillHolding: dead)
                     try custodian.store.releaseLease(key, owner: owner)
@@ -329,12 +346,6 @@ public final class TokenAccess: @unchecked Sendable {
 
     private func secret(_ provider: ProviderSpec) throws -> SecretText? {
         try provider.clientSecret.map { try $0.resolve(environment: environment) }
-    }
-
-    private func locked<T>(_ body: () throws -> T) throws -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body()
     }
 
     private func withCache<T>(_ body: (inout AccessTokenCache) -> T) -> T {

@@ -55,6 +55,20 @@ struct BenchOptions {
     var refreshTokens: Int?
     /// Instead of the rotation, time `token import` of this many JSON lines responses.
     var importResponses: Int?
+    /// The many-web-hosts load test (``LoadTestBenchmark``) and its sizes.
+    var loadTest = false
+    var loadTokens = 50_000
+    var loadTenants = 200
+    var loadHosts = 8
+    var loadRate = 20.0
+    var loadHot = 500
+    var loadSeconds = 30
+    var loadMaxSeconds = 900
+    var loadPool = 4
+    /// A load test host's schedule and output files (a child process of the load test).
+    var loadHost: (schedule: String, output: String)?
+    /// This benchmark's own executable (the load test starts its hosts with it).
+    var benchExecutable = CommandLine.arguments[0]
     /// Requests in flight at once in the refresh benchmark.
     var concurrency = 16
     /// The identity provider the token use and refresh benchmarks start (Tests/IdentityProvider/idp.py).
@@ -100,6 +114,12 @@ struct BenchOptions {
         time: the primary figure) and the library's TokenAccess, cold (forceRefresh) and warm (cached); first idle, then
         while `tokenkeeper run` rotates every tenant (until the rotation ends). Prints p50 and max, idle and during, the
         rotation's time and whether issue 14's target holds (during p50 <= 2 x idle p50 + 50 ms, max < 1 s).
+        --load-test: many web hosts on PostgreSQL (a local server, Unix socket): --load-tokens (50,000) real tokens at
+        the project's identity provider over --load-tenants (200); --load-hosts (8) processes using TokenAccess (pool
+        --load-pool, 4) ask at --load-rate (20/s, open loop) for --load-hot (500) hot users, half forced refreshes:
+        --load-seconds (30) idle, then during a 2-shard run (rotate + refresh, at most --load-max-seconds, 900). Checks
+        the provider's reuse counter, every token, the per-version counts; prints p50/p99 and whether p99 during <=
+        3 x p99 idle.
         --import N instead writes N token endpoint responses (JSON lines) and times `tokenkeeper token import`
         of them into a new vault and store: tokens per second and its peak memory.
         --refresh N instead starts the project's identity provider
@@ -158,6 +178,16 @@ struct BenchOptions {
             case "--import": importResponses = try number(argument, try value(argument))
             case "--concurrency": concurrency = try number(argument, try value(argument))
             case "--idp": identityProvider = try value(argument)
+            case "--load-test": loadTest = true
+            case "--load-tokens": loadTokens = try number(argument, try value(argument))
+            case "--load-tenants": loadTenants = try number(argument, try value(argument))
+            case "--load-hosts": loadHosts = try number(argument, try value(argument))
+            case "--load-rate": loadRate = Double(try number(argument, try value(argument)))
+            case "--load-hot": loadHot = try number(argument, try value(argument))
+            case "--load-seconds": loadSeconds = try number(argument, try value(argument))
+            case "--load-max-seconds": loadMaxSeconds = try number(argument, try value(argument))
+            case "--load-pool": loadPool = try number(argument, try value(argument))
+            case "--load-host": loadHost = (try value(argument), try value(argument))
             case "--help", "-h": throw BenchUsage(Self.help, isHelp: true)
             default: throw BenchUsage("unknown argument '\(argument)'\n\n\(Self.help)", isHelp: false)
             }

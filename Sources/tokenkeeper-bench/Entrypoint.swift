@@ -10,7 +10,11 @@ struct Entrypoint {
     static func main() async {
         do {
             let options = try BenchOptions(arguments: Array(CommandLine.arguments.dropFirst()))
-            if options.backend == "postgres" {
+            if let host = options.loadHost {
+                try await LoadTestHost(schedule: host.schedule, output: host.output).run()
+            } else if options.loadTest {
+                try await LoadTestBenchmark(options: options).run()
+            } else if options.backend == "postgres" {
                 try PostgresRotationBenchmark(options: options).run()
             } else if let tokens = options.accessDuringRotation {
                 try await AccessDuringRotationBenchmark(tokens: tokens, options: options).run()
