@@ -134,6 +134,9 @@ public protocol TokenStore: AnyObject {
 
     /// Rows of a tenant that hold a token, per key version (versions without such rows are absent).
     func keyVersionCounts(tenant: String) throws -> [Int: Int]
+    /// ``keyVersionCounts(tenant:)`` of each of `tenants` (tenants without rows absent): rotation plans
+    /// from it, one query on a server instead of one round trip per tenant.
+    func keyVersionCounts(tenants: [String]) throws -> [String: [Int: Int]]
     /// Up to `limit` rows of `tenant` holding a token sealed with a version other than `target`, after
     /// (user, provider) `after`, in that order.
     func sealedRows(tenant: String, notOn target: Int, after: (user: String, provider: String), limit: Int) throws
@@ -183,6 +186,16 @@ public protocol TokenStore: AnyObject {
 }
 
 extension TokenStore {
+    /// One ``keyVersionCounts(tenant:)`` per tenant (a local store reads each from its small table at once).
+    public func keyVersionCounts(tenants: [String]) throws -> [String: [Int: Int]] {
+        var counts: [String: [Int: Int]] = [:]
+        for tenant in tenants {
+            let tenantCounts = try keyVersionCounts(tenant: tenant)
+            if !tenantCounts.isEmpty { counts[tenant] = tenantCounts }
+        }
+        return counts
+    }
+
     /// The key versions some row of the tenant still uses. Rotation never purges one of these (I1).
     public func referencedVersions(tenant: String) throws -> Set<Int> { Set(try keyVersionCounts(tenant: tenant).keys) }
 

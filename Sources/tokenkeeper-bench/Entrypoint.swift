@@ -12,6 +12,8 @@ struct Entrypoint {
             let options = try BenchOptions(arguments: Array(CommandLine.arguments.dropFirst()))
             if options.backend == "postgres" {
                 try PostgresRotationBenchmark(options: options).run()
+            } else if let tokens = options.openTokens {
+                try OpenTokenBenchmark(tokens: tokens, options: options).run()
             } else if let tokens = options.accessDuringRotation {
                 try await AccessDuringRotationBenchmark(tokens: tokens, options: options).run()
             } else if options.accessUsers != nil {
