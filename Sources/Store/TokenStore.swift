@@ -158,6 +158,11 @@ public protocol TokenStore: AnyObject {
     /// Runs `body`, a long run of write batches, with whatever setting makes bulk writes cheaper on this
     /// backend (SQLite: a larger WAL checkpoint interval); a backend without one just runs `body`.
     func withCheckpointInterval<T>(pages: Int, _ body: () throws -> T) throws -> T
+    /// Whether a write transaction makes every other writer of the store wait until it commits (SQLite's
+    /// one write lock), so a long run of batches must keep each transaction short for token use
+    /// (point 3 of issue 14). False where writers lock only the rows they change (PostgreSQL): there each
+    /// transaction's commit waits for the log's flush, and larger ones pay it less often.
+    var writersWaitForEachOther: Bool { get }
     /// Runs `body`, a long run of inserts and replacements spread over the whole key space (`token
     /// import`), with whatever makes them cheaper on this backend (SQLite: a 16 MiB page cache instead of
     /// its default 2 MiB, so the unique key's pages stay in memory); a backend without one just runs it.
