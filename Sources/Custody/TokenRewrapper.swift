@@ -171,8 +171,8 @@ package final class TokenRewrapper {
         var outcomes: [String: Outcome] = [:]
         let store = custodian.store
         // A data key row is about 150 bytes, a token row 1.3 KB: a transaction of tokens starts smaller.
-        var dataKeyChunk = ChunkSize(rows: batchSize, limit: batchSize)
-        var tokenChunk = ChunkSize(rows: max(1, batchSize / 8), limit: batchSize)
+        var dataKeyChunk = ChunkSize.first(dataKeys: true, batchSize: batchSize, store: store)
+        var tokenChunk = ChunkSize.first(dataKeys: false, batchSize: batchSize, store: store)
         // Checkpoints run on the checkpointer's thread, timed, instead of inside a commit at SQLite's
         // automatic interval.
         try store.withCheckpointInterval(pages: 1_000_000) {
@@ -243,15 +243,30 @@ package final class TokenRewrapper {
         private(set) var rows: Int
         /// The most rows a transaction takes (the batch size).
         let limit: Int
+        /// Whether transactions shrink when they run long; false where other writers do not wait for them.
+        let adapts: Bool
 
-        init(rows: Int, limit: Int) {
+        init(rows: Int, limit: Int, adapts: Bool = true) {
             self.limit = max(1, limit)
             self.rows = min(max(1, rows), self.limit)
+            self.adapts = adapts
+        }
+
+        /// The size of a walk's first transaction on `store` (of data key rows, or of token rows). Where a write transaction holds up every other
+        /// writer (SQLite), a transaction of token rows (1.3 KB each) starts at an eighth of the batch, and
+        /// every size adapts. Where it holds up only the rows it changes (PostgreSQL), whole batches, always:
+        /// each commit waits for the log's flush, and transactions shrunk to 15 ms made a rotation mostly
+        /// flushes.
+        static func first(dataKeys: Bool, batchSize: Int, store: any TokenStore) -> ChunkSize {
+            guard store.writersWaitForEachOther else {
+                return ChunkSize(rows: batchSize, limit: batchSize, adapts: false)
+            }
+            return ChunkSize(rows: dataKeys ? batchSize : max(1, batchSize / 8), limit: batchSize)
         }
 
         /// Sizes the next transaction from how long the last one, of `rows` rows, took.
         mutating func adapt(rows written: Int, seconds: TimeInterval) {
-            guard written > 0, seconds > 0 else { return }
+            guard adapts, written > 0, seconds > 0 else { return }
             let fitting = Double(written) * Self.target / seconds
             // Shrink at once when a transaction ran long; grow by at most half when it was quick.
             let next = fitting < Double(rows) ? fitting : min(fitting, Double(rows) * 1.5)

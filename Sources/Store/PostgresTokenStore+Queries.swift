@@ -76,6 +76,20 @@ extension PostgresTokenStore {
         return counts
     }
 
+    /// Every tenant's counts of `tenants` in one query (rotation plans from them: a round trip per tenant
+    /// cost the planning of 100 tenants about half a second).
+    public func keyVersionCounts(tenants: [String]) throws -> [String: [Int: Int]] {
+        guard !tenants.isEmpty else { return [:] }
+        let rows = try connection.query(
+            "SELECT tenant, key_version, rows FROM key_version_rows WHERE tenant = ANY($1::text[]) AND rows > 0",
+            [.textArray(tenants)], purpose: "count key versions")
+        var counts: [String: [Int: Int]] = [:]
+        for index in 0..<rows.count {
+            counts[rows.text(index, 0), default: [:]][Int(rows.int(index, 1))] = Int(rows.int(index, 2))
+        }
+        return counts
+    }
+
     /// Streams rows matching the filters in key order, a page of 500 at a time (keyset on the key), so
     /// memory stays at one page whatever the store's size.
     public func forEach(

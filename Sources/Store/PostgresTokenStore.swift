@@ -162,6 +162,9 @@ public final class PostgresTokenStore: TokenStore {
     /// Does nothing: the server checkpoints its own log, and no session waits for it.
     public func checkpoint() throws {}
 
+    /// False: a PostgreSQL writer locks only the rows it changes; readers never wait.
+    public var writersWaitForEachOther: Bool { false }
+
     /// Runs `body`: PostgreSQL has no setting a session should change for a long run of write batches.
     public func withCheckpointInterval<T>(pages: Int, _ body: () throws -> T) throws -> T { try body() }
 

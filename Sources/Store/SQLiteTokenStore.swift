@@ -13,6 +13,9 @@ import Support
 /// with the store. Not `Sendable` (it owns one connection); open one store per thread or task.
 
 public final class SQLiteTokenStore: TokenStore {
+    /// True: SQLite has one write lock for the whole database.
+    public var writersWaitForEachOther: Bool { true }
+
     /// The connection; `package` so that tests and benchmarks can inspect query plans.
     package let connection: SQLiteConnection
 

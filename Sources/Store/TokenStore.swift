@@ -143,6 +143,9 @@ public protocol TokenStore: AnyObject {
 
     /// Rows of a tenant that hold a token, per key version (versions without such rows are absent).
     func keyVersionCounts(tenant: String) throws -> [Int: Int]
+    /// ``keyVersionCounts(tenant:)`` of each of `tenants` (tenants without rows absent): rotation plans
+    /// from it, one query on a server instead of one round trip per tenant.
+    func keyVersionCounts(tenants: [String]) throws -> [String: [Int: Int]]
     /// Up to `limit` rows of `tenant` holding a token sealed with a version other than `target`, after
     /// (user, provider) `after`, in that order.
     func sealedRows(tenant: String, notOn target: Int, after: (user: String, provider: String), limit: Int) throws
@@ -164,6 +167,11 @@ public protocol TokenStore: AnyObject {
     /// Runs `body`, a long run of write batches, with whatever setting makes bulk writes cheaper on this
     /// backend (SQLite: a larger WAL checkpoint interval); a backend without one just runs `body`.
     func withCheckpointInterval<T>(pages: Int, _ body: () throws -> T) throws -> T
+    /// Whether a write transaction makes every other writer of the store wait until it commits (SQLite's
+    /// one write lock), so a long run of batches must keep each transaction short for token use
+    /// (point 3 of issue 14). False where writers lock only the rows they change (PostgreSQL): there each
+    /// transaction's commit waits for the log's flush, and larger ones pay it less often.
+    var writersWaitForEachOther: Bool { get }
     /// Runs `body`, a long run of inserts and replacements spread over the whole key space (`token
     /// import`), with whatever makes them cheaper on this backend (SQLite: a 16 MiB page cache instead of
     /// its default 2 MiB, so the unique key's pages stay in memory); a backend without one just runs it.
@@ -220,6 +228,16 @@ extension TokenStore {
         try rowsDueForRefresh(
             provider: provider, refreshedBefore: refreshedBefore, expiringBefore: expiringBefore, now: now,
             afterID: afterID, limit: limit)
+    }
+
+    /// One ``keyVersionCounts(tenant:)`` per tenant (a local store reads each from its small table at once).
+    public func keyVersionCounts(tenants: [String]) throws -> [String: [Int: Int]] {
+        var counts: [String: [Int: Int]] = [:]
+        for tenant in tenants {
+            let tenantCounts = try keyVersionCounts(tenant: tenant)
+            if !tenantCounts.isEmpty { counts[tenant] = tenantCounts }
+        }
+        return counts
     }
 
     /// The key versions some row of the tenant still uses. Rotation never purges one of these (I1).

@@ -69,6 +69,8 @@ struct BenchOptions {
     var loadHost: (schedule: String, output: String)?
     /// This benchmark's own executable (the load test starts its hosts with it).
     var benchExecutable = CommandLine.arguments[0]
+    /// Instead of the rotation, time opening one token through the library (warm key cache) in a store of this many.
+    var openTokens: Int?
     /// Requests in flight at once in the refresh benchmark.
     var concurrency = 16
     /// The identity provider the token use and refresh benchmarks start (Tests/IdentityProvider/idp.py).
@@ -87,6 +89,7 @@ struct BenchOptions {
                                  [--access-interval-ms 100] [--tenants 100] [--token-bytes 1200] [--idp PATH] [--python PATH]
                tokenkeeper-bench --import 1000000 [--tenants 100] [--token-bytes 1200] [--dir DIR] [--keep]
                tokenkeeper-bench --refresh 3000 [--concurrency 16] [--tenants 10] [--idp PATH] [--python PATH]
+               tokenkeeper-bench --open-token 1000 [--tenants 100] [--token-bytes 1200]
 
         Seeds N synthetic refresh tokens over the tenants (each tenant's key version 1 dated 40 days ago), then
         times `tokenkeeper run` of a rotate job (every token rewrapped under a new version) and a second, no-op
@@ -125,7 +128,9 @@ struct BenchOptions {
         --refresh N instead starts the project's identity provider
         (Tests/IdentityProvider/idp.py, rotating refresh tokens) on 127.0.0.1, signs N users in, stores their tokens as
         due, and times `tokenkeeper run` of a refresh stage (concurrency 16): tokens per second, and tokenkeeper's
-        own CPU time (user + system, from GNU time) per refresh; the run is killed after 60 s + 20 ms per token. Build with `swift build -c release` first (scripts/bench does, and builds the C reference).
+        own CPU time (user + system, from GNU time) per refresh; the run is killed after 60 s + 20 ms per token.
+        --open-token N instead puts N tokens in a new vault and store and times opening one token through the library
+        (TokenCustodian.open: the row read, then decrypted) with a warm key cache: p50, p99 and mean in microseconds. Build with `swift build -c release` first (scripts/bench does, and builds the C reference).
         """
 
     init(arguments: [String]) throws {
@@ -176,6 +181,7 @@ struct BenchOptions {
             case "--warm-calls": warmCalls = try number(argument, try value(argument))
             case "--refresh": refreshTokens = try number(argument, try value(argument))
             case "--import": importResponses = try number(argument, try value(argument))
+            case "--open-token": openTokens = try number(argument, try value(argument))
             case "--concurrency": concurrency = try number(argument, try value(argument))
             case "--idp": identityProvider = try value(argument)
             case "--load-test": loadTest = true

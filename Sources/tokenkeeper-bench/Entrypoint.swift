@@ -16,6 +16,8 @@ struct Entrypoint {
                 try await LoadTestBenchmark(options: options).run()
             } else if options.backend == "postgres" {
                 try PostgresRotationBenchmark(options: options).run()
+            } else if let tokens = options.openTokens {
+                try OpenTokenBenchmark(tokens: tokens, options: options).run()
             } else if let tokens = options.accessDuringRotation {
                 try await AccessDuringRotationBenchmark(tokens: tokens, options: options).run()
             } else if options.accessUsers != nil {

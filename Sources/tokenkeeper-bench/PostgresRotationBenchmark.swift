@@ -23,6 +23,9 @@ struct PostgresRotationBenchmark {
         var rotateStageSeconds: Double
         var rotateTokensPerSecond: Double
         var rotatePeakRSSMiB: Double
+        /// The rotate stage's notes on its phases (add versions, fetch keys, rewrap, retire versions), and the no-op's.
+        var rotatePhases: [String] = []
+        var noopPhases: [String] = []
         var noopSeconds: Double
         var noopPeakRSSMiB: Double
         var pythonSeedSeconds: Double?
@@ -72,9 +75,11 @@ struct PostgresRotationBenchmark {
             String(
                 format: "  tokenkeeper peak RSS: %.1f MiB (target < %.0f MiB: %@)", f.rotatePeakRSSMiB,
                 targetPeakRSSMiB, verdict(f.rotatePeakRSSMiB < targetPeakRSSMiB)),
+            "  rotate phases: " + f.rotatePhases.joined(separator: "; "),
             String(
                 format: "  tokenkeeper no-op: %.3f s (target < %.1f s: %@), peak RSS %.1f MiB", f.noopSeconds,
                 targetNoopSeconds, verdict(f.noopSeconds < targetNoopSeconds), f.noopPeakRSSMiB),
+            "  no-op phases: " + f.noopPhases.joined(separator: "; "),
         ]
         if let python = f.pythonRewrapRowsPerSecond, let ratio = f.ratio {
             lines.append(
@@ -128,7 +133,8 @@ struct PostgresRotationBenchmark {
             throw BenchError("the rotation rewrapped \(rewrapped) of \(size) tokens: \(stage.summary)")
         }
         let noop = try MeasuredProcess.run(rotationCommand(spec: spec), environment: environment)
-        guard noop.status == 0, try readStage(folder).counts.first(where: { $0.name == "tokens_rewrapped" }) == nil
+        let noopStage = try readStage(folder)
+        guard noop.status == 0, noopStage.counts.first(where: { $0.name == "tokens_rewrapped" }) == nil
         else { throw BenchError("the second run was not a no-op") }
         try RotationBenchmark.verifySample(TokenCustodian(vault: vault, store: store))
         var figures = Figures(
@@ -136,6 +142,8 @@ struct PostgresRotationBenchmark {
             seedInsertTokensPerSecond: Double(size) / inserting, rotateProcessSeconds: rotate.seconds,
             rotateStageSeconds: stage.duration, rotateTokensPerSecond: Double(size) / stage.duration,
             rotatePeakRSSMiB: rotate.peakRSSMiB, noopSeconds: noop.seconds, noopPeakRSSMiB: noop.peakRSSMiB)
+        figures.rotatePhases = Self.phases(of: stage)
+        figures.noopPhases = Self.phases(of: noopStage) + [String(format: "stage %.3f s", noopStage.duration)]
         if !options.skipBaseline {
             // The baseline gets the server to itself: tokenkeeper's database goes first.
             try server.admin().execute(
@@ -190,6 +198,11 @@ struct PostgresRotationBenchmark {
             """.utf8
         ).write(to: URL(fileURLWithPath: spec))
         return spec
+    }
+
+    /// The stage's notes on where its time went (phases, the store's write transactions).
+    static func phases(of stage: StageReport) -> [String] {
+        stage.log.filter { $0.hasPrefix("phase ") || $0.hasPrefix("store held") }
     }
 
     /// The rotate stage of the last run's JSON report.

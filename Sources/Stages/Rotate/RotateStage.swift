@@ -38,9 +38,11 @@ package struct RotateStage {
         var plans: [(plan: TenantRotatePlan, state: TenantKeyState)] = []
         var unreadableTenants = 0
         let oldFormat: [String: Int]
+        let versionCounts: [String: [Int: Int]]
         do {
             // Rows an older tokenkeeper wrote, per tenant: read from their partial index, free once migrated.
             oldFormat = try context.store.oldFormatCounts()
+            versionCounts = try context.store.keyVersionCounts(tenants: tenants)
         } catch {
             recorder.error("tenants", error)
             return recorder.finish(summary: "could not count the tokens to migrate", at: context.clock())
@@ -49,7 +51,9 @@ package struct RotateStage {
             do {
                 guard
                     let state = try snapshot(
-                        tenant, oldFormatRows: oldFormat[tenant, default: 0], context: context, recorder: recorder)
+                        tenant, counts: versionCounts[tenant, default: [:]],
+                        oldFormatRows: oldFormat[tenant, default: 0],
+                        context: context, recorder: recorder)
                 else { continue }
                 let plan = RotatePlanner.plan(
                     state, maxKeyAge: options.maxKeyAge, keepVersions: options.keepVersions, now: context.clock(),
@@ -136,10 +140,9 @@ package struct RotateStage {
     }
 
     /// The tenant's versions and token counts, or nil (with a case recorded) when there is nothing to rotate.
-    private func snapshot(_ tenant: String, oldFormatRows: Int, context: StageContext, recorder: StageRecorder) throws
-        -> TenantKeyState?
-    {
-        let counts = try context.store.keyVersionCounts(tenant: tenant)
+    private func snapshot(
+        _ tenant: String, counts: [Int: Int], oldFormatRows: Int, context: StageContext, recorder: StageRecorder
+    ) throws -> TenantKeyState? {
         let versions: [SecretVersion]
         do {
             versions = try context.vault.versions(of: tenant)

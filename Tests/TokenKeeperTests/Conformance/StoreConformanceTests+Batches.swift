@@ -42,4 +42,19 @@ extension StoreConformanceTests {
             }
         }
     }
+
+    @Test(arguments: StoreBackend.all)
+    func versionCountsOfManyTenantsAtOnceAreEachTenantsOwnCounts(_ backend: StoreBackend) throws {
+        try withTemporaryDirectory { folder in
+            let store = try backend.make(folder: folder)
+            try store.insertBatch([
+                Self.token("a", "u1", version: 1), Self.token("a", "u2", version: 2), Self.token("a", "u3", version: 2),
+                Self.token("b", "u1", version: 3), Self.token("c", "u1", sealed: nil, status: .revoked),
+            ])
+            let counts = try store.keyVersionCounts(tenants: ["a", "b", "c", "none"])
+            #expect(counts == ["a": [1: 1, 2: 2], "b": [3: 1]])
+            for tenant in ["a", "b"] { #expect(counts[tenant] == (try store.keyVersionCounts(tenant: tenant))) }
+            #expect(try store.keyVersionCounts(tenants: ["b"]) == ["b": [3: 1]])
+        }
+    }
 }
