@@ -9,17 +9,22 @@ extension PostgresTokenStore {
     /// session has locked this instant (taking it, committing it) is skipped (`SKIP LOCKED`): not taken.
     /// On a store `state copy` marked, refused with ``StateMarkError`` before anything is redeemed.
     public func acquireLease(_ key: TokenKey, owner: String, until: Date, now: Date) throws -> Bool {
-        let taken =
-            try connection.query(
-                """
-                UPDATE tokens SET lease_owner = $4, lease_until = \(self.now(6)) + ($5 - $6)
-                WHERE id = (SELECT id FROM tokens WHERE tenant = $1 AND user_id = $2 AND provider = $3 FOR UPDATE SKIP LOCKED)
-                  AND (lease_owner IS NULL OR lease_owner = $4 OR lease_until IS NULL OR lease_until < \(self.now(6)))
-                  AND \(Self.unmarked)
-                """, Self.values(key) + [.text(owner), .time(until), .time(now)], purpose: "take a lease"
-            ).changes > 0
-        if !taken { try requireUnmarked() }
-        return taken
+        try connection.transaction(purpose: "take a lease") {
+            // Through the mark gate first: a `frozen` mark either committed before this statement's snapshot
+            // (and refuses the lease) or waits for this transaction (and the copy then sees the lease).
+            try enterMarkGate()
+            let taken =
+                try connection.query(
+                    """
+                    UPDATE tokens SET lease_owner = $4, lease_until = \(self.now(6)) + ($5 - $6)
+                    WHERE id = (SELECT id FROM tokens WHERE tenant = $1 AND user_id = $2 AND provider = $3 FOR UPDATE SKIP LOCKED)
+                      AND (lease_owner IS NULL OR lease_owner = $4 OR lease_until IS NULL OR lease_until < \(self.now(6)))
+                      AND \(Self.unmarked)
+                    """, Self.values(key) + [.text(owner), .time(until), .time(now)], purpose: "take a lease"
+                ).changes > 0
+            if !taken { try requireUnmarked() }
+            return taken
+        }
     }
 
     /// Releases `owner`'s lease on `key`; does nothing if someone else holds it.
@@ -38,6 +43,7 @@ extension PostgresTokenStore {
     ) throws -> Bool {
         // On a marked store only while the lease is still live: the copy waits for such a refresh.
         try connection.transaction(purpose: "commit a refreshed token") {
+            try enterMarkGate()
             let rows = try connection.query(
                 """
                 UPDATE tokens SET secret_name = $5, key_version = $6, sealed_token = $7, refreshed_at = $8, expires_at = $9,
@@ -75,6 +81,7 @@ extension PostgresTokenStore {
         sealedToken: [UInt8], wrappedKey: [UInt8]?, refreshedAt: Date, expiresAt: Date?
     ) throws -> Bool {
         try connection.transaction(purpose: "commit a refreshed token over the one it started from") {
+            try enterMarkGate()
             let rows = try connection.query(
                 """
                 UPDATE tokens SET secret_name = $5, key_version = $6, sealed_token = $7, refreshed_at = $8, expires_at = $9,

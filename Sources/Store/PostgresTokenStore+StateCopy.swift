@@ -14,9 +14,13 @@ extension PostgresTokenStore {
             copyID: rows.text(0, 2), markedAt: rows.date(0, 3) ?? Date(timeIntervalSince1970: 0))
     }
 
-    /// Sets or clears the mark in one transaction.
+    /// Sets or clears the mark in one transaction. It first takes the mark gate exclusively, so it waits for
+    /// every writer that has checked the store unmarked to commit, and no writer checks meanwhile: a write
+    /// is either committed before the mark (and seen by the copy) or sees the mark and is refused.
     public func setStateMark(_ mark: StateMark?) throws {
         try connection.transaction(purpose: "set the state mark") {
+            try connection.query(
+                "SELECT pg_advisory_xact_lock($1)", [.int8(Self.markGate)], purpose: "close the mark gate")
             try connection.query("DELETE FROM state_mark", purpose: "clear the state mark")
             guard let mark else { return }
             try connection.query(
@@ -72,10 +76,24 @@ extension PostgresTokenStore {
         }
     }
 
-    /// Throws the mark's refusal when the store carries one.
+    /// Throws the mark's refusal when the store carries one. Call inside the transaction of the write it
+    /// guards: it passes the mark gate first (``enterMarkGate()``), so the mark cannot commit between this
+    /// check and the write's commit.
     func requireUnmarked() throws {
+        try enterMarkGate()
         if let mark = try stateMark() { throw mark.refusal(at: location) }
     }
+
+    /// Takes the mark gate shared until the current transaction ends (a no-op outside one would be useless:
+    /// call inside the write's transaction). A statement after it reads with a snapshot taken after any mark
+    /// that committed meanwhile, so a statement-level ``unmarked`` condition sees it.
+    func enterMarkGate() throws {
+        try connection.query(
+            "SELECT pg_advisory_xact_lock_shared($1)", [.int8(Self.markGate)], purpose: "pass the mark gate")
+    }
+
+    /// The advisory lock key that orders writes against `setStateMark` ("tkstmark").
+    static let markGate: Int64 = 0x746b_7374_6d61_726b
 
     /// The condition a statement that takes a lease or commits after a lost lease adds: no mark.
     static let unmarked = "NOT EXISTS (SELECT 1 FROM state_mark)"

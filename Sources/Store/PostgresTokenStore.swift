@@ -254,11 +254,13 @@ public final class PostgresTokenStore: TokenStore {
     /// Deletes the row for `key`. Returns whether there was one.
     @discardableResult
     public func delete(_ key: TokenKey) throws -> Bool {
-        try requireUnmarked()
-        return try connection.query(
-            "DELETE FROM tokens WHERE tenant = $1 AND user_id = $2 AND provider = $3", Self.values(key),
-            purpose: "delete a token"
-        ).changes > 0
+        try connection.transaction(purpose: "delete a token") {
+            try requireUnmarked()
+            return try connection.query(
+                "DELETE FROM tokens WHERE tenant = $1 AND user_id = $2 AND provider = $3", Self.values(key),
+                purpose: "delete a token"
+            ).changes > 0
+        }
     }
 
     /// Drops the refresh token but keeps the record, with status `revoked`. Returns whether a token was dropped.
@@ -322,9 +324,12 @@ public final class PostgresTokenStore: TokenStore {
     /// Deletes every row of a tenant (the triggers drop its counts). Returns how many went.
     @discardableResult
     public func deleteTenant(_ tenant: String) throws -> Int {
-        try requireUnmarked()
-        return try connection.query("DELETE FROM tokens WHERE tenant = $1", [.text(tenant)], purpose: "delete a tenant")
-            .changes
+        try connection.transaction(purpose: "delete a tenant") {
+            try requireUnmarked()
+            return try connection.query(
+                "DELETE FROM tokens WHERE tenant = $1", [.text(tenant)], purpose: "delete a tenant"
+            ).changes
+        }
     }
 
     /// Inserts many new rows in one statement (so one transaction); an existing key (or one twice in the
