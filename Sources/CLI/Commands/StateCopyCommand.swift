@@ -201,8 +201,9 @@ enum StateCopyCommand {
                     + "by_version=\(versions.isEmpty ? "-" : versions.joined(separator: ","))")
         }
         console.err(
-            "Copied \(summary.secrets) secrets, \(summary.rows) rows (\(summary.tokens) tokens, every one verified) to "
-                + "\(destination); the source is marked moved.")
+            "Copied \(CountText.of(summary.secrets, "secret")), \(CountText.of(summary.rows, "row")) "
+                + "(\(CountText.of(summary.tokens, "token")), every one verified) to \(destination); the source is marked moved."
+        )
         return .success
     }
 }
