@@ -61,17 +61,24 @@ package final class AESGCMContext {
     }
 
     /// Seals into `output`, which must be exactly ``sealedCount(plaintextCount:)`` bytes.
+    /// - Parameters:
+    ///   - nonce: only for known-answer tests; leave nil to get a fresh random nonce.
+    ///   - nonces: where the fresh random nonce comes from in a long run of seals on one thread
+    ///     (``NonceStream``); nil: one `RAND_bytes` call.
     package func seal(
         _ plaintext: UnsafeRawBufferPointer, associatedData: UnsafeRawBufferPointer,
-        into output: UnsafeMutableRawBufferPointer, nonce: [UInt8]? = nil
+        into output: UnsafeMutableRawBufferPointer, nonce: [UInt8]? = nil, nonces: NonceStream? = nil
     ) throws {
         precondition(output.count == Self.sealedCount(plaintextCount: plaintext.count), "output buffer size")
         let base = output.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        let nonceBytes = UnsafeMutableRawBufferPointer(rebasing: output[0..<AESGCM.nonceByteCount])
         if let nonce {
             guard nonce.count == AESGCM.nonceByteCount else { throw CryptoError.malformedSealedBox(nonce.count) }
             base.update(from: nonce, count: nonce.count)
+        } else if let nonces {
+            try nonces.next(into: nonceBytes)
         } else {
-            try SecureRandom.fill(UnsafeMutableRawBufferPointer(rebasing: output[0..<AESGCM.nonceByteCount]))
+            try SecureRandom.fill(nonceBytes)
         }
         var length: Int32 = 0
         guard EVP_EncryptInit_ex2(sealContext, nil, nil, base, nil) == 1 else {
@@ -150,8 +157,12 @@ package final class AESGCMContext {
         guard EVP_CIPHER_CTX_ctrl(openContext, EVP_CTRL_GCM_SET_TAG, Int32(AESGCM.tagByteCount), tag) == 1 else {
             throw CryptoError.lastOpenSSLError("EVP_CTRL_GCM_SET_TAG")
         }
-        var finalBuffer = [UInt8](repeating: 0, count: 16)
-        guard EVP_DecryptFinal_ex(openContext, &finalBuffer, &length) == 1 else {
+        // GCM's final step writes no bytes; a block's room on the stack all the same (no allocation per open).
+        var finalBlock: (UInt64, UInt64) = (0, 0)
+        let finished = withUnsafeMutableBytes(of: &finalBlock) {
+            EVP_DecryptFinal_ex(openContext, $0.baseAddress!.assumingMemoryBound(to: UInt8.self), &length) == 1
+        }
+        guard finished else {
             ERR_clear_error()
             if let base = output.baseAddress { OPENSSL_cleanse(base, output.count) }
             throw CryptoError.authenticationFailed

@@ -52,22 +52,54 @@ package enum TokenBinding {
     /// another version, fails to unwrap (I2). Written into `bytes` (emptied first, capacity kept), so the
     /// rotation reuses one buffer.
     package static func dataKey(for key: TokenKey, secret: String, keyVersion: Int, into bytes: inout [UInt8]) {
+        var tenant = key.tenant, user = key.user, provider = key.provider, secret = secret
+        tenant.withUTF8 { tenant in
+            user.withUTF8 { user in
+                provider.withUTF8 { provider in
+                    secret.withUTF8 { secret in
+                        dataKey(
+                            tenant: UnsafeRawBufferPointer(tenant), user: UnsafeRawBufferPointer(user),
+                            provider: UnsafeRawBufferPointer(provider), secret: UnsafeRawBufferPointer(secret),
+                            keyVersion: keyVersion, into: &bytes)
+                    }
+                }
+            }
+        }
+    }
+
+    /// ``dataKey(for:secret:keyVersion:into:)`` from the UTF-8 bytes of the row's fields as the store holds
+    /// them (the rotation's walk, which makes no String per row).
+    package static func dataKey(
+        tenant: UnsafeRawBufferPointer, user: UnsafeRawBufferPointer, provider: UnsafeRawBufferPointer,
+        secret: UnsafeRawBufferPointer, keyVersion: Int, into bytes: inout [UInt8]
+    ) {
+        dataKeyRow(tenant: tenant, user: user, provider: provider, secret: secret, into: &bytes)
+        appendDataKeyVersion(keyVersion, to: &bytes)
+    }
+
+    /// The part of a data key's associated data before the version: what the old and the new binding of a
+    /// rewrap share, written once per row (into `bytes`, emptied first, capacity kept).
+    package static func dataKeyRow(
+        tenant: UnsafeRawBufferPointer, user: UnsafeRawBufferPointer, provider: UnsafeRawBufferPointer,
+        secret: UnsafeRawBufferPointer, into bytes: inout [UInt8]
+    ) {
         bytes.removeAll(keepingCapacity: true)
         append(dataKeyTag, to: &bytes)
-        append(key.tenant.utf8, to: &bytes)
-        append(key.user.utf8, to: &bytes)
-        append(key.provider.utf8, to: &bytes)
-        append(secret.utf8, to: &bytes)
+        append(tenant, to: &bytes)
+        append(user, to: &bytes)
+        append(provider, to: &bytes)
+        append(secret, to: &bytes)
+    }
+
+    /// Completes a data key's associated data started by ``dataKeyRow(tenant:user:provider:secret:into:)``
+    /// with the version that wraps it.
+    package static func appendDataKeyVersion(_ keyVersion: Int, to bytes: inout [UInt8]) {
         append(String(keyVersion).utf8, to: &bytes)
     }
 
     /// Appends one field: its length (4 bytes, big endian), then its bytes.
     private static func append(_ field: some Collection<UInt8>, to bytes: inout [UInt8]) {
-        let count = UInt32(field.count)
-        bytes.append(UInt8(count >> 24))
-        bytes.append(UInt8((count >> 16) & 0xFF))
-        bytes.append(UInt8((count >> 8) & 0xFF))
-        bytes.append(UInt8(count & 0xFF))
+        withUnsafeBytes(of: UInt32(field.count).bigEndian) { bytes.append(contentsOf: $0) }
         bytes.append(contentsOf: field)
     }
 }

@@ -33,11 +33,18 @@ package final class TokenRewrapper {
     package let batchSize: Int
     private var tenants: [String: TenantKeys] = [:]
 
-    private struct TenantKeys {
-        var target: Int
+    private final class TenantKeys {
+        let target: Int
         /// A context per version this run may open or wrap with, the target's included.
-        var contexts: [Int: AESGCMContext]
-        var sealer: AESGCMContext { contexts[target]! }
+        let contexts: [Int: AESGCMContext]
+        /// The target's context.
+        let sealer: AESGCMContext
+
+        init(target: Int, contexts: [Int: AESGCMContext]) {
+            self.target = target
+            self.contexts = contexts
+            sealer = contexts[target]!
+        }
     }
 
     /// Rows written (estimated in 4 KiB pages) after which a PASSIVE checkpoint runs: half SQLite's own
@@ -127,7 +134,8 @@ package final class TokenRewrapper {
     /// One batch prepared by the producer thread, ready to write.
     private struct Batch {
         var tokens: [SealedTokenUpdate] = []
-        var dataKeys: [DataKeyUpdate] = []
+        /// The rewrap walk's data keys (kind `.rewrap`), in flat buffers.
+        var dataKeys = DataKeyRewrapBatch(tenants: [])
         var keys: [TokenKey] = []
         var failures: [(key: TokenKey, error: any Error)] = []
         var rowCount = 0
@@ -195,8 +203,9 @@ package final class TokenRewrapper {
                     let part: [Bool]
                     let seconds: TimeInterval
                     if batch.kind == .rewrap {
-                        let updates = start == 0 && end == count ? batch.dataKeys : Array(batch.dataKeys[start..<end])
-                        (part, seconds) = try Self.timed { try store.replaceDataKeys(updates) }
+                        (part, seconds) = try Self.timed {
+                            try store.replaceDataKeys(batch.dataKeys, rows: start..<end)
+                        }
                         dataKeyChunk.adapt(rows: end - start, seconds: seconds)
                     } else {
                         let updates = start == 0 && end == count ? batch.tokens : Array(batch.tokens[start..<end])
@@ -209,14 +218,26 @@ package final class TokenRewrapper {
                     changed += part
                     start = end
                 }
-                for (index, didChange) in changed.enumerated() where didChange {
-                    let tenant = batch.kind == .rewrap ? batch.dataKeys[index].tenant : batch.tokens[index].tenant
-                    switch batch.kind {
-                    case .rewrap: outcomes[tenant, default: Outcome()].rewrapped += 1
-                    case .migrate: outcomes[tenant, default: Outcome()].migrated += 1
-                    case .reseal: outcomes[tenant, default: Outcome()].resealed += 1
+                if batch.kind == .rewrap {
+                    // Tallied per tenant number, then once per tenant: no name hashed per row.
+                    var rewrapped = [Int](repeating: 0, count: batch.dataKeys.tenants.count)
+                    for (index, didChange) in changed.enumerated() where didChange {
+                        rewrapped[Int(batch.dataKeys.tenantNumbers[index])] += 1
+                        if let onRewrapped { onRewrapped(batch.keys[index]) }
                     }
-                    if let onRewrapped { onRewrapped(batch.keys[index]) }
+                    for (number, rows) in rewrapped.enumerated() where rows > 0 {
+                        outcomes[batch.dataKeys.tenants[number], default: Outcome()].rewrapped += rows
+                    }
+                } else {
+                    for (index, didChange) in changed.enumerated() where didChange {
+                        let tenant = batch.tokens[index].tenant
+                        if batch.kind == .migrate {
+                            outcomes[tenant, default: Outcome()].migrated += 1
+                        } else {
+                            outcomes[tenant, default: Outcome()].resealed += 1
+                        }
+                        if let onRewrapped { onRewrapped(batch.keys[index]) }
+                    }
                 }
                 onBatch(batch.rowCount)
                 pagesSinceCheckpoint += batch.estimatedPages
@@ -329,9 +350,10 @@ package final class TokenRewrapper {
         }
     }
 
-    /// The producer's reused buffers: plaintext, associated data, a DEK. Wiped at the end.
+    /// The producer's reused buffers: plaintext, associated data, a DEK, and its nonces. Wiped at the end.
     private struct Buffers {
         var plaintext = [UInt8](repeating: 0, count: 4_096)
+        let nonces = NonceStream()
         var dataKey = [UInt8](repeating: 0, count: Envelope.dataKeyByteCount)
         var oldBinding: [UInt8] = []
         var newBinding: [UInt8] = []
@@ -368,42 +390,35 @@ package final class TokenRewrapper {
     }
 
     /// Walk 2: the wrapped data keys on an older version than their tenant's target, over the narrow table.
+    /// Rows are read as the store's bytes and written into the batch's flat buffers: nothing is allocated
+    /// per row except for a row that fails or an item the report lists.
     private func rewrapDataKeys(
         _ store: any TokenStore, buffers: inout Buffers, listItems: Bool, send: (Batch) -> Bool
     ) throws {
+        var table = RewrapTenantTable(names: tenants.keys.sorted())
+        let keysByNumber = table.names.map { tenants[$0]! }
         var afterID: Int64 = 0
         while true {
-            let (rows, lastID) = try store.dataKeyRows(afterID: afterID, scanLimit: batchSize) { tenant, version in
-                guard let keys = self.tenants[tenant] else { return false }
-                // A version this run has no key for (not in the counts when planned) stays for the next run.
-                return version != keys.target && keys.contexts[version] != nil
-            }
-            guard let lastID else { return }
-            afterID = lastID
-            guard !rows.isEmpty else { continue }
             var batch = Batch(kind: .rewrap)
-            batch.rowCount = rows.count
-            batch.dataKeys.reserveCapacity(rows.count)
-            var tenantName = ""
-            var keys: TenantKeys?
-            for row in rows {
-                if row.key.tenant != tenantName {
-                    tenantName = row.key.tenant
-                    keys = tenants[tenantName]
-                }
-                guard let keys, let opener = keys.contexts[row.keyVersion] else { continue }
+            batch.dataKeys = DataKeyRewrapBatch(tenants: table.names, capacity: batchSize)
+            let lastID = try store.scanDataKeys(afterID: afterID, limit: batchSize) { row in
+                guard let number = table.number(of: row.tenant) else { return }
+                let keys = keysByNumber[number]
+                // A version this run has no key for (not in the counts when planned) stays for the next run.
+                guard row.keyVersion != keys.target, let opener = keys.contexts[row.keyVersion] else { return }
                 do {
-                    let wrapped = try Self.rewrap(
-                        row, opener: opener, sealer: keys.sealer, newVersion: keys.target, buffers: &buffers)
-                    batch.dataKeys.append(
-                        DataKeyUpdate(
-                            id: row.id, tenant: row.key.tenant, expectedKeyVersion: row.keyVersion,
-                            expectedWrappedKey: row.wrappedKey, newKeyVersion: keys.target, wrappedKey: wrapped))
+                    try Self.rewrap(
+                        row, tenant: number, opener: opener, sealer: keys.sealer, newVersion: keys.target,
+                        into: &batch.dataKeys, buffers: &buffers)
                     if listItems { batch.keys.append(row.key) }
                 } catch {
                     batch.failures.append((row.key, error))
                 }
             }
+            guard let lastID else { return }
+            afterID = lastID
+            batch.rowCount = batch.dataKeys.count + batch.failures.count
+            guard batch.rowCount > 0 else { continue }
             if !send(batch) { return }
         }
     }
@@ -454,27 +469,34 @@ package final class TokenRewrapper {
 
     // MARK: - One row
 
-    /// Unwraps one row's data key with the old version and wraps it with the new one, through the reused
-    /// buffers: the token is never read.
+    /// Unwraps one row's data key with the old version and appends it to `batch` wrapped with the new one,
+    /// through the reused buffers: the token is never read.
     private static func rewrap(
-        _ row: DataKeyRow, opener: AESGCMContext, sealer: AESGCMContext, newVersion: Int, buffers: inout Buffers
-    ) throws -> [UInt8] {
-        guard row.wrappedKey.count == Envelope.wrappedKeyByteCount else {
-            throw CustodyError.unreadable(row.key, secret: row.key.tenant, version: row.keyVersion)
-        }
-        TokenBinding.dataKey(
-            for: row.key, secret: row.key.tenant, keyVersion: row.keyVersion, into: &buffers.oldBinding)
-        TokenBinding.dataKey(for: row.key, secret: row.key.tenant, keyVersion: newVersion, into: &buffers.newBinding)
-        let oldBinding = buffers.oldBinding, newBinding = buffers.newBinding
-        return try buffers.dataKey.withUnsafeMutableBytes { dek in
+        _ row: DataKeyRowView, tenant: Int, opener: AESGCMContext, sealer: AESGCMContext, newVersion: Int,
+        into batch: inout DataKeyRewrapBatch, buffers: inout Buffers
+    ) throws {
+        let unreadable = { CustodyError.unreadable(row.key, secret: row.key.tenant, version: row.keyVersion) }
+        guard row.wrappedKey.count == Envelope.wrappedKeyByteCount else { throw unreadable() }
+        // The secret of a tenant's data keys is the tenant itself. The two bindings differ in the version only.
+        TokenBinding.dataKeyRow(
+            tenant: row.tenant, user: row.user, provider: row.provider, secret: row.tenant, into: &buffers.oldBinding)
+        buffers.newBinding.removeAll(keepingCapacity: true)
+        buffers.newBinding.append(contentsOf: buffers.oldBinding)
+        TokenBinding.appendDataKeyVersion(row.keyVersion, to: &buffers.oldBinding)
+        TokenBinding.appendDataKeyVersion(newVersion, to: &buffers.newBinding)
+        let oldBinding = buffers.oldBinding, newBinding = buffers.newBinding, nonces = buffers.nonces
+        try buffers.dataKey.withUnsafeMutableBytes { dek in
             do {
-                try row.wrappedKey.withUnsafeBytes { box in
-                    try oldBinding.withUnsafeBytes { try opener.open(box, associatedData: $0, into: dek) }
-                }
+                try oldBinding.withUnsafeBytes { try opener.open(row.wrappedKey, associatedData: $0, into: dek) }
             } catch is CryptoError {
-                throw CustodyError.unreadable(row.key, secret: row.key.tenant, version: row.keyVersion)
+                throw unreadable()
             }
-            return try newBinding.withUnsafeBytes { try sealer.seal(UnsafeRawBufferPointer(dek), associatedData: $0) }
+            try newBinding.withUnsafeBytes { newBinding in
+                try batch.append(
+                    id: row.id, tenant: tenant, expectedVersion: row.keyVersion, newVersion: newVersion,
+                    expectedKey: row.wrappedKey
+                ) { try sealer.seal(UnsafeRawBufferPointer(dek), associatedData: newBinding, into: $0, nonces: nonces) }
+            }
         }
     }
 

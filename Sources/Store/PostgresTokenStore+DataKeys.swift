@@ -63,37 +63,46 @@ extension PostgresTokenStore {
 
     // MARK: - Rotation over the narrow table
 
-    /// Up to `scanLimit` data key rows after `afterID` in id order that `wanted(tenant, keyVersion)`
-    /// selects, and the last id looked at (nil at the end). Reads only `token_keys`, never a token.
-    public func dataKeyRows(afterID: Int64, scanLimit: Int, where wanted: (String, Int) -> Bool) throws -> (
-        rows: [DataKeyRow], lastID: Int64?
-    ) {
+    /// Calls `visit` for up to `limit` data key rows after `afterID` in id order and returns the last id
+    /// visited. Reads only `token_keys`, never a token. (Here the server, not allocation, is what costs:
+    /// each row's values are copied out of the result before `visit` sees them.)
+    public func scanDataKeys(afterID: Int64, limit: Int, _ visit: (DataKeyRowView) throws -> Void) throws -> Int64? {
         let rows = try connection.query(
             """
-            SELECT token_id, tenant, key_version, user_id, provider, wrapped_key FROM token_keys
+            SELECT token_id, key_version, tenant, user_id, provider, wrapped_key FROM token_keys
             WHERE token_id > $1 ORDER BY token_id LIMIT $2
-            """, [.int8(afterID), .int8(Int64(scanLimit))], purpose: "read data keys to rewrap")
-        var selected: [DataKeyRow] = []
-        selected.reserveCapacity(rows.count)
+            """, [.int8(afterID), .int8(Int64(limit))], purpose: "read data keys to rewrap")
         var lastID: Int64?
         for index in 0..<rows.count {
             let id = rows.int(index, 0)
             lastID = id
-            let tenant = rows.text(index, 1), version = Int(rows.int(index, 2))
-            guard wanted(tenant, version) else { continue }
-            selected.append(
-                DataKeyRow(
-                    id: id, key: TokenKey(tenant: tenant, user: rows.text(index, 3), provider: rows.text(index, 4)),
-                    keyVersion: version, wrappedKey: rows.bytes(index, 5) ?? []))
+            var tenant = rows.text(index, 2), user = rows.text(index, 3), provider = rows.text(index, 4)
+            let wrappedKey = rows.bytes(index, 5) ?? []
+            try tenant.withUTF8 { tenant in
+                try user.withUTF8 { user in
+                    try provider.withUTF8 { provider in
+                        try wrappedKey.withUnsafeBytes { wrappedKey in
+                            try visit(
+                                DataKeyRowView(
+                                    id: id, keyVersion: Int(rows.int(index, 1)), tenant: UnsafeRawBufferPointer(tenant),
+                                    user: UnsafeRawBufferPointer(user), provider: UnsafeRawBufferPointer(provider),
+                                    wrappedKey: wrappedKey))
+                        }
+                    }
+                }
+            }
         }
-        return (selected, lastID)
+        return lastID
     }
 
-    /// One `UPDATE ... FROM unnest(...)` for the whole batch, compare-and-set per row on the version and
-    /// the wrapped bytes read; the table's triggers move the counts. Says per update whether it applied.
-    public func replaceDataKeys(_ updates: [DataKeyUpdate]) throws -> [Bool] {
-        guard !updates.isEmpty else { return [] }
-        let rows = try connection.query(
+    /// One `UPDATE ... FROM unnest(...)` for rows `rows` of `batch`, compare-and-set per row on the version
+    /// and the wrapped bytes read; the table's triggers move the counts. Says per row whether it applied.
+    public func replaceDataKeys(_ batch: DataKeyRewrapBatch, rows: Range<Int>) throws -> [Bool] {
+        guard !rows.isEmpty else { return [] }
+        let keys = { (buffer: [UInt8]) in
+            buffer.withUnsafeBytes { bytes in rows.map { Array(DataKeyRewrapBatch.key($0, in: bytes)) } }
+        }
+        let result = try connection.query(
             """
             UPDATE token_keys SET key_version = batch.new_version, wrapped_key = batch.wrapped
             FROM unnest($1::bigint[], $2::integer[], $3::bytea[], $4::integer[], $5::bytea[])
@@ -103,12 +112,12 @@ extension PostgresTokenStore {
             RETURNING token_keys.token_id
             """,
             [
-                .int8Array(updates.map(\.id)), .int4Array(updates.map { Int32(clamping: $0.expectedKeyVersion) }),
-                .byteaArray(updates.map(\.expectedWrappedKey)),
-                .int4Array(updates.map { Int32(clamping: $0.newKeyVersion) }), .byteaArray(updates.map(\.wrappedKey)),
+                .int8Array(Array(batch.ids[rows])), .int4Array(Array(batch.expectedVersions[rows])),
+                .byteaArray(keys(batch.expectedKeys)), .int4Array(Array(batch.newVersions[rows])),
+                .byteaArray(keys(batch.newKeys)),
             ], purpose: "rewrap data keys")
-        let changed = Set((0..<rows.count).map { rows.int($0, 0) })
-        return updates.map { changed.contains($0.id) }
+        let changed = Set((0..<result.count).map { result.int($0, 0) })
+        return rows.map { changed.contains(batch.ids[$0]) }
     }
 
     // MARK: - The migration from the old format

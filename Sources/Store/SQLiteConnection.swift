@@ -50,6 +50,10 @@ package final class SQLiteConnection {
         try self.init(path: path, opening: readOnly ? .readOnly : .readWrite, busyTimeout: busyTimeout)
     }
 
+    /// SQLite's memory statistics switched off once per process, before the first connection opens:
+    /// they cost a global mutex on every allocation SQLite makes (a rotation makes several per row).
+    private static let statisticsOff: Int32 = tokenkeeper_sqlite3_disable_memstatus()
+
     /// Opens `path` as `opening` says.
     package init(path: String, opening: Opening, busyTimeout: TimeInterval = 5) throws {
         self.path = path
@@ -85,6 +89,7 @@ package final class SQLiteConnection {
                 // read-only WAL support (which needs the -shm file beside it), so nothing committed is missed.
             }
         }
+        _ = Self.statisticsOff
         var connection: OpaquePointer?
         // A read-only connection on a writable folder still opens the file read-write, with `query_only` on:
         // SQLite refuses every write, and because the connection may then clean up after itself, closing it

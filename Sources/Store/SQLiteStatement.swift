@@ -86,6 +86,14 @@ package final class SQLiteStatement {
             handle, index, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(bytes.count), SQLITE_TRANSIENT)
     }
 
+    /// Binds a blob from raw memory without copying it: `bytes` must stay valid and unchanged until the
+    /// statement is run (``run()`` resets it and clears the binding). For hot loops that bind many rows
+    /// from one buffer they hold alive across the loop.
+    package func bindUncopied(_ index: Int32, bytes: UnsafeRawBufferPointer) {
+        // SQLITE_STATIC (a null destructor): SQLite reads the caller's memory in place.
+        sqlite3_bind_blob(handle, index, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(bytes.count), nil)
+    }
+
     // MARK: - Stepping
 
     /// Steps once: true when a row is available, false when the statement is done.
@@ -117,6 +125,20 @@ package final class SQLiteStatement {
         guard let pointer = sqlite3_column_text(handle, column) else { return "" }
         let count = Int(sqlite3_column_bytes(handle, column))
         return String(decoding: UnsafeBufferPointer(start: pointer, count: count), as: UTF8.self)
+    }
+
+    /// A text column's UTF-8 bytes without copying (empty for NULL); valid only until the next step or reset.
+    package func textBytes(_ column: Int32) -> UnsafeRawBufferPointer {
+        let pointer = sqlite3_column_text(handle, column)
+        let count = Int(sqlite3_column_bytes(handle, column))
+        return UnsafeRawBufferPointer(start: pointer, count: pointer == nil ? 0 : count)
+    }
+
+    /// A blob column's bytes without copying (empty for NULL); valid only until the next step or reset.
+    package func blobBytes(_ column: Int32) -> UnsafeRawBufferPointer {
+        let pointer = sqlite3_column_blob(handle, column)
+        let count = Int(sqlite3_column_bytes(handle, column))
+        return UnsafeRawBufferPointer(start: pointer, count: pointer == nil ? 0 : count)
     }
 
     /// Whether a text column equals `text`, compared as bytes without making a String.

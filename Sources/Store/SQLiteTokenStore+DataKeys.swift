@@ -52,44 +52,37 @@ extension SQLiteTokenStore {
 
     // MARK: - Rotation over the narrow table
 
-    /// Up to `scanLimit` data key rows after `afterID` in id order that `wanted(tenant, keyVersion)`
-    /// selects, and the last id looked at (nil at the end). Reads only `token_keys`, never a token.
-    public func dataKeyRows(afterID: Int64, scanLimit: Int, where wanted: (String, Int) -> Bool) throws -> (
-        rows: [DataKeyRow], lastID: Int64?
-    ) {
+    /// Calls `visit` for up to `limit` data key rows after `afterID` in id order, with the column bytes as
+    /// SQLite holds them (no copy), and returns the last id visited. Reads only `token_keys`, never a token.
+    public func scanDataKeys(afterID: Int64, limit: Int, _ visit: (DataKeyRowView) throws -> Void) throws -> Int64? {
         let statement = try connection.cached(
             """
-            SELECT token_id, tenant, key_version, user_id, provider, wrapped_key FROM token_keys
+            SELECT token_id, key_version, tenant, user_id, provider, wrapped_key FROM token_keys
             WHERE token_id > ?1 ORDER BY token_id LIMIT ?2
             """)
         defer { statement.reset() }
         statement.bind(1, afterID)
-        statement.bind(2, scanLimit)
-        var rows: [DataKeyRow] = []
-        rows.reserveCapacity(scanLimit)
+        statement.bind(2, limit)
         var lastID: Int64?
-        var tenant = ""
         while try statement.step() {
             let id = statement.int(0)
             lastID = id
-            // Tenants repeat; compare bytes before making a new String.
-            if !statement.textEquals(1, tenant) { tenant = statement.text(1) }
-            let version = Int(statement.int(2))
-            guard wanted(tenant, version) else { continue }
-            rows.append(
-                DataKeyRow(
-                    id: id, key: TokenKey(tenant: tenant, user: statement.text(3), provider: statement.text(4)),
-                    keyVersion: version, wrappedKey: statement.blob(5) ?? []))
+            try visit(
+                DataKeyRowView(
+                    id: id, keyVersion: Int(statement.int(1)), tenant: statement.textBytes(2),
+                    user: statement.textBytes(3), provider: statement.textBytes(4),
+                    wrappedKey: statement.blobBytes(5)))
         }
-        return (rows, lastID)
+        return lastID
     }
 
-    /// Writes a batch of rewrapped data keys in one transaction, compare-and-set per row on the version and
-    /// the wrapped bytes read (a row refreshed, resealed or rewrapped meanwhile is left alone), moving the
-    /// per-version counts once per tenant and version. The tokens table is not touched.
-    /// - Returns: per update, whether it applied.
-    public func replaceDataKeys(_ updates: [DataKeyUpdate]) throws -> [Bool] {
-        guard !updates.isEmpty else { return [] }
+    /// Writes rows `rows` of `batch` in one transaction, compare-and-set per row on the version and the
+    /// wrapped bytes read (a row refreshed, resealed or rewrapped meanwhile is left alone), moving the
+    /// per-version counts once per tenant and version. The tokens table is not touched. The wrapped keys
+    /// are bound straight from the batch's buffers (no copy per row).
+    /// - Returns: per row of `rows`, whether it applied.
+    public func replaceDataKeys(_ batch: DataKeyRewrapBatch, rows: Range<Int>) throws -> [Bool] {
+        guard !rows.isEmpty else { return [] }
         return try connection.writeTransaction {
             let statement = try connection.cached(
                 """
@@ -97,22 +90,24 @@ extension SQLiteTokenStore {
                 WHERE token_id = ?3 AND key_version = ?4 AND wrapped_key = ?5
                 """)
             var changed: [Bool] = []
-            changed.reserveCapacity(updates.count)
-            var moved = KeyVersionRowChanges()
-            for update in updates {
-                statement.bind(1, update.newKeyVersion)
-                update.wrappedKey.withUnsafeBytes { statement.bind(2, bytes: $0) }
-                statement.bind(3, update.id)
-                statement.bind(4, update.expectedKeyVersion)
-                update.expectedWrappedKey.withUnsafeBytes { statement.bind(5, bytes: $0) }
-                try statement.run()
-                let didChange = statement.changes > 0
-                changed.append(didChange)
-                if didChange {
-                    moved.move(tenant: update.tenant, from: update.expectedKeyVersion, to: update.newKeyVersion)
+            changed.reserveCapacity(rows.count)
+            var moves = DataKeyMoves()
+            try batch.expectedKeys.withUnsafeBytes { expectedKeys in
+                try batch.newKeys.withUnsafeBytes { newKeys in
+                    for row in rows {
+                        statement.bind(1, Int64(batch.newVersions[row]))
+                        statement.bindUncopied(2, bytes: DataKeyRewrapBatch.key(row, in: newKeys))
+                        statement.bind(3, batch.ids[row])
+                        statement.bind(4, Int64(batch.expectedVersions[row]))
+                        statement.bindUncopied(5, bytes: DataKeyRewrapBatch.key(row, in: expectedKeys))
+                        try statement.run()
+                        let didChange = statement.changes > 0
+                        changed.append(didChange)
+                        if didChange { moves.count(row, of: batch) }
+                    }
                 }
             }
-            try apply(moved)
+            try apply(moves.changes(of: batch))
             return changed
         }
     }

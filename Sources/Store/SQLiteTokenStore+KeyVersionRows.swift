@@ -141,9 +141,36 @@ struct KeyVersionRowChanges {
 
     /// One row of `tenant` moved from holding a token sealed with `old` to one sealed with `new`
     /// (nil: no row, or no token).
-    mutating func move(tenant: String, from old: Int?, to new: Int?) {
+    mutating func move(tenant: String, from old: Int?, to new: Int?, rows: Int = 1) {
         guard old != new else { return }
-        if let old { deltas[TenantVersion(tenant: tenant, version: old), default: 0] -= 1 }
-        if let new { deltas[TenantVersion(tenant: tenant, version: new), default: 0] += 1 }
+        if let old { deltas[TenantVersion(tenant: tenant, version: old), default: 0] -= rows }
+        if let new { deltas[TenantVersion(tenant: tenant, version: new), default: 0] += rows }
+    }
+}
+
+/// The rows of a ``DataKeyRewrapBatch`` that applied, tallied per tenant number and versions (cheap
+/// integer keys, no tenant name hashed per row), then turned into ``KeyVersionRowChanges`` once.
+struct DataKeyMoves {
+    private struct Move: Hashable {
+        var tenant: Int32
+        var from: Int32
+        var to: Int32
+    }
+    private var rows: [Move: Int] = [:]
+
+    /// Row `row` of `batch` applied.
+    mutating func count(_ row: Int, of batch: DataKeyRewrapBatch) {
+        rows[
+            Move(tenant: batch.tenantNumbers[row], from: batch.expectedVersions[row], to: batch.newVersions[row]),
+            default: 0] += 1
+    }
+
+    /// The per-version count changes of the rows counted.
+    func changes(of batch: DataKeyRewrapBatch) -> KeyVersionRowChanges {
+        var changes = KeyVersionRowChanges()
+        for (move, count) in rows {
+            changes.move(tenant: batch.tenants[Int(move.tenant)], from: Int(move.from), to: Int(move.to), rows: count)
+        }
+        return changes
     }
 }

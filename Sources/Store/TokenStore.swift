@@ -13,8 +13,8 @@ import Support
 ///   a bound value (a sealed token, a wrapped data key) into an error.
 /// - Envelope format: a row's token is sealed under its own data key, whose wrapped form
 ///   (``StoredToken/wrappedKey``) the store keeps apart from the token in a narrow table with the row's
-///   identity, so a rotation reads and rewrites only those few bytes (``dataKeyRows(afterID:scanLimit:where:)``,
-///   ``replaceDataKeys(_:)``). A row written without a wrapped key is in the old format (sealed directly
+///   identity, so a rotation reads and rewrites only those few bytes (``scanDataKeys(afterID:limit:_:)``,
+///   ``replaceDataKeys(_:rows:)``). A row written without a wrapped key is in the old format (sealed directly
 ///   under a tenant key); both are read until the migration (``oldFormatRows(tenant:afterID:limit:)``,
 ///   ``replaceSealedTokens(_:now:)``) is done. A row's token and its wrapped key change together, in one
 ///   transaction, always; the row's ``StoredToken/keyVersion`` is the one that wraps its data key.
@@ -176,15 +176,14 @@ public protocol TokenStore: AnyObject {
     /// import`), with whatever makes them cheaper on this backend (SQLite: a 16 MiB page cache instead of
     /// its default 2 MiB, so the unique key's pages stay in memory); a backend without one just runs it.
     func withBulkLoad<T>(_ body: () throws -> T) throws -> T
-    /// Up to `scanLimit` wrapped data keys after `afterID` in row id order that `wanted(tenant, keyVersion)`
-    /// selects, and the last id looked at (nil at the end). Reads the narrow table only, never a token.
-    func dataKeyRows(afterID: Int64, scanLimit: Int, where wanted: (String, Int) -> Bool) throws -> (
-        rows: [DataKeyRow], lastID: Int64?
-    )
-    /// Writes a batch of rewrapped data keys in one short transaction (the rotation's hot path),
+    /// Calls `visit` for up to `limit` rows of the narrow table of wrapped data keys after `afterID`, in row
+    /// id order, and returns the last id visited (nil at the end). Reads the narrow table only, never a
+    /// token. The view's bytes are valid only inside `visit` (the rotation's hot path: no allocation per row).
+    func scanDataKeys(afterID: Int64, limit: Int, _ visit: (DataKeyRowView) throws -> Void) throws -> Int64?
+    /// Writes the rows `rows` of `batch` in one short transaction (the rotation's hot path),
     /// compare-and-set per row on the version and wrapped bytes read, moving the per-version counts with
-    /// them (I1). Says per update whether it applied.
-    func replaceDataKeys(_ updates: [DataKeyUpdate]) throws -> [Bool]
+    /// them (I1). Says per row of `rows` whether it applied.
+    func replaceDataKeys(_ batch: DataKeyRewrapBatch, rows: Range<Int>) throws -> [Bool]
     /// Rows in the old format that hold a token, per tenant: what the migration still has to do. Cheap
     /// once the migration is done (no scan of the tokens).
     func oldFormatCounts() throws -> [String: Int]

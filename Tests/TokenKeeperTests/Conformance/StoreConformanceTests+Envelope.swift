@@ -55,6 +55,36 @@ import Testing
     }
 
     @Test(arguments: StoreBackend.all)
+    func rewrapOfARangeOfABatchWritesThatRangeOnlyAndMovesItsCounts(_ backend: StoreBackend) throws {
+        try withStore(backend) { store in
+            for (index, user) in ["u1", "u2", "u3"].enumerated() {
+                try store.put(Self.envelope(index == 2 ? "b" : "a", user, marker: UInt8(index + 1)))
+            }
+            var seen: [String: (id: Int64, wrapped: [UInt8])] = [:]
+            _ = try store.scanDataKeys(afterID: 0, limit: 10) { row in
+                seen[row.key.user] = (row.id, Array(row.wrappedKey))
+            }
+            var batch = DataKeyRewrapBatch(tenants: ["a", "b"])
+            let replacement = Self.wrapped(9)
+            for (user, tenant) in [("u1", 0), ("u2", 0), ("u3", 1)] {
+                try seen[user]!.wrapped.withUnsafeBytes { expected in
+                    try replacement.withUnsafeBytes { replacement in
+                        try batch.append(
+                            id: seen[user]!.id, tenant: tenant, expectedVersion: 1, newVersion: 2, expectedKey: expected
+                        ) { $0.copyMemory(from: replacement) }
+                    }
+                }
+            }
+            #expect(try store.replaceDataKeys(batch, rows: 1..<3) == [true, true])
+            #expect(try store.get(StoreConformanceTests.key("a", "u1"))?.keyVersion == 1)
+            #expect(try store.get(StoreConformanceTests.key("a", "u2"))?.wrappedKey == Self.wrapped(9))
+            #expect(try store.get(StoreConformanceTests.key("b", "u3"))?.keyVersion == 2)
+            #expect(try store.keyVersionCounts(tenant: "a") == [1: 1, 2: 1])
+            #expect(try store.keyVersionCounts(tenant: "b") == [2: 1])
+        }
+    }
+
+    @Test(arguments: StoreBackend.all)
     func rewrapOfDataKeysAppliesOnlyWhereTheWrappedKeyIsStillTheOneRead(_ backend: StoreBackend) throws {
         try withStore(backend) { store in
             try store.put(Self.envelope("a", "u1", marker: 1))
