@@ -12,8 +12,9 @@ import Vault
 /// seconds for one, then fails with ``AccessError`` (naming the pool size, so the operator can raise it).
 /// A session whose call threw is closed, not returned: a connection the server lost (restart, failover,
 /// `pg_terminate_backend`) never serves a request again, and the next request opens a new one. The
-/// vault is shared by all sessions (vaults are thread-safe); each custodian keeps its own cache of data
-/// keys, so the vault is asked at most once per key per pooled session (at most `size` times per process).
+/// vault is shared by all sessions (vaults are thread-safe), and so is the first custodian's cache of
+/// version keys (``VersionKeyCache``), so the vault is asked once per key per process, whichever session
+/// asks first; each custodian makes its own sealing contexts from those keys.
 /// Thread-safe (hence `@unchecked Sendable`): its state is guarded by a lock, and a custodian is used by
 /// one request at a time.
 final class StoreSessionPool: @unchecked Sendable {
@@ -21,6 +22,7 @@ final class StoreSessionPool: @unchecked Sendable {
     let size: Int
     private let wait: TimeInterval
     private let vault: any KeyVault
+    private let versionKeys: VersionKeyCache
     private let sessions: TokenStoreSessions
     private let lock = NSLock()
     // Guarded by `lock`.
@@ -32,6 +34,7 @@ final class StoreSessionPool: @unchecked Sendable {
         self.size = max(1, size)
         self.wait = wait
         vault = first.vault
+        versionKeys = first.versionKeys
         sessions = TokenStoreSessions(first.store)
         idle = [first]
         opened = 1
@@ -76,7 +79,7 @@ final class StoreSessionPool: @unchecked Sendable {
                 return custodian
             case .openOne:
                 do {
-                    return TokenCustodian(vault: vault, store: try sessions.open())
+                    return TokenCustodian(vault: vault, store: try sessions.open(), versionKeys: versionKeys)
                 } catch {
                     discard()
                     throw error

@@ -59,9 +59,10 @@ extension AccessGrant: CustomStringConvertible, CustomReflectable {
 /// stops new ones, as with every OAuth provider.
 ///
 /// It never takes the job lock (I7): it leases the row, so a nightly refresh and a user's request never
-/// redeem the same token at once, and waits briefly when the job holds the row. Data keys are cached per
-/// (secret, version), since versions never change. Keep one instance for the life of the service: the
-/// cache lives in it.
+/// redeem the same token at once, and waits briefly when the job holds the row. The keys of secret
+/// versions are cached per (secret, version) for the whole instance, since versions never change; per-token
+/// data keys (DEKs) never are. Keep one instance for the life of the service (one per process): the
+/// caches live in it.
 ///
 /// Connections: one instance (one web host process) keeps a small pool of store sessions
 /// (`storeSessions`, 4 by default), opened on demand and shared by all its concurrent requests, plus the
@@ -69,7 +70,7 @@ extension AccessGrant: CustomStringConvertible, CustomReflectable {
 /// `storeSessions + 1` connections. A request that finds every session busy waits up to `sessionWait`
 /// seconds, then fails with ``AccessError``; a session the server lost is closed and replaced by the next
 /// request. Size PostgreSQL's `max_connections` as the README says (H hosts x (pool + 1) + the jobs).
-/// Each pooled session keeps its own cache of data keys (the vault is asked once per key per session).
+/// The pooled sessions share one key cache, so the vault is asked once per key per process, not per session.
 /// On SQLite the sessions are WAL connections: readers run in parallel, writers take turns on the file.
 /// Thread-safe (hence `@unchecked Sendable`): a session serves one request at a time, the cache is
 /// guarded by a lock, network calls hold no session.

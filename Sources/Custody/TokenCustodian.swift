@@ -11,16 +11,21 @@ import Vault
 /// version of its tenant's secret (by default the tenant id) (``Envelope``), each with ``TokenBinding``
 /// as associated data, so a ciphertext or wrapped key moved to another row fails to open. Rows an older
 /// tokenkeeper wrote (sealed directly under a version) are read too until the migration moves them.
-/// The secret versions' keys are cached per (secret, version): versions never change, so a cached key
-/// is never stale, and the vault is asked (and audits) once per key per process. Unwrapped DEKs are
-/// never cached: each lives for the one operation that needs it. Not `Sendable`: it owns a store
-/// connection; use one custodian per thread.
+/// The secret versions' keys are cached per (secret, version) in a ``VersionKeyCache``, which custodians of
+/// one process may share (the pooled sessions of one `TokenAccess` do): versions never change, so a cached
+/// key is never stale, and the vault is asked (and audits) once per key per cache. Each custodian keeps its
+/// own sealing contexts made from those keys (a context serves one thread). Unwrapped DEKs are never
+/// cached: each lives for the one operation that needs it. Not `Sendable`: it owns a store connection;
+/// use one custodian per thread.
 
 public final class TokenCustodian {
     /// The vault the data keys come from.
     public let vault: any KeyVault
     /// The store the sealed tokens live in.
     public let store: any TokenStore
+    /// The version keys this custodian takes from the vault, perhaps shared with other custodians.
+    package let versionKeys: VersionKeyCache
+    /// This custodian's sealing contexts, made from ``versionKeys`` (contexts are not thread-safe).
     private var keys: [KeyID: AESGCMContext] = [:]
     private var latest: [String: Int] = [:]
     /// When ``forgetLatestVersions()`` last ran.
@@ -38,10 +43,17 @@ public final class TokenCustodian {
         case added, updated
     }
 
-    /// Creates a custodian over an open vault and store.
-    public init(vault: any KeyVault, store: any TokenStore) {
+    /// Creates a custodian over an open vault and store, with a key cache of its own.
+    public convenience init(vault: any KeyVault, store: any TokenStore) {
+        self.init(vault: vault, store: store, versionKeys: VersionKeyCache())
+    }
+
+    /// Creates a custodian that shares `versionKeys` with other custodians of the same vault (never of
+    /// another vault: the cache is keyed by secret and version alone).
+    package init(vault: any KeyVault, store: any TokenStore, versionKeys: VersionKeyCache) {
         self.vault = vault
         self.store = store
+        self.versionKeys = versionKeys
     }
 
     /// Seals `token` under the tenant's newest key and stores it, creating the tenant's secret on first
@@ -148,9 +160,11 @@ public final class TokenCustodian {
         forgetLatestVersions()
     }
 
-    /// Forgets cached keys and versions (after a rotation added or purged versions).
+    /// Forgets cached keys and versions (after a rotation added or purged versions), in the shared
+    /// ``versionKeys`` too.
     public func forgetCachedKeys() {
         keys.removeAll()
+        versionKeys.removeAll()
         latest.removeAll()
     }
 
@@ -170,16 +184,21 @@ public final class TokenCustodian {
             _ = try vault.createSecret(secret)
             (version, key) = try vault.latestDataKey(secret: secret)
         }
+        versionKeys.insert(key, secret: secret, version: version)
         keys[KeyID(secret: secret, version: version)] = try AESGCMContext(key: key)
         latest[secret] = version
         return version
     }
 
-    /// A sealing context for one key version, from the cache or the vault.
+    /// A sealing context for one key version, from this custodian's contexts, else made from the shared
+    /// cache's key (the vault is asked only when no custodian sharing it has fetched that key).
     func context(secret: String, version: Int) throws -> AESGCMContext {
         let id = KeyID(secret: secret, version: version)
         if let context = keys[id] { return context }
-        let context = try AESGCMContext(key: vault.dataKey(secret: secret, version: version))
+        let key = try versionKeys.key(secret: secret, version: version) {
+            try vault.dataKey(secret: secret, version: version)
+        }
+        let context = try AESGCMContext(key: key)
         keys[id] = context
         return context
     }

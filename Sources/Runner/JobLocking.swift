@@ -16,7 +16,8 @@ import Support
 ///   held by a session of the job's own for the whole job; it dies with the session, so `kill -9` of the
 ///   job frees it. It needs a direct connection or session pooling (PgBouncer's transaction pooling
 ///   breaks session advisory locks). An unsharded run takes it exclusive; a shard (`--shard K/N`, N > 1)
-///   takes it shared with the other shards of its run (same `--run-id`, same N) and nothing else.
+///   takes it shared with the other shards of its run (same `--run-id`, same N) and nothing else; a
+///   second copy of the same shard K of that run is refused too.
 ///   A sharded run that changes state has its vault on PostgreSQL too (``JobRunner/checkShard()``): a vault
 ///   folder is on one host, and its `flock` cannot be shared by shards on several hosts.
 /// - Files (a vault folder, an SQLite store): `flock` on `<path>.lock` beside each (``JobLock``).
@@ -51,7 +52,9 @@ package final class JobLockHold {
                 location: spec.store.description, name: "state",
                 holder: holder(since: Date(), shard: options.shard, runID: runID),
                 timeout: options.lockTimeout,
-                mode: options.shard.isWhole ? .exclusive : .shard(run: runID, count: options.shard.count), tls: tls)
+                mode: options.shard.isWhole
+                    ? .exclusive : .shard(run: runID, count: options.shard.count, index: options.shard.index),
+                tls: tls)
         }
         var files: [String] = []
         if case .folder(let path) = spec.vault { files.append(path) }

@@ -8,11 +8,13 @@ import Support
 ///
 /// Who may hold the state together (``PostgresJobLockMode``):
 /// - An unsharded job takes the state key EXCLUSIVE (`pg_try_advisory_lock`): nothing else meanwhile.
-/// - A shard of run R split N ways first takes the key of (R, N) SHARED, and never lets it go before the
-///   session ends; then, holding the brief EXCLUSIVE admission key, it checks `pg_locks` for any other session
-///   that holds the state key without holding (R, N)'s key, and only when there is none takes the state key
-///   SHARED; then it lets the admission key go. The admission key makes check-and-take one step, so two
-///   shards of different runs can never both pass the check; the registry of who holds the state is the
+/// - Shard K of run R split N ways first takes the key of (R, N) SHARED, and never lets it go before the
+///   session ends; then the key of (R, N, K) EXCLUSIVE, kept for the whole job too, so a second copy of
+///   shard K (a CI retry while the first still runs) waits and is refused naming the first, while the
+///   run's other shards pass; then, holding the brief EXCLUSIVE admission key, it checks `pg_locks` for any
+///   other session that holds the state key without holding (R, N)'s key, and only when there is none takes
+///   the state key SHARED; then it lets the admission key go. The admission key makes check-and-take one
+///   step, so two shards of different runs can never both pass the check; the registry of who holds the state is the
 ///   server's own lock table, tied to live sessions, so a killed shard's share is gone with its session.
 ///   An unsharded job's EXCLUSIVE take fails while any shard holds a share, and a shard's check sees an
 ///   unsharded holder (which holds no run key), so the two exclude each other without the admission key.
@@ -56,12 +58,17 @@ public final class PostgresJobLock {
             try connection.query("SELECT hashtextextended($1, 0)", [.text(text)], purpose: "job lock key").int(0, 0)
         }
         let stateKey = try key("tokenkeeper job " + name)
-        if case .shard(let run, let count) = mode {
+        if case .shard(let run, let count, let index) = mode {
             let admission = try key("tokenkeeper job " + name + " admission")
             let shared = try key("tokenkeeper job " + name + " run " + run + " of \(count)")
+            let own = try key("tokenkeeper job " + name + " run " + run + " shard \(index) of \(count)")
             // Nobody ever takes a run key exclusive, so this share is always granted.
             try connection.query("SELECT pg_advisory_lock_shared($1)", [.int8(shared)], purpose: "join the run")
+            var holdsOwn = false
             try poll(timeout: timeout) {
+                // The shard's own key first, kept once taken: a second copy of shard K waits here.
+                if !holdsOwn { holdsOwn = try flag(connection, "SELECT pg_try_advisory_lock($1)", own) }
+                guard holdsOwn else { return false }
                 guard try flag(connection, "SELECT pg_try_advisory_lock($1)", admission) else { return false }
                 defer {
                     _ = try? connection.query("SELECT pg_advisory_unlock($1)", [.int8(admission)], purpose: "admit")
@@ -69,9 +76,12 @@ public final class PostgresJobLock {
                 guard try holders(of: stateKey, outside: shared, on: connection).isEmpty else { return false }
                 return try flag(connection, "SELECT pg_try_advisory_lock_shared($1)", stateKey)
             } onTimeout: {
-                PostgresJobLockError.held(
-                    location: location, holder: try holders(of: stateKey, outside: shared, on: connection).first ?? "",
-                    waited: timeout)
+                // Still without its own key, a copy of this shard holds it; else whoever keeps the run out.
+                let found =
+                    try holdsOwn
+                    ? holders(of: stateKey, outside: shared, on: connection)
+                    : holders(of: own, outside: nil, on: connection)
+                return PostgresJobLockError.held(location: location, holder: found.first ?? "", waited: timeout)
             }
         } else {
             try poll(timeout: timeout) {
@@ -140,9 +150,10 @@ public final class PostgresJobLock {
 public enum PostgresJobLockMode: Sendable, Equatable {
     /// The whole job: no other job, shard or run meanwhile.
     case exclusive
-    /// One shard of run `run` split `count` ways: together with that run's other shards (of the same
-    /// `count`), and nothing else.
-    case shard(run: String, count: Int)
+    /// Shard `index` (K) of run `run` split `count` ways: together with that run's other shards (of the
+    /// same `count`), and nothing else, not even a second copy of shard K (a CI retry while the first
+    /// still runs), which waits for the first to end.
+    case shard(run: String, count: Int, index: Int)
 }
 
 @available(*, unavailable)

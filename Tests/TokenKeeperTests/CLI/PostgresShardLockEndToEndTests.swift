@@ -189,6 +189,28 @@ import Testing
         }
     }
 
+    @Test func aSecondCopyOfAShardWaitsAndExitsThreeNamingTheFirstWhileTheRunsOtherShardRuns() async throws {
+        try await withTemporaryDirectory { folder in
+            let world = try await World.make(folder: folder)
+            try await world.signIn(tenants: Self.tenants, users: ["u0"])
+            try await world.idp.admin("admin/faults", ["delay": 60, "count": 1])
+            let shard = try world.start(["run", "job.yml", "--shard", "1/2", "--run-id", "20451"])
+            defer { if shard.isRunning { kill(shard.processIdentifier, SIGKILL) } }
+            try await world.waitForRequests(1)
+            // A CI retry of shard 1 while the first copy still runs.
+            let started = Date()
+            let copy = try await world.run(
+                ["run", "job.yml", "--shard", "1/2", "--run-id", "20451", "--lock-timeout", "1s"])
+            #expect(Date().timeIntervalSince(started) >= 1)
+            #expect(copy.status == 3, "\(copy.output)")
+            #expect(copy.stderr.contains("pid=\(shard.processIdentifier) shard=1/2 run=20451 since="), "\(copy.stderr)")
+            let other = try await world.run(
+                ["run", "job.yml", "--shard", "2/2", "--run-id", "20451", "--lock-timeout", "1s"])
+            #expect(other.status == 0, "\(other.output)")
+            #expect(shard.isRunning, "shard 1 ended before shard 2 ran beside it")
+        }
+    }
+
     @Test func whileAnUnshardedJobRunsAShardWaitsAndExitsThreeNamingTheHolder() async throws {
         try await withTemporaryDirectory { folder in
             let world = try await World.make(folder: folder)

@@ -37,6 +37,30 @@ import Testing
             connectionString: connectionString, location: "postgres:test", name: "nightly", holder: "h", timeout: 2)
     }
 
+    @Test func aSecondCopyOfAShardWaitsItsTimeoutThenFailsNamingTheFirstWhileTheRunsOtherShardsJoin() throws {
+        let connectionString = try database()
+        func shard(_ index: Int, holder: String, timeout: TimeInterval) throws -> PostgresJobLock {
+            try PostgresJobLock.acquire(
+                connectionString: connectionString, location: "postgres:test", name: "nightly", holder: holder,
+                timeout: timeout, mode: .shard(run: "20451", count: 2, index: index))
+        }
+        let first = try shard(1, holder: "pid=11 shard=1/2 run=20451 host=ci-1", timeout: 0)
+        let started = Date()
+        let error = try #require(throws: PostgresJobLockError.self) {
+            try shard(1, holder: "pid=22 shard=1/2 run=20451 host=ci-2", timeout: 0.5)
+        }
+        let waited = Date().timeIntervalSince(started)
+        #expect(waited >= 0.5 && waited < 5)
+        #expect(error.description.contains("pid=11 shard=1/2 run=20451 host=ci-1"), "\(error)")
+        #expect(error.exitStatus == .environment)
+        // The run's other shard still holds the state beside the first copy of shard 1.
+        let second = try shard(2, holder: "pid=33 shard=2/2 run=20451 host=ci-3", timeout: 0)
+        // Once the first copy's session ends, a retry of shard 1 gets in.
+        first.release()
+        _ = try shard(1, holder: "pid=44 shard=1/2 run=20451 host=ci-4", timeout: 2)
+        withExtendedLifetime(second) {}
+    }
+
     @Test func theLockDiesWithItsHoldersProcessEvenKilledWithSIGKILL() throws {
         let connectionString = try database()
         // A process of its own holds the lock in its session, idle between statements as a job's lock session is.
