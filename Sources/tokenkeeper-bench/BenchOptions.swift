@@ -65,6 +65,8 @@ struct BenchOptions {
     var loadSeconds = 30
     var loadMaxSeconds = 900
     var loadPool = 4
+    /// The refresh stage's `max_rate` in the load test's job (all shards together), per second.
+    var loadJobRate = 200
     /// A load test host's schedule and output files (a child process of the load test).
     var loadHost: (schedule: String, output: String)?
     /// This benchmark's own executable (the load test starts its hosts with it).
@@ -120,7 +122,8 @@ struct BenchOptions {
         --load-test: many web hosts on PostgreSQL (a local server, Unix socket): --load-tokens (50,000) real tokens at
         the project's identity provider over --load-tenants (200); --load-hosts (8) processes using TokenAccess (pool
         --load-pool, 4) ask at --load-rate (20/s, open loop) for --load-hot (500) hot users, half forced refreshes:
-        --load-seconds (30) idle, then during a 2-shard run (rotate + refresh, at most --load-max-seconds, 900). Checks
+        --load-seconds (30) idle, then during a 2-shard run (rotate + refresh at max_rate --load-job-rate, 200/s for the
+        whole job: the job's share of the provider, as an operator sets it; at most --load-max-seconds, 900). Checks
         the provider's reuse counter, every token, the per-version counts; prints p50/p99 and whether p99 during <=
         3 x p99 idle.
         --import N instead writes N token endpoint responses (JSON lines) and times `tokenkeeper token import`
@@ -193,6 +196,7 @@ struct BenchOptions {
             case "--load-seconds": loadSeconds = try number(argument, try value(argument))
             case "--load-max-seconds": loadMaxSeconds = try number(argument, try value(argument))
             case "--load-pool": loadPool = try number(argument, try value(argument))
+            case "--load-job-rate": loadJobRate = try number(argument, try value(argument))
             case "--load-host": loadHost = (try value(argument), try value(argument))
             case "--help", "-h": throw BenchUsage(Self.help, isHelp: true)
             default: throw BenchUsage("unknown argument '\(argument)'\n\n\(Self.help)", isHelp: false)

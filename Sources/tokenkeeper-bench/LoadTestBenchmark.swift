@@ -36,6 +36,8 @@ struct LoadTestBenchmark {
         var hosts: Int
         var ratePerSecond: Double
         var hotUsers: Int
+        /// The refresh stage's max_rate (all shards together), per second.
+        var jobRatePerSecond: Int
         var idle: Series
         var during: Series
         var jobSeconds: Double
@@ -180,7 +182,8 @@ struct LoadTestBenchmark {
             && during.shards.allSatisfy { $0.status == 0 }
         let figures = Figures(
             tokens: keys.count, tenants: tenantCount, hosts: options.loadHosts, ratePerSecond: options.loadRate,
-            hotUsers: hot.count, idle: idle.series, during: during.series, jobSeconds: during.jobSeconds,
+            hotUsers: hot.count, jobRatePerSecond: options.loadJobRate, idle: idle.series, during: during.series,
+            jobSeconds: during.jobSeconds,
             shardSeconds: during.shards.map(\.seconds), shardStatuses: during.shards.map(\.status),
             reuseDetected: reuse, redemptions: stats["redemptions"] as? Int ?? -1, tokensOpened: opened,
             versionCountsMatch: versionCountsMatch, failures: Array(failures.prefix(20)),
@@ -306,7 +309,10 @@ struct LoadTestBenchmark {
     }
 
     /// The job: both state databases on PostgreSQL, a rotation of every tenant, then a refresh of every
-    /// token (both sharded by `--shard`).
+    /// token (both sharded by `--shard`) at the stage's `max_rate` (`--load-job-rate`): the project's
+    /// identity provider is one Python process that answers one request at a time, so a job refreshing as
+    /// fast as it can would queue every web host's redemption behind its own. A real provider is not
+    /// saturated by one client's job, and an operator sets `max_rate` to the share of its limit the job may take.
     private func writeSpec(in folder: String, idp: BenchIdentityProvider) throws -> String {
         let spec = folder + "/job.yml"
         try Data(
@@ -336,6 +342,7 @@ struct LoadTestBenchmark {
                 kind: refresh
                 provider: local
                 concurrency: 8
+                max_rate: \(options.loadJobRate)/s
             report:
               json: ./reports/load.json
             """.utf8
