@@ -74,9 +74,11 @@ import Testing
             let status = try await world.run(["status"])
             #expect(status.status == 0, "\(status.output)")
             #expect(status.stdout.contains("t1: key version 1"), "\(status.stdout)")
-            let dry = try await world.run(["run", "job.yml", "--dry-run"])
+            let dry = try await world.run(["run", "job.yml", "--dry-run", "--report-dir", "out"])
             #expect(dry.status == 0, "\(dry.output)")
-            #expect(dry.stderr.contains("would migrate 3 tokens to envelope encryption"), "\(dry.stderr)")
+            #expect(dry.stderr.contains("rotate-keys: 1 tenant: would rotate 1"), "\(dry.stderr)")
+            let report = try String(contentsOfFile: folder + "/out/pg-job.xml", encoding: .utf8)
+            #expect(report.contains("migrate 3 tokens to envelope encryption"), "\(report)")
             #expect(try world.tableDump() == before)
             #expect(try PostgresSchemaOneStore.schema(connectionString: world.connectionString) == (1, []))
         }
