@@ -84,6 +84,28 @@ import Testing
         }
     }
 
+    @Test func aReadOnlyOpenOfASchemaTwoStoreReadsItsRealDataKeysAndStandsInOnlyForTheStateMark() async throws {
+        try await withTemporaryDirectory { folder in
+            let world = try await PostgresJobWorld.make(folder: folder)
+            let custodian = try world.custodian()
+            let key = TokenKey(tenant: "t1", user: "u0", provider: "local")
+            try custodian.put(key, token: JobFixture.token(for: key), issuedAt: world.origin, expiresAt: nil)
+            // Back to schema 2, as the release before `state copy` left it: envelope rows, no state_mark.
+            try world.connection().execute(
+                "DROP TABLE state_mark; DELETE FROM schema_migrations WHERE version = 3", purpose: "test: schema 2")
+            let vault = try FileVault.open(
+                at: folder + "/state/vault", masterKey: world.masterKey, principal: "pipeline", readOnly: true)
+            let store = try PostgresTokenStore(
+                connectionString: world.connectionString, location: "postgres:test", readOnly: true)
+            #expect(try store.get(key)?.wrappedKey != nil)
+            #expect(
+                try TokenCustodian(vault: vault, store: store).open(key).revealed == JobFixture.token(for: key).revealed
+            )
+            #expect(try store.stateMark() == nil)
+            #expect(try PostgresSchemaOneStore.schema(connectionString: world.connectionString) == (2, ["token_keys"]))
+        }
+    }
+
     @Test func aWritingOpenOfASchemaOneStoreStillMigratesItAndItsOldRowsStayReadable() async throws {
         try await withTemporaryDirectory { folder in
             let world = try await schemaOneWorld(folder: folder)
@@ -97,5 +119,75 @@ import Testing
             #expect(opened.count == 3)
             for (key, token) in opened.tokens { #expect(token == JobFixture.token(for: key).revealed) }
         }
+    }
+
+    /// A database whose store (schema 1, one old-format row) belongs to a role made by
+    /// scripts/postgres/store-role.sql, in a database that revokes TEMPORARY from PUBLIC (as hardened
+    /// databases do). Returns the role's connection string and a superuser session on the database.
+    private func schemaOneStoreOfTheScriptsRole() throws -> (
+        asRole: String, superuser: PostgresConnection, role: String
+    ) {
+        let server = try PostgresTestServer.shared()
+        let database = try server.createDatabase()
+        let role = "tk_store_\(database.suffix(12))"
+        let superuser = try PostgresConnection(
+            connectionString: server.connectionString(database: database), location: "test", readOnly: false)
+        try superuser.execute("REVOKE TEMPORARY ON DATABASE \(database) FROM PUBLIC", purpose: "test: harden")
+        let script = try String(
+            contentsOfFile: TestEnvironment.packageRoot + "/scripts/postgres/store-role.sql", encoding: .utf8)
+        try superuser.execute(script.replacingOccurrences(of: "tokenkeeper_store", with: role), purpose: "test: role")
+        let asRole = "host=\(server.folder) dbname=\(database) user=\(role)"
+        _ = try PostgresTokenStore.create(connectionString: asRole, location: "postgres:test")
+        let row = StoredToken(
+            key: TokenKey(tenant: "t1", user: "u0", provider: "local"), secretName: "t1", keyVersion: 1,
+            sealedToken: [1, 2, 3], issuedAt: Date())
+        try PostgresSchemaOneStore.replace(connectionString: asRole, rows: [row])
+        return (asRole, superuser, role)
+    }
+
+    @Test func theStoreRoleOfTheScriptReadsAnOlderSchemaReadOnlyWhereTemporaryTablesAreRevokedFromPublic() throws {
+        let (asRole, _, _) = try schemaOneStoreOfTheScriptsRole()
+        let store = try PostgresTokenStore(connectionString: asRole, location: "postgres:test", readOnly: true)
+        #expect(try store.count() == 1 && store.stateMark() == nil)
+        #expect(try PostgresSchemaOneStore.schema(connectionString: asRole) == (1, []))
+    }
+
+    @Test func aRoleThatMayNotCreateTemporaryTablesGetsAnErrorNamingTheGrantOnAReadOnlyOpenOfAnOlderSchema() throws {
+        let (asRole, superuser, role) = try schemaOneStoreOfTheScriptsRole()
+        let database = try superuser.query("SELECT current_database()::text", purpose: "test").text(0, 0)
+        try superuser.execute("REVOKE TEMPORARY ON DATABASE \(database) FROM \(role)", purpose: "test: revoke")
+        let error = try #require(throws: StoreError.self) {
+            try PostgresTokenStore(connectionString: asRole, location: "postgres:test", readOnly: true)
+        }
+        #expect(
+            error.description
+                == StoreError.noTemporaryTables(path: "postgres:test", found: 1, known: PostgresSchema.currentVersion)
+                .description)
+        #expect(error.remedy.contains("GRANT TEMPORARY ON DATABASE") && error.exitStatus == .environment)
+        #expect(!error.description.contains(database) && !error.description.contains(role))
+        #expect(try PostgresSchemaOneStore.schema(connectionString: asRole) == (1, []))
+    }
+
+    @Test func aSearchPathThatLeadsANameToAnotherTableThanTheStandInRefusesTheReadOnlyOpen() throws {
+        let server = try PostgresTestServer.shared()
+        let database = try server.createDatabase()
+        let superuser = try PostgresConnection(
+            connectionString: server.connectionString(database: database), location: "test", readOnly: false)
+        try superuser.execute("CREATE SCHEMA older", purpose: "test: schema")
+        // The store in `older`, and `pg_temp` named after `public`, which holds a table called token_keys.
+        let pathed = server.connectionString(database: database) + " options='-csearch_path=older,public,pg_temp'"
+        _ = try PostgresTokenStore.create(connectionString: pathed, location: "postgres:test")
+        try PostgresSchemaOneStore.replace(connectionString: pathed, rows: [])
+        try superuser.execute("CREATE TABLE public.token_keys (token_id bigint)", purpose: "test: another table")
+        let error = try #require(throws: StoreError.self) {
+            try PostgresTokenStore(connectionString: pathed, location: "postgres:test", readOnly: true)
+        }
+        #expect(
+            error.description
+                == StoreError.needsMigration(path: "postgres:test", found: 1, known: PostgresSchema.currentVersion)
+                .description)
+        // Without `pg_temp` in the path, the stand-in comes first, whatever else the path holds.
+        let plain = server.connectionString(database: database) + " options='-csearch_path=older,public'"
+        #expect(try PostgresTokenStore(connectionString: plain, location: "postgres:test", readOnly: true).count() == 0)
     }
 }
