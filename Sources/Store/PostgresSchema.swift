@@ -207,6 +207,11 @@ enum PostgresSchema {
     /// The store's statements name their tables without a schema, and PostgreSQL looks a table up in
     /// `pg_temp` before the `search_path` (unless the path names `pg_temp` later): this checks that both names
     /// lead to the stand-ins, so no table of that name elsewhere in the path is read in their place.
+    ///
+    /// The stand-ins last as long as the session: if another process upgrades the store meanwhile, they hide
+    /// its new `token_keys`, and a token moved to envelope encryption since reads as key version 0 without a
+    /// data key, which fails to open (never opens as another token); old-format rows still open. Read-only
+    /// sessions are short (a command); one that must see the upgrade opens again.
     /// - throws: ``StoreError/noTemporaryTables(path:found:known:)`` when the role may not create temporary
     ///   tables; ``StoreError/needsMigration(path:found:known:)`` when the `search_path` leads a name to
     ///   another table; ``PostgresError`` otherwise (for example on a hot standby, which takes no writes).

@@ -106,6 +106,26 @@ import Testing
         }
     }
 
+    @Test func aReadOnlySessionOpenAcrossAnUpgradeStillOpensOldRowsAndFailsOnRowsMovedMeanwhile() async throws {
+        try await withTemporaryDirectory { folder in
+            let world = try await schemaOneWorld(folder: folder)
+            let vault = try FileVault.open(
+                at: folder + "/state/vault", masterKey: world.masterKey, principal: "pipeline", readOnly: true)
+            let reader = TokenCustodian(
+                vault: vault,
+                store: try PostgresTokenStore(
+                    connectionString: world.connectionString, location: "postgres:test", readOnly: true))
+            // Another process upgrades the store and moves u0's token to envelope encryption.
+            let writer = try world.custodian()
+            let moved = TokenKey(tenant: "t1", user: "u0", provider: "local")
+            try writer.put(moved, token: SecretText("rt.new"), issuedAt: world.origin, expiresAt: nil)
+            let kept = TokenKey(tenant: "t1", user: "u1", provider: "local")
+            #expect(try reader.open(kept).revealed == JobFixture.token(for: kept).revealed)
+            #expect(throws: (any Error).self) { try reader.open(moved) }
+            #expect(try writer.open(moved).revealed == "rt.new")
+        }
+    }
+
     @Test func aWritingOpenOfASchemaOneStoreStillMigratesItAndItsOldRowsStayReadable() async throws {
         try await withTemporaryDirectory { folder in
             let world = try await schemaOneWorld(folder: folder)
