@@ -188,6 +188,25 @@ import Testing
         #expect(try PostgresSchemaOneStore.schema(connectionString: asRole) == (1, []))
     }
 
+    @Test func stateInitOnAnOlderStoreWhoseRoleMayNotCreateTemporaryTablesSaysAStoreIsThere() throws {
+        try withTemporaryDirectory { folder in
+            let (asRole, superuser, role) = try schemaOneStoreOfTheScriptsRole()
+            let database = try superuser.query("SELECT current_database()::text", purpose: "test").text(0, 0)
+            try superuser.execute("REVOKE TEMPORARY ON DATABASE \(database) FROM \(role)", purpose: "test: revoke")
+            let vault = try FileVault.initialize(
+                at: folder + "/vault", masterKey: try MasterKey.generate(), principal: "pipeline")
+            let error = try #require(throws: StoreError.self) {
+                try StateBinding.openStore(
+                    .postgres(connection: .environment("URL"), tls: .verifiedOffHost), vault: vault,
+                    source: .create(replacing: false), environment: ["URL": asRole])
+            }
+            guard case .exists = error else {
+                Issue.record("expected `exists`, got: \(error)")
+                return
+            }
+        }
+    }
+
     @Test func aSearchPathThatLeadsANameToAnotherTableThanTheStandInRefusesTheReadOnlyOpen() throws {
         let server = try PostgresTestServer.shared()
         let database = try server.createDatabase()
