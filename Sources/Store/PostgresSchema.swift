@@ -180,7 +180,7 @@ enum PostgresSchema {
 
     /// The tables later migrations add, as empty temporary stand-ins (columns as the migrations make them,
     /// without the foreign key, which a temporary table may not have): `token_keys` (migration 2) and
-    /// `state_mark` (migration 3).
+    /// `state_mark` (migration 3). A new migration that adds a table adds its stand-in here (a test checks).
     static let laterTables: [(version: Int, name: String, columns: String)] = [
         (
             2, "token_keys",
