@@ -202,7 +202,7 @@ enum PostgresSchema {
     /// temporary (the session's own `pg_temp`; the store is never written), as the SQLite store does
     /// (``StoreSchema``): every row of such a store is in the old format, which is what an empty `token_keys`
     /// says, and no older store carries a `state copy` mark, which is what an empty `state_mark` says. So
-    /// `status`, `plan`, `token show`, dry runs and token use read it as it is; a writing open migrates it.
+    /// `status`, `plan`, `token show`, `token list` and dry runs read it as it is; a writing open migrates it.
     ///
     /// The store's statements name their tables without a schema, and PostgreSQL looks a table up in
     /// `pg_temp` before the `search_path` (unless the path names `pg_temp` later): this checks that both names
