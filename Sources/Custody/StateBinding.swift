@@ -66,7 +66,7 @@ public enum StateBinding {
                         return true
                     } catch StoreError.empty {
                         return false
-                    } catch StoreError.needsMigration {
+                    } catch StoreError.needsMigration, StoreError.noTemporaryTables {
                         return true
                     }
                 }, create: { try open(true) }, open: { try open(false) })

@@ -137,6 +137,27 @@ package final class PostgresConnection {
         }
     }
 
+    /// Creates temporary tables (`pg_temp`, this session's own, dropped when it ends), each `name` with its
+    /// `columns` (a constant column list of the caller's), in one transaction that may write even when the
+    /// session is read-only (`BEGIN READ WRITE`): PostgreSQL refuses every CREATE in a read-only transaction,
+    /// temporary tables too. Only `CREATE TEMP TABLE` statements run in it, so nothing outside the session
+    /// is written; the session stays read-only for every later transaction. Call outside a transaction.
+    /// - throws: ``PostgresError``: SQLSTATE 42501 when the role lacks the TEMPORARY privilege on the
+    ///   database, 25006 or 0A000 on a server that takes no writes at all (a hot standby).
+    package func createTemporaryTables(_ tables: [(name: String, columns: String)], purpose: String) throws {
+        precondition(transactionDepth == 0, "temporary tables are created in a transaction of their own")
+        try execute("BEGIN READ WRITE", purpose: purpose)
+        do {
+            for table in tables {
+                try execute("CREATE TEMP TABLE \(table.name) (\(table.columns))", purpose: purpose)
+            }
+            try execute("COMMIT", purpose: purpose)
+        } catch {
+            try? execute("ROLLBACK", purpose: purpose)
+            throw error
+        }
+    }
+
     /// The statement's name, preparing it on first use.
     private func preparedName(_ sql: String, _ parameters: [PostgresValue], purpose: String) throws -> String {
         if let name = prepared[sql] { return name }

@@ -40,7 +40,8 @@ package enum FailureClassifier {
         case let error as StoreError:
             switch error {
             case .notFound, .tokenDropped: return (.notFound, nil, message)
-            case .schemaTooNew, .needsMigration, .missing, .empty, .exists, .readOnlyFolder, .notReceiving:
+            case .schemaTooNew, .needsMigration, .noTemporaryTables, .missing, .empty, .exists, .readOnlyFolder,
+                .notReceiving:
                 return (.environment, nil, message)
             case .notDurable: return (.transient, "store_busy", message)
             }

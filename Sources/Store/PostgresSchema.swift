@@ -1,3 +1,5 @@
+import PostgresClient
+
 /// The PostgreSQL store's schema as an ordered list of migrations, each recorded in the database's
 /// `schema_migrations` table with the time it ran.
 ///
@@ -175,4 +177,61 @@ enum PostgresSchema {
 
     /// The schema version this build of tokenkeeper writes.
     static var currentVersion: Int { migrations.count }
+
+    /// The tables later migrations add, as empty temporary stand-ins (columns as the migrations make them,
+    /// without the foreign key, which a temporary table may not have): `token_keys` (migration 2) and
+    /// `state_mark` (migration 3). A new migration that adds a table adds its stand-in here (a test checks).
+    static let laterTables: [(version: Int, name: String, columns: String)] = [
+        (
+            2, "token_keys",
+            """
+            token_id bigint PRIMARY KEY, tenant text COLLATE "C" NOT NULL, user_id text COLLATE "C" NOT NULL,
+            provider text COLLATE "C" NOT NULL, key_version integer NOT NULL, wrapped_key bytea NOT NULL
+            """
+        ),
+        (
+            3, "state_mark",
+            """
+            singleton integer PRIMARY KEY, kind text NOT NULL, peer text NOT NULL, copy_id text NOT NULL,
+            marked_at bigint NOT NULL
+            """
+        ),
+    ]
+
+    /// Gives a read-only session on a store of schema `found` the tables of later migrations, empty and
+    /// temporary (the session's own `pg_temp`; the store is never written), as the SQLite store does
+    /// (``StoreSchema``): every row of such a store is in the old format, which is what an empty `token_keys`
+    /// says, and no older store carries a `state copy` mark, which is what an empty `state_mark` says. So
+    /// `status`, `plan`, `token show`, `token list` and dry runs read it as it is; a writing open migrates it.
+    ///
+    /// The store's statements name their tables without a schema, and PostgreSQL looks a table up in
+    /// `pg_temp` before the `search_path` (unless the path names `pg_temp` later): this checks that both names
+    /// lead to the stand-ins, so no table of that name elsewhere in the path is read in their place.
+    ///
+    /// The stand-ins last as long as the session: if another process upgrades the store meanwhile, they hide
+    /// its new `token_keys`, and a token moved to envelope encryption since reads as key version 0 without a
+    /// data key, which fails to open (never opens as another token); old-format rows still open. Read-only
+    /// sessions are short (a command); one that must see the upgrade opens again.
+    /// - throws: ``StoreError/noTemporaryTables(path:found:known:)`` when the role may not create temporary
+    ///   tables; ``StoreError/needsMigration(path:found:known:)`` when the `search_path` leads a name to
+    ///   another table; ``PostgresError`` otherwise (for example on a hot standby, which takes no writes).
+    static func emulateLaterTables(_ connection: PostgresConnection, from found: Int) throws {
+        let missing = laterTables.filter { $0.version > found }
+        let location = connection.location
+        do {
+            try connection.createTemporaryTables(
+                missing.map { (name: $0.name, columns: $0.columns) },
+                purpose: "stand in for the tables of later schema versions")
+        } catch let error as PostgresError where error.sqlState == "42501" {
+            throw StoreError.noTemporaryTables(path: location, found: found, known: currentVersion)
+        }
+        let resolved = try connection.query(
+            """
+            SELECT count(*) FROM unnest($1::text[]) AS name
+            WHERE to_regclass(name) = (SELECT c.oid FROM pg_class c WHERE c.relname = name AND c.relnamespace = pg_my_temp_schema())
+            """, [.textArray(missing.map(\.name))], purpose: "find the stand-in tables")
+        guard resolved.int(0, 0) == missing.count else {
+            throw StoreError.needsMigration(path: location, found: found, known: currentVersion)
+        }
+    }
 }

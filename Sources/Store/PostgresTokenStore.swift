@@ -55,11 +55,15 @@ public final class PostgresTokenStore: TokenStore {
     /// Opens the existing store in the database `connectionString` names and migrates its schema unless
     /// `readOnly`. Never creates one: a database without tokenkeeper's tables is refused
     /// (``create(connectionString:location:)`` makes new stores).
+    ///
+    /// A read-only open of a store an older tokenkeeper left (schema 1 or 2) migrates nothing: it reads the
+    /// old rows through empty temporary stand-ins for the later tables, which the role must be allowed to
+    /// create (the TEMPORARY privilege on the database, which `scripts/postgres/store-role.sql` grants).
     /// - Parameters:
     ///   - connectionString: a libpq keyword/value string or URI: a secret, never printed.
     ///   - location: how messages name the store, for example `postgres:env:TOKENKEEPER_STORE_URL`.
     ///   - tls: ``PostgresTLS/verifiedOffHost`` unless the spec accepts less in so many words.
-    /// - throws: ``PostgresError``, ``StoreError`` (`empty`, `schemaTooNew`, `needsMigration`).
+    /// - throws: ``PostgresError``, ``StoreError`` (`empty`, `schemaTooNew`, `noTemporaryTables`, `needsMigration`).
     public convenience init(
         connectionString: String, location: String, readOnly: Bool = false,
         tls: PostgresTLS = .verifiedOffHost
@@ -78,7 +82,11 @@ public final class PostgresTokenStore: TokenStore {
         self.connectionString = connectionString
         self.clock = clock
         self.tls = tls
-        try Self.migrate(connection, creating: creating)
+        let found = try Self.migrate(connection, creating: creating)
+        if found < PostgresSchema.currentVersion {
+            // A read-only session on an older schema: empty stand-ins for the later tables (nothing is written).
+            try PostgresSchema.emulateLaterTables(connection, from: found)
+        }
         let rows = try connection.query(
             "SELECT id, created_at FROM store_identity WHERE singleton = 1", purpose: "read the store identity")
         guard rows.count == 1 else { throw StoreError.empty(path: location) }
@@ -99,10 +107,11 @@ public final class PostgresTokenStore: TokenStore {
     }
 
     /// Brings the schema up to ``PostgresSchema/currentVersion`` in one transaction per migration run,
-    /// under an advisory lock.
-    private static func migrate(_ connection: PostgresConnection, creating: Bool) throws {
+    /// under an advisory lock, and returns the version the session reads: the current one, or on a read-only
+    /// session the store's older one, which it leaves as it is (``PostgresSchema/emulateLaterTables(_:from:)``).
+    private static func migrate(_ connection: PostgresConnection, creating: Bool) throws -> Int {
         let location = connection.location
-        try connection.transaction(purpose: "schema migration") {
+        return try connection.transaction(purpose: "schema migration") {
             if !connection.isReadOnly {
                 try connection.query(
                     "SELECT pg_advisory_xact_lock($1)", [.int8(PostgresSchema.migrationLock)], purpose: "schema lock")
@@ -127,16 +136,14 @@ public final class PostgresTokenStore: TokenStore {
                 .int(0, 0))
             let known = PostgresSchema.currentVersion
             guard found <= known else { throw StoreError.schemaTooNew(path: location, found: found, known: known) }
-            guard found < known else { return }
-            guard !connection.isReadOnly else {
-                throw StoreError.needsMigration(path: location, found: found, known: known)
-            }
+            guard found < known, !connection.isReadOnly else { return found }
             for version in (found + 1)...known {
                 try connection.execute(PostgresSchema.migrations[version - 1], purpose: "schema migration \(version)")
                 try connection.query(
                     "INSERT INTO schema_migrations (version) VALUES ($1)", [.int4(Int32(version))],
                     purpose: "record schema migration \(version)")
             }
+            return known
         }
     }
 

@@ -7,6 +7,9 @@ public enum StoreError: ActionableError {
     case schemaTooNew(path: String, found: Int, known: Int)
     /// A read-only open (dry run) found a store that needs a migration first.
     case needsMigration(path: String, found: Int, known: Int)
+    /// A read-only open of a PostgreSQL store of an older schema needs temporary tables (empty stand-ins for
+    /// the later migrations' tables), and the role may not create them (no TEMPORARY privilege on the database).
+    case noTemporaryTables(path: String, found: Int, known: Int)
     /// No row for the key.
     case notFound(TokenKey)
     /// The row holds no refresh token any more.
@@ -29,8 +32,8 @@ public enum StoreError: ActionableError {
 
     public var item: String {
         switch self {
-        case .schemaTooNew(let path, _, _), .needsMigration(let path, _, _), .notDurable(let path), .missing(let path),
-            .empty(let path),
+        case .schemaTooNew(let path, _, _), .needsMigration(let path, _, _), .noTemporaryTables(let path, _, _),
+            .notDurable(let path), .missing(let path), .empty(let path),
             .exists(let path), .readOnlyFolder(let path, _), .notReceiving(let path):
             path
         case .notFound(let key), .tokenDropped(let key): key.description
@@ -42,6 +45,8 @@ public enum StoreError: ActionableError {
             "store schema version \(found) is newer than this tokenkeeper knows (\(known))"
         case .needsMigration(_, let found, let known):
             "store schema version \(found) must be upgraded to \(known), which a dry run may not do"
+        case .noTemporaryTables(_, let found, let known):
+            "store schema version \(found) predates \(known); a read-only session reads it through temporary tables, which this database role may not create (it lacks the TEMPORARY privilege on the database)"
         case .notFound: "no stored token for this tenant, user and provider"
         case .tokenDropped: "the refresh token was dropped (revoked); only the record is left"
         case .notDurable: "the store stayed busy, so its latest changes could not be synced to disk yet"
@@ -57,6 +62,8 @@ public enum StoreError: ActionableError {
         switch self {
         case .schemaTooNew: "Upgrade tokenkeeper to the version that wrote this store."
         case .needsMigration: "Run once without --dry-run (or any writing command) to upgrade the store."
+        case .noTemporaryTables:
+            "Grant it as scripts/postgres/store-role.sql does (GRANT TEMPORARY ON DATABASE <the store's database> TO <the store's role>), or upgrade the store once with a writing command (`tokenkeeper state migrate`, or a run without --dry-run)."
         case .notFound: "Check the tenant, user and provider (`tokenkeeper token list`)."
         case .tokenDropped: "Have the user sign in again and store the new token with `tokenkeeper token put`."
         case .notDurable:
@@ -72,7 +79,8 @@ public enum StoreError: ActionableError {
     }
     public var exitStatus: ExitStatus {
         switch self {
-        case .schemaTooNew, .needsMigration, .missing, .empty, .readOnlyFolder, .notReceiving: .environment
+        case .schemaTooNew, .needsMigration, .noTemporaryTables, .missing, .empty, .readOnlyFolder, .notReceiving:
+            .environment
         case .exists: .usage
         case .notFound, .tokenDropped, .notDurable: .itemsFailed
         }

@@ -21,3 +21,8 @@ CREATE ROLE tokenkeeper_store LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;
 CREATE SCHEMA store AUTHORIZATION tokenkeeper_store;
 REVOKE ALL ON SCHEMA store FROM PUBLIC;
 ALTER ROLE tokenkeeper_store SET search_path = store;
+-- A read-only session (status, plan, token show, a dry run) on a store an older tokenkeeper left reads it
+-- without upgrading it, through empty temporary tables that stand in for the newer tables: the role needs
+-- the TEMPORARY privilege on the database. PUBLIC has it by default; it is granted here for databases that
+-- revoke it from PUBLIC. (Without it, such a session stops with an error naming this grant.)
+DO $$ BEGIN EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO tokenkeeper_store', current_database()); END $$;
