@@ -97,6 +97,9 @@ extension PostgresTokenStore {
 
     /// One `UPDATE ... FROM unnest(...)` for rows `rows` of `batch`, compare-and-set per row on the version
     /// and the wrapped bytes read; the table's triggers move the counts. Says per row whether it applied.
+    /// Each row is matched by its tenant as well as its id: the statement names the distribution column a
+    /// distributed PostgreSQL would route by (README "Past one PostgreSQL"), and a row never moves to
+    /// another tenant's version.
     public func replaceDataKeys(_ batch: DataKeyRewrapBatch, rows: Range<Int>) throws -> [Bool] {
         guard !rows.isEmpty else { return [] }
         let keys = { (buffer: [UInt8]) in
@@ -105,16 +108,16 @@ extension PostgresTokenStore {
         let result = try connection.query(
             """
             UPDATE token_keys SET key_version = batch.new_version, wrapped_key = batch.wrapped
-            FROM unnest($1::bigint[], $2::integer[], $3::bytea[], $4::integer[], $5::bytea[])
-                AS batch (id, expected, expected_wrapped, new_version, wrapped)
-            WHERE token_keys.token_id = batch.id AND token_keys.key_version = batch.expected
-              AND token_keys.wrapped_key = batch.expected_wrapped
+            FROM unnest($1::bigint[], $2::integer[], $3::bytea[], $4::integer[], $5::bytea[], $6::text[])
+                AS batch (id, expected, expected_wrapped, new_version, wrapped, tenant)
+            WHERE token_keys.token_id = batch.id AND token_keys.tenant = batch.tenant
+              AND token_keys.key_version = batch.expected AND token_keys.wrapped_key = batch.expected_wrapped
             RETURNING token_keys.token_id
             """,
             [
                 .int8Array(Array(batch.ids[rows])), .int4Array(Array(batch.expectedVersions[rows])),
                 .byteaArray(keys(batch.expectedKeys)), .int4Array(Array(batch.newVersions[rows])),
-                .byteaArray(keys(batch.newKeys)),
+                .byteaArray(keys(batch.newKeys)), .textArray(rows.map { batch.tenants[Int(batch.tenantNumbers[$0])] }),
             ], purpose: "rewrap data keys")
         let changed = Set((0..<result.count).map { result.int($0, 0) })
         return rows.map { changed.contains(batch.ids[$0]) }
