@@ -135,6 +135,20 @@ extension PostgresTokenStore {
         return counts
     }
 
+    /// Rows still in the old format that hold a token, per tenant and key version (``TokenStore/oldFormatCountsByVersion()``).
+    public func oldFormatCountsByVersion() throws -> [String: [Int: Int]] {
+        let rows = try connection.query(
+            """
+            SELECT tenant, key_version, count(*) FROM tokens WHERE key_version != 0 AND sealed_token IS NOT NULL
+            GROUP BY tenant, key_version
+            """, purpose: "count tokens in the old format")
+        var counts: [String: [Int: Int]] = [:]
+        for index in 0..<rows.count {
+            counts[rows.text(index, 0), default: [:]][Int(rows.int(index, 1))] = Int(rows.int(index, 2))
+        }
+        return counts
+    }
+
     /// Up to `limit` rows of `tenant` still in the old format that hold a token, after `afterID` in id order.
     public func oldFormatRows(tenant: String, afterID: Int64, limit: Int) throws -> [SealedRow] {
         let rows = try connection.query(

@@ -125,6 +125,21 @@ extension SQLiteTokenStore {
         return counts
     }
 
+    /// Rows still in the old format that hold a token, per tenant and key version (``TokenStore/oldFormatCountsByVersion()``).
+    public func oldFormatCountsByVersion() throws -> [String: [Int: Int]] {
+        let statement = try connection.cached(
+            """
+            SELECT tenant, key_version, count(*) FROM tokens WHERE key_version != 0 AND sealed_token IS NOT NULL
+            GROUP BY tenant, key_version
+            """)
+        defer { statement.reset() }
+        var counts: [String: [Int: Int]] = [:]
+        while try statement.step() {
+            counts[statement.text(0), default: [:]][Int(statement.int(1))] = Int(statement.int(2))
+        }
+        return counts
+    }
+
     /// Up to `limit` rows of `tenant` still in the old format that hold a token, after the row id
     /// `afterID` in id order, through the partial index of such rows (the migration's walk).
     public func oldFormatRows(tenant: String, afterID: Int64, limit: Int) throws -> [SealedRow] {

@@ -187,6 +187,10 @@ public protocol TokenStore: AnyObject {
     /// Rows in the old format that hold a token, per tenant: what the migration still has to do. Cheap
     /// once the migration is done (no scan of the tokens).
     func oldFormatCounts() throws -> [String: Int]
+    /// ``oldFormatCounts()`` split by key version (`tenant -> version -> rows`), so a rotation's plan counts
+    /// each row once: a row to migrate is not also a row to rewrap. Reaches only the old-format rows
+    /// (their partial index, then each row's version): nothing to read once the migration is done.
+    func oldFormatCountsByVersion() throws -> [String: [Int: Int]]
     /// Up to `limit` rows of `tenant` in the old format holding a token, after `afterID` in id order.
     func oldFormatRows(tenant: String, afterID: Int64, limit: Int) throws -> [SealedRow]
     /// Copies what it can of the store's log into its main file without making writers wait (SQLite: a

@@ -22,8 +22,13 @@ package enum PrivateFiles {
 
     /// Writes `bytes` to `path` atomically with mode 0600 (or `mode`, for files that hold no secret, such
     /// as reports): temporary file, fsync, rename, fsync of the folder.
+    /// - Parameter syncingFolder: false only for a caller that writes several files of one folder and
+    ///   then calls ``syncDirectory(_:)`` itself before it reports any of them written (the vault's
+    ///   batched changes): until then a crash may bring back a file's old content, never a mix.
     /// - throws: ``FileSystemError`` naming the path and the step that failed.
-    package static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = fileMode) throws {
+    package static func writeAtomically(
+        _ bytes: [UInt8], to path: String, mode: mode_t = fileMode, syncingFolder: Bool = true
+    ) throws {
         let directory = PathText.parent(of: path)
         let name = (path as NSString).lastPathComponent
         let temporary =
@@ -47,7 +52,7 @@ package enum PrivateFiles {
             unlink(temporary)
             throw error
         }
-        try syncDirectory(directory.isEmpty ? "." : directory)
+        if syncingFolder { try syncDirectory(directory.isEmpty ? "." : directory) }
     }
 
     /// Writes `bytes` to a new file at `path`, mode 0600, and fails if anything (a file, a link) is

@@ -126,8 +126,10 @@ extension FileVault {
         return file
     }
 
-    func saveSecret(_ file: SecretFile) throws {
-        try VaultFileCodec.write(file, to: secretPath(file.name), macKey: macKey, keyID: keyID)
+    /// Writes a secret file atomically; `syncingFolder: false` only in a batch that syncs `secrets/` itself.
+    func saveSecret(_ file: SecretFile, syncingFolder: Bool = true) throws {
+        try VaultFileCodec.write(
+            file, to: secretPath(file.name), macKey: macKey, keyID: keyID, syncingFolder: syncingFolder)
     }
 
     func allSecretFiles() throws -> [SecretFile] {

@@ -30,6 +30,12 @@ public protocol KeyVault: AnyObject, Sendable {
     func createSecret(_ name: String) throws -> SecretVersion
     /// Adds a version with a new random data key: "rotate". Needs `set`.
     func addVersion(to name: String) throws -> SecretVersion
+    /// ``addVersion(to:)`` for each of `names`, in order, as one call where a backend can do it for less
+    /// (``FileVault``: one lock, one folder sync, one audit sync). One result per name: a secret that
+    /// cannot take a version (damaged, deleted, missing) fails only its own entry. Throws only for what
+    /// fails every name alike (read-only, permission denied, a frozen vault, a lock or sync that fails);
+    /// the default implementation calls ``addVersion(to:)`` per name and never throws. Needs `set`.
+    func addVersions(to names: [String]) throws -> [Result<SecretVersion, any Error>]
     /// Live (not deleted) secrets. Needs `list`.
     func secrets() throws -> [SecretSummary]
     /// The names of every secret, live or soft-deleted, without opening any (so one damaged secret does not
@@ -92,6 +98,13 @@ public protocol KeyVault: AnyObject, Sendable {
     /// each data key wrapped under this vault's own master key, replacing a secret of that name: a
     /// resumed copy writes it again. Needs every permission.
     func importSecret(_ secret: ExportedSecret) throws
+}
+
+extension KeyVault {
+    /// One ``addVersion(to:)`` per name, each result kept (the batched form for backends without one).
+    public func addVersions(to names: [String]) throws -> [Result<SecretVersion, any Error>] {
+        names.map { name in Result { try addVersion(to: name) } }
+    }
 }
 
 /// Where a secret stands in a vault.

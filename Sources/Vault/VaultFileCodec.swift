@@ -34,11 +34,15 @@ enum VaultFileCodec {
     }
 
     /// Writes `body` to `path` with a trailer made with `macKey` of master key `keyID`.
-    static func write<Body: Encodable>(_ body: Body, to path: String, macKey: SymmetricKey, keyID: String) throws {
+    /// `syncingFolder`: see ``PrivateFiles/writeAtomically(_:to:mode:syncingFolder:)``.
+    static func write<Body: Encodable>(
+        _ body: Body, to path: String, macKey: SymmetricKey, keyID: String, syncingFolder: Bool = true
+    ) throws {
         let json = Array(try encoder.encode(body))
         let trailer =
             "#tokenkeeper sha256=\(SHA256.hexDigest(json)) mac=\(Hex.encode(try HMAC.sha256(key: macKey, data: json))) key=\(keyID)"
-        try PrivateFiles.writeAtomically(json + [0x0A] + Array(trailer.utf8) + [0x0A], to: path)
+        try PrivateFiles.writeAtomically(
+            json + [0x0A] + Array(trailer.utf8) + [0x0A], to: path, syncingFolder: syncingFolder)
     }
 
     /// Reads `path`, checking permissions, the checksum and the MAC.

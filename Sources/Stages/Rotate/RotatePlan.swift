@@ -14,11 +14,11 @@ package struct TenantRotatePlan: Sendable, Equatable {
     package var targetVersion: Int
     /// Age of the current latest version, when there is one.
     package var latestAge: TimeInterval?
-    /// Tokens on an older version than the target: their data keys are rewrapped (or, in the old format,
-    /// the tokens migrated) under the target version.
+    /// Envelope tokens on an older version than the target: their data keys are rewrapped under the
+    /// target version. Old-format tokens are never counted here, only in ``rowsToMigrate``.
     package var rowsToRewrap: Int
-    /// Tokens in the old format (sealed directly under a key version) to move to envelope encryption,
-    /// on the target version or not.
+    /// Tokens in the old format (sealed directly under a key version) to move to envelope encryption under
+    /// the target version, on the target version or not. Each row counts once: here or in ``rowsToRewrap``.
     package var rowsToMigrate: Int = 0
     /// Tokens to seal again under a fresh data key (`reseal: true`: every token of the tenant).
     package var rowsToReseal: Int = 0
@@ -78,7 +78,10 @@ package enum RotatePlanner {
         let latestAge = latest.map { now.timeIntervalSince($0.createdAt) }
         let addsVersion = latest == nil || (latestAge ?? 0) > maxKeyAge
         let target = addsVersion ? (latest?.number ?? 0) + 1 : latest!.number
-        let rowsToRewrap = state.rowsByVersion.filter { $0.key != target }.values.reduce(0, +)
+        // Envelope rows only: the migration moves old-format rows to the target itself, so counting them
+        // here too would count them twice (the plan said "rewrap 4" + "migrate 2" of 4 rows).
+        let rowsToRewrap = state.rowsByVersion.filter { $0.key != target }
+            .map { max(0, $0.value - state.oldFormatRowsByVersion[$0.key, default: 0]) }.reduce(0, +)
         // Versions kept: the target and the `keepVersions` newest below it; everything older goes.
         let below = state.versions.map(\.number).filter { $0 < target }.sorted(by: >)
         let beyond = Array(below.dropFirst(keepVersions)).sorted()

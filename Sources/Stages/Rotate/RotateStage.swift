@@ -37,11 +37,11 @@ package struct RotateStage {
         }
         var plans: [(plan: TenantRotatePlan, state: TenantKeyState)] = []
         var unreadableTenants = 0
-        let oldFormat: [String: Int]
+        let oldFormat: [String: [Int: Int]]
         let versionCounts: [String: [Int: Int]]
         do {
             // Rows an older tokenkeeper wrote, per tenant: read from their partial index, free once migrated.
-            oldFormat = try context.store.oldFormatCounts()
+            oldFormat = try context.store.oldFormatCountsByVersion()
             versionCounts = try context.store.keyVersionCounts(tenants: tenants)
         } catch {
             recorder.error("tenants", error)
@@ -52,7 +52,7 @@ package struct RotateStage {
                 guard
                     let state = try snapshot(
                         tenant, counts: versionCounts[tenant, default: [:]],
-                        oldFormatRows: oldFormat[tenant, default: 0],
+                        oldFormatRows: oldFormat[tenant, default: [:]],
                         context: context, recorder: recorder)
                 else { continue }
                 let plan = RotatePlanner.plan(
@@ -111,7 +111,8 @@ package struct RotateStage {
         return recorder.finish(summary: summary, at: context.clock())
     }
 
-    /// The rows a plan moves: every token when resealing, else those on older versions and those to migrate.
+    /// The rows a plan moves, each counted once: every token when resealing, else the envelope rows on older
+    /// versions and the old-format rows to migrate (the progress total and the dry run's count).
     static func rowsToMove(_ plan: TenantRotatePlan) -> Int {
         plan.rowsToReseal > 0 ? plan.rowsToReseal : plan.rowsToRewrap + plan.rowsToMigrate
     }
@@ -141,7 +142,8 @@ package struct RotateStage {
 
     /// The tenant's versions and token counts, or nil (with a case recorded) when there is nothing to rotate.
     private func snapshot(
-        _ tenant: String, counts: [Int: Int], oldFormatRows: Int, context: StageContext, recorder: StageRecorder
+        _ tenant: String, counts: [Int: Int], oldFormatRows: [Int: Int], context: StageContext,
+        recorder: StageRecorder
     ) throws -> TenantKeyState? {
         let versions: [SecretVersion]
         do {
@@ -166,7 +168,7 @@ package struct RotateStage {
         return TenantKeyState(
             tenant: tenant,
             versions: versions.map { KeyVersionState(number: $0.number, createdAt: $0.createdAt, enabled: $0.enabled) },
-            rowsByVersion: counts, oldFormatRows: oldFormatRows)
+            rowsByVersion: counts, oldFormatRowsByVersion: oldFormatRows)
     }
 
     // MARK: - Applying
@@ -241,14 +243,26 @@ package struct RotateStage {
     }
 
     /// Phase 1: new versions, so that new and rewrapped tokens are sealed with them.
+    /// One batched vault call for every due tenant (its fixed cost paid once); a tenant whose secret
+    /// cannot take a version fails alone.
     private func addVersions(_ tenants: inout [TenantProgress], context: StageContext, recorder: StageRecorder) {
-        for index in tenants.indices where tenants[index].plan.addsVersion {
-            do {
-                tenants[index].target = try context.vault.addVersion(to: tenants[index].plan.tenant).number
-                context.custodian.forgetCachedKeys()
+        let adding = tenants.indices.filter { tenants[$0].plan.addsVersion }
+        guard !adding.isEmpty else { return }
+        let results: [Result<SecretVersion, any Error>]
+        do {
+            results = try context.vault.addVersions(to: adding.map { tenants[$0].plan.tenant })
+        } catch {
+            for index in adding { tenants[index].error = error }
+            return
+        }
+        context.custodian.forgetCachedKeys()
+        for (index, result) in zip(adding, results) {
+            switch result {
+            case .success(let version):
+                tenants[index].target = version.number
                 recorder.count(.versionsAdded)
-                tenants[index].done.append("added key version \(tenants[index].target)")
-            } catch {
+                tenants[index].done.append("added key version \(version.number)")
+            case .failure(let error):
                 tenants[index].error = error
             }
         }

@@ -9,17 +9,22 @@ package struct TenantKeyState: Sendable, Equatable {
     package var versions: [KeyVersionState]
     /// Stored tokens per key version (both formats).
     package var rowsByVersion: [Int: Int]
-    /// Stored tokens still in the old format (sealed directly under a key version), which the rotation
-    /// moves to envelope encryption whatever their version.
-    package var oldFormatRows: Int
+    /// Stored tokens still in the old format (sealed directly under a key version) per key version: a
+    /// subset of ``rowsByVersion``, which the rotation moves to envelope encryption whatever their version.
+    package var oldFormatRowsByVersion: [Int: Int]
 
     /// Creates a snapshot.
-    package init(tenant: String, versions: [KeyVersionState], rowsByVersion: [Int: Int], oldFormatRows: Int = 0) {
+    package init(
+        tenant: String, versions: [KeyVersionState], rowsByVersion: [Int: Int], oldFormatRowsByVersion: [Int: Int] = [:]
+    ) {
         self.tenant = tenant
         self.versions = versions.sorted { $0.number < $1.number }
         self.rowsByVersion = rowsByVersion
-        self.oldFormatRows = oldFormatRows
+        self.oldFormatRowsByVersion = oldFormatRowsByVersion
     }
+
+    /// Stored tokens still in the old format, on any version.
+    package var oldFormatRows: Int { oldFormatRowsByVersion.values.reduce(0, +) }
 
     /// The newest version, which new and rewrapped tokens are sealed with.
     package var latest: KeyVersionState? { versions.last }

@@ -30,6 +30,10 @@ struct VaultCall: Sendable, CustomTestStringConvertible {
         [
             VaultCall(name: "createSecret", permissions: [.set]) { _ = try $0.createSecret("t2") },
             VaultCall(name: "addVersion", permissions: [.set]) { _ = try $0.addVersion(to: "t1") },
+            VaultCall(name: "addVersions", permissions: [.set]) { vault in
+                // A backend may refuse the whole batch or each entry: either way the call fails.
+                for result in try vault.addVersions(to: ["t1"]) { _ = try result.get() }
+            },
             VaultCall(name: "secrets", permissions: [.list]) { _ = try $0.secrets() },
             VaultCall(name: "versions", permissions: [.list]) { _ = try $0.versions(of: "t1") },
             VaultCall(name: "dataKey", permissions: [.get]) { _ = try $0.dataKey(secret: "t1", version: 1) },

@@ -57,6 +57,7 @@ extension VaultConformanceTests {
             let refusal = StateMarkError.frozen(location: vault.location, destination: "elsewhere")
             #expect(throws: refusal) { try vault.createSecret("t2") }
             #expect(throws: refusal) { try vault.addVersion(to: "t1") }
+            #expect(throws: refusal) { for result in try vault.addVersions(to: ["t1"]) { _ = try result.get() } }
             #expect(throws: refusal) { try vault.deleteSecret("t1") }
             #expect(throws: refusal) { try vault.setPolicy(for: "web", permissions: [.get]) }
             #expect(try vault.dataKey(secret: "t1", version: 1) == vault.latestDataKey(secret: "t1").key)

@@ -104,6 +104,37 @@ import Vault
     }
 
     @Test(arguments: VaultBackend.all)
+    func addingVersionsToManySecretsGivesEachItsNextVersionAndFailsOnlyTheSecretsThatCannotTakeOne(
+        _ backend: VaultBackend
+    ) throws {
+        try withVault(backend) { vault in
+            _ = try vault.admin.createSecret("t1")
+            _ = try vault.admin.addVersion(to: "t1")
+            _ = try vault.admin.createSecret("t2")
+            _ = try vault.admin.createSecret("gone")
+            try vault.admin.deleteSecret("gone")
+            let keys = try (1...2).map { try vault.admin.dataKey(secret: "t1", version: $0) }
+            vault.clock.advance(by: 60)
+            let results = try vault.admin.addVersions(to: ["t1", "missing", "t2", "gone", "not_a_name"])
+            #expect(results.count == 5)
+            let added = try [results[0].get(), results[2].get()]
+            #expect(added.map(\.number) == [3, 2])
+            #expect(added.allSatisfy { $0.enabled && $0.createdAt == Self.start + 60 })
+            #expect(throws: VaultError.secretNotFound("missing")) { try results[1].get() }
+            #expect(throws: VaultError.secretDeleted("gone")) { try results[3].get() }
+            #expect(throws: VaultError.invalidSecretName("not_a_name")) { try results[4].get() }
+            let reopened = try vault.open()
+            #expect(try reopened.versions(of: "t1").map(\.number) == [1, 2, 3])
+            #expect(try reopened.versions(of: "t2").map(\.number) == [1, 2])
+            #expect(try reopened.latestDataKey(secret: "t2").version == 2)
+            #expect(try (1...2).map { try reopened.dataKey(secret: "t1", version: $0) } == keys)
+            #expect(try reopened.dataKey(secret: "t1", version: 3) != keys[1])
+            #expect(try reopened.secretState("gone") == .softDeleted)
+            #expect(try reopened.addVersions(to: []).isEmpty)
+        }
+    }
+
+    @Test(arguments: VaultBackend.all)
     func aDisabledVersionStillOpensAndTheNewestEnabledVersionSeals(_ backend: VaultBackend) throws {
         try withVault(backend) { vault in
             _ = try vault.admin.createSecret("t1")
@@ -343,6 +374,7 @@ import Vault
     private static let writes: [(String, @Sendable (any KeyVault) throws -> Void)] = [
         ("createSecret", { _ = try $0.createSecret("t2") }),
         ("addVersion", { _ = try $0.addVersion(to: "t1") }),
+        ("addVersions", { vault in for result in try vault.addVersions(to: ["t1"]) { _ = try result.get() } }),
         ("disableVersion", { try $0.disableVersion(secret: "t1", version: 2) }),
         ("purgeVersion", { try $0.purgeVersion(secret: "t1", version: 1, servingStore: VaultBackend.servedStore) }),
         ("deleteSecret", { try $0.deleteSecret("t1") }),

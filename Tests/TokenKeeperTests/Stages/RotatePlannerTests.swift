@@ -62,4 +62,19 @@ import Testing
         #expect(!plan.addsVersion)
         #expect(plan.rowsToRewrap == 2)
     }
+
+    @Test func oldFormatRowsAreCountedOnceAsRowsToMigrateNeverAlsoAsRowsToRewrap() {
+        // Version 1 holds 5 rows, 2 of them in the old format; version 2 (the target) holds 3, 1 old.
+        let snapshot = TenantKeyState(
+            tenant: "t",
+            versions: [
+                KeyVersionState(number: 1, createdAt: now.addingTimeInterval(-20 * day), enabled: true),
+                KeyVersionState(number: 2, createdAt: now.addingTimeInterval(-day), enabled: true),
+            ], rowsByVersion: [1: 5, 2: 3], oldFormatRowsByVersion: [1: 2, 2: 1])
+        let plan = RotatePlanner.plan(snapshot, maxKeyAge: 30 * day, keepVersions: 1, now: now)
+        #expect(plan.rowsToRewrap == 3)  // the envelope rows on version 1
+        #expect(plan.rowsToMigrate == 3)  // every old-format row, on version 1 or on the target
+        #expect(RotateStage.rowsToMove(plan) == 6)  // of 8 rows: the 2 envelope rows on the target stay
+        #expect(plan.summary == "rewrap 3 tokens to version 2, migrate 3 tokens to envelope encryption")
+    }
 }
