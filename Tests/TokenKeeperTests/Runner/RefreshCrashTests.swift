@@ -93,6 +93,7 @@ import Testing
                         process.waitUntilExit()
                         return process.terminationReason == .uncaughtSignal
                     }
+                    try fixture.settleAfterKill()
                     let atKill = try fixture.rows(tenant: tenant)
                     let refreshedBeforeRerun = atKill.filter { $0.refreshedAt > fixture.origin }.count
                     leasedAtKill = Set(atKill.filter { $0.leaseOwner != nil }.map(\.key))

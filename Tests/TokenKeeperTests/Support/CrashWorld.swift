@@ -198,6 +198,29 @@ struct CrashWorld: Sendable {
         return opened
     }
 
+    /// Waits (at most 10 s) until a killed job's statements have finished on the server. A client killed
+    /// with SIGKILL does not stop a statement the server is already running: an autocommitted lease taken
+    /// just before the kill can still commit after the process is gone, so a snapshot taken at once would
+    /// miss it. On SQLite the write is in the dead process or nowhere: nothing to wait for.
+    func settleAfterKill() throws {
+        guard database != nil else { return }
+        let session = try PostgresConnection(connectionString: try connectionString, location: "test", readOnly: true)
+        // A query the process wrote just before it died may still be in the socket, not yet read by the server.
+        usleep(100_000)
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            let busy = try session.query(
+                """
+                SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+                  AND backend_type = 'client backend' AND state <> 'idle'
+                """, purpose: "test: wait for a killed job's statements"
+            ).int(0, 0)
+            if busy == 0 { return }
+            usleep(20_000)
+        }
+        Issue.record("a killed job's statements were still running on the server after 10 s")
+    }
+
     /// The rows of `tenant`.
     func rows(tenant: String) throws -> [StoredToken] {
         var rows: [StoredToken] = []
