@@ -10,6 +10,8 @@ package enum RefreshTokenSyntax {
     /// Why `token` cannot be a refresh token, or nil when it can.
     package static func problem(_ token: String) -> String? {
         if token.isEmpty { return "is empty" }
+        // Printable ASCII bytes only (every token seen in practice): nothing to refuse, decided byte by byte.
+        if token.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) { return nil }
         // Printable ASCII (what tokens are made of) is decided without looking up Unicode properties.
         let refused: (Unicode.Scalar) -> Bool = { scalar in
             if (0x21...0x7E).contains(scalar.value) { return false }

@@ -50,10 +50,22 @@ public struct IDTokenClaims: Sendable, Equatable {
     }
 
     /// Decodes base64url without padding, as JWTs use it (RFC 7515 section 2).
+    /// `-` and `_` are mapped to `+` and `/` byte by byte (Foundation's `replacingOccurrences` was most of
+    /// an import's parsing time) and the padding is added; Foundation's base64 decoder then refuses
+    /// whatever else is not base64, as before.
     static func base64URLDecode(_ text: String) -> Data? {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64.append("=") }
-        return Data(base64Encoded: base64)
+        let utf8 = text.utf8
+        var base64 = [UInt8]()
+        base64.reserveCapacity(utf8.count + 3)
+        for byte in utf8 {
+            switch byte {
+            case UInt8(ascii: "-"): base64.append(UInt8(ascii: "+"))
+            case UInt8(ascii: "_"): base64.append(UInt8(ascii: "/"))
+            default: base64.append(byte)
+            }
+        }
+        while base64.count % 4 != 0 { base64.append(UInt8(ascii: "=")) }
+        return Data(base64Encoded: Data(base64))
     }
 }
 
