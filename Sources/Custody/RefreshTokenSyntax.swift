@@ -11,7 +11,11 @@ package enum RefreshTokenSyntax {
     package static func problem(_ token: String) -> String? {
         if token.isEmpty { return "is empty" }
         // Printable ASCII bytes only (every token seen in practice): nothing to refuse, decided byte by byte.
-        if token.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) { return nil }
+        let printable = { (byte: UInt8) in byte >= 0x21 && byte <= 0x7E }
+        if token.utf8.withContiguousStorageIfAvailable({ $0.allSatisfy(printable) }) ?? token.utf8.allSatisfy(printable)
+        {
+            return nil
+        }
         // Printable ASCII (what tokens are made of) is decided without looking up Unicode properties.
         let refused: (Unicode.Scalar) -> Bool = { scalar in
             if (0x21...0x7E).contains(scalar.value) { return false }

@@ -219,7 +219,7 @@ extension SQLiteTokenStore {
     /// import's upserts land all over the (tenant, user, provider) key, and at a million rows its pages
     /// no longer fit the default cache (26,000 against 50,000 tokens/s on the development VM).
     public func withBulkLoad<T>(_ body: () throws -> T) throws -> T {
-        try connection.execute("PRAGMA cache_size=-16384")
+        try connection.execute("PRAGMA cache_size=-8192")
         defer { try? connection.execute("PRAGMA cache_size=-2000") }
         return try body()
     }
