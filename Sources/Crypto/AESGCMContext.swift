@@ -48,7 +48,8 @@ package final class AESGCMContext {
     }
 
     /// Seals `plaintext` with `associatedData` and returns `nonce ‖ ciphertext ‖ tag`.
-    /// - Parameter nonce: only for known-answer tests; leave nil to get a fresh random nonce.
+    /// - Parameter nonce: a nonce the caller drew from `RAND_bytes` (``DataKeySealer/freshKey()``) or a
+    ///   known-answer test's; leave nil to get a fresh random nonce.
     package func seal(
         _ plaintext: UnsafeRawBufferPointer, associatedData: UnsafeRawBufferPointer,
         nonce: [UInt8]? = nil

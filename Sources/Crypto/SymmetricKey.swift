@@ -16,7 +16,7 @@ public struct SymmetricKey: Sendable, Equatable {
     }
 
     /// Copies a 32-byte key from raw memory.
-    init(copying bytes: UnsafeRawBufferPointer) throws {
+    package init(copying bytes: UnsafeRawBufferPointer) throws {
         guard bytes.count == Self.byteCount else { throw CryptoError.wrongKeySize(bytes.count) }
         storage = SecureBytes(copying: bytes)
     }

@@ -18,16 +18,31 @@ package enum Envelope {
     private static let commitmentLabel = Array("tokenkeeper.dek.commitment.v1".utf8)
 
     /// Seals `plaintext` for the row `key` under a fresh DEK, wrapped by `wrapper` (version `version` of
-    /// `secret`). Returns the sealed token and the wrapped DEK.
+    /// `secret`). Returns the sealed token and the wrapped DEK. Sets up its OpenSSL state for this one
+    /// call: a caller sealing many tokens passes a ``DataKeySealer`` of its own.
     package static func seal(
         _ plaintext: UnsafeRawBufferPointer, for key: TokenKey, secret: String, version: Int, wrapper: AESGCMContext
     ) throws -> (sealed: [UInt8], wrappedKey: [UInt8]) {
-        let dek = try SymmetricKey.random()
-        let sealed = try sealToken(plaintext, for: key, dek: dek)
+        try seal(plaintext, for: key, secret: secret, version: version, wrapper: wrapper, sealer: DataKeySealer())
+    }
+
+    /// Seals `plaintext` as ``seal(_:for:secret:version:wrapper:)`` does, with `sealer`'s OpenSSL state
+    /// (one per thread, reused for every token it seals): the DEK and both nonces come from one random
+    /// draw, and the DEK lives only in this call.
+    package static func seal(
+        _ plaintext: UnsafeRawBufferPointer, for key: TokenKey, secret: String, version: Int, wrapper: AESGCMContext,
+        sealer: DataKeySealer
+    ) throws -> (sealed: [UInt8], wrappedKey: [UInt8]) {
+        let fresh = try sealer.freshKey()
         var binding: [UInt8] = []
+        TokenBinding.envelopeToken(
+            for: key, dataKeyCommitment: try sealer.hmacSHA256(key: fresh.key, data: commitmentLabel), into: &binding)
+        let sealed = try binding.withUnsafeBytes {
+            try sealer.seal(plaintext, key: fresh.key, nonce: fresh.sealNonce, associatedData: $0)
+        }
         TokenBinding.dataKey(for: key, secret: secret, keyVersion: version, into: &binding)
-        let wrapped = try dek.withUnsafeBytes { raw in
-            try binding.withUnsafeBytes { try wrapper.seal(raw, associatedData: $0) }
+        let wrapped = try fresh.key.withUnsafeBytes { raw in
+            try binding.withUnsafeBytes { try wrapper.seal(raw, associatedData: $0, nonce: fresh.wrapNonce) }
         }
         return (sealed, wrapped)
     }
@@ -69,16 +84,6 @@ package enum Envelope {
             }
         }
         return try SymmetricKey(bytes: raw)
-    }
-
-    /// The token sealed under `dek` with the row's envelope binding.
-    private static func sealToken(_ plaintext: UnsafeRawBufferPointer, for key: TokenKey, dek: SymmetricKey) throws
-        -> [UInt8]
-    {
-        let context = try AESGCMContext(key: dek)
-        var binding: [UInt8] = []
-        TokenBinding.envelopeToken(for: key, dataKeyCommitment: try commitment(dek), into: &binding)
-        return try binding.withUnsafeBytes { try context.seal(plaintext, associatedData: $0) }
     }
 
     /// A digest that names the DEK without revealing it: HMAC-SHA-256 keyed with the DEK over a label.

@@ -10,6 +10,12 @@ package enum RefreshTokenSyntax {
     /// Why `token` cannot be a refresh token, or nil when it can.
     package static func problem(_ token: String) -> String? {
         if token.isEmpty { return "is empty" }
+        // Printable ASCII bytes only (every token seen in practice): nothing to refuse, decided byte by byte.
+        let printable = { (byte: UInt8) in byte >= 0x21 && byte <= 0x7E }
+        if token.utf8.withContiguousStorageIfAvailable({ $0.allSatisfy(printable) }) ?? token.utf8.allSatisfy(printable)
+        {
+            return nil
+        }
         // Printable ASCII (what tokens are made of) is decided without looking up Unicode properties.
         let refused: (Unicode.Scalar) -> Bool = { scalar in
             if (0x21...0x7E).contains(scalar.value) { return false }

@@ -32,6 +32,8 @@ public final class TokenCustodian {
     private var latestForgottenAt: Date?
     /// Whether the vault is known to record that its store has held tokens (checked once per custodian).
     private var storeHoldsTokensRecorded = false
+    /// The OpenSSL state every seal of this custodian reuses (made on first use).
+    private var sealer: DataKeySealer?
 
     private struct KeyID: Hashable {
         var secret: String
@@ -122,9 +124,18 @@ public final class TokenCustodian {
         defer { wipe(&plaintext) }
         let wrapper = try context(secret: secret, version: version)
         let (sealed, wrappedKey) = try plaintext.withUnsafeBytes { text in
-            try Envelope.seal(text, for: key, secret: secret, version: version, wrapper: wrapper)
+            try Envelope.seal(
+                text, for: key, secret: secret, version: version, wrapper: wrapper, sealer: dataKeySealer())
         }
         return (version, sealed, wrappedKey)
+    }
+
+    /// The custodian's ``DataKeySealer``, made on first use.
+    private func dataKeySealer() throws -> DataKeySealer {
+        if let sealer { return sealer }
+        let made = try DataKeySealer()
+        sealer = made
+        return made
     }
 
     /// Seals `token` as tokenkeeper did before envelope encryption: directly under the newest version of

@@ -33,8 +33,23 @@ package struct TokenImportStream {
     /// of their own, a batch or two ahead, while `body` (sealing and writing) runs on the caller's.
     /// - throws: ``ImportError`` when the input as a whole is unreadable; what `body` throws.
     package func read(batchSize: Int, _ body: (TokenImportParser.Result) throws -> Void) throws {
-        let queue = BatchQueue<TokenImportParser.Result>(capacity: 2)
-        let producer = Producer(stream: self, batchSize: batchSize)
+        try read(batchSize: batchSize, prepare: { $0 }, body)
+    }
+
+    /// Reads the whole input as ``read(batchSize:_:)`` does, and also runs `prepare` on each batch on the
+    /// reading thread (an import seals it there), so that `body` on the caller's thread gets each batch
+    /// prepared while the next one is read and prepared: the two threads use both cores.
+    ///
+    /// `prepare` runs on the reading thread alone, one batch at a time, and must use nothing the caller's
+    /// thread uses meanwhile (a custodian of its own, over its own store session).
+    /// - throws: ``ImportError`` when the input as a whole is unreadable; what `prepare` or `body` throws
+    ///   (an error of `prepare` after `body` has had every batch prepared before it).
+    package func read<Prepared>(
+        batchSize: Int, prepare: @escaping (TokenImportParser.Result) throws -> Prepared,
+        _ body: (Prepared) throws -> Void
+    ) throws {
+        let queue = BatchQueue<Prepared>(capacity: 1)
+        let producer = Producer(stream: self, batchSize: batchSize, prepare: prepare)
         Thread.detachNewThread { producer.run(into: queue) }
         defer {
             queue.cancel()
@@ -43,20 +58,24 @@ package struct TokenImportStream {
         while let batch = try queue.take() { try body(batch) }
     }
 
-    /// The reading thread's side. `@unchecked Sendable`: the stream (and its file handle) is used by that
-    /// thread alone once handed over.
-    private final class Producer: @unchecked Sendable {
+    /// The reading thread's side. `@unchecked Sendable`: the stream (and its file handle) and `prepare`
+    /// (and what it captures) are used by that thread alone once handed over.
+    private final class Producer<Prepared>: @unchecked Sendable {
         let stream: TokenImportStream
         let batchSize: Int
+        let prepare: (TokenImportParser.Result) throws -> Prepared
 
-        init(stream: TokenImportStream, batchSize: Int) {
+        init(
+            stream: TokenImportStream, batchSize: Int, prepare: @escaping (TokenImportParser.Result) throws -> Prepared
+        ) {
             self.stream = stream
             self.batchSize = batchSize
+            self.prepare = prepare
         }
 
-        func run(into queue: BatchQueue<TokenImportParser.Result>) {
+        func run(into queue: BatchQueue<Prepared>) {
             do {
-                try stream.produce(batchSize: batchSize) { queue.put($0) }
+                try stream.produce(batchSize: batchSize) { queue.put(try prepare($0)) }
                 queue.finish(nil)
             } catch {
                 queue.finish(error)
@@ -65,9 +84,9 @@ package struct TokenImportStream {
     }
 
     /// Reads and parses the input, handing each batch to `emit`, which returns false to stop early.
-    private func produce(batchSize: Int, _ emit: (TokenImportParser.Result) -> Bool) throws {
+    private func produce(batchSize: Int, _ emit: (TokenImportParser.Result) throws -> Bool) throws {
         let body: (TokenImportParser.Result) throws -> Void = { batch in
-            guard emit(batch) else { throw Stopped() }
+            guard try emit(batch) else { throw Stopped() }
         }
         do {
             try produceBatches(batchSize: batchSize, body)

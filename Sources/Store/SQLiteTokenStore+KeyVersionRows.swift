@@ -57,24 +57,25 @@ extension SQLiteTokenStore {
         return counts
     }
 
-    /// The key version the token in `key`'s row is sealed with; nil when there is no row or it holds no token.
+    /// The id of `key`'s row (nil when there is none) and the version its token is sealed with when it holds
+    /// one (nil without a token): what an insert-or-replace moves the counts from, without reading the token.
     /// Read inside the write transaction that changes the row, so the count moves from the right version.
-    /// Whether the row of `key` exists, and the version its token is sealed with when it holds one (nil
-    /// without a token): what an insert-or-replace moves the counts from, without reading the token.
-    func sealedState(of key: TokenKey) throws -> (exists: Bool, version: Int?) {
+    func sealedState(of key: TokenKey) throws -> (id: Int64?, version: Int?) {
         let statement = try connection.cached(
             """
-            SELECT coalesce(k.key_version, t.key_version), t.sealed_token IS NOT NULL FROM \(Self.joined)
+            SELECT t.id, coalesce(k.key_version, t.key_version), t.sealed_token IS NOT NULL FROM \(Self.joined)
             WHERE t.tenant = ?1 AND t.user_id = ?2 AND t.provider = ?3
             """)
         defer { statement.reset() }
         statement.bind(1, key.tenant)
         statement.bind(2, key.user)
         statement.bind(3, key.provider)
-        guard try statement.step() else { return (false, nil) }
-        return (true, statement.int(1) != 0 ? Int(statement.int(0)) : nil)
+        guard try statement.step() else { return (nil, nil) }
+        return (statement.int(0), statement.int(2) != 0 ? Int(statement.int(1)) : nil)
     }
 
+    /// The key version the token in `key`'s row is sealed with; nil when there is no row or it holds no token.
+    /// Read inside the write transaction that changes the row, so the count moves from the right version.
     func sealedKeyVersion(of key: TokenKey) throws -> Int? {
         let statement = try connection.cached(
             """

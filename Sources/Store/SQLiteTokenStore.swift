@@ -128,38 +128,68 @@ public final class SQLiteTokenStore: TokenStore {
         }
     }
 
-    /// Puts many rows in one transaction, as ``put(_:)`` does each: all of them or none.
+    /// Puts many rows in one transaction, as ``put(_:)`` does each: all of them or none. The per-version
+    /// counts are written once per tenant and version for the whole batch.
     /// - Returns: per row, whether it was new.
     public func putBatch(_ tokens: [StoredToken]) throws -> [Bool] {
         guard !tokens.isEmpty else { return [] }
         return try connection.writeTransaction {
             try requireUnmarked()
-            return try tokens.map { try upsert($0) }
+            var moved = KeyVersionRowChanges()
+            let isNew = try tokens.map { try upsert($0, counting: &moved) }
+            try apply(moved)
+            return isNew
         }
     }
 
     /// One row's insert-or-replace and the count it moves, inside the caller's transaction.
     func upsert(_ token: StoredToken) throws -> Bool {
-        let existed = try sealedState(of: token.key)
-        let statement = try connection.cached(
+        var moved = KeyVersionRowChanges()
+        let isNew = try upsert(token, counting: &moved)
+        try apply(moved)
+        return isNew
+    }
+
+    /// One row's insert-or-replace inside the caller's transaction, adding the count it moves to `moved`
+    /// (the caller applies it). Returns whether the row was new.
+    ///
+    /// An INSERT that does nothing on the unique key, then, only when the row exists, an UPDATE by that
+    /// key; never one `INSERT ... ON CONFLICT DO UPDATE ... RETURNING`: SQLite runs such a statement
+    /// (RETURNING works as a trigger, and the upsert's update may abort) under a statement journal, a copy
+    /// of every page it is about to change (four 16 KiB pages a row here) written to a temporary file,
+    /// which made that copy most of an import's writes. A new row (an import's usual case) costs one
+    /// lookup of the key, the insert's own.
+    func upsert(_ token: StoredToken, counting moved: inout KeyVersionRowChanges) throws -> Bool {
+        let insert = try connection.cached(
             """
             INSERT INTO tokens (tenant, user_id, provider, secret_name, key_version, sealed_token, issued_at, refreshed_at,
                 expires_at, status, failure_count, last_error_code, lease_owner, lease_until, updated_at)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
-            ON CONFLICT (tenant, user_id, provider) DO UPDATE SET
-                secret_name = ?4, key_version = ?5, sealed_token = ?6, issued_at = ?7, refreshed_at = ?8, expires_at = ?9,
-                status = ?10, failure_count = ?11, last_error_code = ?12, lease_owner = ?13, lease_until = ?14, updated_at = ?15
-            RETURNING id
+            ON CONFLICT (tenant, user_id, provider) DO NOTHING
             """)
-        bindAll(statement, token)
-        // An upsert with RETURNING always gives its row's id (the insert's, or the replaced row's).
-        let id = try statement.step() ? statement.int(0) : 0
-        statement.reset()
+        bindAll(insert, token)
+        try insert.run()
+        let to = token.sealedToken == nil ? nil : token.keyVersion
+        if insert.changes > 0 {
+            try writeDataKey(rowID: connection.lastInsertRowID, of: token, isNew: true)
+            moved.move(tenant: token.key.tenant, from: nil, to: to)
+            return true
+        }
+        // The row exists (read in this write transaction, so it still does): what it held, then replaced.
+        let existing = try sealedState(of: token.key)
+        guard let id = existing.id else { throw StoreError.notFound(token.key) }
+        let update = try connection.cached(
+            """
+            UPDATE tokens SET secret_name = ?4, key_version = ?5, sealed_token = ?6, issued_at = ?7, refreshed_at = ?8,
+                expires_at = ?9, status = ?10, failure_count = ?11, last_error_code = ?12, lease_owner = ?13,
+                lease_until = ?14, updated_at = ?15
+            WHERE tenant = ?1 AND user_id = ?2 AND provider = ?3
+            """)
+        bindAll(update, token)
+        try update.run()
         try writeDataKey(rowID: id, of: token)
-        try moveKeyVersionRow(
-            tenant: token.key.tenant, from: existed.exists ? existed.version : nil,
-            to: token.sealedToken == nil ? nil : token.keyVersion)
-        return !existed.exists
+        moved.move(tenant: token.key.tenant, from: existing.version, to: to)
+        return false
     }
 
     /// The row for `key`, or nil.

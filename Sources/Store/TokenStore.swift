@@ -173,8 +173,9 @@ public protocol TokenStore: AnyObject {
     /// transaction's commit waits for the log's flush, and larger ones pay it less often.
     var writersWaitForEachOther: Bool { get }
     /// Runs `body`, a long run of inserts and replacements spread over the whole key space (`token
-    /// import`), with whatever makes them cheaper on this backend (SQLite: a 16 MiB page cache instead of
-    /// its default 2 MiB, so the unique key's pages stay in memory); a backend without one just runs it.
+    /// import`), with whatever makes them cheaper on this backend (SQLite: an 8 MiB page cache instead of
+    /// its default 2 MiB, so the unique key's pages stay in memory, and fewer checkpoints); a backend
+    /// without one just runs it.
     func withBulkLoad<T>(_ body: () throws -> T) throws -> T
     /// Calls `visit` for up to `limit` rows of the narrow table of wrapped data keys after `afterID`, in row
     /// id order, and returns the last id visited (nil at the end). Reads the narrow table only, never a

@@ -66,4 +66,45 @@ import Testing
             #expect(batches[0].records.map(\.location) == ["object 1"])
         }
     }
+
+    @Test func prepareRunsOnTheReadingThreadAndTheCallerGetsEveryBatchPreparedInOrder() throws {
+        try withTemporaryDirectory { folder in
+            let path = folder + "/input.jsonl"
+            try Data(Self.responses(3_000).joined(separator: "\n").utf8).write(to: URL(fileURLWithPath: path))
+            let stream = TokenImportStream(
+                handle: try PrivateFiles.openForReading(path), source: path, provider: "entra", defaultTenant: nil,
+                now: Date(timeIntervalSince1970: 1_800_000_000))
+            let caller = pthread_self()
+            var prepared: [(first: String?, onCallersThread: Bool)] = []
+            try stream.read(
+                batchSize: 1_000,
+                prepare: { batch in (batch.records.first?.location, pthread_equal(pthread_self(), caller) != 0) }
+            ) { prepared.append($0) }
+            #expect(prepared.map(\.first) == ["line 1", "line 1001", "line 2001"])
+            #expect(prepared.allSatisfy { !$0.onCallersThread })
+        }
+    }
+
+    @Test func anErrorOfPrepareReachesTheCallerAfterTheBatchesPreparedBeforeIt() throws {
+        struct SealingFailed: Error {}
+        try withTemporaryDirectory { folder in
+            let path = folder + "/input.jsonl"
+            try Data(Self.responses(3_000).joined(separator: "\n").utf8).write(to: URL(fileURLWithPath: path))
+            let stream = TokenImportStream(
+                handle: try PrivateFiles.openForReading(path), source: path, provider: "entra", defaultTenant: nil,
+                now: Date(timeIntervalSince1970: 1_800_000_000))
+            var taken: [String] = []
+            #expect(throws: SealingFailed.self) {
+                try stream.read(
+                    batchSize: 1_000,
+                    prepare: { batch in
+                        let first = batch.records.first?.location ?? ""
+                        if first == "line 2001" { throw SealingFailed() }
+                        return first
+                    }
+                ) { taken.append($0) }
+            }
+            #expect(taken == ["line 1", "line 1001"])
+        }
+    }
 }
