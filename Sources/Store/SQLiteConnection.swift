@@ -50,6 +50,24 @@ package final class SQLiteConnection {
         try self.init(path: path, opening: readOnly ? .readOnly : .readWrite, busyTimeout: busyTimeout)
     }
 
+    /// Has a connection that finds the store locked try again every millisecond, up to `milliseconds`.
+    ///
+    /// SQLite's own busy timeout sleeps longer and longer between tries (up to 100 ms), so a connection
+    /// waiting for the write lock behind a rotation, whose writer takes the lock again a moment after each
+    /// commit, could miss every gap and wait out the whole walk (a `token access` waited 1.7 s behind a
+    /// 1.8 s rotation of a million tokens). Tried every millisecond, it finds the gap the rotation leaves
+    /// after each transaction (`TokenRewrapper.gapForOtherWriters`, in Custody).
+    private static func waitForLocks(_ handle: OpaquePointer, milliseconds: Int) {
+        sqlite3_busy_handler(
+            handle,
+            { limit, tries in
+                // `tries` counts the earlier calls for this lock; each waited a millisecond (or a little more).
+                guard Int(tries) < Int(bitPattern: limit) else { return 0 }
+                usleep(1_000)
+                return 1
+            }, UnsafeMutableRawPointer(bitPattern: max(1, milliseconds)))
+    }
+
     /// SQLite's memory statistics switched off once per process, before the first connection opens:
     /// they cost a global mutex on every allocation SQLite makes (a rotation makes several per row).
     private static let statisticsOff: Int32 = tokenkeeper_sqlite3_disable_memstatus()
@@ -105,7 +123,7 @@ package final class SQLiteConnection {
         }
         handle = connection
         sqlite3_extended_result_codes(handle, 1)
-        sqlite3_busy_timeout(handle, Int32(busyTimeout * 1000))
+        Self.waitForLocks(handle, milliseconds: Int(busyTimeout * 1000))
         switch opening {
         case .readOnly:
             if !immutable { try execute("PRAGMA query_only=ON") }
