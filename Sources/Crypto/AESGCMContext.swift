@@ -81,32 +81,11 @@ package final class AESGCMContext {
         } else {
             try SecureRandom.fill(nonceBytes)
         }
-        var length: Int32 = 0
         guard EVP_EncryptInit_ex2(sealContext, nil, nil, base, nil) == 1 else {
             throw CryptoError.lastOpenSSLError("EVP_EncryptInit_ex2")
         }
-        if associatedData.count > 0 {
-            guard
-                EVP_EncryptUpdate(
-                    sealContext, nil, &length, associatedData.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                    Int32(associatedData.count)) == 1
-            else { throw CryptoError.lastOpenSSLError("EVP_EncryptUpdate(aad)") }
-        }
-        let cipherStart = base + AESGCM.nonceByteCount
-        if plaintext.count > 0 {
-            guard
-                EVP_EncryptUpdate(
-                    sealContext, cipherStart, &length, plaintext.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                    Int32(plaintext.count)) == 1
-            else { throw CryptoError.lastOpenSSLError("EVP_EncryptUpdate") }
-        }
-        guard EVP_EncryptFinal_ex(sealContext, cipherStart + plaintext.count, &length) == 1 else {
-            throw CryptoError.lastOpenSSLError("EVP_EncryptFinal_ex")
-        }
-        let tag = cipherStart + plaintext.count
-        guard EVP_CIPHER_CTX_ctrl(sealContext, EVP_CTRL_GCM_GET_TAG, Int32(AESGCM.tagByteCount), tag) == 1 else {
-            throw CryptoError.lastOpenSSLError("EVP_CTRL_GCM_GET_TAG")
-        }
+        try GCMSealing.seal(
+            plaintext, associatedData: associatedData, context: sealContext, into: base + AESGCM.nonceByteCount)
     }
 
     /// Opens `nonce ‖ ciphertext ‖ tag` sealed with `associatedData` and returns the plaintext.

@@ -110,29 +110,9 @@ package final class DataKeySealer {
                     cipherContext, nil, keyBytes.baseAddress!.assumingMemoryBound(to: UInt8.self), base, nil) == 1
             }
             guard keyed else { throw CryptoError.lastOpenSSLError("EVP_EncryptInit_ex2") }
-            var length: Int32 = 0
-            if associatedData.count > 0 {
-                guard
-                    EVP_EncryptUpdate(
-                        cipherContext, nil, &length, associatedData.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                        Int32(associatedData.count)) == 1
-                else { throw CryptoError.lastOpenSSLError("EVP_EncryptUpdate(aad)") }
-            }
-            let cipherStart = base + AESGCM.nonceByteCount
-            if plaintext.count > 0 {
-                guard
-                    EVP_EncryptUpdate(
-                        cipherContext, cipherStart, &length, plaintext.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                        Int32(plaintext.count)) == 1
-                else { throw CryptoError.lastOpenSSLError("EVP_EncryptUpdate") }
-            }
-            guard EVP_EncryptFinal_ex(cipherContext, cipherStart + plaintext.count, &length) == 1 else {
-                throw CryptoError.lastOpenSSLError("EVP_EncryptFinal_ex")
-            }
-            let tag = cipherStart + plaintext.count
-            guard EVP_CIPHER_CTX_ctrl(cipherContext, EVP_CTRL_GCM_GET_TAG, Int32(AESGCM.tagByteCount), tag) == 1 else {
-                throw CryptoError.lastOpenSSLError("EVP_CTRL_GCM_GET_TAG")
-            }
+            try GCMSealing.seal(
+                plaintext, associatedData: associatedData, context: cipherContext,
+                into: base + AESGCM.nonceByteCount)
         }
         return output
     }

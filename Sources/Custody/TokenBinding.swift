@@ -52,36 +52,19 @@ package enum TokenBinding {
     /// another version, fails to unwrap (I2). Written into `bytes` (emptied first, capacity kept), so the
     /// rotation reuses one buffer.
     package static func dataKey(for key: TokenKey, secret: String, keyVersion: Int, into bytes: inout [UInt8]) {
-        var tenant = key.tenant, user = key.user, provider = key.provider, secret = secret
-        tenant.withUTF8 { tenant in
-            user.withUTF8 { user in
-                provider.withUTF8 { provider in
-                    secret.withUTF8 { secret in
-                        dataKey(
-                            tenant: UnsafeRawBufferPointer(tenant), user: UnsafeRawBufferPointer(user),
-                            provider: UnsafeRawBufferPointer(provider), secret: UnsafeRawBufferPointer(secret),
-                            keyVersion: keyVersion, into: &bytes)
-                    }
-                }
-            }
-        }
-    }
-
-    /// ``dataKey(for:secret:keyVersion:into:)`` from the UTF-8 bytes of the row's fields as the store holds
-    /// them (the rotation's walk, which makes no String per row).
-    package static func dataKey(
-        tenant: UnsafeRawBufferPointer, user: UnsafeRawBufferPointer, provider: UnsafeRawBufferPointer,
-        secret: UnsafeRawBufferPointer, keyVersion: Int, into bytes: inout [UInt8]
-    ) {
-        dataKeyRow(tenant: tenant, user: user, provider: provider, secret: secret, into: &bytes)
+        dataKeyRow(
+            tenant: key.tenant.utf8, user: key.user.utf8, provider: key.provider.utf8, secret: secret.utf8, into: &bytes
+        )
         appendDataKeyVersion(keyVersion, to: &bytes)
     }
 
     /// The part of a data key's associated data before the version: what the old and the new binding of a
-    /// rewrap share, written once per row (into `bytes`, emptied first, capacity kept).
+    /// rewrap share, written once per row (into `bytes`, emptied first, capacity kept). The fields are their
+    /// UTF-8 bytes: a String's `utf8` view, or the bytes the store holds (the rotation's walk, which makes no
+    /// String per row).
     package static func dataKeyRow(
-        tenant: UnsafeRawBufferPointer, user: UnsafeRawBufferPointer, provider: UnsafeRawBufferPointer,
-        secret: UnsafeRawBufferPointer, into bytes: inout [UInt8]
+        tenant: some Collection<UInt8>, user: some Collection<UInt8>, provider: some Collection<UInt8>,
+        secret: some Collection<UInt8>, into bytes: inout [UInt8]
     ) {
         bytes.removeAll(keepingCapacity: true)
         append(dataKeyTag, to: &bytes)

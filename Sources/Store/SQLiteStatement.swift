@@ -122,9 +122,7 @@ package final class SQLiteStatement {
 
     /// A text column ("" for NULL).
     package func text(_ column: Int32) -> String {
-        guard let pointer = sqlite3_column_text(handle, column) else { return "" }
-        let count = Int(sqlite3_column_bytes(handle, column))
-        return String(decoding: UnsafeBufferPointer(start: pointer, count: count), as: UTF8.self)
+        String(decoding: textBytes(column), as: UTF8.self)
     }
 
     /// A text column's UTF-8 bytes without copying (empty for NULL); valid only until the next step or reset.
@@ -143,11 +141,11 @@ package final class SQLiteStatement {
 
     /// Whether a text column equals `text`, compared as bytes without making a String.
     package func textEquals(_ column: Int32, _ text: String) -> Bool {
-        let pointer = sqlite3_column_text(handle, column)
-        let count = Int(sqlite3_column_bytes(handle, column))
+        let bytes = textBytes(column)
         var text = text
         return text.withUTF8 { utf8 in
-            utf8.count == count && (count == 0 || memcmp(utf8.baseAddress!, pointer!, count) == 0)
+            utf8.count == bytes.count
+                && (bytes.isEmpty || memcmp(utf8.baseAddress!, bytes.baseAddress!, bytes.count) == 0)
         }
     }
 
@@ -167,9 +165,7 @@ package final class SQLiteStatement {
 
     /// Calls `body` with a blob column's bytes without copying; valid only until the next step or reset.
     package func withBlob<R>(_ column: Int32, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        let pointer = sqlite3_column_blob(handle, column)
-        let count = Int(sqlite3_column_bytes(handle, column))
-        return try body(UnsafeRawBufferPointer(start: pointer, count: pointer == nil ? 0 : count))
+        try body(blobBytes(column))
     }
 
     /// How many rows the last INSERT, UPDATE or DELETE changed.

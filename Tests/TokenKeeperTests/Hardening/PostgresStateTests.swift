@@ -164,69 +164,14 @@ import Testing
     @Test func losingTheServerMidRefreshIsTransientLosesNothingAndTheNextRunFinishes() async throws {
         try await withTemporaryDirectory { folder in
             let world = try await PostgresJobWorld.make(folder: folder)
-            let users = (0..<8).map { "u\($0)" }
-            try await world.signIn(tenant: "t1", users: users)
-            let specPath = try world.writeSpec(
-                """
-                stages:
-                  - name: refresh-tokens
-                    kind: refresh
-                    provider: local
-                    refresh_after: 7d
-                    concurrency: 2
-                    retries: 0
-                    request_timeout: 10s
-
-                """)
-            let spec = try JobSpec.load(path: specPath)
-            var options = RunOptions(defaultPrincipal: "pipeline", environment: world.environment)
-            options.lockTimeout = 5
-            // The first requests hang a moment, then fail (transient, nothing redeemed): meanwhile the server
-            // ends every session of the job.
-            try await world.idp.admin("admin/faults", ["delay": 1.5, "status": 503, "count": 2])
-            let runOptions = options
-            let job = Task { try await JobRunner(spec: spec, options: runOptions).run() }
-            var waited = 0
-            while try await world.idp.requests().isEmpty, waited < 300 {
-                try await Task.sleep(nanoseconds: 50_000_000)
-                waited += 1
+            try await ServerLossScenario.run(world: world, stall: 1.5) {
+                let ended = try world.connection().query(
+                    """
+                    SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                    WHERE datname = current_database() AND pid <> pg_backend_pid()
+                    """, purpose: "end the job's sessions")
+                #expect(ended.int(0, 0) >= 2)  // the job lock's session and the store's
             }
-            try #require(waited < 300, "the job never reached the provider")
-            let admin = try world.connection()
-            let ended = try admin.query(
-                """
-                SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-                WHERE datname = current_database() AND pid <> pg_backend_pid()
-                """, purpose: "end the job's sessions")
-            #expect(ended.int(0, 0) >= 2)  // the job lock's session and the store's
-            let report = try await job.value
-            #expect(report.exitStatus == .itemsFailed)
-            let stage = try #require(report.stages.first)
-            #expect(stage.result == .failed)
-            let lost = stage.cases.filter { $0.failureType == .transient && ($0.code ?? "").hasPrefix("postgres_") }
-            #expect(!lost.isEmpty, "\(stage.cases.map { "\($0.name): \($0.code ?? "") \($0.message)" })")
-            // Nothing lost: every row still holds its token, and the per-version counts equal a recount.
-            let opened = try world.openEveryToken()
-            #expect(opened.count == users.count)
-            let recount = try admin.query(
-                """
-                SELECT (SELECT count(*) FROM tokens WHERE tenant = 't1' AND key_version = 1 AND sealed_token IS NOT NULL)
-                    + (SELECT count(*) FROM token_keys k JOIN tokens t ON t.id = k.token_id
-                       WHERE k.tenant = 't1' AND k.key_version = 1 AND t.sealed_token IS NOT NULL)
-                """, purpose: "recount both row formats")
-            #expect(try world.custodian().store.keyVersionCounts(tenant: "t1") == [1: Int(recount.int(0, 0))])
-            // The next run finishes: no transient failure; the rows whose request was in flight when the server
-            // went are given up as needs_reauth (their lease outlived the run), every other one is refreshed.
-            let next = try await JobRunner(spec: spec, options: options).run()
-            let cases = try #require(next.stages.first).cases
-            #expect(!cases.contains { $0.failureType == .transient }, "\(cases.map(\.message))")
-            #expect(cases.filter { $0.failureType == .reauthRequired }.count <= 2)
-            #expect(try await world.idp.stats()["reuse_detected"] == 0)
-            let after = try world.openEveryToken()
-            #expect(after.count == users.count)
-            let usable = try await world.idp.admin("admin/check", ["refresh_tokens": Array(after.tokens.values)])
-            let usableCount = (usable["usable"] as? [String: Bool])?.values.filter { $0 }.count ?? 0
-            #expect(usableCount >= users.count - 2)
         }
     }
 }
